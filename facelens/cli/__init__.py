@@ -1,0 +1,75 @@
+"""The ``facelens`` command line. Each sub-command lives in its own module with a
+``register(subparsers)`` function that adds its parser and sets ``func``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from facelens import __version__
+
+# Sub-command modules, in the order --help lists them.
+COMMAND_MODULES = [
+    "analyze",  # analyze, info, export
+    "demo",
+    "models",  # models list / fetch
+    "affect",  # train-va, eval-affect
+    "dynamics",  # dynamics, cohort ...
+    "report",
+    "batch",
+    "gui",
+]
+
+
+class UsageError(Exception):
+    """Unusable input: reported as one line, exit code 2."""
+
+
+class CommandError(Exception):
+    """A failure with a message for the user and an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="facelens",
+        description="FaceLens: facial affective dynamics from recorded sessions (research / decision support).",
+    )
+    parser.add_argument("--version", action="version", version=f"facelens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"facelens.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"facelens.cli.{name}":
+                continue  # not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"facelens: error: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"facelens: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("facelens: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

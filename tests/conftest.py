@@ -1,0 +1,55 @@
+"""Shared fixtures: the real recordings in ../shared/media and cached analyses of them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _media_dir() -> Path:
+    env = os.environ.get("FACELENS_MEDIA")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "media", REPO.parent.parent / "shared" / "media"]
+    for c in candidates:
+        if (c / "videos").is_dir():
+            return c
+    raise RuntimeError("test media not found: set FACELENS_MEDIA or put shared/media beside the repository")
+
+
+@pytest.fixture(scope="session")
+def media() -> Path:
+    """Folder with videos/, images/ and reference/ (never copied into the repository)."""
+    return _media_dir()
+
+
+@pytest.fixture(scope="session")
+def analysed(tmp_path_factory, media):
+    """Factory: ``analysed("videos/pyfeat_single_face.mp4")`` -> path of its results file.
+
+    Each recording is analysed once per test session at 10 fps with the default pipeline.
+    """
+    from facelens.core.pipeline import analyze_to_file
+
+    cache: dict[str, Path] = {}
+    root = tmp_path_factory.mktemp("analyses")
+
+    def get(rel: str) -> Path:
+        if rel not in cache:
+            out = root / (Path(rel).stem + ".h5")
+            analyze_to_file(media / rel, out, fps=10.0)
+            cache[rel] = out
+        return cache[rel]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_session(tmp_path_factory):
+    """The embedded synthetic demo session, built and analysed once: (video, results, script)."""
+    from facelens.core.demo import build_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    return build_demo(out)
