@@ -1,0 +1,142 @@
+"""The video frame at the playhead, decoded in a background thread, with an optional mesh overlay.
+
+Decoding a frame can take tens of milliseconds (seek to a keyframe, decode forward), so it never runs
+on the GUI thread: :class:`FrameLoader` keeps only the latest request (older ones are dropped while it
+is busy, which is what scrubbing needs) and hands back a ``QImage`` through a signal.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from facelens.render.colors import MESH_OVERLAY_HEX
+
+
+class FrameLoader(QThread):
+    """Decodes ``frame_at(t)`` for the latest requested time; emits ``frame_ready(t, image)``."""
+
+    frame_ready = Signal(float, QImage)
+    failed = Signal(str)
+
+    def __init__(self, video_path: Path) -> None:
+        super().__init__()
+        self.video_path = Path(video_path)
+        self._cond = threading.Condition()
+        self._pending: float | None = None
+        self._stop = False
+
+    def request(self, t: float) -> None:
+        """Ask for the frame at ``t`` (replaces any request not yet started)."""
+        with self._cond:
+            self._pending = float(t)
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self.wait(5000)
+
+    def run(self) -> None:  # worker thread
+        try:
+            from facelens.core.video import open_session
+
+            session = open_session(self.video_path)
+        except Exception as exc:  # noqa: BLE001 - reported to the user as one line
+            self.failed.emit(f"cannot open the recording {self.video_path.name}: {exc}")
+            return
+        try:
+            while True:
+                with self._cond:
+                    while self._pending is None and not self._stop:
+                        self._cond.wait()
+                    if self._stop:
+                        return
+                    t, self._pending = self._pending, None
+                try:
+                    frame = session.frame_at(t)
+                except Exception as exc:  # noqa: BLE001
+                    self.failed.emit(f"cannot decode the frame at {t:.2f} s: {exc}")
+                    continue
+                rgb = np.ascontiguousarray(frame.rgb)
+                h, w = rgb.shape[:2]
+                img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # own the pixels
+                self.frame_ready.emit(t, img)
+        finally:
+            close = getattr(session, "close", None)
+            if callable(close):
+                close()
+
+
+class VideoView(QWidget):
+    """Paints the current frame (letter-boxed) and, when enabled, the tracked mesh on top."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 90)
+        self.setToolTip("Video frame at the playhead (mesh overlay: View ▸ Mesh overlay)")
+        self._image: QImage | None = None
+        self._image_time = float("nan")
+        self._landmarks: np.ndarray | None = None
+        self.show_overlay = True
+        self.message = "No session open"
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(480, 270)
+
+    def set_image(self, t: float, image: QImage) -> None:
+        self._image = image
+        self._image_time = t
+        self.message = ""
+        self.update()
+
+    @property
+    def image_time(self) -> float:
+        """Time of the frame on screen (NaN before the first)."""
+        return self._image_time
+
+    def set_landmarks(self, landmarks_px: np.ndarray | None) -> None:
+        self._landmarks = None if landmarks_px is None else np.asarray(landmarks_px)[:, :2]
+        self.update()
+
+    def set_overlay(self, on: bool) -> None:
+        self.show_overlay = bool(on)
+        self.update()
+
+    def clear(self, message: str = "") -> None:
+        self._image = None
+        self._landmarks = None
+        self._image_time = float("nan")
+        self.message = message
+        self.update()
+
+    def _target_rect(self) -> QRectF:
+        assert self._image is not None
+        iw, ih = self._image.width(), self._image.height()
+        s = min(self.width() / iw, self.height() / ih)
+        w, h = iw * s, ih * s
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def paintEvent(self, event: object) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#101215"))
+        if self._image is None:
+            p.setPen(QColor("#AAB0B8"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
+            return
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        r = self._target_rect()
+        p.drawImage(r, self._image)
+        if self.show_overlay and self._landmarks is not None:
+            s = r.width() / self._image.width()
+            pts = [QPointF(r.x() + x * s, r.y() + y * s) for x, y in self._landmarks]
+            pen = QPen(QColor(MESH_OVERLAY_HEX))
+            pen.setWidthF(2.0)
+            p.setPen(pen)
+            p.drawPoints(pts)

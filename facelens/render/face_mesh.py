@@ -1,0 +1,207 @@
+"""The shaded 3D face: a VisPy mesh visual that re-uploads only vertices and normals per frame.
+
+``MeshVisual.set_data`` builds a new ``MeshData`` and a new colour-transform shader function on every
+call, which makes VisPy recompile the program (FACTS.md: ≈24 updates/s instead of ≈29 under llvmpipe).
+:class:`FaceMeshVisual` keeps the faces, colour and program fixed after the first upload and, per frame,
+only writes the face-indexed vertex buffer and the normals the shading filter reads.
+
+:class:`FaceScene` bundles a ``SceneCanvas``, an upright turntable camera and the mesh; the GUI embeds
+``scene.canvas.native`` and the report can render it offscreen (``scene.render()``). No widgets here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from vispy import scene
+from vispy.geometry import MeshData
+from vispy.visuals import MeshVisual
+
+from facelens.render.colors import SKIN_RGBA, VIEWPORT_BG_RGBA
+
+#: Default camera: looking at the face from the front, a narrow field of view like a portrait lens.
+DEFAULT_FOV = 30.0
+DEFAULT_DISTANCE = 3.2
+
+
+def face_triangles() -> np.ndarray:
+    """The 852 consistently wound triangles of the 478-point mesh (from :mod:`facelens.core.topology`)."""
+    from facelens.core import topology
+
+    return np.asarray(topology.triangles(), dtype=np.uint32)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals (vectorised).
+
+    Parameters
+    ----------
+    vertices : (V, 3) array
+    faces : (F, 3) int array
+
+    Returns
+    -------
+    (V, 3) float32 array; zero where a vertex has no area around it.
+    """
+    v = np.asarray(vertices, dtype=np.float32)
+    tri = v[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 × area: area weighting
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, faces[:, k], fn)
+    norm = np.linalg.norm(n, axis=1, keepdims=True)
+    np.divide(n, norm, out=n, where=norm > 0)
+    return n
+
+
+def upright_from_image(landmarks_px: np.ndarray) -> np.ndarray:
+    """Image-pixel landmarks (x right, y down, z away from the camera) to an upright, centred view space.
+
+    The result has y up and the face looking towards +z, is centred on the mesh's centroid and scaled so
+    that the face is about one unit wide; head rotation is kept (this is the posed face).
+    """
+    p = np.asarray(landmarks_px, dtype=np.float32).copy()
+    p[:, 1] *= -1.0
+    p[:, 2] *= -1.0
+    return normalise_extent(p)
+
+
+def normalise_extent(points: np.ndarray) -> np.ndarray:
+    """Centre on the centroid and scale so the x-extent is 1 (keeps the camera framing fixed)."""
+    p = np.asarray(points, dtype=np.float32)
+    c = np.nanmean(p, axis=0)
+    width = float(np.nanmax(p[:, 0]) - np.nanmin(p[:, 0]))
+    if not np.isfinite(width) or width <= 0:
+        width = 1.0
+    return ((p - c) / width).astype(np.float32)
+
+
+class FaceMeshVisual(MeshVisual):
+    """A mesh whose topology and colour are fixed and whose vertices change every frame."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, color: Any = SKIN_RGBA) -> None:
+        self._faces_idx = np.asarray(faces, dtype=np.uint32)
+        super().__init__(vertices=np.asarray(vertices, np.float32), faces=self._faces_idx, color=color,
+                         shading="smooth")
+        self._uploaded_once = False
+        self.shading_filter.shininess = 12.0
+        self.shading_filter.specular_coefficient = (0.15, 0.15, 0.15, 1.0)
+        self.shading_filter.ambient_coefficient = (0.45, 0.45, 0.45, 1.0)
+
+    def set_vertices(self, vertices: np.ndarray) -> None:
+        """Replace the vertex positions (same count, same faces); normals are recomputed.
+
+        Only the vertex and normal buffers are written to the GPU; no shader is rebuilt.
+        """
+        v = np.ascontiguousarray(vertices, dtype=np.float32)
+        faces = self._faces_idx
+        normals = vertex_normals(v, faces)
+        md: MeshData = self._meshdata
+        # Fill MeshData's caches directly: set_vertices() would drop the face index caches and make
+        # every get_* call recompute them.
+        md._vertices = v
+        md._vertices_indexed_by_faces = v[faces]
+        md._vertex_normals = normals
+        md._vertex_normals_indexed_by_faces = normals[faces]
+        md._face_normals = None
+        md._face_normals_indexed_by_faces = None
+        if not self._uploaded_once:
+            self.mesh_data_changed()  # the first time: the normal full upload, builds the program
+            self._uploaded_once = True
+            return
+        self._vertices.set_data(md._vertices_indexed_by_faces, convert=True)
+        # The shading filter re-reads get_vertex_normals(indexed="faces") on this event and uploads it.
+        self.events.data_updated()
+        self.update()
+
+    def _update_data(self) -> bool | None:
+        result = super()._update_data()
+        self._uploaded_once = True
+        return result
+
+
+FaceMesh = scene.visuals.create_visual_node(FaceMeshVisual)
+
+
+class FaceScene:
+    """A canvas with the shaded face, an upright orbit camera and a light that follows the camera.
+
+    Parameters
+    ----------
+    size : (int, int)
+        Canvas size in pixels.
+    show : bool
+        Passed to ``SceneCanvas``; the GUI embeds ``canvas.native`` instead of showing it.
+    parent : object, optional
+        Native parent widget (the GUI's container), passed through to VisPy.
+    """
+
+    def __init__(self, size: tuple[int, int] = (480, 480), show: bool = False, parent: Any = None) -> None:
+        self.faces = face_triangles()
+        self.canvas = scene.SceneCanvas(keys=None, size=size, show=show, bgcolor=VIEWPORT_BG_RGBA,
+                                        parent=parent)
+        self.view = self.canvas.central_widget.add_view()
+        self.view.camera = scene.TurntableCamera(up="+y", fov=DEFAULT_FOV, azimuth=0.0, elevation=0.0,
+                                                 distance=DEFAULT_DISTANCE)
+        placeholder = _placeholder_vertices(int(self.faces.max()) + 1)
+        self.mesh = FaceMesh(placeholder, self.faces, parent=self.view.scene)
+        self.mesh.set_vertices(placeholder)
+        self.mesh.visible = False
+        self._vertices = placeholder
+        self.reset_view()
+        # Light from the camera's side, so the face is lit whichever way it is orbited.
+        self.view.camera.events.angles.connect(self._follow_light)  # type: ignore[attr-defined]
+        self.canvas.events.draw.connect(self._follow_light)
+        self._follow_light()
+
+    @property
+    def vertices(self) -> np.ndarray:
+        """The vertices currently shown (view space)."""
+        return self._vertices
+
+    def set_face(self, vertices: np.ndarray | None) -> None:
+        """Show a face (view-space vertices, see :func:`upright_from_image`) or hide it (``None`` / NaN)."""
+        if vertices is None or not np.all(np.isfinite(vertices)):
+            self.mesh.visible = False
+            self.canvas.update()
+            return
+        self._vertices = np.asarray(vertices, np.float32)
+        self.mesh.set_vertices(self._vertices)
+        self.mesh.visible = True
+
+    def reset_view(self) -> None:
+        """Front view, face centred and filling most of the viewport."""
+        cam = self.view.camera
+        cam.center = (0.0, 0.0, 0.0)
+        cam.azimuth = 0.0
+        cam.elevation = 0.0
+        cam.roll = 0.0
+        cam.fov = DEFAULT_FOV
+        cam.distance = DEFAULT_DISTANCE
+        cam.scale_factor = DEFAULT_DISTANCE
+
+    def render(self) -> np.ndarray:
+        """Render offscreen to an (H, W, 4) uint8 array (used by tests and the report)."""
+        return np.asarray(self.canvas.render())
+
+    def _follow_light(self, event: Any = None) -> None:
+        sf = self.mesh.shading_filter
+        if sf is None:
+            return
+        tr = self.view.scene.transform
+        # Direction from the camera towards the scene, expressed in scene coordinates.
+        d = tr.imap((0, 0, 1, 0))[:3] if hasattr(tr, "imap") else np.array([0, 0, -1.0])
+        d = np.asarray(d, dtype=float)
+        n = np.linalg.norm(d)
+        if n > 0 and np.all(np.isfinite(d)):
+            sf.light_dir = tuple(d / n)
+
+    def close(self) -> None:
+        self.canvas.close()
+
+
+def _placeholder_vertices(n: int) -> np.ndarray:
+    """A flat disc of ``n`` points, only so the mesh has valid data before the first face arrives."""
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    r = np.sqrt(np.linspace(0.01, 1.0, n)) * 0.5
+    return np.stack([r * np.cos(a), r * np.sin(a), np.zeros(n)], axis=1).astype(np.float32)
