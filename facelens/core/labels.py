@@ -1,0 +1,208 @@
+"""Segment label sets: names, colours, line styles and session scenarios (Qt-free).
+
+The GUI plots, the segment table and the PDF report draw labels with the same colours by asking
+this module. Defaults live in ``resources/labels.toml`` (happy / sad / neutral, Paul Tol's
+high-contrast colours: colour-blind safe and readable in greyscale); a user file overrides them.
+
+Public API
+----------
+``LabelStyle``            one label: ``name``, ``colour`` (``#RRGGBB``), ``dash``, ``description``;
+                          ``rgb`` (0..1 floats), ``grey`` (Rec. 601 luminance, 0..1).
+``LabelSet``              ``labels`` (tuple of LabelStyle, in display order), ``names``,
+                          ``scenarios``, ``style(name)``, ``colour(name)``, ``rgb(name)``.
+``load_label_set(user_file=None)``  defaults + user overrides; raises :class:`LabelSetError`.
+``default_label_set()``   cached ``load_label_set()`` (the one the app uses).
+``label_color(name)``     shortcut: ``default_label_set().colour(name)``.
+
+User file lookup (first found): the ``user_file`` argument, ``$FACELENS_LABELS``,
+``$XDG_CONFIG_HOME/facelens/labels.toml`` (``~/.config/facelens/labels.toml``). It uses the same
+keys as the default file; only what it names changes. ``replace = true`` at its top level drops the
+default labels. Unknown labels (e.g. from an imported CSV) get a stable grey-blue colour.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+_HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
+DASHES = ("solid", "dash", "dot", "dashdot")
+
+# Same values as resources/labels.toml (tests check they agree); used only when the resources folder
+# is not shipped next to the package, so that the app still starts with sensible colours.
+_BUILTIN: dict[str, Any] = {
+    "scenarios": ["elicitation video", "conversation", "other"],
+    "labels": {
+        "happy": {"colour": "#DDAA33", "dash": "solid", "description": ""},
+        "sad": {"colour": "#004488", "dash": "dash", "description": ""},
+        "neutral": {"colour": "#777777", "dash": "dot", "description": ""},
+    },
+}
+# Colours for labels no file names: mid-luminance, distinct from the three defaults.
+_UNKNOWN_COLOURS = ("#BB5566", "#44AA99", "#AA4499", "#999933")
+
+
+class LabelSetError(ValueError):
+    """A label file that cannot be used (one-line message)."""
+
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """How one segment label is drawn."""
+
+    name: str
+    colour: str  # "#RRGGBB"
+    dash: str = "solid"
+    description: str = ""
+
+    @property
+    def rgb(self) -> tuple[float, float, float]:
+        """Colour as three floats in 0..1."""
+        h = self.colour.lstrip("#")
+        return (int(h[0:2], 16) / 255.0, int(h[2:4], 16) / 255.0, int(h[4:6], 16) / 255.0)
+
+    @property
+    def grey(self) -> float:
+        """Luminance in 0..1 (Rec. 601 weights), i.e. how light it prints in greyscale."""
+        r, g, b = self.rgb
+        return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The labels offered for annotation, in display order, and the session scenarios."""
+
+    labels: tuple[LabelStyle, ...]
+    scenarios: tuple[str, ...]
+    source: str = "built-in"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.labels)
+
+    def style(self, name: str) -> LabelStyle:
+        """Style of ``name`` (case-insensitive); unknown names get a stable fallback colour."""
+        key = name.strip().lower()
+        for s in self.labels:
+            if s.name.lower() == key:
+                return s
+        digest = int(hashlib.sha1(key.encode("utf-8")).hexdigest(), 16)
+        return LabelStyle(name=name, colour=_UNKNOWN_COLOURS[digest % len(_UNKNOWN_COLOURS)], dash="dashdot")
+
+    def colour(self, name: str) -> str:
+        return self.style(name).colour
+
+    def rgb(self, name: str) -> tuple[float, float, float]:
+        return self.style(name).rgb
+
+
+def resources_dir() -> Path | None:
+    """The repository's ``resources`` folder (or ``$FACELENS_RESOURCES``), if present."""
+    env = os.environ.get("FACELENS_RESOURCES")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2] / "resources")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+def user_labels_file() -> Path | None:
+    """The user's override file, if one exists."""
+    env = os.environ.get("FACELENS_LABELS")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    p = Path(base) / "facelens" / "labels.toml"
+    return p if p.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise LabelSetError(f"label file not found: {path}") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LabelSetError(f"cannot read label file {path.name}: {msg}") from None
+
+
+def _style(name: str, entry: Any, base: LabelStyle | None, source: str) -> LabelStyle:
+    if not isinstance(entry, dict):
+        raise LabelSetError(f"{source}: [labels.{name}] must be a table")
+    style = base or LabelStyle(name=name, colour="", dash="solid")
+    style = replace(
+        style,
+        colour=str(entry.get("colour", entry.get("color", style.colour))),
+        dash=str(entry.get("dash", style.dash)),
+        description=str(entry.get("description", style.description)),
+    )
+    if not _HEX.match(style.colour):
+        raise LabelSetError(f"{source}: label {name!r} needs colour = \"#RRGGBB\" (got {style.colour!r})")
+    if style.dash not in DASHES:
+        raise LabelSetError(f"{source}: label {name!r} dash must be one of {', '.join(DASHES)}")
+    return style
+
+
+def _merge(base: LabelSet | None, data: dict[str, Any], source: str) -> LabelSet:
+    labels_in = data.get("labels", {})
+    if not isinstance(labels_in, dict):
+        raise LabelSetError(f"{source}: 'labels' must be a table of [labels.NAME] entries")
+    keep_defaults = base is not None and not bool(data.get("replace", False))
+    styles: dict[str, LabelStyle] = {s.name: s for s in base.labels} if (base and keep_defaults) else {}
+    for name, entry in labels_in.items():
+        if not str(name).strip():
+            raise LabelSetError(f"{source}: empty label name")
+        styles[name] = _style(name, entry, styles.get(name), source)
+    if not styles:
+        raise LabelSetError(f"{source}: no labels defined")
+    scen = data.get("scenarios", list(base.scenarios) if base else [])
+    if not isinstance(scen, list) or not all(isinstance(s, str) and s.strip() for s in scen):
+        raise LabelSetError(f"{source}: 'scenarios' must be a list of non-empty strings")
+    return LabelSet(labels=tuple(styles.values()), scenarios=tuple(scen), source=source)
+
+
+def load_label_set(user_file: str | Path | None = None) -> LabelSet:
+    """Default labels overridden by the user's file.
+
+    Parameters
+    ----------
+    user_file : str or Path, optional
+        Override file; if omitted, :func:`user_labels_file` is used (none is fine).
+
+    Returns
+    -------
+    LabelSet
+
+    Raises
+    ------
+    LabelSetError
+        A file that is unreadable or has bad entries (one-line message).
+    """
+    res = resources_dir()
+    default_file = res / "labels.toml" if res else None
+    if default_file is not None and default_file.is_file():
+        base = _merge(None, _read_toml(default_file), default_file.name)
+    else:
+        base = _merge(None, _BUILTIN, "built-in")
+    path = Path(user_file) if user_file is not None else user_labels_file()
+    if path is None:
+        return base
+    return _merge(base, _read_toml(path), path.name)
+
+
+@functools.lru_cache(maxsize=1)
+def default_label_set() -> LabelSet:
+    """The label set the app uses (loaded once; call ``default_label_set.cache_clear()`` to reload)."""
+    return load_label_set()
+
+
+def label_color(name: str) -> str:
+    """``#RRGGBB`` colour of a label, the same in the GUI and the report."""
+    return default_label_set().colour(name)

@@ -1,0 +1,329 @@
+"""The :class:`Workspace`: a folder with ``workspace.sqlite`` (WAL) and ``analyses/`` (results files)."""
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from facelens.core.workspace.connection import Connections, now_iso, translate_errors
+from facelens.core.workspace.records import (
+    AuditEntry,
+    Patient,
+    SessionRecord,
+    SessionStatus,
+    WorkspaceError,
+    check_pseudonym,
+)
+from facelens.core.workspace.runs import RunsMixin
+from facelens.core.workspace.schema import SchemaError, ensure_schema
+from facelens.core.workspace.segment_table import SegmentTableMixin
+
+DB_NAME = "workspace.sqlite"
+ANALYSES_DIR = "analyses"
+_SESSION_SELECT = (
+    "SELECT s.*, p.code AS patient_code FROM sessions s JOIN patients p ON p.id = s.patient_id"
+)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks (a long video is never held in memory)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some sandboxes/services
+        return "unknown"
+
+
+class Workspace(SegmentTableMixin, RunsMixin):
+    """A FaceLens workspace. Create with :meth:`open`; close with :meth:`close` (or ``with``)."""
+
+    def __init__(self, folder: Path, db: Connections, user: str, interrupted: list[int]) -> None:
+        self.folder = folder
+        self.db_path = folder / DB_NAME
+        self.analyses_dir = folder / ANALYSES_DIR
+        self.user = user
+        self._db = db
+        self._interrupted = interrupted
+
+    # ------------------------------------------------------------------ opening and closing
+    @classmethod
+    def open(
+        cls, folder: str | Path, create: bool = True, *, user: str | None = None, timeout_s: float = 5.0
+    ) -> "Workspace":
+        """Open (or create) the workspace in ``folder``.
+
+        Parameters
+        ----------
+        folder : str or Path
+            The workspace folder.
+        create : bool
+            Create the folder and database when missing; with ``False`` a folder without
+            ``workspace.sqlite`` is an error.
+        user : str, optional
+            Name written to the audit log (default: the login name).
+        timeout_s : float
+            How long to wait for another program's lock before giving up.
+
+        Raises
+        ------
+        WorkspaceError
+            Not a folder / not a workspace / locked / corrupt / newer schema (one-line message).
+        """
+        p = Path(folder).expanduser()
+        if p.exists() and not p.is_dir():
+            raise WorkspaceError(f"{p} is a file, not a workspace folder")
+        db_path = p / DB_NAME
+        if not db_path.is_file():
+            if db_path.exists():
+                raise WorkspaceError(f"{db_path} is not a file")
+            if not create:
+                raise WorkspaceError(f"{p} is not a FaceLens workspace (no {DB_NAME})")
+            try:
+                p.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorkspaceError(f"cannot create workspace folder {p}: {exc.strerror}") from None
+        db = Connections(db_path, timeout_s)
+        try:
+            conn = db.get()
+            with translate_errors(db_path):
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise WorkspaceError(f"workspace {p.name}: cannot switch the database to WAL mode")
+            with db.transaction() as c:
+                try:
+                    ensure_schema(c)
+                except SchemaError as exc:
+                    raise WorkspaceError(f"{db_path}: {exc}") from None
+                # Sessions still marked "analysing" when the workspace opens were cut off (crash,
+                # power loss, app killed): remember them so the app can offer to resume.
+                rows = c.execute("SELECT id FROM sessions WHERE status = ? ORDER BY id",
+                                 (SessionStatus.ANALYSING.value,)).fetchall()
+            (p / ANALYSES_DIR).mkdir(exist_ok=True)
+        except BaseException:
+            db.close_all()
+            raise
+        return cls(p, db, user or _default_user(), [int(r[0]) for r in rows])
+
+    def close(self) -> None:
+        """Close every thread's connection (all writes are already committed)."""
+        self._db.close_all()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def journal_mode(self) -> str:
+        with self._db.reading() as c:
+            return str(c.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+    # ------------------------------------------------------------------ audit log
+    def _audit(self, c: sqlite3.Connection, action: str, details: dict[str, Any] | None,
+               user: str | None = None) -> int:
+        cur = c.execute(
+            "INSERT INTO audit_log (time, user, action, details) VALUES (?, ?, ?, ?)",
+            (now_iso(), user or self.user, action, json.dumps(details or {}, default=str)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def audit(self, action: str, details: dict[str, Any] | None = None, user: str | None = None) -> AuditEntry:
+        """Record an action (e.g. ``"report printed"``) in the audit log."""
+        if not action.strip():
+            raise WorkspaceError("audit action must not be empty")
+        with self._db.transaction() as c:
+            rid = self._audit(c, action, details, user)
+        return self.audit_entries(since_id=rid - 1)[0]
+
+    def audit_entries(self, action: str | None = None, limit: int | None = None,
+                      since_id: int = 0) -> list[AuditEntry]:
+        """Audit entries, oldest first (``limit`` keeps the newest ``limit``)."""
+        sql = "SELECT * FROM audit_log WHERE id > ?"
+        args: list[Any] = [since_id]
+        if action:
+            sql += " AND action = ?"
+            args.append(action)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._db.reading() as c:
+            rows = c.execute(sql, args).fetchall()
+        cols = ("id", "time", "user", "action", "details")
+        out = [dict(zip(cols, r)) for r in rows]
+        return [AuditEntry(id=d["id"], time=d["time"], user=d["user"], action=d["action"],
+                           details=json.loads(d["details"])) for d in reversed(out)]
+
+    # ------------------------------------------------------------------ patients
+    def add_patient(self, code: str, notes: str = "") -> Patient:
+        """Add a patient by pseudonym (see :func:`check_pseudonym`); never store real names here."""
+        code = check_pseudonym(code)
+        with self._db.transaction() as c:
+            if c.execute("SELECT 1 FROM patients WHERE code = ?", (code,)).fetchone():
+                raise WorkspaceError(f"patient {code} already exists")
+            cur = c.execute("INSERT INTO patients (code, notes, created) VALUES (?, ?, ?)",
+                            (code, notes, now_iso()))
+            self._audit(c, "patient added", {"patient": code})
+        return self.get_patient(int(cur.lastrowid or 0))
+
+    def get_patient(self, patient: int | str) -> Patient:
+        col = "id" if isinstance(patient, int) else "code"
+        with self._db.reading() as c:
+            r = c.execute(f"SELECT id, code, notes, created FROM patients WHERE {col} = ?",
+                          (patient,)).fetchone()
+        if r is None:
+            raise WorkspaceError(f"no patient {patient}")
+        return Patient(*r)
+
+    def list_patients(self) -> list[Patient]:
+        with self._db.reading() as c:
+            rows = c.execute("SELECT id, code, notes, created FROM patients ORDER BY code").fetchall()
+        return [Patient(*r) for r in rows]
+
+    # ------------------------------------------------------------------ sessions
+    def import_session(self, video: str | Path, patient: int | str, date: str | _dt.date = "",
+                       scenario: str = "other", notes: str = "", *, sha256: str | None = None) -> SessionRecord:
+        """Register a recorded session: hashes the video and stores its absolute path.
+
+        ``patient`` is a patient id or pseudonym; an unknown pseudonym is added. The video is not
+        copied. ``scenario`` is one of the label set's scenarios. ``sha256`` skips hashing when the
+        caller already knows it.
+        """
+        from facelens.core.labels import default_label_set
+
+        v = Path(video).expanduser()
+        if not v.is_file():
+            raise WorkspaceError(f"video not found: {v}")
+        scenarios = default_label_set().scenarios
+        if scenario not in scenarios:
+            raise WorkspaceError(f"unknown scenario {scenario!r} (use one of: {', '.join(scenarios)})")
+        date_s = _check_date(date)
+        try:
+            digest = sha256 or sha256_file(v)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot read video {v.name}: {exc.strerror}") from None
+        if isinstance(patient, str) and not self._patient_exists(patient):
+            self.add_patient(patient)
+        pid = self.get_patient(patient).id
+        now = now_iso()
+        with self._db.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO sessions (patient_id, video_path, video_sha256, date, scenario, notes,"
+                " status, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (pid, str(v.resolve()), digest, date_s, scenario, notes,
+                 SessionStatus.NOT_ANALYSED.value, now, now),
+            )
+            sid = int(cur.lastrowid or 0)
+            self._audit(c, "session imported", {"session": sid, "patient_id": pid, "video_sha256": digest})
+        return self.get_session(sid)
+
+    def _patient_exists(self, code: str) -> bool:
+        with self._db.reading() as c:
+            return c.execute("SELECT 1 FROM patients WHERE code = ?", (code.strip(),)).fetchone() is not None
+
+    def get_session(self, session_id: int) -> SessionRecord:
+        with self._db.reading() as c:
+            c.row_factory = sqlite3.Row
+            try:
+                r = c.execute(_SESSION_SELECT + " WHERE s.id = ?", (int(session_id),)).fetchone()
+            finally:
+                c.row_factory = None
+        if r is None:
+            raise WorkspaceError(f"no session {session_id}")
+        return _session(r)
+
+    def list_sessions(self, patient: int | str | None = None) -> list[SessionRecord]:
+        sql, args = _SESSION_SELECT, ()
+        if patient is not None:
+            sql += " WHERE p.id = ?" if isinstance(patient, int) else " WHERE p.code = ?"
+            args = (patient,)
+        with self._db.reading() as c:
+            c.row_factory = sqlite3.Row
+            try:
+                rows = c.execute(sql + " ORDER BY s.date, s.id", args).fetchall()
+            finally:
+                c.row_factory = None
+        return [_session(r) for r in rows]
+
+    def update_session(self, session_id: int, *, date: str | _dt.date | None = None,
+                       scenario: str | None = None, notes: str | None = None) -> SessionRecord:
+        """Change a session's date, scenario or notes."""
+        s = self.get_session(session_id)
+        new = {"date": s.date if date is None else _check_date(date),
+               "scenario": s.scenario if scenario is None else scenario,
+               "notes": s.notes if notes is None else notes}
+        with self._db.transaction() as c:
+            c.execute("UPDATE sessions SET date = ?, scenario = ?, notes = ?, modified = ? WHERE id = ?",
+                      (new["date"], new["scenario"], new["notes"], now_iso(), s.id))
+            self._audit(c, "session edited", {"session": s.id, **new})
+        return self.get_session(s.id)
+
+    def set_session_status(self, session_id: int, status: SessionStatus | str,
+                           progress: float | None = None, reason: str | None = None) -> SessionRecord:
+        """Set the analysis status (progress 0..1 while queued/analysing; reason when failed).
+
+        Progress-only updates are not audited (a worker reports progress many times per minute).
+        """
+        try:
+            st = SessionStatus(status)
+        except ValueError:
+            allowed = ", ".join(s.value for s in SessionStatus)
+            raise WorkspaceError(f"unknown session status {status!r} (use one of: {allowed})") from None
+        if progress is not None and not 0.0 <= float(progress) <= 1.0:
+            raise WorkspaceError(f"progress must be between 0 and 1, got {progress}")
+        with self._db.transaction() as c:
+            old = c.execute("SELECT status FROM sessions WHERE id = ?", (int(session_id),)).fetchone()
+            if old is None:
+                raise WorkspaceError(f"no session {session_id}")
+            c.execute("UPDATE sessions SET status = ?, progress = ?, reason = ?, modified = ? WHERE id = ?",
+                      (st.value, progress, reason or "", now_iso(), int(session_id)))
+            if old[0] != st.value:
+                self._audit(c, "session status", {"session": int(session_id), "from": old[0],
+                                                  "to": st.value, "reason": reason or ""})
+        if st is not SessionStatus.ANALYSING and int(session_id) in self._interrupted:
+            self._interrupted.remove(int(session_id))
+        return self.get_session(session_id)
+
+    def interrupted_sessions(self) -> list[SessionRecord]:
+        """Sessions whose analysis was cut off: status "analysing" when the workspace was opened.
+
+        The partial results file (``results_path_for(s)`` + ``.partial``) can be resumed. A session
+        drops out of this list once its status is set to anything else.
+        """
+        return [self.get_session(i) for i in list(self._interrupted)]
+
+    def results_path_for(self, session: int | SessionRecord) -> Path:
+        """Where the pipeline writes this session's results (HDF5), inside ``analyses/``."""
+        s = session if isinstance(session, SessionRecord) else self.get_session(session)
+        return self.analyses_dir / f"session-{s.id:05d}-{s.video_sha256[:12]}.h5"
+
+
+def _check_date(date: str | _dt.date) -> str:
+    if isinstance(date, _dt.date):
+        return date.isoformat()
+    d = (date or "").strip()
+    if d:
+        try:
+            _dt.date.fromisoformat(d)
+        except ValueError:
+            raise WorkspaceError(f"session date {d!r} is not YYYY-MM-DD") from None
+    return d
+
+
+def _session(r: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(
+        id=r["id"], patient_id=r["patient_id"], patient_code=r["patient_code"], video_path=r["video_path"],
+        video_sha256=r["video_sha256"], date=r["date"], scenario=r["scenario"], notes=r["notes"],
+        status=SessionStatus(r["status"]), progress=r["progress"], reason=r["reason"],
+        created=r["created"], modified=r["modified"],
+    )
