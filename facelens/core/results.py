@@ -238,6 +238,17 @@ class ResultsWriter:
         self._file.flush()
         self.n_done = stop
 
+    def truncate(self, n: int) -> None:
+        """Drop frames from ``n`` on (a resume that restarts at an earlier checkpoint)."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        n = max(0, min(int(n), self.n_done))
+        for dset in self._file["frames"].values():
+            dset.resize(n, axis=0)
+        self._file.attrs["n_done"] = n
+        self._file.flush()
+        self.n_done = n
+
     def finish(self, extra_meta: dict[str, Any] | None = None) -> Path:
         """Mark the file complete, close it and rename ``PATH.partial`` to ``PATH``."""
         if self._file is None:
