@@ -36,9 +36,9 @@ RESULTS_NAME = "demo.h5"
 ANALYSIS_FPS = 10.0
 # Measures (by name prefix in geometry.EXPRESSION_NAMES) that each scripted expression should move.
 RELEVANT_MEASURES: dict[str, tuple[str, ...]] = {
-    "smile": ("lip_corner_pull",),
-    "sad": ("lip_corner_depress", "inner_brow_raise", "brow_lower"),
-    "surprise": ("jaw_drop", "mouth_open", "brow_raise", "outer_brow_raise"),
+    "smile": ("lip_corner_pull", "cheek_raise"),
+    "sad": ("lip_corner_depress", "inner_brow_raise"),
+    "surprise": ("jaw_drop", "mouth_open", "outer_brow_raise", "upper_lid_raise"),
 }
 
 __all__ = ["DemoError", "DemoSession", "ScriptSpan", "build_demo", "default_demo_dir", "read_script"]

@@ -68,7 +68,7 @@ KEY_POSES: dict[str, tuple[Move, ...]] = {
     ),
     "sad": (
         Move(LIP_CORNERS, out=-0.01, up=-0.045, sigma=0.045),
-        Move(INNER_BROWS, out=-0.012, up=0.03, sigma=0.03),
+        Move(INNER_BROWS, out=-0.01, up=0.045, sigma=0.03),
         Move((70, 46, 300, 276), up=-0.006),
     ),
     "surprise": (
