@@ -1,12 +1,12 @@
 """Undoable segment editing, clip sampling, per-segment statistics and label sets."""
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import tomllib
 
 from facelens.core import labels as labels_mod
 from facelens.core.annotation import SegmentEditor, sample_clips, segment_stats

@@ -112,6 +112,7 @@ def test_concurrent_reader_while_writing(ws: Workspace, video: Path) -> None:
             errors.append(exc)
         finally:
             done.set()
+            ws.close_thread()  # a worker releases its own connection; the workspace stays open
 
     def reader() -> None:
         try:

@@ -26,9 +26,10 @@ Public API
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from psygnal import Signal
@@ -117,13 +118,13 @@ class SegmentEditor:
                merge: bool = False) -> Segment:
         """Change fields of a segment; ``merge`` folds into the previous edit of the same segment."""
         old = self.get(segment_id)
-        changes = {k: v for k, v in (("start_s", start_s), ("end_s", end_s), ("label", label),
+        changes: dict[str, Any] = {k: v for k, v in (("start_s", start_s), ("end_s", end_s), ("label", label),
                                      ("scenario", scenario), ("note", note)) if v is not None}
         if "start_s" in changes or "end_s" in changes:
             text = "move segment"
         else:
             text = "edit segment " + ", ".join(changes) if changes else "edit segment"
-        new = Segment(**{**old.to_dict(), **changes})  # re-validates start < end, label
+        new = replace(old, **changes)  # replace() runs __post_init__: re-validates start < end, label
         self._validate(new)
         if new == old:
             return old
@@ -241,7 +242,7 @@ def sample_clips(segments: Iterable[Segment], label: str | None = None, clip_s: 
     for s in segments:
         if label is not None and s.label != label:
             continue
-        n = int(math.floor(s.duration_s / length + 1e-9))  # tolerance: 30.0/15.0 must give 2, not 1
+        n = math.floor(s.duration_s / length + 1e-9)  # tolerance: 30.0/15.0 must give 2, not 1
         for i in range(n):
             start = s.start_s + i * length
             out.append(replace(s, start_s=start, end_s=start + length, note=f"clip {i + 1}/{n} of {s.id}",

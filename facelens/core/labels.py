@@ -17,7 +17,8 @@ Public API
 User file lookup (first found): the ``user_file`` argument, ``$FACELENS_LABELS``,
 ``$XDG_CONFIG_HOME/facelens/labels.toml`` (``~/.config/facelens/labels.toml``). It uses the same
 keys as the default file; only what it names changes. ``replace = true`` at its top level drops the
-default labels. Unknown labels (e.g. from an imported CSV) get a stable grey-blue colour.
+default labels. Unknown labels (e.g. from an imported CSV) get a stable colour from Tol's muted
+scheme (the same label always gets the same colour) and a dash-dot line.
 """
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ import functools
 import hashlib
 import os
 import re
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+try:  # Python >= 3.11
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 DASHES = ("solid", "dash", "dot", "dashdot")

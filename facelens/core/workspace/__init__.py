@@ -28,7 +28,8 @@ Audit log: ``audit(action, details=None, user=None)``, ``audit_entries(action=No
 
 Threads: one SQLite connection per thread, opened on first use by that thread, so a Workspace may be
 shared by the GUI thread and analysis workers (WAL: readers never wait for the writer). Do not pass a
-connection between threads. Schema version and migrations: :mod:`facelens.core.workspace.schema`.
+connection between threads. A short-lived worker thread calls ``close_thread()`` before it ends.
+Schema version and migrations: :mod:`facelens.core.workspace.schema`.
 """
 from facelens.core.workspace.records import (
     AnalysisRun,

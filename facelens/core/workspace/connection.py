@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 from facelens.core.workspace.records import WorkspaceError
 
@@ -96,6 +96,16 @@ class Connections:
         conn = self.get()
         with translate_errors(self.db_path):
             yield conn
+
+    def release(self) -> None:
+        """Close the calling thread's connection (a worker thread that is about to end)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            self._all = [c for c in self._all if c is not conn]
+        conn.close()
 
     def close_all(self) -> None:
         with self._lock:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from facelens.core.workspace.connection import Connections, now_iso
 from facelens.core.workspace.records import AnalysisRun, Diagnosis, RunStatus, WorkspaceError

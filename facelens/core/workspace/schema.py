@@ -9,7 +9,7 @@ transaction, so a failed migration leaves the file as it was.
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 #: "FLns" as a 32-bit integer: marks the SQLite file as a FaceLens workspace.
 APPLICATION_ID = 0x464C6E73

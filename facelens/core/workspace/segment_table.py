@@ -6,7 +6,8 @@ trips and report references all point at the same row.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from facelens.core.segments import Segment, SegmentError
 from facelens.core.workspace.connection import Connections, now_iso

@@ -60,7 +60,7 @@ class Workspace(SegmentTableMixin, RunsMixin):
     @classmethod
     def open(
         cls, folder: str | Path, create: bool = True, *, user: str | None = None, timeout_s: float = 5.0
-    ) -> "Workspace":
+    ) -> Workspace:
         """Open (or create) the workspace in ``folder``.
 
         Parameters
@@ -119,7 +119,12 @@ class Workspace(SegmentTableMixin, RunsMixin):
         """Close every thread's connection (all writes are already committed)."""
         self._db.close_all()
 
-    def __enter__(self) -> "Workspace":
+    def close_thread(self) -> None:
+        """Close the calling thread's own connection; a worker thread calls this before it ends
+        (otherwise its connection stays open until :meth:`close`). The workspace stays usable."""
+        self._db.release()
+
+    def __enter__(self) -> Workspace:  # noqa: PYI034 - subclasses are not expected
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -243,10 +248,10 @@ class Workspace(SegmentTableMixin, RunsMixin):
         return _session(r)
 
     def list_sessions(self, patient: int | str | None = None) -> list[SessionRecord]:
-        sql, args = _SESSION_SELECT, ()
+        sql, args = _SESSION_SELECT, []
         if patient is not None:
             sql += " WHERE p.id = ?" if isinstance(patient, int) else " WHERE p.code = ?"
-            args = (patient,)
+            args = [patient]
         with self._db.reading() as c:
             c.row_factory = sqlite3.Row
             try:
