@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from facelens.core.workspace.connection import Connections, now_iso
+from facelens.core.workspace.audit import AuditMixin
+from facelens.core.workspace.connection import now_iso
 from facelens.core.workspace.records import AnalysisRun, Diagnosis, RunStatus, WorkspaceError
 
 _RUN_COLS = "id, session_id, results_path, params, models, started, finished, status, message"
@@ -16,13 +16,7 @@ _DIAG_COLS = ("id, session_id, patient_id, model_id, probability, interval_lo, i
               "details, created")
 
 
-class RunsMixin:
-    _db: Connections
-
-    def _audit(self, c: sqlite3.Connection, action: str, details: dict[str, Any] | None,
-               user: str | None = None) -> int:  # provided by Workspace
-        raise NotImplementedError
-
+class RunsMixin(AuditMixin):
     # ------------------------------------------------------------------ analysis runs
     def record_run(self, session_id: int, results_path: str | Path, params: dict[str, Any],
                    models: Sequence[Any], status: RunStatus | str = RunStatus.RUNNING) -> AnalysisRun:

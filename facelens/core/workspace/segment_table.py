@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from facelens.core.segments import Segment, SegmentError
-from facelens.core.workspace.connection import Connections, now_iso
+from facelens.core.workspace.audit import AuditMixin
+from facelens.core.workspace.connection import now_iso
 from facelens.core.workspace.records import SegmentRecord, WorkspaceError
 
 _COLS = "id, session_id, start_s, end_s, label, scenario, note, author, created, modified"
@@ -24,13 +25,7 @@ def _summary(s: Segment) -> dict[str, Any]:
     return {"segment": s.id, "start_s": s.start_s, "end_s": s.end_s, "label": s.label}
 
 
-class SegmentTableMixin:
-    _db: Connections
-
-    def _audit(self, c: sqlite3.Connection, action: str, details: dict[str, Any] | None,
-               user: str | None = None) -> int:  # provided by Workspace
-        raise NotImplementedError
-
+class SegmentTableMixin(AuditMixin):
     def segments(self, session_id: int) -> list[Segment]:
         """The session's segments, sorted by start time."""
         with self._db.reading() as c:

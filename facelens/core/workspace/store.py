@@ -4,14 +4,11 @@ from __future__ import annotations
 import datetime as _dt
 import getpass
 import hashlib
-import json
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from facelens.core.workspace.connection import Connections, now_iso, translate_errors
 from facelens.core.workspace.records import (
-    AuditEntry,
     Patient,
     SessionRecord,
     SessionStatus,
@@ -134,41 +131,6 @@ class Workspace(SegmentTableMixin, RunsMixin):
         with self._db.reading() as c:
             return str(c.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
-    # ------------------------------------------------------------------ audit log
-    def _audit(self, c: sqlite3.Connection, action: str, details: dict[str, Any] | None,
-               user: str | None = None) -> int:
-        cur = c.execute(
-            "INSERT INTO audit_log (time, user, action, details) VALUES (?, ?, ?, ?)",
-            (now_iso(), user or self.user, action, json.dumps(details or {}, default=str)),
-        )
-        return int(cur.lastrowid or 0)
-
-    def audit(self, action: str, details: dict[str, Any] | None = None, user: str | None = None) -> AuditEntry:
-        """Record an action (e.g. ``"report printed"``) in the audit log."""
-        if not action.strip():
-            raise WorkspaceError("audit action must not be empty")
-        with self._db.transaction() as c:
-            rid = self._audit(c, action, details, user)
-        return self.audit_entries(since_id=rid - 1)[0]
-
-    def audit_entries(self, action: str | None = None, limit: int | None = None,
-                      since_id: int = 0) -> list[AuditEntry]:
-        """Audit entries, oldest first (``limit`` keeps the newest ``limit``)."""
-        sql = "SELECT * FROM audit_log WHERE id > ?"
-        args: list[Any] = [since_id]
-        if action:
-            sql += " AND action = ?"
-            args.append(action)
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        with self._db.reading() as c:
-            rows = c.execute(sql, args).fetchall()
-        cols = ("id", "time", "user", "action", "details")
-        out = [dict(zip(cols, r)) for r in rows]
-        return [AuditEntry(id=d["id"], time=d["time"], user=d["user"], action=d["action"],
-                           details=json.loads(d["details"])) for d in reversed(out)]
-
     # ------------------------------------------------------------------ patients
     def add_patient(self, code: str, notes: str = "") -> Patient:
         """Add a patient by pseudonym (see :func:`check_pseudonym`); never store real names here."""
@@ -217,11 +179,9 @@ class Workspace(SegmentTableMixin, RunsMixin):
             digest = sha256 or sha256_file(v)
         except OSError as exc:
             raise WorkspaceError(f"cannot read video {v.name}: {exc.strerror}") from None
-        if isinstance(patient, str) and not self._patient_exists(patient):
-            self.add_patient(patient)
-        pid = self.get_patient(patient).id
         now = now_iso()
-        with self._db.transaction() as c:
+        with self._db.transaction() as c:  # patient and session together, or neither
+            pid = self._patient_id(c, patient)
             cur = c.execute(
                 "INSERT INTO sessions (patient_id, video_path, video_sha256, date, scenario, notes,"
                 " status, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -232,9 +192,19 @@ class Workspace(SegmentTableMixin, RunsMixin):
             self._audit(c, "session imported", {"session": sid, "patient_id": pid, "video_sha256": digest})
         return self.get_session(sid)
 
-    def _patient_exists(self, code: str) -> bool:
-        with self._db.reading() as c:
-            return c.execute("SELECT 1 FROM patients WHERE code = ?", (code.strip(),)).fetchone() is not None
+    def _patient_id(self, c: sqlite3.Connection, patient: int | str) -> int:
+        """Id of a patient given by id or pseudonym; an unknown pseudonym is added (same transaction)."""
+        if isinstance(patient, int):
+            if c.execute("SELECT 1 FROM patients WHERE id = ?", (patient,)).fetchone() is None:
+                raise WorkspaceError(f"no patient {patient}")
+            return patient
+        code = check_pseudonym(patient)
+        r = c.execute("SELECT id FROM patients WHERE code = ?", (code,)).fetchone()
+        if r is not None:
+            return int(r[0])
+        cur = c.execute("INSERT INTO patients (code, notes, created) VALUES (?, ?, ?)", (code, "", now_iso()))
+        self._audit(c, "patient added", {"patient": code})
+        return int(cur.lastrowid or 0)
 
     def get_session(self, session_id: int) -> SessionRecord:
         with self._db.reading() as c:
