@@ -1,0 +1,225 @@
+"""``facelens analyze``, ``facelens info`` and ``facelens export``.
+
+analyze  INPUT -o RESULT.h5 [--fps 10] [--device auto|cpu|cuda] [--backend mediapipe|torch] [--resume]
+info     RESULT.h5
+export   RESULT.h5 --csv OUT.csv [--parquet OUT.parquet] [--landmarks]
+
+Exit codes: 0 done (some frames may have no face), 2 unusable input or options, 3 no face in any
+frame (the results file is still written), 130 interrupted (a resumable ``.partial`` stays).
+Columns of ``export`` are documented in ``docs/results-columns.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from facelens.cli import CommandError, UsageError
+
+EXIT_NO_FACE = 3
+_EXPORT_ROWS = 4096  # rows per chunk: bounded memory for long sessions with landmarks
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("analyze", help="analyse a recorded session (video or image) into a results file",
+                       description="Track the face, measure head pose and expressions, estimate emotions "
+                                   "and valence/arousal at FPS sampled frames per second.")
+    p.add_argument("input", help="video (mp4, mov, mkv, ...) or still image")
+    p.add_argument("-o", "--output", required=True, help="results file to write (.h5)")
+    p.add_argument("--fps", type=float, default=10.0, help="sampled frames per second (default 10)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                   help="where the neural networks run (auto: CUDA when available)")
+    p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "torch"],
+                   help="face tracker: mediapipe (CPU, default) or the same models in torch (batched, GPU)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted analysis (RESULT.h5.partial)")
+    p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("info", help="summarise a results file")
+    p.add_argument("results", help="results file (.h5)")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("export", help="export per-frame results to CSV and/or Parquet")
+    p.add_argument("results", help="results file (.h5)")
+    p.add_argument("--csv", help="CSV file to write")
+    p.add_argument("--parquet", help="Parquet file to write")
+    p.add_argument("--landmarks", action="store_true", help="add the 478 mesh points (x_0..x_477, y_..., z_...)")
+    p.set_defaults(func=cmd_export)
+
+
+# -- analyze -------------------------------------------------------------------------------------
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from facelens.core.models import ModelError
+    from facelens.core.pipeline import AnalysisCancelled, PipelineError, run_analysis
+    from facelens.core.results import ResultsError, SessionResults, partial_path
+    from facelens.core.video import VideoError
+
+    out = Path(args.output)
+    if out.is_dir():
+        raise UsageError(f"output {out} is a folder; give a file name such as {out / 'session.h5'}")
+    if args.fps <= 0:
+        raise UsageError("--fps must be positive")
+    if args.resume and not partial_path(out).exists():
+        print(f"facelens: nothing to resume ({partial_path(out).name} not found); starting from the beginning",
+              file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = None
+    try:
+        for progress in run_analysis(args.input, out, fps=args.fps, device=args.device, backend=args.backend,
+                                     resume=args.resume, batch_size=args.batch_size):
+            if bar is None:
+                bar = _progress_bar(progress.total, progress.done)
+            bar.total = max(bar.total or 0, progress.total)
+            bar.update(progress.done - bar.n)
+    except (VideoError, PipelineError, ResultsError) as exc:
+        raise UsageError(str(exc)) from None
+    except ModelError as exc:
+        raise CommandError(str(exc), 1) from None
+    except (KeyboardInterrupt, AnalysisCancelled):
+        if bar is not None:
+            bar.close()
+        raise CommandError(f"interrupted; finished frames are kept in {partial_path(out)} - resume with: "
+                           f"facelens analyze {args.input} -o {out} --resume", 130) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    with SessionResults.open(out) as res:
+        n, usable, faces = res.n_frames, int(res.usable.sum()), int((res.n_faces > 0).sum())
+    print(f"wrote {out}: {n} frames, {usable} usable ({100.0 * usable / max(n, 1):.0f} %)")
+    if faces == 0:
+        print(f"facelens: no face found in any of the {n} frames (results written to {out})", file=sys.stderr)
+        return EXIT_NO_FACE
+    return 0
+
+
+def _progress_bar(total: int, initial: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="frame", file=sys.stderr, dynamic_ncols=True,
+                desc="analysing", bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                             "[{elapsed}<{remaining}, {rate_fmt}]")
+
+
+# -- info ----------------------------------------------------------------------------------------
+def _open(path: str) -> Any:
+    from facelens.core.results import ResultsError, SessionResults
+
+    try:
+        return SessionResults.open(path)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with _open(args.results) as r:
+        n, usable = r.n_frames, int(r.usable.sum())
+        p = r.params
+        lines = [f"results      {r.path}" + ("  [synthetic demo session]" if r.is_demo else ""),
+                 f"video        {r.meta.get('video_path', '?')}",
+                 f"sha256       {r.video_sha256}",
+                 f"duration     {r.duration_s:.2f} s, {r.width}x{r.height}, {r.native_fps:.3f} fps native",
+                 f"analysed     {n} frames at {p.get('fps', '?')} fps "
+                 f"(backend {p.get('backend', '?')}, device {p.get('device', '?')}), "
+                 f"facelens {r.meta.get('facelens_version', '?')}",
+                 f"usable       {usable} ({100.0 * usable / max(n, 1):.1f} %)"]
+        discards = {k: v for k, v in r.discard_counts().items() if v}
+        lines.append("discarded    " + (", ".join(f"{k}: {v}" for k, v in discards.items()) or "none"))
+        if usable:
+            yaw, pitch, roll = np.nanmean(r.euler[r.usable], axis=0)
+            lines.append(f"mean pose    yaw {yaw:+.1f}°, pitch {pitch:+.1f}°, roll {roll:+.1f}° (usable frames)")
+            v, a = np.nanmean(r.valence[r.usable]), np.nanmean(r.arousal[r.usable])
+            if np.isfinite(v):
+                lines.append(f"mean VA      valence {v:+.2f}, arousal {a:+.2f}")
+        lines.append("models")
+        for m in r.models:
+            lines.append(f"  - {m.get('id', '?')} {m.get('version', '')}".rstrip())
+    print("\n".join(lines))
+    return 0
+
+
+# -- export --------------------------------------------------------------------------------------
+def _column_names(r: Any, landmarks: bool) -> list[str]:
+    names = ["time_s", "frame_index", "face_ok", "quality", "yaw", "pitch", "roll"]
+    names += [f"expr_{n}" for n in r.expression_names]
+    names += [f"emo_{lab}" for lab in r.emotion_labels]
+    if np.isfinite(r.valence).any() or np.isfinite(r.arousal).any():
+        names += ["valence", "arousal"]
+    if landmarks:
+        names += [f"{axis}_{i}" for axis in "xyz" for i in range(478)]
+    return names
+
+
+def export_chunks(r: Any, landmarks: bool = False, rows: int = _EXPORT_ROWS) -> Iterator[Any]:
+    """The export table of a :class:`SessionResults` as pandas DataFrames of ``rows`` rows."""
+    import pandas as pd
+
+    from facelens.core.types import Quality
+
+    names = _column_names(r, landmarks)
+    qnames = np.array([q.name.lower() for q in Quality] + ["unknown"] * (256 - len(Quality)), dtype=object)
+    for start in range(0, r.n_frames, rows):
+        sl = slice(start, min(start + rows, r.n_frames))
+        cols: dict[str, Any] = {"time_s": r.time_s[sl], "frame_index": r.frame_index[sl],
+                                "face_ok": r.usable[sl].astype(np.int8), "quality": qnames[r.quality[sl]],
+                                "yaw": r.euler[sl, 0], "pitch": r.euler[sl, 1], "roll": r.euler[sl, 2]}
+        for j, n in enumerate(r.expression_names):
+            cols[f"expr_{n}"] = r.expressions[sl, j]
+        for j, lab in enumerate(r.emotion_labels):
+            cols[f"emo_{lab}"] = r.emotions[sl, j]
+        if "valence" in names:
+            cols["valence"], cols["arousal"] = r.valence[sl], r.arousal[sl]
+        if landmarks:
+            lm = r.landmarks(sl)
+            for a, axis in enumerate("xyz"):
+                for i in range(lm.shape[1]):
+                    cols[f"{axis}_{i}"] = lm[:, i, a]
+        yield pd.DataFrame(cols, columns=names)
+
+
+def _atomic_target(path: Path) -> tuple[Path, Any]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp), path
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if not args.csv and not args.parquet:
+        raise UsageError("export needs --csv OUT.csv and/or --parquet OUT.parquet")
+    with _open(args.results) as r:
+        targets = []
+        try:
+            if args.csv:
+                tmp, final = _atomic_target(Path(args.csv))
+                targets.append((tmp, final))
+                for k, df in enumerate(export_chunks(r, args.landmarks)):
+                    df.to_csv(tmp, mode="w" if k == 0 else "a", header=(k == 0), index=False)
+            if args.parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                tmp, final = _atomic_target(Path(args.parquet))
+                targets.append((tmp, final))
+                writer = None
+                for df in export_chunks(r, args.landmarks):
+                    table = pa.Table.from_pandas(df, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(tmp, table.schema)
+                    writer.write_table(table)
+                if writer is not None:
+                    writer.close()
+            for tmp, final in targets:
+                os.replace(tmp, final)  # only complete files get the requested names
+        except OSError as exc:
+            raise CommandError(f"export failed: {exc}", 1) from None
+        finally:
+            for tmp, _ in targets:
+                tmp.unlink(missing_ok=True)
+        n = r.n_frames
+    for _, final in targets:
+        print(f"wrote {final} ({n} rows)")
+    return 0
