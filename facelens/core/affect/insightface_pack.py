@@ -136,6 +136,7 @@ def find_pack() -> tuple[InsightFacePack | None, str]:
     if loc is None or not loc.is_dir():
         return None, ABSENT_NOTICE
     try:
-        return InsightFacePack(loc), f"using the insightface pack detector {loc.name}"
+        pack = InsightFacePack(loc)
+        return pack, f"using the insightface pack detector {loc.name}/{pack.path.name}"
     except PackError as exc:
         return None, f"{exc}; using mediapipe's face detector"

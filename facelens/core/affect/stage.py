@@ -128,7 +128,8 @@ class AffectStage:
         b = len(observations)
         if len(frames_rgb) != b or len(times) != b:
             raise ValueError(f"batch sizes differ: {len(frames_rgb)} frames, {b} observations, {len(times)} times")
-        expressions = np.asarray(expressions, dtype=np.float64).reshape(b, -1) if b else np.zeros((0, 0))
+        expressions = np.asarray(expressions, dtype=np.float64)
+        expressions = expressions.reshape(b, -1) if b else expressions.reshape(0, -1 if expressions.size else 0)
         times = np.asarray(times, dtype=np.float64)
         usable = np.array([bool(is_usable(np.array(o.quality))) and o.bbox is not None
                            and np.all(np.isfinite(o.bbox)) for o in observations], dtype=bool)

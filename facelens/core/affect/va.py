@@ -41,6 +41,19 @@ VALENCE_CUES = {"lip_corner_pull_l": 1.0, "lip_corner_pull_r": 1.0, "cheek_raise
 AROUSAL_CUES = {"upper_lid_raise": 1.0, "mouth_open": 1.0, "jaw_drop": 1.0}
 
 
+def _squash(z: list[float]) -> float:
+    """Combine signed z-scores into (-1, 1).
+
+    The sum over sqrt(n) is a z-score again; a dead zone of 0.5 SD keeps a still face's measurement
+    noise from moving valence/arousal, and tanh(z / 1.5) maps about 3 SD to 0.96.
+    """
+    if not z:
+        return 0.0
+    zc = float(np.sum(z) / np.sqrt(len(z)))
+    zc = np.sign(zc) * max(abs(zc) - 0.5, 0.0)
+    return float(np.tanh(zc / 1.5))
+
+
 @runtime_checkable
 class ValenceArousalEstimator(Protocol):
     """Anything that turns a batch of per-frame measures into valence and arousal.
@@ -64,6 +77,7 @@ class _Baseline:
     """Running per-feature mean and variance (a person's own typical face), updated on usable frames."""
 
     horizon: int = 600  # frames (60 s at 10 fps): after that, an exponential window
+    warmup: int = 10  # frames before a z-score is trusted (1 s at 10 fps)
     n: int = 0
     mean: np.ndarray | None = None
     var: np.ndarray | None = None
@@ -71,8 +85,8 @@ class _Baseline:
     def zscore_and_update(self, x: np.ndarray) -> np.ndarray:
         x = np.where(np.isfinite(x), x, np.nan)
         if self.mean is None:
-            self.mean, self.var = np.zeros_like(x), np.zeros_like(x)
-        if self.n < 2:
+            self.mean, self.var = np.nan_to_num(x), np.zeros_like(x)
+        if self.n < self.warmup:
             z = np.zeros_like(x)
         else:
             # the floor keeps a feature that has not moved yet from exploding on its first change
@@ -134,15 +148,14 @@ class CircumplexVA:
             step = np.nanmean(np.abs(expr - self._prev_expr))
             za.append(float(self._energy.zscore_and_update(np.array([step]))[0]))
         self._prev_expr = expr
-        # sum of z / sqrt(n) is a z again; tanh(z/2) keeps +-2 SD well inside (-1, 1)
-        v = np.tanh(np.sum(zv) / np.sqrt(len(zv)) / 2.0) if zv else 0.0
-        a = np.tanh(np.sum(za) / np.sqrt(len(za)) / 2.0) if za else 0.0
-        return float(v), float(a)
+        return _squash(zv), _squash(za)
 
     def estimate(self, emotions: np.ndarray | None, expressions: np.ndarray, expression_names: Sequence[str],
                  times: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b = len(times)
         out = np.full((b, 2), np.nan)
+        if b == 0:
+            return out[:, 0], out[:, 1]
         expressions = np.asarray(expressions, dtype=np.float64).reshape(b, -1)
         for i in range(b):
             if not usable[i]:

