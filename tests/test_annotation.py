@@ -234,3 +234,18 @@ def test_user_file_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert labels_mod.label_color("happy") == "#DDAA33"
     finally:
         labels_mod.default_label_set.cache_clear()
+
+
+def test_default_labels_stay_distinct_for_colour_blind_readers() -> None:
+    from itertools import combinations
+
+    styles = labels_mod.load_label_set(labels_mod.resources_dir() / "labels.toml").labels
+    for kind in labels_mod.CVD_KINDS:
+        sim = [labels_mod.simulate_cvd(s.rgb, kind) for s in styles]
+        worst = min(labels_mod.delta_e(a, b) for a, b in combinations(sim, 2))
+        assert worst > 20.0, kind  # ~10x the just-noticeable difference
+    # the check can fail: a red/green pair collapses for a deuteranope
+    red, green = (0.84, 0.15, 0.16), (0.17, 0.63, 0.17)
+    assert labels_mod.delta_e(red, green) > 60
+    assert labels_mod.delta_e(labels_mod.simulate_cvd(red, "deuteranopia"),
+                              labels_mod.simulate_cvd(green, "deuteranopia")) < 20

@@ -13,6 +13,8 @@ Public API
 ``load_label_set(user_file=None)``  defaults + user overrides; raises :class:`LabelSetError`.
 ``default_label_set()``   cached ``load_label_set()`` (the one the app uses).
 ``label_color(name)``     shortcut: ``default_label_set().colour(name)``.
+``simulate_cvd(rgb, kind)``, ``delta_e(rgb1, rgb2)``  colour-vision-deficiency simulation (Machado et
+                          al. 2009) and CIE76 difference, to check that a label set stays distinct.
 
 User file lookup (first found): the ``user_file`` argument, ``$FACELENS_LABELS``,
 ``$XDG_CONFIG_HOME/facelens/labels.toml`` (``~/.config/facelens/labels.toml``). It uses the same
@@ -104,6 +106,56 @@ class LabelSet:
 
     def rgb(self, name: str) -> tuple[float, float, float]:
         return self.style(name).rgb
+
+
+# Machado, Oliveira & Fernandes (2009), "A physiologically-based model for simulation of color vision
+# deficiency", IEEE TVCG 15(6):1291-1298: severity-1.0 dichromat matrices, applied to linear RGB.
+_CVD_MATRICES: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "protanopia": ((0.152286, 1.052583, -0.204868), (0.114503, 0.786281, 0.099216),
+                   (-0.003882, -0.048116, 1.051998)),
+    "deuteranopia": ((0.367322, 0.860646, -0.227968), (0.280085, 0.672501, 0.047413),
+                     (-0.011820, 0.042940, 0.968881)),
+    "tritanopia": ((1.255528, -0.076749, -0.178779), (-0.078411, 0.930809, 0.147602),
+                   (0.004733, 0.691367, 0.303900)),
+}
+CVD_KINDS = tuple(_CVD_MATRICES)
+
+
+def _to_linear(c: float) -> float:  # sRGB transfer function (IEC 61966-2-1)
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def _to_srgb(c: float) -> float:
+    c = min(max(c, 0.0), 1.0)
+    return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+
+def simulate_cvd(rgb: tuple[float, float, float], kind: str) -> tuple[float, float, float]:
+    """How an sRGB colour (0..1 floats) looks to a dichromat (``CVD_KINDS``), Machado et al. 2009."""
+    m = _CVD_MATRICES[kind]
+    lin = [_to_linear(c) for c in rgb]
+    out = [sum(m[i][j] * lin[j] for j in range(3)) for i in range(3)]
+    return (_to_srgb(out[0]), _to_srgb(out[1]), _to_srgb(out[2]))
+
+
+def lab(rgb: tuple[float, float, float]) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65) of an sRGB colour given as 0..1 floats."""
+    r, g, b = (_to_linear(c) for c in rgb)
+    xyz = (0.4124 * r + 0.3576 * g + 0.1805 * b, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+           0.0193 * r + 0.1192 * g + 0.9505 * b)
+    white = (0.95047, 1.0, 1.08883)
+
+    def f(t: float) -> float:
+        return t ** (1 / 3) if t > (6 / 29) ** 3 else t / (3 * (6 / 29) ** 2) + 4 / 29
+
+    fx, fy, fz = (f(v / w) for v, w in zip(xyz, white))
+    return (116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz))
+
+
+def delta_e(rgb1: tuple[float, float, float], rgb2: tuple[float, float, float]) -> float:
+    """CIE76 colour difference (about 2.3 is just noticeable; Sharma 2003, Digital Color Imaging)."""
+    l1, l2 = lab(rgb1), lab(rgb2)
+    return float(sum((a - b) ** 2 for a, b in zip(l1, l2)) ** 0.5)
 
 
 def resources_dir() -> Path | None:
