@@ -33,7 +33,7 @@ from facelens.core.types import N_LANDMARKS, FaceObservation, Quality
 
 # Default thresholds (measured on the recordings in shared/media; see docs/expressions.md,
 # "Quality flags", for the figures behind them).
-DEFAULT_BLUR_THRESHOLD = 15.0
+DEFAULT_BLUR_THRESHOLD = 25.0
 DEFAULT_BLUR_SIZE = 128
 DEFAULT_MIN_CONFIDENCE = 0.5
 DEFAULT_DISAGREEMENT_AT_HALF = 0.45  # cm (template units): confidence 0.5 at this disagreement
