@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
-from facelens.render.colors import AROUSAL_HEX, GAP_HEX, VALENCE_HEX, label_color, lighten
+from facelens.render.colors import AROUSAL_HEX, GAP_HEX, VALENCE_HEX, label_color
 
 MIN_SEGMENT_S = 0.2  # drags shorter than this are clicks, not segments
 
@@ -180,8 +180,9 @@ class TimelineWidget(QWidget):
         for seg in segments:
             color = label_color(seg.label)
             for plot in (self.valence_plot, self.arousal_plot):
-                band = pg.LinearRegionItem((seg.start_s, seg.end_s), movable=False,
-                                           brush=pg.mkBrush(QColor(lighten(color, 0.55))))
+                shade = QColor(color)
+                shade.setAlpha(45)  # light enough that the curve on top stays readable
+                band = pg.LinearRegionItem((seg.start_s, seg.end_s), movable=False, brush=pg.mkBrush(shade))
                 band.setZValue(-20)
                 for line in band.lines:
                     line.setPen(pg.mkPen(None))

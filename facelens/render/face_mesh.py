@@ -81,9 +81,9 @@ class FaceMeshVisual(MeshVisual):
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, color: Any = SKIN_RGBA) -> None:
         self._faces_idx = np.asarray(faces, dtype=np.uint32)
+        self._uploaded_once = False
         super().__init__(vertices=np.asarray(vertices, np.float32), faces=self._faces_idx, color=color,
                          shading="smooth")
-        self._uploaded_once = False
         self.shading_filter.shininess = 12.0
         self.shading_filter.specular_coefficient = (0.15, 0.15, 0.15, 1.0)
         self.shading_filter.ambient_coefficient = (0.45, 0.45, 0.45, 1.0)
@@ -150,7 +150,8 @@ class FaceScene:
         self._vertices = placeholder
         self.reset_view()
         # Light from the camera's side, so the face is lit whichever way it is orbited.
-        self.view.camera.events.angles.connect(self._follow_light)  # type: ignore[attr-defined]
+        # Checked before each draw; only a real change of direction is sent to the shader.
+        self._light = np.zeros(3)
         self.canvas.events.draw.connect(self._follow_light)
         self._follow_light()
 
@@ -193,8 +194,9 @@ class FaceScene:
         d = tr.imap((0, 0, 1, 0))[:3] if hasattr(tr, "imap") else np.array([0, 0, -1.0])
         d = np.asarray(d, dtype=float)
         n = np.linalg.norm(d)
-        if n > 0 and np.all(np.isfinite(d)):
-            sf.light_dir = tuple(d / n)
+        if n > 0 and np.all(np.isfinite(d)) and np.abs(d / n - self._light).max() > 1e-4:
+            self._light = d / n
+            sf.light_dir = tuple(self._light)
 
     def close(self) -> None:
         self.canvas.close()

@@ -1,0 +1,123 @@
+"""Starting the desktop application: the QApplication, style, settings, error hook and entry points.
+
+``run_gui`` is what ``facelens gui`` calls. With ``screenshot`` it opens the view, waits until the
+video frame, the 3D face and the plots have rendered, saves a picture of the main window and exits
+(used by tests and for the README's screenshot).
+"""
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+ORG, APP = "FaceLens", "FaceLens"
+
+
+def create_app(argv: list[str] | None = None) -> Any:
+    """The QApplication (created once), with VisPy bound to PySide6 and the FaceLens style."""
+    import vispy
+
+    vispy.use(app="pyside6")  # before any canvas exists (FACTS.md)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv or [sys.argv[0]])
+        app.setOrganizationName(ORG)
+        app.setApplicationName(APP)
+    from facelens import __version__
+
+    app.setApplicationVersion(__version__)
+    app.setStyle("Fusion")
+    qss = RESOURCES / "style" / "facelens.qss"
+    if qss.is_file():
+        app.setStyleSheet(qss.read_text(encoding="utf-8"))
+    icon = RESOURCES / "icons" / "facelens.svg"
+    if icon.is_file():
+        from PySide6.QtGui import QIcon
+
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def install_excepthook(window: Any) -> None:
+    """Unexpected errors: the traceback goes to stderr (for the log), the user sees one clear line."""
+
+    def hook(exc_type: type, exc: BaseException, tb: Any) -> None:
+        traceback.print_exception(exc_type, exc, tb)
+        from PySide6.QtWidgets import QMessageBox
+
+        line = (str(exc).strip().splitlines() or [exc_type.__name__])[0]
+        QMessageBox.critical(window, "FaceLens", f"Something went wrong: {line}\n\n"
+                             "Your annotations are saved. Details are in the terminal log.")
+
+    sys.excepthook = hook
+
+
+def wait_until(predicate: Any, timeout_s: float) -> bool:
+    """Process events until ``predicate()`` is true (never quits the app: FACTS.md)."""
+    from PySide6.QtCore import QCoreApplication
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        QCoreApplication.processEvents()
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+def wait_rendered(window: Any, at: float, timeout_s: float = 30.0) -> bool:
+    """Until the frame at ``at`` is on screen and the 3D view has drawn the mesh."""
+    review = window.review
+    frame_ok = lambda: review.loader is None or abs(window.video.image_time - review.playhead) < 0.2  # noqa: E731
+    ok = wait_until(frame_ok, timeout_s)
+    window.face.scene.canvas.native.repaint()
+    wait_until(lambda: False, 0.3)  # let the GL widget and pyqtgraph paint
+    return ok
+
+
+def run_gui(workspace: str | None = None, *, demo: bool = False, screenshot: str | None = None,
+            at: float | None = None, size: tuple[int, int] | None = None) -> int:
+    """Open the main window; returns the exit code."""
+    app = create_app()
+    from PySide6.QtCore import QSettings
+
+    from facelens.gui.main_window import MainWindow
+
+    window = MainWindow(QSettings())
+    if size is not None:
+        window.resize(*size)
+    install_excepthook(window)
+    window.show()
+    app.processEvents()
+    if demo:
+        if not window.open_demo():
+            window.force_quit = True
+            window.close()
+            return 1
+    elif workspace:
+        if not window.open_workspace(workspace):
+            window.force_quit = True
+            window.close()
+            return 2
+    else:
+        last = window.settings.value("recent/last")
+        if last and Path(str(last)).is_dir():
+            window.open_workspace(str(last))
+    if at is not None:
+        window.review.seek(float(at), follow=True)
+    if screenshot:
+        wait_rendered(window, window.review.playhead)
+        ok = window.grab().save(str(screenshot))
+        window.force_quit = True
+        window.close()
+        if not ok:
+            print(f"facelens: error: cannot write the screenshot {screenshot}", file=sys.stderr)
+            return 1
+        return 0
+    app.aboutToQuit.connect(window.shutdown)
+    return int(app.exec())

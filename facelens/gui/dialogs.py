@@ -1,0 +1,168 @@
+"""Dialogs: import a session, preferences, About (version and model cards), and error messages."""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, QSettings
+from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from facelens import __version__
+
+VIDEO_FILTER = "Recordings (*.mp4 *.mov *.m4v *.avi *.mkv *.webm *.jpg *.jpeg *.png);;All files (*)"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def show_error(parent: QWidget | None, title: str, message: str) -> None:
+    """A clear one-line (or short) message instead of a traceback."""
+    QMessageBox.warning(parent, title, str(message).strip() or "unknown error")
+
+
+def scenarios() -> list[str]:
+    try:
+        from facelens.core.labels import default_label_set
+
+        return list(default_label_set().scenarios)
+    except Exception:  # noqa: BLE001
+        from facelens.core.segments import SCENARIOS
+
+        return list(SCENARIOS)
+
+
+class ImportSessionDialog(QDialog):
+    """Video, patient pseudonym, date, scenario and notes of a new session."""
+
+    def __init__(self, parent: QWidget | None = None, video: str | Path | None = None,
+                 patients: list[str] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import session")
+        self.setMinimumWidth(520)
+        self.video_edit = QLineEdit(str(video or ""))
+        self.video_edit.setPlaceholderText("the session recording (video file)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        vrow = QHBoxLayout()
+        vrow.addWidget(self.video_edit, 1)
+        vrow.addWidget(browse)
+        self.patient_edit = QComboBox()
+        self.patient_edit.setEditable(True)
+        self.patient_edit.addItems(patients or [])
+        self.patient_edit.setCurrentText("")
+        self.patient_edit.lineEdit().setPlaceholderText("pseudonymous ID, e.g. P001 (never a name)")
+        self.patient_edit.setToolTip("Only pseudonymous IDs are stored: letters, digits, - _ . and a digit")
+        self.date_edit = QDateEdit(QDate.currentDate())
+        self.date_edit.setCalendarPopup(True)
+        self.date_edit.setDisplayFormat("yyyy-MM-dd")
+        self.scenario_box = QComboBox()
+        self.scenario_box.addItems(scenarios())
+        self.notes_edit = QPlainTextEdit()
+        self.notes_edit.setPlaceholderText("notes (no identifying information)")
+        self.notes_edit.setFixedHeight(80)
+        form = QFormLayout()
+        form.addRow("Recording", vrow)
+        form.addRow("Patient ID", self.patient_edit)
+        form.addRow("Date", self.date_edit)
+        form.addRow("Scenario", self.scenario_box)
+        form.addRow("Notes", self.notes_edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(buttons)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose the session recording", "", VIDEO_FILTER)
+        if path:
+            self.video_edit.setText(path)
+
+    def values(self) -> dict[str, Any]:
+        return dict(video=Path(self.video_edit.text().strip()), patient=self.patient_edit.currentText().strip(),
+                    date=self.date_edit.date().toString("yyyy-MM-dd"), scenario=self.scenario_box.currentText(),
+                    notes=self.notes_edit.toPlainText().strip())
+
+    def _accept(self) -> None:
+        v = self.values()
+        if not v["video"].is_file():
+            show_error(self, "Import session", f"Recording not found: {v['video']}")
+            return
+        if not v["patient"]:
+            show_error(self, "Import session", "Enter the patient's pseudonymous ID (e.g. P001).")
+            return
+        self.accept()
+
+
+class PreferencesDialog(QDialog):
+    """Analysis device and the annotator's name (stored in QSettings)."""
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.settings = settings
+        self.device_box = QComboBox()
+        self.device_box.addItems(["auto", "CPU", "GPU (CUDA)"])
+        self.device_box.setToolTip("auto uses a CUDA GPU when one is available, else the CPU")
+        dev = str(settings.value("analysis/device", "auto"))
+        self.device_box.setCurrentIndex(DEVICES.index(dev) if dev in DEVICES else 0)
+        self.author_edit = QLineEdit(str(settings.value("annotation/author", "")))
+        self.author_edit.setPlaceholderText("your initials or annotator code")
+        form = QFormLayout(self)
+        form.addRow("Analysis device", self.device_box)
+        form.addRow("Annotator", self.author_edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._save)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _save(self) -> None:
+        self.settings.setValue("analysis/device", DEVICES[self.device_box.currentIndex()])
+        self.settings.setValue("annotation/author", self.author_edit.text().strip())
+        self.accept()
+
+
+def model_cards() -> list[dict[str, Any]]:
+    """Model cards from the registry (empty when it cannot be read)."""
+    try:
+        from facelens.core import models
+
+        cards = models.cards() if hasattr(models, "cards") else models.registry().cards()  # type: ignore[attr-defined]
+        return [c if isinstance(c, dict) else getattr(c, "__dict__", {"id": str(c)}) for c in cards]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def about_html(models_in_use: list[dict[str, Any]] | None = None) -> str:
+    parts = [f"<h2>FaceLens {html.escape(__version__)}</h2>",
+             "<p>Facial affective dynamics from recorded sessions. <b>Research and decision support only</b>: "
+             "not a diagnostic device. Results must be interpreted by a qualified clinician.</p>",
+             f"<p>© {_dt.date.today().year} FaceLens project.</p>", "<h3>Model cards</h3>"]
+    cards = model_cards()
+    if not cards and models_in_use:
+        cards = models_in_use
+    if not cards:
+        parts.append("<p>No model registry found.</p>")
+    for c in cards:
+        title = html.escape(str(c.get("id", c.get("name", "model"))))
+        rows = "".join(f"<tr><td><i>{html.escape(str(k))}</i></td><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in c.items() if k not in ("id",) and v not in (None, "", [], {}))
+        parts.append(f"<h4>{title}</h4><table cellspacing='4'>{rows}</table>")
+    return "".join(parts)
+
+
+class AboutDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None, models_in_use: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About FaceLens")
+        self.resize(640, 560)
+        view = QTextBrowser()
+        view.setHtml(about_html(models_in_use))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(view)
+        lay.addWidget(buttons)

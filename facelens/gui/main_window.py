@@ -1,0 +1,250 @@
+"""The FaceLens main window: workspace, sessions, background analysis and the synchronised review view.
+
+Layout (docks can be moved; the layout is remembered): sessions on the left; video, 3D face and
+circumplex along the top; the valence/arousal/segment timeline with the transport bar in the centre;
+the segment table on the right. Workspace operations and segment editing live in
+:mod:`facelens.gui.workspace_ops` (a mixin) to keep this file readable.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from facelens import __version__
+from facelens.gui.analysis import AnalysisQueue
+from facelens.gui.circumplex import CircumplexWidget
+from facelens.gui.dialogs import scenarios
+from facelens.gui.face_view import FaceView
+from facelens.gui.review import SPEEDS, ReviewController
+from facelens.gui.segment_panel import SegmentPanel
+from facelens.gui.sessions_panel import SessionsPanel
+from facelens.gui.timeline import TimelineWidget
+from facelens.gui.video_view import VideoView
+from facelens.gui.workspace_ops import WorkspaceOps
+
+
+def label_names() -> list[str]:
+    try:
+        from facelens.core.labels import default_label_set
+
+        return list(default_label_set().names)
+    except Exception:  # noqa: BLE001
+        from facelens.core.segments import DEFAULT_LABELS
+
+        return list(DEFAULT_LABELS)
+
+
+def fmt_time(t: float) -> str:
+    m, s = divmod(max(0.0, t), 60.0)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+class MainWindow(WorkspaceOps, QMainWindow):
+    """The application window. ``settings`` is injected so tests use a temporary one."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle(f"FaceLens {__version__}")
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.labels = label_names()
+        # -- views -------------------------------------------------------------------------------
+        self.sessions = SessionsPanel()
+        self.video = VideoView()
+        self.face = FaceView()
+        self.timeline = TimelineWidget()
+        self.circumplex = CircumplexWidget()
+        self.segments = SegmentPanel(self.labels, scenarios())
+        self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
+        self.queue = AnalysisQueue(self)
+        self.banner = QLabel("")
+        self.banner.setObjectName("demoBanner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(4, 2, 4, 2)
+        cl.setSpacing(2)
+        cl.addWidget(self.banner)
+        cl.addLayout(self._transport_bar())
+        cl.addWidget(self.timeline, 1)
+        self.setCentralWidget(central)
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("sessions", "Sessions", self.sessions, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("video", "Video", self.video, Qt.DockWidgetArea.TopDockWidgetArea)
+        self._dock("face", "3D face", self.face, Qt.DockWidgetArea.TopDockWidgetArea)
+        self._dock("circumplex", "Valence–arousal circumplex", self.circumplex, Qt.DockWidgetArea.TopDockWidgetArea)
+        self._dock("segments", "Segments", self.segments, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
+        self._default_state = self.saveState()
+        self._build_actions()
+        self.models_label = QLabel("")
+        self.models_label.setToolTip("Models that produced the open session's results")
+        self.time_label_status = QLabel("")
+        self.statusBar().addPermanentWidget(self.models_label)
+        self.review.state.playhead_changed.connect(self._on_playhead)
+        self.review.state.playing_changed.connect(self._on_playing)
+        self.init_ops()
+        self._restore_layout()
+
+    # -- construction --------------------------------------------------------------------------
+    def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def _tool(self, text: str, tip: str, slot: Any) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the window shortcuts
+        b.clicked.connect(slot)
+        return b
+
+    def _transport_bar(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(4)
+        self.play_button = self._tool("▶ Play", "Play / pause (Space)", self.review.toggle_play)
+        self.play_button.setObjectName("playButton")
+        row.addWidget(self._tool("|◀", "First frame (Home)", self.review.home))
+        row.addWidget(self._tool("−1 s", "Back one second (Shift+←)", lambda: self.review.step_seconds(-1.0)))
+        row.addWidget(self._tool("◀", "Previous sampled frame (←)", lambda: self.review.step_frames(-1)))
+        row.addWidget(self.play_button)
+        row.addWidget(self._tool("▶", "Next sampled frame (→)", lambda: self.review.step_frames(1)))
+        row.addWidget(self._tool("+1 s", "Forward one second (Shift+→)", lambda: self.review.step_seconds(1.0)))
+        row.addWidget(self._tool("▶|", "Last frame (End)", self.review.end))
+        self.speed_box = QComboBox()
+        self.speed_box.addItems([f"{s:g}×" for s in SPEEDS])
+        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed_box.setToolTip("Playback speed")
+        self.speed_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.speed_box.currentIndexChanged.connect(lambda i: self.review.set_speed(SPEEDS[i]))
+        row.addWidget(self.speed_box)
+        self.time_label = QLabel("00:00.00 / 00:00.00")
+        self.time_label.setObjectName("timeLabel")
+        self.time_label.setToolTip("Playhead / session length")
+        row.addWidget(self.time_label)
+        row.addStretch(1)
+        self.mark_label = QLabel("")
+        self.mark_label.setToolTip("Segment start set with [ ; press ] at the end to create the segment")
+        row.addWidget(self.mark_label)
+        self.new_label_box = QComboBox()
+        self.new_label_box.addItems(self.labels)
+        self.new_label_box.setToolTip("Label given to new segments (drag on the Segments strip, or [ and ])")
+        self.new_label_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        row.addWidget(QLabel("New segment:"))
+        row.addWidget(self.new_label_box)
+        return row
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "",
+                checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            seqs = shortcut if isinstance(shortcut, list) else [shortcut]
+            a.setShortcuts([QKeySequence(s) for s in seqs])
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        (a.toggled if checkable else a.triggered).connect(slot)
+        menu.addAction(a)
+        self.addAction(a)  # shortcuts work even when the menu bar is hidden
+        return a
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "New or open workspace…", self.choose_workspace, QKeySequence.StandardKey.Open,
+                     "Open a workspace folder, or create one in an empty folder")
+        self.recent_menu = f.addMenu("Recent workspaces")
+        f.addSeparator()
+        self._action(f, "Import session…", lambda: self.import_session(), "Ctrl+I",
+                     "Import a session recording into the workspace")
+        self._action(f, "Open demo session", self.open_demo, tip="The synthetic demo session (not a patient)")
+        f.addSeparator()
+        self._action(f, "Import segments CSV…", self.import_segments_csv, tip="Replace this session's segments")
+        self._action(f, "Export segments CSV…", self.export_segments_csv, tip="start_s,end_s,label,…")
+        self.report_action = self._action(f, "Export report…", self.export_report, "Ctrl+P",
+                                          "PDF report of the open session")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = mb.addMenu("&Edit")
+        self.undo_action = self._action(e, "Undo", self.undo, [QKeySequence.StandardKey.Undo], "Undo the last segment change")
+        self.redo_action = self._action(e, "Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
+        self._action(e, "Delete segment", self.delete_selected_segment, QKeySequence.StandardKey.Delete)
+        self._action(e, "Segment start at playhead", self.mark_start, "[", "Start a segment at the playhead")
+        self._action(e, "Segment end at playhead", self.mark_end, "]", "End the segment at the playhead")
+        e.addSeparator()
+        self._action(e, "Preferences…", self.preferences, QKeySequence.StandardKey.Preferences)
+        p = mb.addMenu("&Playback")
+        self._action(p, "Play / pause", self.review.toggle_play, "Space")
+        self._action(p, "Previous frame", lambda: self.review.step_frames(-1), "Left")
+        self._action(p, "Next frame", lambda: self.review.step_frames(1), "Right")
+        self._action(p, "Back one second", lambda: self.review.step_seconds(-1.0), "Shift+Left")
+        self._action(p, "Forward one second", lambda: self.review.step_seconds(1.0), "Shift+Right")
+        self._action(p, "First frame", self.review.home, "Home")
+        self._action(p, "Last frame", self.review.end, "End")
+        v = mb.addMenu("&View")
+        self.overlay_action = self._action(v, "Mesh overlay on video", self._set_overlay, "M",
+                                           "Draw the tracked mesh on the video frame", checkable=True)
+        self.posefree_action = self._action(v, "3D: expression only (pose-free)",
+                                            lambda on: self.face.posefree_box.setChecked(on), "P", checkable=True)
+        self.face.posefree_box.toggled.connect(self.posefree_action.setChecked)
+        self._action(v, "3D: reset view", self.face.reset_view, "R")
+        v.addSeparator()
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+        v.addSeparator()
+        self._action(v, "Reset layout", self.reset_layout)
+        h = mb.addMenu("&Help")
+        self._action(h, "About FaceLens", self.about)
+        self.overlay_action.setChecked(True)
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
+
+    # -- layout memory ---------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geo = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 900)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            dock.show()
+
+    # -- small reactions ---------------------------------------------------------------------
+    def _set_overlay(self, on: bool) -> None:
+        self.review.state.show_mesh = on
+        self.video.set_overlay(on)
+
+    def _on_playhead(self, t: float) -> None:
+        self.time_label.setText(f"{fmt_time(t)} / {fmt_time(self.review.state.duration_s)}")
+
+    def _on_playing(self, playing: bool) -> None:
+        self.play_button.setText("❚❚ Pause" if playing else "▶ Play")

@@ -1,0 +1,511 @@
+"""What the main window does with the workspace: open it, import and open sessions, queue analyses,
+and edit segments through the undoable annotation model. A mixin of :class:`MainWindow`.
+
+Every user-facing failure becomes a one-line message box or status-bar message, never a traceback.
+Segment edits go through ``SegmentEditor``, which writes each change to SQLite at once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from facelens.core.segments import SegmentError
+from facelens.gui.analysis import AnalysisJob
+from facelens.gui.dialogs import AboutDialog, ImportSessionDialog, PreferencesDialog, show_error
+from facelens.gui.session_data import SessionData
+from facelens.gui.video_view import FrameLoader
+
+MAX_RECENT = 8
+
+
+def report_available() -> bool:
+    """True when the report module offers ``build_pdf`` (it is written by another part of the project)."""
+    try:
+        import facelens.report as report
+
+        return callable(getattr(report, "build_pdf", None))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class WorkspaceOps:
+    """Mixin with the workspace, session, analysis and segment operations of the main window."""
+
+    workspace: Any
+    session_id: int | None
+    editor: Any
+
+    def init_ops(self) -> None:
+        self.workspace = None
+        self.session_id = None
+        self.editor = None
+        self._mark: float | None = None
+        self._quitting = False
+        s = self.sessions
+        s.import_requested.connect(lambda: self.import_session())
+        s.open_requested.connect(self.open_session)
+        s.analyse_requested.connect(self.analyse)
+        s.cancel_requested.connect(self.queue.cancel)
+        q = self.queue
+        q.started.connect(self._on_analysis_started)
+        q.progress.connect(self._on_analysis_progress)
+        q.finished.connect(self._on_analysis_finished)
+        q.cancelled.connect(self._on_analysis_cancelled)
+        q.failed.connect(self._on_analysis_failed)
+        q.idle.connect(self.sessions.hide_progress)
+        t = self.timeline
+        t.create_requested.connect(self.create_segment)
+        t.segment_edited.connect(lambda sid, a, b: self._edit(sid, start_s=a, end_s=b))
+        t.segment_clicked.connect(self.select_segment)
+        p = self.segments
+        p.jump_requested.connect(lambda t0: self.review.seek(t0, follow=True))
+        p.selected.connect(self.select_segment)
+        p.edit_requested.connect(lambda sid, fields: self._edit(sid, **fields))
+        p.delete_requested.connect(self.delete_segment)
+        p.sample_requested.connect(self.sample_clips)
+        self.report_action.setEnabled(report_available())
+        if not report_available():
+            self.report_action.setToolTip("available once the report module is installed")
+            self.report_action.setStatusTip("available once the report module is installed")
+        self._update_recent_menu()
+
+    # -- workspace -----------------------------------------------------------------------------
+    def choose_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open or create a workspace folder")
+        if folder:
+            self.open_workspace(folder)
+
+    def open_workspace(self, folder: str | Path, resume: bool = True) -> bool:
+        """Open (or create) a workspace; interrupted analyses are queued to resume."""
+        from facelens.core.workspace import Workspace, WorkspaceError
+
+        try:
+            ws = Workspace.open(Path(folder), create=True)
+        except WorkspaceError as exc:
+            show_error(self, "Open workspace", str(exc))
+            return False
+        self.close_session()
+        if self.workspace is not None:
+            self.workspace.close()
+        self.workspace = ws
+        self.setWindowTitle(f"FaceLens — {Path(folder).name}")
+        self._remember_workspace(str(Path(folder).resolve()))
+        self.refresh_sessions()
+        if resume:
+            for rec in ws.interrupted_sessions():
+                self.statusBar().showMessage(f"Resuming the interrupted analysis of session #{rec.id}", 8000)
+                self.analyse(rec.id, resume=True)
+        return True
+
+    def _remember_workspace(self, folder: str) -> None:
+        recent = [str(x) for x in (self.settings.value("recent/workspaces") or []) if str(x) != folder]
+        self.settings.setValue("recent/workspaces", [folder] + recent[: MAX_RECENT - 1])
+        self.settings.setValue("recent/last", folder)
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        value = self.settings.value("recent/workspaces") or []
+        recent = [value] if isinstance(value, str) else list(value)
+        for folder in recent:
+            act = self.recent_menu.addAction(str(folder))
+            act.triggered.connect(lambda _=False, f=str(folder): self.open_workspace(f))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def refresh_sessions(self) -> None:
+        if self.workspace is not None:
+            self.sessions.set_sessions(self.workspace.list_sessions(), self.session_id)
+
+    def import_session(self, video: str | Path | None = None) -> int | None:
+        """Ask for the session's details and import it; returns its id."""
+        if self.workspace is None and not self._ensure_workspace():
+            return None
+        patients = [p.code for p in self.workspace.list_patients()]
+        dlg = ImportSessionDialog(self, video, patients)
+        if dlg.exec() != ImportSessionDialog.DialogCode.Accepted:
+            return None
+        return self.import_session_values(**dlg.values())
+
+    def import_session_values(self, video: Path, patient: str, date: str = "", scenario: str = "other",
+                              notes: str = "") -> int | None:
+        """Import without a dialog (used by the dialog, drag-and-drop and tests)."""
+        from facelens.core.workspace import WorkspaceError
+
+        try:
+            rec = self.workspace.import_session(video, patient, date=date, scenario=scenario, notes=notes)
+        except (WorkspaceError, OSError, ValueError) as exc:
+            show_error(self, "Import session", str(exc))
+            return None
+        self.refresh_sessions()
+        self.sessions.select_session(rec.id)
+        self.statusBar().showMessage(f"Imported session #{rec.id} for {rec.patient_code}", 5000)
+        return int(rec.id)
+
+    def _ensure_workspace(self) -> bool:
+        self.choose_workspace()
+        return self.workspace is not None
+
+    # -- sessions ------------------------------------------------------------------------------
+    def results_path(self, session_id: int) -> Path | None:
+        run = self.workspace.latest_run(session_id, complete_only=True)
+        if run is not None and Path(run.results_path).is_file():
+            return Path(run.results_path)
+        p = Path(self.workspace.results_path_for(session_id))
+        return p if p.is_file() else None
+
+    def open_session(self, session_id: int) -> bool:
+        """Show a session: its results when analysed, the live data when it is being analysed."""
+        from facelens.core.results import ResultsError, SessionResults
+
+        rec = self.workspace.get_session(session_id)
+        video = Path(rec.video_path)
+        title = f"{rec.patient_code} · #{rec.id} {rec.scenario}"
+        running = self.queue.running
+        if running is not None and running.session_id == session_id and self._live is not None:
+            data = self._live
+        else:
+            path = self.results_path(session_id)
+            if path is None:
+                self.close_session()
+                self.statusBar().showMessage(f"Session #{session_id} is not analysed yet: press Analyse", 8000)
+                self.video.clear(f"{title}\nnot analysed yet — select it and press Analyse")
+                self.session_id = session_id
+                self._open_editor(session_id, None)
+                return False
+            try:
+                results = SessionResults.open(path)
+            except ResultsError as exc:
+                show_error(self, "Open session", str(exc))
+                return False
+            data = SessionData.from_results(results, video, title=title)
+        self.session_id = session_id
+        loader = FrameLoader(video) if video.is_file() else None
+        if loader is not None:
+            loader.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        elif not data.live:
+            self.statusBar().showMessage(f"Recording not found: {video} (plots and mesh still shown)", 10000)
+        self.review.set_session(data, loader, session_id)
+        self._open_editor(session_id, data)
+        self._show_banner(data)
+        self._show_models(data)
+        self.sessions.select_session(session_id)
+        return True
+
+    def _open_editor(self, session_id: int, data: SessionData | None) -> None:
+        from facelens.core.annotation import SegmentEditor
+
+        author = str(self.settings.value("annotation/author", "") or "")
+        self.editor = SegmentEditor(self.workspace, session_id, author,
+                                    duration_s=data.duration_s if data is not None and data.duration_s else None)
+        self.editor.changed.connect(self.refresh_segments)
+        self.editor.undo_state_changed.connect(self._on_undo_state)
+        self._on_undo_state(False, False)
+        self.refresh_segments()
+
+    def close_session(self) -> None:
+        self.review.set_session(None)
+        self.editor = None
+        self.session_id = None
+        self.banner.hide()
+        self.models_label.setText("")
+        self.timeline.set_segments([])
+        z = np.zeros(0)
+        self.segments.set_segments([], z, z, z, z.astype(bool))
+
+    def _show_banner(self, data: SessionData) -> None:
+        if data.is_demo:
+            try:
+                from facelens.core.demo import CAVEAT, NOTICE
+            except Exception:  # noqa: BLE001
+                NOTICE, CAVEAT = "Synthetic demo session; not a patient recording.", ""
+            self.banner.setText(f"<b>Demo data.</b> {NOTICE} {CAVEAT}")
+            self.banner.show()
+        else:
+            self.banner.hide()
+
+    def _show_models(self, data: SessionData) -> None:
+        names = []
+        for m in data.models:
+            if isinstance(m, dict):
+                names.append(str(m.get("id", m.get("name", "?"))) + (f" {m['version']}" if m.get("version") else ""))
+            else:
+                names.append(str(m))
+        self.models_label.setText("Models: " + (", ".join(names) if names else "none recorded"))
+
+    # -- analysis ------------------------------------------------------------------------------
+    _live: SessionData | None = None
+
+    def analyse(self, session_id: int, resume: bool = False) -> None:
+        """Queue a session for background analysis (resumes a ``.partial`` when there is one)."""
+        from facelens.core.workspace import SessionStatus
+
+        rec = self.workspace.get_session(session_id)
+        out = Path(self.workspace.results_path_for(session_id))
+        partial = out.with_name(out.name + ".partial")
+        device = str(self.settings.value("analysis/device", "auto") or "auto")
+        job = AnalysisJob(session_id, Path(rec.video_path), out, device=device, resume=resume or partial.exists())
+        self.workspace.set_session_status(session_id, SessionStatus.QUEUED, progress=0.0)
+        self.queue.enqueue(job)
+        self.refresh_sessions()
+
+    def _on_analysis_started(self, session_id: int) -> None:
+        from facelens.core.workspace import SessionStatus
+
+        self.workspace.set_session_status(session_id, SessionStatus.ANALYSING, progress=0.0)
+        self.refresh_sessions()
+        job = self.queue.running
+        try:
+            from facelens.core.video import open_session
+
+            with_info = open_session(job.video)
+            duration = float(with_info.info.duration_s)
+            close = getattr(with_info, "close", None)
+            if callable(close):
+                close()
+        except Exception:  # noqa: BLE001 - the worker will report the real reason
+            duration = 0.0
+        self._live = SessionData.live_session(duration, job.video, title=f"session #{session_id}")
+        self._live_dirty = False
+        if self.session_id == session_id:
+            self.open_session(session_id)
+
+    def _on_analysis_progress(self, session_id: int, done: int, total: int, rate: float, eta: float,
+                              partial: dict) -> None:
+        from facelens.core.workspace import SessionStatus
+
+        frac = done / total if total else 0.0
+        self.sessions.show_progress(session_id, done, total, rate, eta,
+                                    self.workspace.get_session(session_id).patient_code)
+        # Persist the progress now and then (cheap), so a crash shows how far it got.
+        if int(100 * frac) % 5 == 0:
+            self.workspace.set_session_status(session_id, SessionStatus.ANALYSING, progress=frac)
+        if self._live is not None and partial:
+            self._live.append_batch(partial)
+            if self.session_id == session_id and self.review.data is self._live:
+                self.review.update_times()
+                self.review.refresh_series(keep_range=True)
+
+    def _on_analysis_finished(self, session_id: int, path: str) -> None:
+        from facelens.core.workspace import RunStatus, SessionStatus
+
+        params, models = {}, []
+        try:
+            from facelens.core.results import SessionResults
+
+            with SessionResults.open(path) as r:
+                params, models = r.params, r.models
+        except Exception:  # noqa: BLE001
+            pass
+        run = self.workspace.record_run(session_id, path, params, models)
+        self.workspace.finish_run(run.id if hasattr(run, "id") else int(run), RunStatus.COMPLETE)
+        self.workspace.set_session_status(session_id, SessionStatus.ANALYSED)
+        self._live = None
+        self.refresh_sessions()
+        self.statusBar().showMessage(f"Session #{session_id} analysed", 8000)
+        if self.session_id == session_id:
+            t = self.review.playhead
+            self.open_session(session_id)
+            self.review.seek(t)
+
+    def _on_analysis_cancelled(self, session_id: int) -> None:
+        from facelens.core.workspace import SessionStatus
+
+        self._live = None
+        if not self._quitting:  # on quit it stays "analysing" so the next start resumes it
+            self.workspace.set_session_status(session_id, SessionStatus.NOT_ANALYSED,
+                                              reason="cancelled (can be resumed)")
+            self.refresh_sessions()
+            self.statusBar().showMessage(f"Analysis of session #{session_id} cancelled; Analyse resumes it", 8000)
+
+    def _on_analysis_failed(self, session_id: int, reason: str) -> None:
+        from facelens.core.workspace import SessionStatus
+
+        self._live = None
+        self.workspace.set_session_status(session_id, SessionStatus.FAILED, reason=reason)
+        self.refresh_sessions()
+        self.statusBar().showMessage(f"Analysis of session #{session_id} failed: {reason}", 15000)
+
+    # -- segments ------------------------------------------------------------------------------
+    def refresh_segments(self) -> None:
+        if self.editor is None:
+            return
+        segs = self.editor.segments
+        sel = self.review.state.selected_segment
+        self.timeline.set_segments(segs, sel)
+        d = self.review.data
+        z = np.zeros(0)
+        if d is None:
+            self.segments.set_segments(segs, z, z, z, z.astype(bool), sel)
+        else:
+            self.segments.set_segments(segs, d.time_s, d.valence, d.arousal, d.usable, sel)
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+        try:
+            return fn(*args, **kw)
+        except (SegmentError, ValueError) as exc:
+            self.statusBar().showMessage(f"{what}: {exc}", 8000)
+            return None
+
+    def create_segment(self, start_s: float, end_s: float, label: str | None = None) -> Any:
+        if self.editor is None:
+            self.statusBar().showMessage("Open a session first", 5000)
+            return None
+        lab = label or self.new_label_box.currentText()
+        seg = self._guard("New segment", self.editor.add, start_s, end_s, lab)
+        if seg is not None:
+            self.select_segment(seg.id)
+        return seg
+
+    def _edit(self, seg_id: str, **fields: Any) -> None:
+        if self.editor is None:
+            return
+        merge = "start_s" in fields or "end_s" in fields
+        self._guard("Edit segment", self.editor.update, seg_id, merge=merge, **fields)
+
+    def delete_segment(self, seg_id: str) -> None:
+        if self.editor is not None and seg_id:
+            self._guard("Delete segment", self.editor.delete, seg_id)
+            self.review.state.selected_segment = None
+
+    def delete_selected_segment(self) -> None:
+        sid = self.review.state.selected_segment
+        if sid:
+            self.delete_segment(sid)
+
+    def select_segment(self, seg_id: str) -> None:
+        self.review.state.selected_segment = seg_id or None
+        self.segments.select(seg_id)
+        self.refresh_segments()
+
+    def mark_start(self) -> None:
+        self._mark = self.review.playhead
+        self.mark_label.setText(f"start at {self._mark:.1f} s — press ] at the end")
+
+    def mark_end(self) -> None:
+        if self._mark is None:
+            self.statusBar().showMessage("Press [ at the start of the segment first", 5000)
+            return
+        a, b = sorted((self._mark, self.review.playhead))
+        self._mark = None
+        self.mark_label.setText("")
+        self.create_segment(a, b)
+
+    def undo(self) -> None:
+        if self.editor is not None:
+            self.editor.undo()
+
+    def redo(self) -> None:
+        if self.editor is not None:
+            self.editor.redo()
+
+    def _on_undo_state(self, can_undo: bool, can_redo: bool) -> None:
+        self.undo_action.setEnabled(can_undo)
+        self.redo_action.setEnabled(can_redo)
+        if self.editor is not None:
+            self.undo_action.setText(f"Undo {self.editor.undo_text}" if can_undo else "Undo")
+            self.redo_action.setText(f"Redo {self.editor.redo_text}" if can_redo else "Redo")
+
+    def sample_clips(self, label: str) -> None:
+        """Replace the session's segments of ``label`` by 15-s clips (undoable), per the paper's protocol."""
+        from facelens.core.annotation import sample_clips
+
+        if self.editor is None:
+            return
+        segs = self.editor.segments
+        target = label or None
+        clips = sample_clips(segs, label=target)
+        if not clips:
+            self.statusBar().showMessage(f"No {label or ''} segment is 15 s or longer: no clips made", 8000)
+            return
+        kept = [s for s in segs if target is not None and s.label != target]
+        self._guard("Sample clips", self.editor.replace_all, kept + clips, f"sample 15-s clips ({label or 'all'})")
+        self.statusBar().showMessage(f"{len(clips)} clips of 15 s made (shorter remainders dropped); "
+                                     "Ctrl+Z restores the segments", 10000)
+
+    def import_segments_csv(self) -> None:
+        if self.editor is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import segments", "", "CSV (*.csv)")
+        if path:
+            self._guard("Import segments", self.editor.import_csv, path)
+
+    def export_segments_csv(self) -> None:
+        if self.editor is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export segments", "segments.csv", "CSV (*.csv)")
+        if path:
+            self._guard("Export segments", self.editor.export_csv, path)
+
+    # -- other menu entries ------------------------------------------------------------------
+    def export_report(self) -> None:
+        if not report_available():
+            show_error(self, "Export report", "The report module is not installed in this build.")
+            return
+        if self.session_id is None:
+            show_error(self, "Export report", "Open an analysed session first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", f"session-{self.session_id}.pdf", "PDF (*.pdf)")
+        if not path:
+            return
+        try:
+            import facelens.report as report
+
+            report.build_pdf(self.workspace, self.session_id, path)  # type: ignore[attr-defined]
+            self.statusBar().showMessage(f"Report written: {path}", 8000)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, "Export report", f"The report could not be written: {exc}")
+
+    def preferences(self) -> None:
+        if PreferencesDialog(self.settings, self).exec() and self.editor is not None:
+            self.editor.author = str(self.settings.value("annotation/author", "") or "")
+
+    def about(self) -> None:
+        AboutDialog(self, self.review.data.models if self.review.data is not None else None).exec()
+
+    def open_demo(self) -> bool:
+        """Open (building and analysing on first use) the synthetic demo session in its own workspace."""
+        from facelens.gui.demo_loader import load_demo
+
+        try:
+            folder, session_id = load_demo(self.statusBar().showMessage)
+        except Exception as exc:  # noqa: BLE001
+            show_error(self, "Demo session", f"The demo session could not be prepared: {exc}")
+            return False
+        if not self.open_workspace(folder, resume=False):
+            return False
+        return self.open_session(session_id)
+
+    # -- drag and drop, closing ----------------------------------------------------------------
+    def dragEnterEvent(self, ev: Any) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev: Any) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.import_session(urls[0])
+
+    def closeEvent(self, ev: Any) -> None:  # noqa: N802
+        if self.queue.is_busy() and not getattr(self, "force_quit", False):
+            answer = QMessageBox.question(
+                self, "Quit FaceLens", "An analysis is running. Stop it and quit?\n"
+                "It will resume the next time this workspace is opened.")
+            if answer != QMessageBox.StandardButton.Yes:
+                ev.ignore()
+                return
+        self.shutdown()
+        ev.accept()
+
+    def shutdown(self) -> None:
+        """Stop workers and threads, save the layout, close the workspace (idempotent)."""
+        self._quitting = True
+        self.queue.stop_all()
+        self.review.close()
+        self.save_layout()
+        self.face.close_scene()
+        if self.workspace is not None:
+            self.workspace.close()
+            self.workspace = None
