@@ -200,11 +200,15 @@ def test_default_labels_match_builtin_and_print_well() -> None:
     data = tomllib.loads((res / "labels.toml").read_text(encoding="utf-8"))
     ls = labels_mod._merge(None, data, "labels.toml")
     builtin = labels_mod._merge(None, labels_mod._BUILTIN, "b")
-    assert [(s.name, s.colour, s.dash) for s in ls.labels] == [(s.name, s.colour, s.dash) for s in builtin.labels]
+    def key(st: labels_mod.LabelStyle) -> tuple[str, str, str, str]:
+        return (st.name, st.colour, st.dash, st.hatch)
+
+    assert [key(s) for s in ls.labels] == [key(s) for s in builtin.labels]
     assert ls.names == ("happy", "sad", "neutral") and ls.scenarios == builtin.scenarios
     greys = sorted(s.grey for s in ls.labels)
     assert min(np.diff(greys)) > 0.15  # distinct grey levels when printed in black and white
     assert len({s.dash for s in ls.labels}) == 3  # a second, colour-free cue
+    assert len({s.hatch for s in ls.labels}) == 3
 
 
 def test_user_file_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,6 +224,9 @@ def test_user_file_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert ls.names == ("calm",) and ls.scenarios == ("ward round",)
     user.write_text('[labels.happy]\ncolour = "yellow"\n')
     with pytest.raises(labels_mod.LabelSetError, match="#RRGGBB"):
+        labels_mod.load_label_set(user)
+    user.write_text('[labels.happy]\nhatch = "~~"\n')
+    with pytest.raises(labels_mod.LabelSetError, match="hatch"):
         labels_mod.load_label_set(user)
     user.write_text("[labels\n")
     with pytest.raises(labels_mod.LabelSetError, match="cannot read"):

@@ -6,7 +6,8 @@ high-contrast colours: colour-blind safe and readable in greyscale); a user file
 
 Public API
 ----------
-``LabelStyle``            one label: ``name``, ``colour`` (``#RRGGBB``), ``dash``, ``description``;
+``LabelStyle``            one label: ``name``, ``colour`` (``#RRGGBB``), ``dash``, ``hatch``,
+                          ``description``;
                           ``rgb`` (0..1 floats), ``grey`` (Rec. 601 luminance, 0..1).
 ``LabelSet``              ``labels`` (tuple of LabelStyle, in display order), ``names``,
                           ``scenarios``, ``style(name)``, ``colour(name)``, ``rgb(name)``.
@@ -39,15 +40,16 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 DASHES = ("solid", "dash", "dot", "dashdot")
+_HATCH_CHARS = set("/\\|-+xoO.*")
 
 # Same values as resources/labels.toml (tests check they agree); used only when the resources folder
 # is not shipped next to the package, so that the app still starts with sensible colours.
 _BUILTIN: dict[str, Any] = {
     "scenarios": ["elicitation video", "conversation", "other"],
     "labels": {
-        "happy": {"colour": "#DDAA33", "dash": "solid", "description": ""},
-        "sad": {"colour": "#004488", "dash": "dash", "description": ""},
-        "neutral": {"colour": "#777777", "dash": "dot", "description": ""},
+        "happy": {"colour": "#DDAA33", "dash": "solid", "hatch": ""},
+        "sad": {"colour": "#004488", "dash": "dash", "hatch": "//"},
+        "neutral": {"colour": "#777777", "dash": "dot", "hatch": ".."},
     },
 }
 # Colours for labels no file names: mid-luminance, distinct from the three defaults.
@@ -66,6 +68,7 @@ class LabelStyle:
     colour: str  # "#RRGGBB"
     dash: str = "solid"
     description: str = ""
+    hatch: str = ""  # matplotlib-style fill pattern for printed segment bands ("" = plain)
 
     @property
     def rgb(self) -> tuple[float, float, float]:
@@ -199,11 +202,14 @@ def _style(name: str, entry: Any, base: LabelStyle | None, source: str) -> Label
         colour=str(entry.get("colour", entry.get("color", style.colour))),
         dash=str(entry.get("dash", style.dash)),
         description=str(entry.get("description", style.description)),
+        hatch=str(entry.get("hatch", style.hatch)),
     )
     if not _HEX.match(style.colour):
         raise LabelSetError(f"{source}: label {name!r} needs colour = \"#RRGGBB\" (got {style.colour!r})")
     if style.dash not in DASHES:
         raise LabelSetError(f"{source}: label {name!r} dash must be one of {', '.join(DASHES)}")
+    if not set(style.hatch) <= _HATCH_CHARS:
+        raise LabelSetError(f"{source}: label {name!r} hatch may only use the characters / \\ | - + x o O . *")
     return style
 
 
