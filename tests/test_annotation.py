@@ -1,6 +1,7 @@
 """Undoable segment editing, clip sampling, per-segment statistics and label sets."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -97,6 +98,17 @@ def test_merge_folds_a_drag_into_one_undo_step(setup) -> None:
     ed.move(a.id, 0.0, 14.0, merge=True)  # the previous command was not a merging move: own step
     ed.undo()
     assert ed.get(a.id) == Segment(0.0, 13.0, "sad", id=a.id)
+    ed.move(a.id, 0.0, 15.0, merge=True)
+    ed.seal()  # mouse released: the next drag is a new step
+    ed.move(a.id, 0.0, 16.0, merge=True)
+    ed.undo()
+    assert ed.get(a.id).end_s == 15.0
+    slow = SegmentEditor(ws, sid, merge_window_s=0.0)  # edits further apart than the window
+    slow.move(a.id, 0.0, 17.0, merge=True)
+    time.sleep(0.01)
+    slow.move(a.id, 0.0, 18.0, merge=True)
+    slow.undo()
+    assert slow.get(a.id).end_s == 17.0
 
 
 def test_new_edit_clears_redo_and_validation(setup) -> None:

@@ -10,7 +10,9 @@ Public API
     ``move(segment_id, start_s, end_s, merge=False)``, ``delete(segment_id)``,
     ``replace_all(segments)``, ``import_csv(path)`` (replaces; undoable), ``export_csv(path)``;
     ``undo()``, ``redo()``, ``can_undo``, ``can_redo``, ``undo_text``, ``redo_text``, ``segments``.
-    ``merge=True`` folds consecutive edits of the same segment into one undo step (an edge drag).
+    ``merge=True`` folds consecutive edits of the same segment into one undo step (an edge drag):
+    an edit merges into the previous one if that was also a ``merge`` edit of the same segment, less
+    than ``merge_window_s`` (1 s) ago, with no undo/redo or ``seal()`` since.
     Signals (psygnal): ``changed()`` after any change incl. undo/redo;
     ``undo_state_changed(can_undo: bool, can_redo: bool)``.
 ``sample_clips(segments, label=None, clip_s=15.0, fps=10.0) -> list[Segment]``
@@ -26,6 +28,7 @@ Public API
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +51,7 @@ class _Command:
     after: Any
     created: str | None = None  # original creation time of a deleted segment
     mergeable: bool = False
+    last_edit: float = 0.0  # time.monotonic() of the last edit folded into this command
 
 
 class SegmentEditor:
@@ -58,13 +62,14 @@ class SegmentEditor:
 
     def __init__(self, workspace: Workspace, session_id: int, author: str = "", *,
                  duration_s: float | None = None, labels: Sequence[str] | None = None,
-                 max_undo: int = 1000) -> None:
+                 max_undo: int = 1000, merge_window_s: float = 1.0) -> None:
         self.workspace = workspace
         self.session_id = int(session_id)
         self.author = author
         self.duration_s = duration_s
         self.labels = tuple(labels) if labels is not None else None
         self.max_undo = max_undo
+        self.merge_window_s = merge_window_s
         self._undo: list[_Command] = []
         self._redo: list[_Command] = []
         workspace.get_session(self.session_id)  # fail early on an unknown session
@@ -96,6 +101,11 @@ class SegmentEditor:
     @property
     def redo_text(self) -> str:
         return self._redo[-1].text if self._redo else ""
+
+    def seal(self) -> None:
+        """End the current merge sequence (e.g. on mouse release): the next edit is its own step."""
+        if self._undo:
+            self._undo[-1].mergeable = False
 
     def clear_history(self) -> None:
         self._undo.clear()
@@ -129,13 +139,15 @@ class SegmentEditor:
         if new == old:
             return old
         top = self._undo[-1] if self._undo else None
-        if merge and top is not None and top.mergeable and top.kind == "update" and top.after.id == new.id:
+        now = time.monotonic()
+        if (merge and top is not None and top.mergeable and top.kind == "update" and top.after.id == new.id
+                and now - top.last_edit <= self.merge_window_s):
             self.workspace.update_segment(new)
-            top.after = new
+            top.after, top.last_edit = new, now
             self._redo.clear()
             self._emit()
             return new
-        self._push(_Command(text, "update", old, new, mergeable=merge))
+        self._push(_Command(text, "update", old, new, mergeable=merge, last_edit=now))
         return new
 
     def move(self, segment_id: str, start_s: float, end_s: float, merge: bool = False) -> Segment:
@@ -172,6 +184,7 @@ class SegmentEditor:
             return False
         cmd = self._undo[-1]
         self._apply(cmd, reverse=True)  # a failure leaves both stacks as they were
+        cmd.mergeable = False  # a redone command is never extended by a later drag
         self._redo.append(self._undo.pop())
         self._emit()
         return True
