@@ -22,6 +22,8 @@ from facelens.render.colors import SKIN_RGBA, VIEWPORT_BG_RGBA
 #: Default camera: looking at the face from the front, a narrow field of view like a portrait lens.
 DEFAULT_FOV = 30.0
 DEFAULT_DISTANCE = 3.2
+#: With ``up="+y"``, azimuth 90° puts the camera on the +z side, in front of a face looking towards +z.
+FRONT_AZIMUTH = 90.0
 
 
 def face_triangles() -> np.ndarray:
@@ -141,8 +143,8 @@ class FaceScene:
         self.canvas = scene.SceneCanvas(keys=None, size=size, show=show, bgcolor=VIEWPORT_BG_RGBA,
                                         parent=parent)
         self.view = self.canvas.central_widget.add_view()
-        self.view.camera = scene.TurntableCamera(up="+y", fov=DEFAULT_FOV, azimuth=0.0, elevation=0.0,
-                                                 distance=DEFAULT_DISTANCE)
+        self.view.camera = scene.TurntableCamera(up="+y", fov=DEFAULT_FOV, azimuth=FRONT_AZIMUTH,
+                                                 elevation=0.0, distance=DEFAULT_DISTANCE)
         placeholder = _placeholder_vertices(int(self.faces.max()) + 1)
         self.mesh = FaceMesh(placeholder, self.faces, parent=self.view.scene)
         self.mesh.set_vertices(placeholder)
@@ -174,7 +176,7 @@ class FaceScene:
         """Front view, face centred and filling most of the viewport."""
         cam = self.view.camera
         cam.center = (0.0, 0.0, 0.0)
-        cam.azimuth = 0.0
+        cam.azimuth = FRONT_AZIMUTH
         cam.elevation = 0.0
         cam.roll = 0.0
         cam.fov = DEFAULT_FOV
@@ -186,17 +188,34 @@ class FaceScene:
         return np.asarray(self.canvas.render())
 
     def _follow_light(self, event: Any = None) -> None:
+        """Keep the light at the camera (a little above and to the left), whichever way the face is orbited.
+
+        The shading filter wants the light's travel direction in scene coordinates: map the canvas
+        centre at two depths back into the scene and take the direction from near to far.
+        """
         sf = self.mesh.shading_filter
         if sf is None:
             return
-        tr = self.view.scene.transform
-        # Direction from the camera towards the scene, expressed in scene coordinates.
-        d = tr.imap((0, 0, 1, 0))[:3] if hasattr(tr, "imap") else np.array([0, 0, -1.0])
-        d = np.asarray(d, dtype=float)
-        n = np.linalg.norm(d)
-        if n > 0 and np.all(np.isfinite(d)) and np.abs(d / n - self._light).max() > 1e-4:
-            self._light = d / n
-            sf.light_dir = tuple(self._light)
+        tr = self.mesh.transforms.get_transform(map_from="visual", map_to="canvas")
+        w, h = self.canvas.size
+        pts = []
+        for x, y, z in ((w / 2, h / 2, -1.0), (w / 2, h / 2, 1.0), (w / 2 - 1.0, h / 2 - 1.0, -1.0)):
+            p = np.asarray(tr.imap([x, y, z, 1.0]), dtype=float)
+            pts.append(p[:3] / p[3] if p[3] else p[:3])
+        view = pts[1] - pts[0]
+        n = np.linalg.norm(view)
+        if n == 0 or not np.all(np.isfinite(view)):
+            return
+        view /= n
+        offset = pts[2] - pts[0]  # towards the upper left of the screen, in scene units
+        offset -= view * float(offset @ view)
+        on = np.linalg.norm(offset)
+        # VisPy's shading filter takes the direction the light travels (from the light to the face).
+        d = view - (0.45 * offset / on if on > 0 else 0.0)
+        d /= np.linalg.norm(d)
+        if np.abs(d - self._light).max() > 1e-4:
+            self._light = d
+            sf.light_dir = tuple(float(x) for x in d)
 
     def close(self) -> None:
         self.canvas.close()
