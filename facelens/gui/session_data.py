@@ -188,12 +188,9 @@ class SessionData:
 
 
 def _template_upright(points: np.ndarray) -> np.ndarray:
-    """The pose-free mesh is in the template's frame, which follows the image axes (y down, z away);
-    flip to the view's y-up / face-towards-+z convention like :func:`upright_from_image`."""
-    p = np.asarray(points, np.float32).copy()
-    p[:, 1] *= -1.0
-    p[:, 2] *= -1.0
-    return p
+    """The pose-free mesh is in the template's frame (``core.geometry``: y up, z towards the camera),
+    which is already the view's convention."""
+    return np.asarray(points, np.float32)
 
 
 def _grow(a: np.ndarray | None, cap: int, shape: tuple[int, ...] | None = None) -> np.ndarray:
