@@ -111,7 +111,10 @@ class ModelRegistry:
     # -- cards ----------------------------------------------------------------------------
     def _load(self) -> dict[str, ModelCard]:
         if self._cards is None:
-            import tomllib
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
 
             path = self._manifest or default_manifest()
             try:

@@ -38,7 +38,8 @@ def circumplex_coordinates(labels: Sequence[str]) -> np.ndarray:
 # arousal (FACS, Ekman & Friesen 1978; their use as valence/arousal cues: Mehu & Scherer 2015).
 VALENCE_CUES = {"lip_corner_pull_l": 1.0, "lip_corner_pull_r": 1.0, "cheek_raise": 1.0,
                 "brow_lower": -1.0, "lip_corner_depress": -1.0}
-AROUSAL_CUES = {"upper_lid_raise": 1.0, "mouth_open": 1.0, "jaw_drop": 1.0}
+AROUSAL_CUES = {"upper_lid_raise_l": 1.0, "upper_lid_raise_r": 1.0, "upper_lid_raise": 1.0,
+                "mouth_open": 1.0, "jaw_drop": 1.0}
 
 
 def _squash(z: list[float]) -> float:
