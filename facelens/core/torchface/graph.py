@@ -98,6 +98,8 @@ class TFLiteGraph(torch.nn.Module):
                 arr = arr.transpose(0, 3, 1, 2)
             elif layout == "dw":  # (1, kh, kw, C) -> (C, 1, kh, kw)
                 arr = arr.transpose(3, 0, 1, 2)
+            elif layout == "vec":  # flat per-channel vector (F.prelu)
+                arr = arr.reshape(-1)
             elif layout == "chan":  # per-channel vector for an NCHW operand
                 arr = arr.reshape(1, -1, 1, 1)
             elif layout == "nchw" and arr.ndim == 4:
@@ -149,12 +151,14 @@ class TFLiteGraph(torch.nn.Module):
         if k == "RELU":
             return lambda t: t.__setitem__(out, F.relu(t[ins[0]]))
         if k == "PRELU":
-            name = self._const(ins[1], "chan" if len(self._shape(ins[0])) == 4 else "raw")
+            four_d = len(self._shape(ins[0])) == 4
+            name = self._const(ins[1], "vec" if four_d else "raw")
 
             def prelu(t: dict[int, torch.Tensor]) -> None:
                 x = t[ins[0]]
-                # torch.where beats boolean-mask indexing by a wide margin here
-                t[out] = torch.where(x >= 0, x, x * getattr(self, name))
+                a = getattr(self, name)
+                # one fused kernel for NCHW; elsewhere torch.where (far faster than masks)
+                t[out] = F.prelu(x, a) if four_d else torch.where(x >= 0, x, x * a)
 
             return prelu
         if k == "RESHAPE":
