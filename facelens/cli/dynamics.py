@@ -221,6 +221,8 @@ def run_predict(args: argparse.Namespace) -> int:
         print("MODEL TRAINED ON SIMULATED DATA — not validated on patients; research use only.")
     lo, hi = out.interval
     print(f"probability of BD (vs MDD): {out.probability_bd:.3f}  (fold models {lo:.3f}–{hi:.3f}); model {out.model_id}")
+    if out.out_of_range:
+        print(f"WARNING: far outside the training cohort (> 4 SD), the model extrapolates: {', '.join(out.out_of_range)}")
     if out.imputed_features:
         print(f"imputed (training mean, flagged): {', '.join(out.imputed_features)}")
     print("features that moved it most (log-odds, + towards BD):")

@@ -244,6 +244,10 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
                "sd": "sample SD (ddof=1) over folds", "threshold": 0.5,
                "metrics": cv.summary(), "pooled": pooled_curves(cohort.y, cv.oof)},
         "thresholds": {"min_valid_frames_per_label": MIN_VALID_FRAMES, "pac_threshold": PAC_THRESHOLD},
+        # Training distribution of each feature, so that a prediction can say when a subject lies
+        # far outside what the model has seen (extrapolation).
+        "feature_stats": {"mean": [_finite_or_none(x) for x in np.nanmean(cohort.X, axis=0)],
+                          "sd": [_finite_or_none(x) for x in np.nanstd(cohort.X, axis=0, ddof=1)]},
         "software": {"facelens": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -254,6 +258,10 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
         card=card,
     )
     return model, cv
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
 
 
 def evaluate_model(model: PortableModel, cohort: Cohort, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:

@@ -32,6 +32,9 @@ CARD_FILE = "MODEL_CARD.md"
 #: Labels without which the model refuses: the paper's signal is the happy/sad contrast.
 REQUIRED_LABELS = ("happy", "sad")
 N_DRIVERS = 5
+#: A feature more than this many training SDs from the training mean is reported as out of range:
+#: the model extrapolates there (4 SD: beyond ~1 in 15,000 of a normal training distribution).
+OUT_OF_RANGE_SD = 4.0
 
 
 class ModelError(Exception):
@@ -204,6 +207,7 @@ class Prediction:
     n_sessions: int
     model_id: str
     simulated: bool  # the model was trained on simulated data
+    out_of_range: list[str] = field(default_factory=list)  # features beyond OUT_OF_RANGE_SD training SDs
     card: dict[str, Any] = field(repr=False, default_factory=dict)
     interval_method: str = "range of the cross-validation fold models' probabilities (not a calibrated CI)"
 
@@ -262,10 +266,23 @@ def predict_subject(model: PortableModel, sessions: Sequence[SessionInput]) -> P
     drivers = [Driver(model.feature_names[j], float(x[j]), float(contrib[j]), bool(not np.isfinite(x[j])))
                for j in order]
     imputed = [n for n, v in zip(model.feature_names, x) if not np.isfinite(v)]
+    out_of_range = _out_of_range(model, x)
     return Prediction(
         probability_bd=p, interval=(float(folds.min()), float(folds.max())),
         fold_probabilities=[float(f) for f in folds], drivers=drivers, imputed_features=imputed,
         missing_labels=list(feats.missing_labels), n_valid_frames=dict(feats.n_valid),
         n_sessions=feats.n_sessions, model_id=model_id, simulated=bool(model.card.get("simulated", True)),
-        card=model.card,
+        out_of_range=out_of_range, card=model.card,
     )
+
+
+def _out_of_range(model: PortableModel, x: np.ndarray) -> list[str]:
+    """Features of ``x`` farther than ``OUT_OF_RANGE_SD`` training SDs from the training mean."""
+    stats = model.card.get("feature_stats") or {}
+    mean = np.array([np.nan if m is None else m for m in stats.get("mean", [])], dtype=np.float64)
+    sd = np.array([np.nan if m is None else m for m in stats.get("sd", [])], dtype=np.float64)
+    if mean.shape != x.shape or sd.shape != x.shape:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.abs(x - mean) / sd
+    return [n for n, zi, s in zip(model.feature_names, z, sd) if np.isfinite(zi) and s > 0 and zi > OUT_OF_RANGE_SD]
