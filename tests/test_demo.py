@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ def short_demo(tmp_path_factory):
 def test_script_covers_the_video_and_segments_follow_it(short_demo):
     spans = read_script(short_demo.script)
     assert spans[0].start_s == 0.0 and spans[-1].end_s == pytest.approx(SHORT_S)
-    assert all(a.end_s == pytest.approx(b.start_s) for a, b in zip(spans, spans[1:]))
+    assert all(a.end_s == pytest.approx(b.start_s) for a, b in itertools.pairwise(spans))
     assert {s.expression for s in spans} == {"neutral", "smile", "sad", "surprise"}
     segs = read_segments_csv(short_demo.segments_csv)
     labelled = [s for s in spans if s.expression != "surprise"]  # surprise has no happy/sad/neutral label
@@ -138,7 +139,7 @@ def analysed_demo(demo_session):
 @pytest.mark.slow
 @needs_pipeline
 def test_demo_results_are_marked_and_tracked(analysed_demo):
-    session, cols, _ = analysed_demo
+    _, cols, _ = analysed_demo
     assert cols["is_demo"]
     assert cols["duration_s"] == pytest.approx(60.0, abs=0.05)
     assert abs(cols["n"] - 600) <= 1  # 60 s sampled at 10 fps

@@ -66,14 +66,16 @@ def summary_lines(session: DemoSession) -> list[str]:
     from facelens.core.demo import plateau_means, relevant_measures
     from facelens.core.results import ResultsError, SessionResults
 
+    if session.results is None:
+        return []
     try:
         res = SessionResults.open(session.results)
     except ResultsError as exc:
         raise CommandError(str(exc)) from None
     with res:
         fps = res.params.get("fps", "?")
-        lines = [f"Duration {res.duration_s:.1f} s; {res.n_frames} frames analysed at {fps} fps; "
-                 f"{int(res.usable.sum())} usable."]
+        lines = [(f"Duration {res.duration_s:.1f} s; {res.n_frames} frames analysed at {fps} fps; "
+                  f"{int(res.usable.sum())} usable.")]
         discards = {k: v for k, v in res.discard_counts().items() if v}
         lines.append("Discarded: " + (", ".join(f"{k} {v}" for k, v in discards.items()) or "none"))
         names = list(res.expression_names)

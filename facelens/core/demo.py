@@ -14,10 +14,11 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -26,8 +27,10 @@ from facelens.core.segments import Segment, write_segments_csv
 
 NOTICE = "Synthetic demo session generated from a public-domain portrait; not a patient recording."
 CAVEAT = (
-    "Expressions are geometric warps of a still photo: the landmark-based expression measures follow "
-    "the script, appearance-based emotion and valence/arousal estimates barely change."
+    "Expressions are geometric warps of one still photo: the landmark-based expression measures follow "
+    "the script by construction; the appearance-based emotion model reacts only partly (the warped "
+    "surprise reads mostly as fear), so the demo's emotion and valence/arousal values show the software "
+    "working, not validated affect."
 )
 SCRIPT_RESOURCE = Path(__file__).resolve().parents[2] / "resources" / "demo" / "script.json"
 MANIFEST_NAME = "demo.json"
@@ -129,7 +132,7 @@ def _render_video(path: Path, bank: PoseBank, spans: list[ScriptSpan], ramp_s: f
     h, w = (d - d % 2 for d in bank.portrait.shape[:2])  # yuv420p needs even sizes
     axes = FaceAxes.from_landmarks(bank.landmarks)
     motion = HeadMotion(axes.centre, axes.width, seed)
-    n = int(round(duration_s * fps))
+    n = round(duration_s * fps)
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=rate)
@@ -239,6 +242,27 @@ def build_demo(out_dir: str | Path, *, analyse: bool = True, duration_s: float =
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DemoError(f"cannot create demo folder {out}: {exc.strerror}") from None
+    with _folder_lock(out):
+        return _build(out, analyse, duration_s, fps, seed)
+
+
+@contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    """Serialise builds of one folder: the GUI and the CLI may start the demo at the same time."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks on this platform: concurrent builds are then the user's risk
+        yield
+        return
+    with open(out / ".demo.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -> DemoSession:
     spans, ramp, labels = load_script(duration_s)
     video, script, csv = out / VIDEO_NAME, out / "script.json", out / "segments.csv"
     key = _manifest_key(duration_s, fps, seed)
@@ -246,13 +270,15 @@ def build_demo(out_dir: str | Path, *, analyse: bool = True, duration_s: float =
     reused = manifest.get("key") == key and _intact(out, manifest, ("video", "script", "segments_csv"))
     generation_s = 0.0
     if not reused:
-        (out / MANIFEST_NAME).unlink(missing_ok=True)  # stale until the new outputs are complete
+        # Stale until the new outputs are complete; old results describe another video.
+        for name in (MANIFEST_NAME, RESULTS_NAME, RESULTS_NAME + ".partial"):
+            (out / name).unlink(missing_ok=True)
         t0 = time.perf_counter()
         from facelens.core.demo_warp import detect_mesh, load_portrait
 
         portrait, _ = load_portrait()
         bank = PoseBank.build(portrait, detect_mesh(portrait))
-        partial = video.with_name(video.name + ".partial")
+        partial = video.with_name(f"{video.name}.{os.getpid()}.partial")
         try:
             n_frames = _render_video(partial, bank, spans, ramp, duration_s, fps, seed)
             os.replace(partial, video)
@@ -287,10 +313,16 @@ def build_demo(out_dir: str | Path, *, analyse: bool = True, duration_s: float =
 
 def _analyse(video: Path, results: Path) -> None:
     try:
-        from facelens.core.pipeline import analyze_to_file
+        from facelens.core.models import ModelError
+        from facelens.core.pipeline import PipelineError, analyze_to_file
+        from facelens.core.results import ResultsError
+        from facelens.core.video import VideoError
     except ImportError as exc:
         raise DemoError(f"the analysis pipeline is not available ({exc})") from None
-    analyze_to_file(video, results, fps=ANALYSIS_FPS, demo=True)
+    try:
+        analyze_to_file(video, results, fps=ANALYSIS_FPS, demo=True)
+    except (ModelError, PipelineError, ResultsError, VideoError) as exc:
+        raise DemoError(f"analysing the demo video failed: {exc}") from None
 
 
 def relevant_measures(names: Sequence[str]) -> dict[str, list[str]]:

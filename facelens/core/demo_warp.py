@@ -9,14 +9,16 @@ spline costs tens of milliseconds, blending two fields and ``cv2.remap`` about a
 is why the fields are computed per key pose and never per frame.
 
 A warp only moves existing pixels: it cannot invent the inside of an opened mouth, so the opened
-inner-lip region is painted dark. Appearance-based emotion models barely react to such warps
-(checked with the FER2013 model, see the project's FACTS); the landmark-based expression measures
-carry the scripted changes.
+inner-lip region is painted dark. Appearance-based emotion models react only partly to such warps
+(the FER2013 model ignores moderate mouth-corner moves, see the project's FACTS; on the full demo
+it gives the smile plateaus p(happy) ≈ 0.16 and reads the opened mouth as fear); the
+landmark-based expression measures carry the scripted changes.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -92,7 +94,7 @@ class FaceAxes:
     centre: np.ndarray
 
     @classmethod
-    def from_landmarks(cls, lm: np.ndarray) -> "FaceAxes":
+    def from_landmarks(cls, lm: np.ndarray) -> FaceAxes:
         xy = lm[:, :2].astype(np.float64)
         across = xy[454] - xy[234]  # cheek contour points at the widest part of the face
         width = float(np.linalg.norm(across))
@@ -109,7 +111,7 @@ def load_portrait() -> tuple[np.ndarray, str]:
     from matplotlib import cbook
 
     path = cbook.get_sample_data(PORTRAIT_NAME, asfileobj=False)
-    data = open(path, "rb").read()
+    data = Path(path).read_bytes()
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise DemoError(f"cannot decode the demo portrait {PORTRAIT_NAME}")
@@ -206,10 +208,11 @@ class PoseBank:
     landmarks: np.ndarray  # (478, 3) on the neutral portrait
     displacements: dict[str, np.ndarray]  # pose -> (478, 2)
     fields: dict[str, np.ndarray]  # pose -> (H, W, 2) float32
+    _identity: np.ndarray | None = None  # (H, W, 2) pixel coordinates, made on first render
 
     @classmethod
-    def build(cls, portrait: np.ndarray, landmarks: np.ndarray) -> "PoseBank":
-        shape = portrait.shape[:2]
+    def build(cls, portrait: np.ndarray, landmarks: np.ndarray) -> PoseBank:
+        shape = (int(portrait.shape[0]), int(portrait.shape[1]))
         disps = {name: pose_displacement(landmarks, moves) for name, moves in KEY_POSES.items()}
         fields = {name: backward_field(landmarks, d, shape) for name, d in disps.items()}
         return cls(portrait, landmarks, disps, fields)
@@ -219,14 +222,16 @@ class PoseBank:
         import cv2
 
         h, w = self.portrait.shape[:2]
-        field = np.zeros((h, w, 2), np.float32)
+        if self._identity is None:
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._identity = np.dstack([xs, ys])
+        sample_at = self._identity.copy()  # one 2-channel map: cv2.remap's fastest float form
         lm = self.landmarks[:, :2].copy()
         for name, wt in weights.items():
             if wt > 1e-4:
-                field += np.float32(wt) * self.fields[name]
+                cv2.scaleAdd(self.fields[name], float(wt), sample_at, dst=sample_at)
                 lm += wt * self.displacements[name]
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        img = cv2.remap(self.portrait, xs + field[..., 0], ys + field[..., 1], cv2.INTER_LINEAR,
+        img = cv2.remap(self.portrait, sample_at, None, cv2.INTER_LINEAR,  # type: ignore[call-overload]
                         borderMode=cv2.BORDER_REFLECT)
         img = _paint_mouth_opening(img, lm, self.landmarks[:, :2])
         if motion is not None:
@@ -247,7 +252,7 @@ def _paint_mouth_opening(img: np.ndarray, lm: np.ndarray, lm0: np.ndarray) -> np
     x0, y0 = max(x0, 0), max(y0, 0)
     roi = img[y0:y1, x0:x1]
     mask = np.zeros(roi.shape[:2], np.float32)
-    cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 4).astype(np.int32)], 1.0, cv2.LINE_AA, shift=2)
+    cv2.fillPoly(mask, [np.round((poly - [x0, y0]) * 4).astype(np.int32)], (1.0,), cv2.LINE_AA, shift=2)  # type: ignore[call-overload]
     mask = cv2.GaussianBlur(mask, (5, 5), 1.2)[..., None] * min(1.0, gap / 4.0)
     mouth = np.array([62, 30, 32], np.float32)  # dark red-brown of a shadowed mouth cavity
     out = img.copy()
@@ -256,7 +261,7 @@ def _paint_mouth_opening(img: np.ndarray, lm: np.ndarray, lm0: np.ndarray) -> np
 
 
 class HeadMotion:
-    """Slow, small rigid motion (roll ±2°, shifts of a few pixels, ±1 % scale) about the face centre.
+    """Slow, small rigid motion (roll ≤ 1.5°, shifts ≤ 3 % of the face width, ≤ 1 % scale) about the face centre.
 
     A few incommensurate sinusoids with seeded phases: smooth like a seated person's sway, never
     periodic over a minute, and far inside the tracker's pose limits.
@@ -275,6 +280,6 @@ class HeadMotion:
 
         waves = np.sin(2 * np.pi * self.freq * t + self.phase) @ np.array([0.7, 0.3])
         roll, dx, dy, ds = self.amp * waves
-        m = cv2.getRotationMatrix2D(self.centre, float(roll), 1.0 + float(ds))
+        m = np.asarray(cv2.getRotationMatrix2D(self.centre, float(roll), 1.0 + float(ds)), np.float64)
         m[:, 2] += (dx, dy)
         return m
