@@ -1,0 +1,35 @@
+"""Published group values printed next to a patient's numbers, for orientation only.
+
+Source: the seed paper, AsmV2L (2026), BD versus MDD, 130 BD / 132 MDD patients: group mean ± SD of
+frame-level valence/arousal estimates per elicitation condition (FaceLens FACTS.md, "Published
+numbers"). For the neutral condition the paper reports no significant difference and gives no
+numbers ("both slightly negative, BD more negative"), so the report prints none.
+"""
+from __future__ import annotations
+
+from facelens.core.report_content.sections import PublishedGroup
+
+CITATION = ("AsmV2L (2026), bipolar disorder vs major depressive disorder from facial affect; "
+            "130 BD / 132 MDD patients; group mean ± SD of frame-level valence/arousal estimates.")
+NEUTRAL_NOTE = "no numbers published (no significant group difference; both slightly negative, BD more negative)"
+ORIENTATION_NOTE = ("Group values are printed for orientation only: they come from another cohort, "
+                    "recording protocol and estimator, and a single session is not comparable to a group mean.")
+
+#: label -> (BD, MDD)
+GROUP_VALUES: dict[str, tuple[PublishedGroup, PublishedGroup]] = {
+    "happy": (PublishedGroup(0.411, 0.089, 0.423, 0.092), PublishedGroup(0.316, 0.096, 0.322, 0.098)),
+    "sad": (PublishedGroup(-0.326, 0.067, -0.313, 0.066), PublishedGroup(-0.253, 0.076, -0.217, 0.071)),
+}
+
+#: Plain-language meaning of the dynamics indices, with their sources (FIELD.md).
+EXPLANATIONS: dict[str, tuple[str, str]] = {
+    "mean": ("Average level over the valid frames.", ""),
+    "sd": ("Variability: how widely the values spread around the average.", "Houben et al. 2015"),
+    "mssd": ("Instability: mean squared change from one frame to the next; large when the expression "
+             "changes abruptly.", "Jahng, Wood & Trull 2008"),
+    "pac": ("Probability of acute change: share of frame-to-frame changes larger than {pac:g}.",
+            "Jahng, Wood & Trull 2008"),
+    "inertia": ("Inertia: how much each value carries over to the next frame (lag-1 autocorrelation); "
+                "higher means slower to change, reported higher in depression.", "Kuppens, Allen & Sheeber 2010"),
+    "range": ("Range: highest minus lowest value.", ""),
+}

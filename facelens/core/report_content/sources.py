@@ -1,0 +1,75 @@
+"""Report content straight from files or from a workspace session (Qt-free)."""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from facelens.core.report_content.build import ReportOptions, build_content
+from facelens.core.report_content.sections import ReportContent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from facelens.core.workspace import Workspace
+
+
+class ReportInputError(Exception):
+    """Inputs a report cannot be made from (one-line message)."""
+
+
+def content_for_files(results_path: str | os.PathLike[str], segments_path: str | os.PathLike[str] | None,
+                      options: ReportOptions | None = None) -> ReportContent:
+    """Content of the report of a results file and its segments CSV (``None``: no segments).
+
+    Raises
+    ------
+    ReportInputError
+        Results or segments file missing, corrupt or incomplete.
+    """
+    from facelens.core.results import ResultsError, SessionResults
+    from facelens.core.segments import SegmentError, read_segments_csv
+
+    try:
+        segs = read_segments_csv(segments_path) if segments_path is not None else []
+        res = SessionResults.open(results_path)
+    except (ResultsError, SegmentError) as exc:
+        raise ReportInputError(str(exc)) from None
+    source: dict[str, Any] = {"results": str(Path(results_path).name),
+                              "segments": str(Path(segments_path).name) if segments_path else ""}
+    with res:
+        return build_content(res, segs, options, source=source)
+
+
+def session_results_path(ws: Workspace, session_id: int) -> Path:
+    """The results file of a session's newest complete analysis (or where the pipeline writes it)."""
+    run = ws.latest_run(session_id, complete_only=True)
+    if run is not None and Path(run.results_path).is_file():
+        return Path(run.results_path)
+    return ws.results_path_for(session_id)
+
+
+def content_for_session(ws: Workspace, session_id: int,
+                        options: ReportOptions | None = None) -> ReportContent:
+    """Content of the report of a workspace session: its newest complete analysis and its segments.
+
+    Header facts not given in ``options`` (patient pseudonym, date, scenario) come from the workspace.
+    """
+    from facelens.core.results import ResultsError, SessionResults
+    from facelens.core.workspace import WorkspaceError
+
+    try:
+        s = ws.get_session(int(session_id))
+        segs = ws.segments(s.id)
+    except WorkspaceError as exc:
+        raise ReportInputError(str(exc)) from None
+    path = session_results_path(ws, s.id)
+    try:
+        res = SessionResults.open(path)
+    except ResultsError as exc:
+        raise ReportInputError(f"session {s.id} has no finished analysis ({exc})") from None
+    opt = options or ReportOptions()
+    opt = replace(opt, patient_id=opt.patient_id or s.patient_code, session_date=opt.session_date or s.date,
+                  scenario=opt.scenario or s.scenario)
+    source = {"workspace_session": s.id, "patient_id": s.patient_id, "results": path.name}
+    with res:
+        return build_content(res, segs, opt, source=source)
