@@ -11,7 +11,7 @@ import pytest
 
 from facelens.cli import main
 from facelens.core.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
-from facelens.core.diagnosis import export_estimator, load_model, reference_model_dir, PortableModel
+from facelens.core.diagnosis import PortableModel, export_estimator, load_model, reference_model_dir
 from facelens.core.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
 from facelens.core.segments import Segment
 from facelens.core.simulate import simulate_cohort, simulate_session
@@ -136,7 +136,7 @@ def test_cli_train_prints_metrics_and_writes_card(sim_effect, tmp_path, capsys):
     assert main(["cohort", "train", str(sim_effect), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     for name in ("ACC", "AUC", "sensitivity", "specificity", "Brier"):
-        assert re.search(rf"^{name} \d\.\d{{3}} ± \d\.\d{{3}}$", text, re.M), name
+        assert re.search(rf"^{name} \d\.\d{{3}} ± \d\.\d{{3}}$", text, re.MULTILINE), name
     card = load_model(out).card
     assert card["simulated"] is True and "SIMULATED" in card["statement"]
     assert card["cohort"]["n_subjects"] == {"BD": 30, "MDD": 30}

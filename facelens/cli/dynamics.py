@@ -213,9 +213,9 @@ def run_predict(args: argparse.Namespace) -> int:
             print(f"REFUSED: {out.reason}")
         return EXIT_REFUSED
     if args.json:
-        d = asdict(out)
-        d.pop("card")
-        print(json.dumps(jsonable({"refused": False, **d}), indent=1))
+        data = asdict(out)
+        data.pop("card")
+        print(json.dumps(jsonable({"refused": False, **data}), indent=1))
         return 0
     if out.simulated:
         print("MODEL TRAINED ON SIMULATED DATA — not validated on patients; research use only.")

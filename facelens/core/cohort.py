@@ -18,16 +18,17 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from facelens.core.diagnosis import PortableModel, export_estimator
-from facelens.core.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
 from facelens.core.dynamics import PAC_THRESHOLD
+from facelens.core.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
 from facelens.core.segments import SegmentError, read_segments_csv
 
 CLASSIFIERS = ("logreg", "gboost")
@@ -83,9 +84,9 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
             raise CohortError(f"{p.name} line {i}: empty subject_id")
         out.append(ManifestRow(sid, dx, p.parent / r["results"].strip(), p.parent / r["segments"].strip()))
     by_subject: dict[str, str] = {}
-    for r in out:
-        if by_subject.setdefault(r.subject_id, r.diagnosis) != r.diagnosis:
-            raise CohortError(f"{p.name}: subject {r.subject_id} has both diagnoses")
+    for row in out:
+        if by_subject.setdefault(row.subject_id, row.diagnosis) != row.diagnosis:
+            raise CohortError(f"{p.name}: subject {row.subject_id} has both diagnoses")
     return out
 
 
@@ -158,9 +159,9 @@ class CVResult:
     oof: np.ndarray  # out-of-fold probability of BD per subject
     estimators: list[Any]
 
-    def summary(self) -> dict[str, dict[str, float]]:
-        """Mean and sample SD (ddof=1) of each metric over folds."""
-        out = {}
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Mean and sample SD (ddof=1) of each metric over folds (and the per-fold values)."""
+        out: dict[str, dict[str, Any]] = {}
         for m in METRICS:
             vals = np.array([f[m] for f in self.folds])
             out[m] = {"mean": float(np.nanmean(vals)), "sd": float(np.nanstd(vals, ddof=1)),
@@ -199,7 +200,7 @@ def pooled_curves(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, A
     pred = p >= 0.5
     edges = np.linspace(0, 1, n_bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
-    rel = {"bin_lower": [], "mean_predicted": [], "fraction_bd": [], "count": []}
+    rel: dict[str, list[Any]] = {"bin_lower": [], "mean_predicted": [], "fraction_bd": [], "count": []}
     for b in range(n_bins):
         m = which == b
         if m.any():
@@ -278,7 +279,7 @@ def evaluate_model(model: PortableModel, cohort: Cohort, n_boot: int = 1000, see
     return {m: {"value": point[m], "sd": float(np.nanstd(boots[m], ddof=1))} for m in METRICS}
 
 
-def format_metrics(summary: dict[str, dict[str, float]], key: str = "mean") -> list[str]:
+def format_metrics(summary: dict[str, dict[str, Any]], key: str = "mean") -> list[str]:
     """One line per metric: ``NAME value ± sd``."""
     return [f"{m} {summary[m][key]:.3f} ± {summary[m]['sd']:.3f}" for m in METRICS]
 

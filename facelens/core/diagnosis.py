@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -132,7 +133,7 @@ class PortableModel:
                            "folds": self.folds, "card": self.card}, indent=1)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "model") -> "PortableModel":
+    def from_json(cls, text: str, source: str = "model") -> PortableModel:
         try:
             d = json.loads(text)
             if d.get("format") != MODEL_FORMAT:
@@ -165,8 +166,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     for name, m in card["cv"]["metrics"].items():
         lines.append(f"- {name} {m['mean']:.3f} ± {m['sd']:.3f}")
     c = card["cv"]["pooled"]["confusion"]
-    lines += [f"- Pooled out-of-fold: AUC {card['cv']['pooled']['AUC']:.3f}, Brier {card['cv']['pooled']['Brier']:.3f},"
-              f" confusion TP {c['tp']} FN {c['fn']} FP {c['fp']} TN {c['tn']}", "",
+    lines += [(f"- Pooled out-of-fold: AUC {card['cv']['pooled']['AUC']:.3f}, Brier {card['cv']['pooled']['Brier']:.3f},"
+              f" confusion TP {c['tp']} FN {c['fn']} FP {c['fp']} TN {c['tn']}"), "",
               "## Features", "", ", ".join(card["features"]), "",
               "Definitions: docs/dynamics.md. Uncertainty: range over the fold models (not a calibrated CI).", ""]
     return "\n".join(lines)

@@ -13,8 +13,9 @@ bridging two distant samples (Jahng, Wood & Trull 2008 on unequal intervals).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -361,7 +362,7 @@ def compute_dynamics(
 
 
 def session_dynamics(
-    results: "SessionResults", segments: Sequence[Segment], *, pac_threshold: float = PAC_THRESHOLD
+    results: SessionResults, segments: Sequence[Segment], *, pac_threshold: float = PAC_THRESHOLD
 ) -> SessionDynamics:
     """:func:`compute_dynamics` on an opened results file."""
     return compute_dynamics(

@@ -9,8 +9,9 @@ The feature list with definitions is in ``docs/dynamics.md``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class SessionSeries:
     source: str = ""
 
     @classmethod
-    def from_results(cls, results: "SessionResults", segments: Sequence[Segment]) -> "SessionSeries":
+    def from_results(cls, results: SessionResults, segments: Sequence[Segment]) -> SessionSeries:
         """Take the columns of an opened results file."""
         return cls(np.asarray(results.time_s), np.asarray(results.valence), np.asarray(results.arousal),
                    np.asarray(results.usable), list(segments), str(results.path))

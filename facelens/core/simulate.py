@@ -109,12 +109,12 @@ def simulate_session(rng: np.random.Generator, group: str, effect: float = 1.0) 
     expressivity = rng.normal()
     phi = float(np.clip(rng.normal(par["ar1"], AR1_SUBJECT_SD), 0.5, 0.97))
     order = list(rng.permutation(["happy", "sad", "neutral"]))
-    n = int(round((LEAD_IN_S + 3 * SEGMENT_S + 3 * GAP_S) * FPS))
+    n = round((LEAD_IN_S + 3 * SEGMENT_S + 3 * GAP_S) * FPS)
     t = np.arange(n) / FPS
     target_v = np.full(n, REST_LEVEL[0])
     target_a = np.full(n, REST_LEVEL[1])
     noise_sd = np.zeros((n, 2))
-    segments = []
+    segments: list[Segment] = []
     start = LEAD_IN_S
     for lab in order:
         vm, vs, am, as_ = par["va"][lab]
