@@ -195,3 +195,26 @@ def test_device_choice_and_bad_input():
     t.close()
     with pytest.raises(RuntimeError):
         t.process(np.zeros((10, 10, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_pipeline_torch_backend_matches_mediapipe_backend(media, analysed, tmp_path):
+    """Whole analysis with ``backend="torch"`` on the CPU: same VA (0.02) and landmarks (0.5 px)."""
+    from facelens.core.pipeline import analyze_to_file
+    from facelens.core.results import SessionResults
+
+    rel = "videos/pyfeat_single_face.mp4"
+    ref_path = analysed(rel)
+    out = analyze_to_file(media / rel, tmp_path / "torch.h5", fps=10.0, backend="torch", device="auto")
+    with SessionResults.open(ref_path) as ref, SessionResults.open(out) as ours:
+        assert ours.params["backend"] == "torch"
+        assert ours.params["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+        assert ours.n_frames == ref.n_frames
+        assert np.array_equal(ours.quality, ref.quality)
+        both = ours.usable & ref.usable
+        assert both.sum() >= 0.8 * ref.n_frames
+        lm_err = np.abs(ours.landmarks(slice(None))[both][..., :2] - ref.landmarks(slice(None))[both][..., :2])
+        assert np.nanmax(lm_err) < TOL_PX
+        for name in ("valence", "arousal"):
+            a, b = getattr(ours, name)[both], getattr(ref, name)[both]
+            assert np.nanmax(np.abs(a - b)) < 0.02, name
