@@ -47,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"demo failed: {exc}") from None
     print(session.notice)
-    made = "reused existing output" if session.reused else f"generated in {session.generation_s:.1f} s"
+    if session.reused:
+        made = "reused existing output"
+    else:
+        made = f"generated in {session.generation_s:.1f} s" if session.generation_s else "video reused"
+        if session.analysis_s:
+            made += f", analysed in {session.analysis_s:.1f} s"
     print(f"  video:    {session.video} ({args.duration:g} s; {made})")
     print(f"  script:   {session.script}")
     print(f"  segments: {session.segments_csv}")

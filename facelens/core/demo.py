@@ -77,7 +77,8 @@ class DemoSession:
     spans: list[ScriptSpan] = field(default_factory=list)
     ramp_s: float = 0.0
     reused: bool = False  # True when an existing complete output was returned unchanged
-    generation_s: float = float("nan")  # wall time spent making the video (0 when reused)
+    generation_s: float = 0.0  # wall time spent making the video (0 when it was reused)
+    analysis_s: float = 0.0  # wall time spent analysing it (0 when the results were reused)
 
 
 def default_demo_dir() -> Path:
@@ -299,16 +300,20 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
         }
         _write_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     results: Path | None = None
+    analysis_s = 0.0
     if analyse:
         results = out / RESULTS_NAME
         if not (reused and _intact(out, manifest, ("results",))):
             reused = False
+            t0 = time.perf_counter()
             _analyse(video, results)
+            analysis_s = time.perf_counter() - t0
             manifest["files"]["results"] = _file_entry(results)
             manifest["analysis_fps"] = ANALYSIS_FPS
             _write_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     return DemoSession(video=video, results=results, script=script, segments_csv=csv, spans=spans,
-                       ramp_s=ramp, reused=reused, generation_s=generation_s)
+                       ramp_s=ramp, reused=reused, generation_s=generation_s,
+                       analysis_s=analysis_s)
 
 
 def _analyse(video: Path, results: Path) -> None:
