@@ -1,0 +1,126 @@
+"""Page layout of the report and :func:`build_pdf` (written atomically: temp file + rename)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.units import mm
+from reportlab.platypus import SimpleDocTemplate
+
+from facelens.core import report_content as rc
+from facelens.report.render_sections import RENDERERS
+from facelens.report.style import INK, MUTED, RULE, escape, p, styles
+
+PAGE_SIZES = {"A4": A4, "LETTER": LETTER}
+MARGIN = 15 * mm
+FOOTER_H = 16 * mm
+
+
+class ReportError(Exception):
+    """The PDF could not be written (one-line message)."""
+
+
+def _footer_lines(content: rc.ReportContent) -> list[str]:
+    models = "  ".join(f"{mid} {sha[:16]}…" for mid, sha in content.model_hashes) or "none recorded"
+    return [f"Video SHA-256: {content.video_sha256 or 'not recorded'}",
+            f"Models (SHA-256 prefix; full values in 'Models used'): {models}"]
+
+
+def _draw_footer(content: rc.ReportContent, page_size: tuple[float, float]) -> Any:
+    font = styles()["body"].fontName
+    w, _ = page_size
+    lines = _footer_lines(content)
+
+    def footer(canv: Any, page: int, total: int) -> None:
+        canv.saveState()
+        canv.setStrokeColor(RULE)
+        canv.setLineWidth(0.5)
+        canv.line(MARGIN, FOOTER_H, w - MARGIN, FOOTER_H)
+        canv.setFillColor(INK)
+        canv.setFont(font, 7.5)
+        canv.drawString(MARGIN, FOOTER_H - 9, f"FaceLens report {content.report_id}")
+        canv.drawCentredString(w / 2, FOOTER_H - 9, "Research / decision-support tool — not a diagnosis")
+        canv.drawRightString(w - MARGIN, FOOTER_H - 9, f"Page {page} of {total}")
+        canv.setFillColor(MUTED)
+        size = 5.6
+        for k, line in enumerate(lines):
+            while canv.stringWidth(line, font, size) > w - 2 * MARGIN and size > 4.0:
+                size -= 0.2
+            canv.setFont(font, size)
+            canv.drawString(MARGIN, FOOTER_H - 18 - 7 * k, line)
+        canv.restoreState()
+
+    return footer
+
+
+def story(content: rc.ReportContent, width: float) -> list[Any]:
+    """All flowables of the report: title, then each section with a numbered heading."""
+    out: list[Any] = [p(escape(content.title), "title"), p(escape(content.subtitle), "subtitle")]
+    number = 0
+    for sec in content.sections:
+        render = RENDERERS.get(type(sec))
+        if render is None:
+            continue
+        if not isinstance(sec, (rc.HeaderSection, rc.DisclaimerSection)):
+            number += 1
+            out.append(p(f"{number}. {escape(sec.title)}", "h1"))
+        if sec.unavailable:
+            out.append(p(escape(sec.unavailable_text), "na"))
+            if isinstance(sec, rc.DiagnosisSection) and sec.card:
+                out += render(sec, width)[-2:]  # still show which model it would have been
+            continue
+        out += render(sec, width)
+    return out
+
+
+def build_pdf(content: rc.ReportContent, out_path: str | os.PathLike[str], *, page_size: str = "A4") -> Path:
+    """Render report content to a PDF file.
+
+    Parameters
+    ----------
+    content
+        From :mod:`facelens.core.report_content`.
+    out_path
+        Destination; written to a temporary file beside it and renamed when complete, so a
+        failure never leaves a half-written PDF under this name.
+    page_size
+        ``"A4"`` (default) or ``"Letter"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown page size.
+    ReportError
+        The destination cannot be written.
+    """
+    key = page_size.strip().upper()
+    if key not in PAGE_SIZES:
+        raise ValueError(f"page size must be A4 or Letter, got {page_size!r}")
+    size = PAGE_SIZES[key]
+    out = Path(out_path)
+    if out.is_dir():
+        raise ReportError(f"{out} is a folder; give a file name such as report.pdf")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise ReportError(f"folder {parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise ReportError(f"cannot write to {parent}: {exc.strerror}") from None
+    os.close(fd)
+    try:
+        doc = SimpleDocTemplate(tmp, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                                bottomMargin=FOOTER_H + 6 * mm, title=f"FaceLens report {content.report_id}",
+                                author="FaceLens", subject=content.subtitle, creator=f"FaceLens {content.software_version}")
+        width = size[0] - 2 * MARGIN
+        from facelens.report.flowables import numbered_canvas
+
+        doc.build(story(content, width), canvasmaker=numbered_canvas(_draw_footer(content, size)))
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

@@ -1,0 +1,219 @@
+"""One function per report section type: content section -> list of reportlab flowables."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
+
+from facelens.core import report_content as rc
+from facelens.core.labels import default_label_set
+from facelens.report import charts
+from facelens.report.flowables import array_image, chart
+from facelens.report.style import escape, fmt, p, pct, pm, table
+
+Flowables = list[Any]
+
+
+def _duration(x: float) -> str:
+    if x != x:  # NaN
+        return "—"
+    m, s = divmod(x, 60.0)
+    return f"{int(m)} min {s:04.1f} s" if m else f"{s:.1f} s"
+
+
+def _seg_name(label: str, a: float, b: float) -> str:
+    colour = default_label_set().colour(label)
+    return f'<font color="{colour}">■</font> {escape(label)} {a:.1f}–{b:.1f} s'
+
+
+def header(sec: rc.HeaderSection, width: float) -> Flowables:
+    rows = [[escape(k), escape(v)] for k, v in sec.fields]
+    t = table(rows, [0.26 * width, 0.74 * width], header_rows=0, align_right_from=99, zebra=False)
+    out: Flowables = [t]
+    if sec.identifying_omitted:
+        out.append(p("Identifying fields (patient ID, session date, clinician and annotator names) were left "
+                     "out of this report on request.", "small"))
+    out += [p(escape(n), "warn") for n in sec.notices]
+    return out
+
+
+def disclaimer(sec: rc.DisclaimerSection, width: float) -> Flowables:
+    text = "<br/><br/>".join(escape(t) for t in sec.paragraphs)
+    return [p(f"<b>Not a diagnosis.</b> {text}", "box")]
+
+
+def quality(sec: rc.QualitySection, width: float) -> Flowables:
+    share = sec.n_valid / sec.n_frames if sec.n_frames else float("nan")
+    rows = [["Measure", "Value"],
+            ["Recording duration", _duration(sec.duration_s)],
+            ["Sampling rate of the analysis", f"{fmt(sec.sample_fps, 1)} frames/s"],
+            ["Frames analysed", f"{sec.n_frames}"],
+            ["Frames with a usable face", f"{sec.n_usable}"],
+            ["Valid frames (usable face and valence/arousal)", f"{sec.n_valid} ({pct(share)})"]]
+    left = table(rows, [0.34 * width, 0.14 * width])
+    drows = [["Discarded because", "Frames"]] + [[escape(k), str(v)] for k, v in sec.discards.items()]
+    right = table(drows, [0.30 * width, 0.1 * width])
+    out: Flowables = [Table([[left, right]], colWidths=[0.52 * width, 0.48 * width],
+                            style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                              ("LEFTPADDING", (0, 0), (-1, -1), 0)]), hAlign="LEFT")]
+    if sec.segments:
+        srows = [["Segment", "Frames", "Valid", "Valid share"]]
+        srows += [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_frames), str(s.n_valid), pct(s.share)]
+                  for s in sec.segments]
+        out += [p("Valid frames per annotated segment", "h2"),
+                table(srows, [0.4 * width, 0.12 * width, 0.12 * width, 0.14 * width])]
+    else:
+        out.append(p("No segments were annotated for this session.", "small"))
+    return out
+
+
+def series(sec: rc.AffectSeriesSection, width: float) -> Flowables:
+    ts = chart(lambda: charts.timeseries_pdf(sec), lambda: charts.timeseries_pdf(sec, fmt="png"), width)
+    circ_w = 0.42 * width
+    circ = chart(lambda: charts.circumplex_pdf(sec), lambda: charts.circumplex_pdf(sec, fmt="png"), circ_w)
+    qnames = {"V+A+": "pleasant, activated", "V-A+": "unpleasant, activated",
+              "V-A-": "unpleasant, calm", "V+A-": "pleasant, calm"}
+    qrows = [["Quadrant", "Share of valid frames"]]
+    qrows += [[f"{k.replace('-', '−')} ({qnames[k]})", pct(v)] for k, v in sec.quadrants.items()]
+    right = [p("Circumplex density", "h2"),
+             p(f"Where the {sec.n_valid} valid frames lie on the valence (pleasant–unpleasant) / arousal "
+               "(activated–calm) plane; darker cells hold more of the session.", "small"),
+             Spacer(1, 3), table(qrows, [0.3 * width, 0.2 * width])]
+    side = Table([[circ, right]], colWidths=[circ_w + 4, width - circ_w - 4],
+                 style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]),
+                 hAlign="LEFT")
+    return [ts, p("Valence (top) and arousal (bottom) per sampled frame, −1 to +1; shaded bands are the annotated "
+                  "segments (colour and hatch per label).", "small"), Spacer(1, 4), side]
+
+
+def va_table(sec: rc.VATableSection, width: float) -> Flowables:
+    rows = [["Label", "Segments", "Valid frames", "Valence mean ± SD", "Arousal mean ± SD",
+             "Published BD: V / A", "Published MDD: V / A"]]
+    for r in sec.rows:
+        def grp(g: rc.PublishedGroup | None, note: str) -> str:
+            if g is None:
+                return "—"
+            return f"{g.v_mean:.3f} ± {g.v_sd:.3f} / {g.a_mean:.3f} ± {g.a_sd:.3f}"
+        rows.append([escape(r.label), str(r.n_segments), str(r.n_valid), pm(r.v_mean, r.v_sd), pm(r.a_mean, r.a_sd),
+                     grp(r.bd, r.published_note), grp(r.mdd, r.published_note)])
+    w = [0.09, 0.08, 0.09, 0.15, 0.15, 0.22, 0.22]
+    out: Flowables = [table(rows, [x * width for x in w])]
+    notes = [f"{escape(r.label)}: {escape(r.published_note)}" for r in sec.rows if r.published_note]
+    out.append(p(f"Valence contrast (happy − sad mean valence): <b>{fmt(sec.valence_contrast)}</b>.", "body"))
+    out.append(p("Published values: " + escape(sec.citation) + (" " + "; ".join(notes) + "." if notes else "")
+                 + " " + escape(sec.note), "small"))
+    return out
+
+
+def dynamics(sec: rc.DynamicsSection, width: float) -> Flowables:
+    rows = [["Index", "Valence", "Arousal", "What it means"]]
+    for r in sec.session:
+        src = f" <i>({escape(r.source)})</i>" if r.source else ""
+        rows.append([escape(r.name), fmt(r.valence, r.digits), fmt(r.arousal, r.digits), escape(r.explanation) + src])
+    out: Flowables = [p("Whole session", "h2"),
+                      table(rows, [0.1 * width, 0.1 * width, 0.1 * width, 0.7 * width], align_right_from=1)]
+    # The explanation column is text: align it left again.
+    out[-1].setStyle(TableStyle([("ALIGN", (3, 1), (3, -1), "LEFT")]))
+    if sec.segments:
+        cols = sec.segment_columns
+        head = ["Segment", "Valid"] + [h for _, h, _ in cols]
+        srows = [head] + [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_valid)]
+                          + [fmt(s.values[k], d) for k, _, d in cols] for s in sec.segments]
+        first = 0.2 * width
+        rest = (width - first - 0.06 * width) / len(cols)
+        out += [p("Per segment", "h2"), table(srows, [first, 0.06 * width] + [rest] * len(cols))]
+    out += [p(escape(n), "small") for n in sec.notes]
+    return out
+
+
+def snapshots(sec: rc.SnapshotSection, width: float) -> Flowables:
+    from facelens.render.snapshot import SnapshotError, render_face
+
+    cells, caps = [], []
+    col_w = width / 3.0
+    for m in sec.moments:
+        try:
+            img = array_image(render_face(m.mesh, size=300), col_w - 10)
+        except SnapshotError as exc:
+            sec.missing.append(f"{m.role}: {exc}")
+            continue
+        cells.append(img)
+        where = f", {escape(m.label)} segment" if m.label else ", outside the segments"
+        caps.append(p(f"<b>{escape(m.role.capitalize())}</b><br/>t = {m.time_s:.1f} s (frame {m.frame}){where}<br/>"
+                      f"valence {m.valence:.3f}, arousal {m.arousal:.3f}", "cell"))
+    out: Flowables = []
+    if cells:
+        t = Table([cells, caps], colWidths=[col_w] * len(cells), hAlign="LEFT",
+                  style=TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        out.append(KeepTogether([t]))
+        out.append(p("3D face mesh of the frame with the head pose removed (frontal view), rendered from the "
+                     "tracked 478-point mesh; " + "; ".join(escape(m.how) for m in sec.moments) + ".", "small"))
+    for miss in sec.missing:
+        out.append(p(f"{rc.NOT_AVAILABLE} {escape(miss)}.", "na"))
+    return out
+
+
+def _card_rows(card: dict[str, Any]) -> list[list[str]]:
+    cohort = card.get("cohort", {})
+    n = cohort.get("n_subjects", {})
+    n_txt = ", ".join(f"{v} {k}" for k, v in n.items()) if isinstance(n, dict) else str(n)
+    cv = card.get("cv", {})
+    metrics = cv.get("metrics", {})
+    m_txt = ", ".join(f"{k} {fmt(v.get('mean'))} ± {fmt(v.get('sd'))}" for k, v in metrics.items()
+                      if isinstance(v, dict))
+    return [["Model", escape(str(card.get("model_id", "?")))],
+            ["Task", escape(str(card.get("task", "")))],
+            ["Classifier", escape(f"{card.get('classifier', '')} {card.get('hyperparameters', '')}")],
+            ["Training cohort", escape(f"{n_txt} subjects, {cohort.get('n_sessions', '?')} sessions")],
+            ["Trained on simulated data", "YES — not validated on patients" if card.get("simulated") else "no"],
+            ["Cross-validation", escape(f"{cv.get('scheme', '')}; {cv.get('sd', '')}")],
+            ["CV metrics (mean ± SD over folds)", escape(m_txt)],
+            ["Created", escape(f"{card.get('created', '')}, software {card.get('software', {})}")]]
+
+
+def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
+    out: Flowables = []
+    if sec.simulated and sec.card:
+        out.append(p("This model was trained on SIMULATED data and has not been validated on patients; its output "
+                     "illustrates the method and must not inform a clinical decision.", "warn"))
+    if sec.refused:
+        out.append(p(f"No probability: the model declined, because {escape(sec.refused)}.", "na"))
+        if sec.n_valid_frames:
+            out.append(p("Valid frames per label: " + ", ".join(f"{k} {v}" for k, v in sec.n_valid_frames.items()),
+                         "small"))
+    else:
+        lo, hi = sec.interval
+        out.append(p(f"Probability of bipolar disorder (versus major depressive disorder): "
+                     f"{fmt(sec.probability_bd)}", "big"))
+        out.append(p(f"Uncertainty interval {fmt(lo)} – {fmt(hi)}: {escape(sec.interval_method)}.", "body"))
+        out.append(chart(lambda: charts.probability_pdf(sec.probability_bd, lo, hi),
+                         lambda: charts.probability_pdf(sec.probability_bd, lo, hi, fmt="png"), 0.6 * width))
+        if sec.drivers:
+            rows = [["Feature", "Patient value", "Contribution (log-odds)", "Direction"]]
+            rows += [[escape(d.feature), fmt(d.value) + (" (imputed)" if d.imputed else ""),
+                      f"{d.contribution:+.3f}", "towards BD" if d.contribution > 0 else "towards MDD"]
+                     for d in sec.drivers]
+            out += [p("Main contributing features", "h2"),
+                    table(rows, [0.3 * width, 0.2 * width, 0.22 * width, 0.16 * width])]
+        if sec.imputed_features:
+            out.append(p("Imputed with the training mean (input missing): " + escape(", ".join(sec.imputed_features)),
+                         "small"))
+    out += [p("Model card", "h2"), table([["Item", "Value"]] + _card_rows(sec.card),
+                                         [0.3 * width, 0.7 * width], align_right_from=99)]
+    out.append(p(f"Model file SHA-256: {sec.model_sha256}", "small"))
+    return out
+
+
+def models(sec: rc.ModelsSection, width: float) -> Flowables:
+    rows = [["Model", "Version", "Task", "SHA-256"]]
+    rows += [[escape(m["id"]), escape(m["version"]), escape(m["task"]),
+              f'<font size="6">{m["sha256"] or "— (code, no weights file)"}</font>'] for m in sec.models]
+    return [table(rows, [0.22 * width, 0.16 * width, 0.3 * width, 0.32 * width], align_right_from=99)]
+
+
+RENDERERS: dict[type, Callable[[Any, float], Flowables]] = {
+    rc.HeaderSection: header, rc.DisclaimerSection: disclaimer, rc.QualitySection: quality,
+    rc.AffectSeriesSection: series, rc.VATableSection: va_table, rc.DynamicsSection: dynamics,
+    rc.SnapshotSection: snapshots, rc.DiagnosisSection: diagnosis, rc.ModelsSection: models,
+}
