@@ -109,6 +109,8 @@ def cohort_frame(rows: Sequence[dict[str, Any]]) -> Any:
         df[c] = df[c].fillna("").astype(str)
     for c in columns[len(ID_COLUMNS):]:
         df[c] = pd.to_numeric(df[c], errors="coerce")
+        if c.startswith("n_") or "_n_" in c:  # counts stay integers; empty for failed sessions
+            df[c] = df[c].astype("Int64")
     return df
 
 
