@@ -254,6 +254,9 @@ class WorkspaceOps:
     def _on_analysis_started(self, session_id: int) -> None:
         from facelens.core.workspace import SessionStatus
 
+        if self.workspace is None:  # the workspace was closed meanwhile
+            return
+
         self.workspace.set_session_status(session_id, SessionStatus.ANALYSING, progress=0.0)
         self.refresh_sessions()
         job = self.queue.running
@@ -276,6 +279,9 @@ class WorkspaceOps:
                               partial: dict) -> None:
         from facelens.core.workspace import SessionStatus
 
+        if self.workspace is None:  # the workspace was closed meanwhile
+            return
+
         frac = done / total if total else 0.0
         self.sessions.show_progress(session_id, done, total, rate, eta,
                                     self.workspace.get_session(session_id).patient_code)
@@ -291,6 +297,9 @@ class WorkspaceOps:
     def _on_analysis_finished(self, session_id: int, path: str) -> None:
         from facelens.core.workspace import RunStatus, SessionStatus
 
+        if self.workspace is None:  # the workspace was closed meanwhile
+            return
+
         params, models = {}, []
         try:
             from facelens.core.results import SessionResults
@@ -299,8 +308,7 @@ class WorkspaceOps:
                 params, models = r.params, r.models
         except Exception:  # noqa: BLE001
             pass
-        run = self.workspace.record_run(session_id, path, params, models)
-        self.workspace.finish_run(run.id if hasattr(run, "id") else int(run), RunStatus.COMPLETE)
+        self.workspace.record_run(session_id, path, params, models, status=RunStatus.COMPLETE)
         self.workspace.set_session_status(session_id, SessionStatus.ANALYSED)
         self._live = None
         self.refresh_sessions()
@@ -313,6 +321,9 @@ class WorkspaceOps:
     def _on_analysis_cancelled(self, session_id: int) -> None:
         from facelens.core.workspace import SessionStatus
 
+        if self.workspace is None:  # the workspace was closed meanwhile
+            return
+
         self._live = None
         if not self._quitting:  # on quit it stays "analysing" so the next start resumes it
             self.workspace.set_session_status(session_id, SessionStatus.NOT_ANALYSED,
@@ -322,6 +333,9 @@ class WorkspaceOps:
 
     def _on_analysis_failed(self, session_id: int, reason: str) -> None:
         from facelens.core.workspace import SessionStatus
+
+        if self.workspace is None:  # the workspace was closed meanwhile
+            return
 
         self._live = None
         self.workspace.set_session_status(session_id, SessionStatus.FAILED, reason=reason)
