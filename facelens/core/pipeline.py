@@ -281,11 +281,35 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
 
 def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps: float, batch_size: int,
          cancel: Callable[[], bool] | None, backend: str, device: str) -> Iterator[Progress]:
+    """Track batch k+1 in this thread while a worker runs affect + writing for batch k.
+
+    Only one worker thread touches the affect stage and the writer, in batch order, so results
+    do not depend on the overlap; it just keeps both cores busy (torch and mediapipe release the GIL).
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     info = session.info
     total = session.n_sampled(fps)
     start_done, t0 = writer.n_done, time.perf_counter()
     size = max(1, min(batch_size, _BATCH_BYTES // max(1, info.width * info.height * 3)))
+
+    def finish_batch(frames: list[SampledFrame], obs: list[FaceObservation],
+                     cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+        cols.update(stage.process([f.rgb for f in frames], obs, cols["expressions"], cols["time_s"]))
+        writer.append(cols)
+        return cols, writer.n_done
+
+    def report(result: tuple[dict[str, np.ndarray], int]) -> Progress:
+        nonlocal total
+        cols, done = result
+        total = max(total, done)
+        rate = (done - start_done) / max(time.perf_counter() - t0, 1e-9)
+        eta = (total - done) / rate if rate > 0 else float("nan")
+        return Progress(done=done, total=total, rate=rate, eta_s=eta, message="analysing", partial=cols)
+
     decoder = _Decoder(session, fps, writer.n_done)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facelens-affect")
+    pending: Future | None = None
     try:
         for frames in _batches(iter(decoder), size):
             if frames[0].index % RESTART_EVERY == 0 and frames[0].index > 0:
@@ -296,16 +320,24 @@ def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps:
             else:
                 obs = [tracker.process(f.rgb) for f in frames]
             cols = _columns(frames, obs)
-            cols.update(stage.process([f.rgb for f in frames], obs, cols["expressions"], cols["time_s"]))
-            writer.append(cols)
-            done = writer.n_done
-            total = max(total, done)
-            rate = (done - start_done) / max(time.perf_counter() - t0, 1e-9)
-            eta = (total - done) / rate if rate > 0 else float("nan")
-            yield Progress(done=done, total=total, rate=rate, eta_s=eta, message="analysing", partial=cols)
+            if pending is not None:
+                yield report(pending.result())
+                pending = None
+                if cancel is not None and cancel():
+                    raise AnalysisCancelled(writer.partial, writer.n_done)
+            pending = worker.submit(finish_batch, frames, obs, cols)
+        if pending is not None:
+            yield report(pending.result())
+            pending = None
             if cancel is not None and cancel():
-                raise AnalysisCancelled(writer.partial, done)
+                raise AnalysisCancelled(writer.partial, writer.n_done)
     finally:
+        if pending is not None:
+            try:
+                pending.result()  # never close the writer under a batch being written
+            except BaseException:
+                pass
+        worker.shutdown(wait=True)
         decoder.stop()
         tracker.close()
     if writer.n_done == 0:
