@@ -8,7 +8,7 @@ from typing import Any
 
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.units import mm
-from reportlab.platypus import SimpleDocTemplate
+from reportlab.platypus import KeepTogether, SimpleDocTemplate
 
 from facelens.core import report_content as rc
 from facelens.report.render_sections import RENDERERS
@@ -16,7 +16,7 @@ from facelens.report.style import INK, MUTED, RULE, escape, p, styles
 
 PAGE_SIZES = {"A4": A4, "LETTER": LETTER}
 MARGIN = 15 * mm
-FOOTER_H = 16 * mm
+FOOTER_H = 19 * mm
 
 
 class ReportError(Exception):
@@ -24,9 +24,11 @@ class ReportError(Exception):
 
 
 def _footer_lines(content: rc.ReportContent) -> list[str]:
-    models = "  ".join(f"{mid} {sha[:16]}…" for mid, sha in content.model_hashes) or "none recorded"
+    models = [f"{mid} {sha[:16]}…" for mid, sha in content.model_hashes] or ["none recorded"]
+    half = (len(models) + 1) // 2
     return [f"Video SHA-256: {content.video_sha256 or 'not recorded'}",
-            f"Models (SHA-256 prefix; full values in 'Models used'): {models}"]
+            "Models, SHA-256 (first 16 hex digits; full values under 'Models used'): " + ";  ".join(models[:half]),
+            ";  ".join(models[half:])]
 
 
 def _draw_footer(content: rc.ReportContent, page_size: tuple[float, float]) -> Any:
@@ -45,8 +47,8 @@ def _draw_footer(content: rc.ReportContent, page_size: tuple[float, float]) -> A
         canv.drawCentredString(w / 2, FOOTER_H - 9, "Research / decision-support tool — not a diagnosis")
         canv.drawRightString(w - MARGIN, FOOTER_H - 9, f"Page {page} of {total}")
         canv.setFillColor(MUTED)
-        size = 5.6
         for k, line in enumerate(lines):
+            size = 6.2
             while canv.stringWidth(line, font, size) > w - 2 * MARGIN and size > 4.0:
                 size -= 0.2
             canv.setFont(font, size)
@@ -59,20 +61,23 @@ def _draw_footer(content: rc.ReportContent, page_size: tuple[float, float]) -> A
 def story(content: rc.ReportContent, width: float) -> list[Any]:
     """All flowables of the report: title, then each section with a numbered heading."""
     out: list[Any] = [p(escape(content.title), "title"), p(escape(content.subtitle), "subtitle")]
-    number = 0
+    numbered = 0
     for sec in content.sections:
         render = RENDERERS.get(type(sec))
         if render is None:
             continue
+        number = 0
         if not isinstance(sec, (rc.HeaderSection, rc.DisclaimerSection)):
-            number += 1
-            out.append(p(f"{number}. {escape(sec.title)}", "h1"))
+            numbered += 1
+            number = numbered
+        heading = [p(f"{number}. {escape(sec.title)}", "h1")] if number else []
         if sec.unavailable:
-            out.append(p(escape(sec.unavailable_text), "na"))
-            if isinstance(sec, rc.DiagnosisSection) and sec.card:
-                out += render(sec, width)[-2:]  # still show which model it would have been
-            continue
-        out += render(sec, width)
+            body = [p(escape(sec.unavailable_text), "na")]
+        else:
+            body = render(sec, width)
+        # A heading never ends a page alone: keep it with the first block of its section.
+        out.append(KeepTogether(heading + body[:1]))
+        out += body[1:]
     return out
 
 

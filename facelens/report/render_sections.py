@@ -10,7 +10,7 @@ from facelens.core import report_content as rc
 from facelens.core.labels import default_label_set
 from facelens.report import charts
 from facelens.report.flowables import array_image, chart
-from facelens.report.style import escape, fmt, p, pct, pm, table
+from facelens.report.style import escape, fmt, p, pct, pm, prob, table
 
 Flowables = list[Any]
 
@@ -88,17 +88,16 @@ def series(sec: rc.AffectSeriesSection, width: float) -> Flowables:
 
 
 def va_table(sec: rc.VATableSection, width: float) -> Flowables:
-    rows = [["Label", "Segments", "Valid frames", "Valence mean ± SD", "Arousal mean ± SD",
-             "Published BD: V / A", "Published MDD: V / A"]]
+    rows = [["Label", "Source", "Segments", "Valid frames", "Valence mean ± SD", "Arousal mean ± SD"]]
     for r in sec.rows:
-        def grp(g: rc.PublishedGroup | None, note: str) -> str:
-            if g is None:
-                return "—"
-            return f"{g.v_mean:.3f} ± {g.v_sd:.3f} / {g.a_mean:.3f} ± {g.a_sd:.3f}"
-        rows.append([escape(r.label), str(r.n_segments), str(r.n_valid), pm(r.v_mean, r.v_sd), pm(r.a_mean, r.a_sd),
-                     grp(r.bd, r.published_note), grp(r.mdd, r.published_note)])
-    w = [0.09, 0.08, 0.09, 0.15, 0.15, 0.22, 0.22]
-    out: Flowables = [table(rows, [x * width for x in w])]
+        rows.append([f"<b>{escape(r.label)}</b>", "this session", str(r.n_segments), str(r.n_valid),
+                     pm(r.v_mean, r.v_sd), pm(r.a_mean, r.a_sd)])
+        for name, g in (("published BD group", r.bd), ("published MDD group", r.mdd)):
+            if g is not None:
+                rows.append(["", f"<i>{name}</i>", "", "", f"<i>{pm(g.v_mean, g.v_sd)}</i>",
+                             f"<i>{pm(g.a_mean, g.a_sd)}</i>"])
+    w = [0.12, 0.24, 0.1, 0.12, 0.21, 0.21]
+    out: Flowables = [table(rows, [x * width for x in w], align_right_from=2, zebra=False)]
     notes = [f"{escape(r.label)}: {escape(r.published_note)}" for r in sec.rows if r.published_note]
     out.append(p(f"Valence contrast (happy − sad mean valence): <b>{fmt(sec.valence_contrast)}</b>.", "body"))
     out.append(p("Published values: " + escape(sec.citation) + (" " + "; ".join(notes) + "." if notes else "")
@@ -112,17 +111,16 @@ def dynamics(sec: rc.DynamicsSection, width: float) -> Flowables:
         src = f" <i>({escape(r.source)})</i>" if r.source else ""
         rows.append([escape(r.name), fmt(r.valence, r.digits), fmt(r.arousal, r.digits), escape(r.explanation) + src])
     out: Flowables = [p("Whole session", "h2"),
-                      table(rows, [0.1 * width, 0.1 * width, 0.1 * width, 0.7 * width], align_right_from=1)]
-    # The explanation column is text: align it left again.
-    out[-1].setStyle(TableStyle([("ALIGN", (3, 1), (3, -1), "LEFT")]))
+                      table(rows, [0.1 * width, 0.1 * width, 0.1 * width, 0.7 * width], left_cols=(3,))]
     if sec.segments:
         cols = sec.segment_columns
         head = ["Segment", "Valid"] + [h for _, h, _ in cols]
         srows = [head] + [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_valid)]
                           + [fmt(s.values[k], d) for k, _, d in cols] for s in sec.segments]
-        first = 0.2 * width
-        rest = (width - first - 0.06 * width) / len(cols)
-        out += [p("Per segment", "h2"), table(srows, [first, 0.06 * width] + [rest] * len(cols))]
+        first = 0.17 * width
+        rest = (width - first - 0.05 * width) / len(cols)
+        out += [p("Per segment (V = valence, A = arousal)", "h2"),
+                table(srows, [first, 0.05 * width] + [rest] * len(cols), small=True)]
     out += [p(escape(n), "small") for n in sec.notes]
     return out
 
@@ -162,14 +160,17 @@ def _card_rows(card: dict[str, Any]) -> list[list[str]]:
     metrics = cv.get("metrics", {})
     m_txt = ", ".join(f"{k} {fmt(v.get('mean'))} ± {fmt(v.get('sd'))}" for k, v in metrics.items()
                       if isinstance(v, dict))
+    def kv(d: Any) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) if isinstance(d, dict) else str(d)
+
     return [["Model", escape(str(card.get("model_id", "?")))],
             ["Task", escape(str(card.get("task", "")))],
-            ["Classifier", escape(f"{card.get('classifier', '')} {card.get('hyperparameters', '')}")],
+            ["Classifier", escape(f"{card.get('classifier', '')} ({kv(card.get('hyperparameters', {}))})")],
             ["Training cohort", escape(f"{n_txt} subjects, {cohort.get('n_sessions', '?')} sessions")],
             ["Trained on simulated data", "YES — not validated on patients" if card.get("simulated") else "no"],
             ["Cross-validation", escape(f"{cv.get('scheme', '')}; {cv.get('sd', '')}")],
             ["CV metrics (mean ± SD over folds)", escape(m_txt)],
-            ["Created", escape(f"{card.get('created', '')}, software {card.get('software', {})}")]]
+            ["Created", escape(f"{card.get('created', '')}; software: {kv(card.get('software', {}))}")]]
 
 
 def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
@@ -185,8 +186,9 @@ def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
     else:
         lo, hi = sec.interval
         out.append(p(f"Probability of bipolar disorder (versus major depressive disorder): "
-                     f"{fmt(sec.probability_bd)}", "big"))
-        out.append(p(f"Uncertainty interval {fmt(lo)} – {fmt(hi)}: {escape(sec.interval_method)}.", "body"))
+                     f"{prob(sec.probability_bd)}", "big"))
+        out.append(p(f"Uncertainty interval {prob(lo)} – {prob(hi)}: {escape(sec.interval_method)}. "
+                     "0 = MDD, 1 = BD; the bar shows the interval, the triangle the probability.", "body"))
         out.append(chart(lambda: charts.probability_pdf(sec.probability_bd, lo, hi),
                          lambda: charts.probability_pdf(sec.probability_bd, lo, hi, fmt="png"), 0.6 * width))
         if sec.drivers:

@@ -40,7 +40,7 @@ def styles() -> dict[str, ParagraphStyle]:
         "box": ParagraphStyle("box", parent=base, fontSize=8.5, leading=11, borderColor=INK, borderWidth=0.8,
                               borderPadding=5, backColor=NOTE_BG, spaceBefore=4, spaceAfter=8),
         "warn": ParagraphStyle("warn", parent=base, fontName=bold, textColor=WARN, spaceAfter=3),
-        "big": ParagraphStyle("big", parent=base, fontName=bold, fontSize=13, leading=16),
+        "big": ParagraphStyle("big", parent=base, fontName=bold, fontSize=11, leading=14, spaceAfter=2),
     }
 
 
@@ -62,6 +62,17 @@ def pm(mean: float, sd: float, digits: int = 3) -> str:
     return f"{fmt(mean, digits)} ± {fmt(sd, digits)}" if math.isfinite(mean) else "—"
 
 
+def prob(x: float) -> str:
+    """A probability for print: 3 decimals, but never a bare 0.000 or 1.000 for a tiny/huge value."""
+    if not math.isfinite(x):
+        return "—"
+    if x < 0.0005:
+        return "< 0.001"
+    if x > 0.9995:
+        return "> 0.999"
+    return f"{x:.3f}"
+
+
 def pct(x: float, digits: int = 1) -> str:
     return "—" if not math.isfinite(x) else f"{100.0 * x:.{digits}f} %"
 
@@ -75,7 +86,8 @@ def p(text: str, style: str = "body") -> Paragraph:
 
 
 def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_rows: int = 1,
-          align_right_from: int = 1, zebra: bool = True) -> Table:
+          align_right_from: int = 1, zebra: bool = True, left_cols: tuple[int, ...] = (),
+          small: bool = False) -> Table:
     """A print table: grey header, hairline rules, numbers right-aligned from column ``align_right_from``."""
     st = styles()
     data = []
@@ -84,7 +96,9 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
         for c, v in enumerate(row):
             if isinstance(v, str):
                 style = st["cellb"] if r < header_rows else st["cell"]
-                if c >= align_right_from and r >= header_rows:
+                if small:
+                    style = ParagraphStyle(f"s{style.name}", parent=style, fontSize=6.8, leading=8.2)
+                if c >= align_right_from and c not in left_cols and r >= header_rows:
                     style = ParagraphStyle(f"r{style.name}", parent=style, alignment=2)
                 v = Paragraph(v, style)
             cells.append(v)
@@ -97,8 +111,8 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
         ("LINEBELOW", (0, -1), (-1, -1), 0.8, INK),
         ("TOPPADDING", (0, 0), (-1, -1), 1.6),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), 2 if small else 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 2 if small else 3),
     ]
     if header_rows:
         cmds.append(("BACKGROUND", (0, 0), (-1, header_rows - 1), HEAD_BG))

@@ -317,6 +317,9 @@ def build_content(res: SessionResults, segments: Sequence[Segment], options: Rep
     hashes = [(m["id"], m["sha256"]) for m in models_sec.models if m["sha256"]]
     if diag.model_sha256:
         hashes.append((diag.model_id, diag.model_sha256))
+        models_sec.models.append({"id": diag.model_id, "version": str(diag.card.get("created", "")),
+                                  "sha256": diag.model_sha256, "task": str(diag.card.get("task", "")),
+                                  "training_data": "SIMULATED cohort" if diag.simulated else "see model card"})
     sections = [
         _header(res, segs, opt, report_id, generated),
         DisclaimerSection("Important", paragraphs=list(DISCLAIMER)),
