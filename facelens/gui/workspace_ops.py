@@ -22,11 +22,14 @@ MAX_RECENT = 8
 
 
 def report_available() -> bool:
-    """True when the report module offers ``build_pdf`` (it is written by another part of the project)."""
+    """True when ``facelens.report.build_pdf`` and a content builder
+    (``facelens.core.report_content.build_content(workspace, session_id)``) are both installed."""
     try:
         import facelens.report as report
+        from facelens.core import report_content
 
-        return callable(getattr(report, "build_pdf", None))
+        return callable(getattr(report, "build_pdf", None)) and callable(
+            getattr(report_content, "build_content", None))
     except Exception:  # noqa: BLE001
         return False
 
@@ -466,8 +469,10 @@ class WorkspaceOps:
             return
         try:
             import facelens.report as report
+            from facelens.core import report_content
 
-            report.build_pdf(self.workspace, self.session_id, path)  # type: ignore[attr-defined]
+            content = report_content.build_content(self.workspace, self.session_id)  # type: ignore[attr-defined]
+            report.build_pdf(content, path)  # type: ignore[attr-defined]
             self.statusBar().showMessage(f"Report written: {path}", 8000)
         except Exception as exc:  # noqa: BLE001
             show_error(self, "Export report", f"The report could not be written: {exc}")
