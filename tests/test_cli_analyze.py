@@ -94,11 +94,10 @@ def test_info_and_export_refuse_bad_files(tmp_path):
 
 
 def test_ctrl_c_leaves_resumable_partial(tmp_path, media):
-    import signal
-    import time
-
     import re
+    import signal
     import threading
+    import time
 
     out = tmp_path / "w.h5"
     video = media / "videos/pyfeat_WolfgangLanger_Pexels.mp4"

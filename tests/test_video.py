@@ -123,7 +123,6 @@ def test_bad_inputs_raise_one_line_video_error(tmp_path, media, kind):
         path.write_bytes(src[: len(src) // 2])
     elif kind == "truncated_data":  # moov first (fast start): the sample table outlives the data
         path.write_bytes((media / "videos/pyfeat_WolfgangLanger_Pexels.mp4").read_bytes()[:800_000])
-    with pytest.raises(VideoError) as info:
-        with open_session(path) as s:
-            list(s.iter_sampled())
+    with pytest.raises(VideoError) as info, open_session(path) as s:
+        list(s.iter_sampled())
     assert "\n" not in str(info.value) and str(info.value)

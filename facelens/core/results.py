@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -271,7 +272,7 @@ class ResultsWriter:
                 self._file.close()
                 self._file = None
 
-    def __enter__(self) -> "ResultsWriter":
+    def __enter__(self) -> ResultsWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -323,7 +324,7 @@ class SessionResults:
     arousal: np.ndarray
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> "SessionResults":
+    def open(cls, path: str | os.PathLike[str]) -> SessionResults:
         """Open a complete results file; raises :class:`ResultsError` with a one-line reason."""
         import h5py
 
@@ -446,7 +447,7 @@ class SessionResults:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "SessionResults":
+    def __enter__(self) -> SessionResults:
         return self
 
     def __exit__(self, *exc: object) -> None:

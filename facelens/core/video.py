@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _upright(rgb: np.ndarray, ccw_deg: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
 
 
-def open_session(path: str | os.PathLike[str]) -> "Session":
+def open_session(path: str | os.PathLike[str]) -> Session:
     """Open a video or still image; raises :class:`VideoError` with a one-line reason."""
     p = Path(path)
     if not p.exists():
@@ -95,7 +96,7 @@ class Session:
     def close(self) -> None:  # pragma: no cover - overridden
         pass
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
