@@ -65,10 +65,14 @@ def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: fl
     """
     import cv2
 
-    g = to_gray(rgb) if gray is None else gray
-    fill = float(g[-2:].mean())
     box = square_box(bbox, margin)
-    face = _cut(g, box, np.uint8(round(fill)))
+    if gray is not None:
+        face = _cut(gray, box, np.uint8(round(float(gray[-2:].mean()))))
+    else:
+        # convert only the face region (and the two bottom rows for the fill): a whole frame per
+        # face would cost more than the model
+        fill = np.uint8(round(float(to_gray(rgb[-2:]).mean())))
+        face = to_gray(_cut(rgb, box, fill))
     return cv2.resize(face, (size, size))
 
 

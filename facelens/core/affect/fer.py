@@ -83,8 +83,13 @@ def _build(weights: dict[str, np.ndarray]) -> "torch.nn.Module":
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             y = self.sep2(F.relu(self.sep1(x)))
             ph, pw = _tf_same_pads(y.shape[2], 3, 2), _tf_same_pads(y.shape[3], 3, 2)
-            y = F.pad(y, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf"))
-            return F.max_pool2d(y, 3, 2) + self.short(x)
+            if ph == pw == (0, 1):  # even size: TF pads bottom/right only == torch's ceil_mode
+                y = F.max_pool2d(y, 3, 2, ceil_mode=True)
+            elif ph == pw == (1, 1):  # odd size: symmetric, torch pads with -inf itself
+                y = F.max_pool2d(y, 3, 2, padding=1)
+            else:
+                y = F.max_pool2d(F.pad(y, (pw[0], pw[1], ph[0], ph[1]), value=float("-inf")), 3, 2)
+            return y + self.short(x)
 
     class MiniXception(nn.Module):
         """Input (B, 1, 64, 64) in [-1, 1]; output (B, 7) logits (softmax gives Keras' output)."""
