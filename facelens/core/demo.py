@@ -32,7 +32,13 @@ CAVEAT = (
     "surprise reads mostly as fear), so the demo's emotion and valence/arousal values show the software "
     "working, not validated affect."
 )
-SCRIPT_RESOURCE = Path(__file__).resolve().parents[2] / "resources" / "demo" / "script.json"
+
+
+def _script_resource() -> Path:
+    from facelens.core.paths import resources_dir
+
+    return resources_dir() / "demo" / "script.json"
+
 MANIFEST_NAME = "demo.json"
 VIDEO_NAME = "demo.mp4"
 RESULTS_NAME = "demo.h5"
@@ -89,10 +95,12 @@ def default_demo_dir() -> Path:
 
 def load_script(duration_s: float) -> tuple[list[ScriptSpan], float, dict[str, str]]:
     """The packaged script scaled to ``duration_s``: spans, onset/offset ramp (s), segment labels."""
+    script_path = Path("script.json")
     try:
-        spec = json.loads(SCRIPT_RESOURCE.read_text(encoding="utf-8"))
+        script_path = _script_resource()
+        spec = json.loads(script_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DemoError(f"demo script resource unreadable ({SCRIPT_RESOURCE.name}): {exc}") from None
+        raise DemoError(f"demo script resource unreadable ({script_path.name}): {exc}") from None
     k = duration_s / float(spec["nominal_duration_s"])
     spans = [
         ScriptSpan(round(s["start_s"] * k, 3), round(s["end_s"] * k, 3), s["expression"], float(s["intensity"]))
@@ -183,7 +191,7 @@ def _manifest_key(duration_s: float, fps: float, seed: int) -> dict[str, object]
     from facelens.core import demo_warp
 
     code = hashlib.sha256()
-    for p in (Path(__file__), Path(demo_warp.__file__), SCRIPT_RESOURCE):
+    for p in (Path(__file__), Path(demo_warp.__file__), _script_resource()):
         code.update(p.read_bytes())
     portrait = Path(cbook.get_sample_data(demo_warp.PORTRAIT_NAME, asfileobj=False))
     return {

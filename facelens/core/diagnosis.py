@@ -44,7 +44,9 @@ class ModelError(Exception):
 
 def reference_model_dir() -> Path:
     """Folder of the shipped reference model (``models/bd_mdd_reference`` in the source tree)."""
-    return Path(__file__).resolve().parents[2] / "models" / "bd_mdd_reference"
+    from facelens.core.paths import models_src_dir
+
+    return models_src_dir() / "bd_mdd_reference"
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -162,14 +162,13 @@ def delta_e(rgb1: tuple[float, float, float], rgb2: tuple[float, float, float]) 
 
 
 def resources_dir() -> Path | None:
-    """The repository's ``resources`` folder (or ``$FACELENS_RESOURCES``), if present."""
-    env = os.environ.get("FACELENS_RESOURCES")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "resources")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
+    """The ``resources`` folder (or ``$FACELENS_RESOURCES``), if present."""
+    from facelens.core.paths import resources_dir as _resources_dir
+
+    try:
+        return _resources_dir()
+    except FileNotFoundError:
+        return None
 
 
 def user_labels_file() -> Path | None:
