@@ -227,6 +227,16 @@ class MainWindow(WorkspaceOps, QMainWindow):
             self.resize(1400, 900)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
+        else:  # first start: give the timeline about half the height, the segment table a readable width
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self._default_sizes)
+
+    def _default_sizes(self) -> None:
+        h, w = self.height(), self.width()
+        self.resizeDocks([self.docks["video"]], [int(h * 0.44)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.16), int(w * 0.24)],
+                         Qt.Orientation.Horizontal)
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -493,6 +493,7 @@ class WorkspaceOps:
         except Exception as exc:  # noqa: BLE001
             show_error(self, "Demo session", f"The demo session could not be prepared: {exc}")
             return False
+        self.statusBar().clearMessage()
         if not self.open_workspace(folder, resume=False):
             return False
         return self.open_session(session_id)
