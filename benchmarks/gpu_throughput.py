@@ -1,0 +1,177 @@
+"""Faces per second for detector + mesh + emotion, torch modules vs the CPU pipeline.
+
+Usage::
+
+    python benchmarks/gpu_throughput.py [--device auto] [--batch-sizes 1 16 64 256]
+                                         [--video ../shared/media/videos/liveportrait_d3.mp4]
+
+Three figures per batch size, all measured in this run on this machine:
+
+* ``modules``: detector + mesh + emotion forward passes on ready crops regions (model cost only);
+* ``tracker``: ``TorchFaceTracker.process_batch`` on consecutive frames (upload, detection,
+  fixed-point tracking passes, download, quality flags) + emotion on the device;
+* the baseline: mediapipe's ``FaceTracker`` + FER emotion model on the CPU, frame by frame,
+  which is what ``facelens analyze --backend mediapipe`` runs.
+
+The ratio column is against the baseline. Decode speed (PyAV, one thread) is printed too,
+since a fast GPU is useless if frames do not arrive fast enough.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def load_frames(video: Path, n: int) -> tuple[list[np.ndarray], float]:
+    """``n`` consecutive 10-fps frames (cycled if the clip is shorter) and the decode rate."""
+    from facelens.core.video import open_session
+
+    t0 = time.perf_counter()
+    with open_session(video) as s:
+        frames = [f.rgb for f in s.iter_sampled(fps=10.0)]
+    rate = len(frames) / (time.perf_counter() - t0)
+    return list(itertools.islice(itertools.cycle(frames), n)), rate
+
+
+def emotion_on_device(net, images, landmarks):
+    """FER2013 crops made on the device (square box + 10 px, grey, 64x64) -> probabilities."""
+    import torch
+
+    from facelens.core.torchface import roi
+
+    lo = torch.nan_to_num(landmarks[..., :2]).amin(dim=1)
+    hi = torch.nan_to_num(landmarks[..., :2]).amax(dim=1)
+    c = (lo + hi) / 2
+    side = (hi - lo).amax(dim=1) + 20.0
+    rects = torch.stack((c[:, 0], c[:, 1], side, side, torch.zeros_like(side)), dim=1)
+    rgb = roi.crop(images, rects, 64, border="zero")
+    grey = (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2])[:, None]
+    return torch.softmax(net((grey / 255.0 - 0.5) * 2.0), dim=1)
+
+
+def bench_modules(device, batch: int, repeats: int, fer_net) -> float:
+    """Pure model throughput: detector (128 px) + mesh (192 px crop) + emotion, faces/s."""
+    import torch
+
+    from facelens.core.torchface.detector import FaceDetector
+    from facelens.core.torchface.mesh import FaceMesh
+
+    det, mesh = FaceDetector().to(device).eval(), FaceMesh().to(device).eval()
+    images = torch.rand(batch, 3, 360, 640, device=device) * 255
+    rects = torch.tensor([[320.0, 180.0, 220.0, 220.0, 0.05]], device=device).repeat(batch, 1)
+    with torch.inference_mode():
+        for i in range(repeats + 1):
+            if i == 1:
+                _sync(device)
+                t0 = time.perf_counter()
+            det.raw(images)
+            lm, _ = mesh(images, rects)
+            if fer_net is not None:
+                emotion_on_device(fer_net, images, lm)
+        _sync(device)
+    return batch * repeats / (time.perf_counter() - t0)
+
+
+def bench_tracker(device, frames: list[np.ndarray], batch: int, fer_net) -> tuple[float, float]:
+    """End-to-end tracker throughput on consecutive frames; returns (faces/s, mean passes)."""
+    import torch
+
+    from facelens.core.torchface import TorchFaceTracker
+
+    tr = TorchFaceTracker(device=device)
+    chunks = [frames[i:i + batch] for i in range(0, len(frames), batch)]
+    tr.process_batch(chunks[0])  # warm-up (cuDNN autotuning, allocator)
+    tr.reset()
+    passes = []
+    _sync(tr.device)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for ch in chunks:
+            obs = tr.process_batch(ch)
+            passes.append(tr.last_passes)
+            if fer_net is not None:
+                imgs = torch.from_numpy(np.stack(ch)).to(tr.device).permute(0, 3, 1, 2).float()
+                lm = torch.from_numpy(np.stack([o.landmarks if o.landmarks is not None
+                                                else np.full((478, 3), np.nan, np.float32) for o in obs]))
+                emotion_on_device(fer_net, imgs, lm.to(tr.device))
+    _sync(tr.device)
+    rate = len(frames) / (time.perf_counter() - t0)
+    tr.close()
+    return rate, float(np.mean(passes))
+
+
+def bench_cpu_baseline(frames: list[np.ndarray]) -> float:
+    """mediapipe FaceTracker + FER on the CPU, one frame at a time (the default backend)."""
+    from facelens.core.tracking import FaceTracker
+
+    try:
+        from facelens.core.affect.fer import FerEmotionModel
+
+        fer = FerEmotionModel(device="cpu")
+    except Exception as exc:  # noqa: BLE001 - the baseline still means something without it
+        print(f"(baseline without emotion: {exc})")
+        fer = None
+    with FaceTracker() as tr:
+        tr.process(frames[0])
+        t0 = time.perf_counter()
+        for f in frames:
+            o = tr.process(f)
+            if fer is not None and o.bbox is not None:
+                fer.predict_faces([f], [o.bbox])
+    return len(frames) / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64, 256])
+    p.add_argument("--video", type=Path, default=REPO.parent / "shared/media/videos/liveportrait_d3.mp4")
+    p.add_argument("--frames", type=int, default=0, help="frames per tracker run (default 2x batch, >= 32)")
+    p.add_argument("--baseline-frames", type=int, default=40)
+    p.add_argument("--repeats", type=int, default=3)
+    a = p.parse_args(argv)
+
+    import torch
+
+    from facelens.core.torchface import resolve_device
+
+    device = resolve_device(a.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"device: {device} ({name}); torch {torch.__version__}; threads {torch.get_num_threads()}")
+    try:
+        from facelens.core.affect.fer import FerEmotionModel
+
+        fer_net = FerEmotionModel(device=str(device)).net.eval()
+    except Exception as exc:  # noqa: BLE001
+        print(f"emotion model unavailable ({exc}); figures are detector + mesh only")
+        fer_net = None
+
+    frames, decode_rate = load_frames(a.video, max(a.baseline_frames, 2 * max(a.batch_sizes), a.frames))
+    print(f"decode (PyAV, 1 thread, {a.video.name}): {decode_rate:.0f} sampled frames/s")
+    base = bench_cpu_baseline(frames[: a.baseline_frames])
+    print(f"baseline (mediapipe CPU + FER CPU, per frame): {base:.1f} faces/s\n")
+    print(f"{'batch':>5} | {'modules f/s':>11} | {'x base':>6} | {'tracker f/s':>11} | {'x base':>6} | passes")
+    for b in a.batch_sizes:
+        mod = bench_modules(device, b, a.repeats, fer_net)
+        n = a.frames or max(2 * b, 32)
+        trk, passes = bench_tracker(device, frames[:n], b, fer_net)
+        print(f"{b:>5} | {mod:>11.1f} | {mod / base:>6.2f} | {trk:>11.1f} | {trk / base:>6.2f} | {passes:.1f}")
+
+
+if __name__ == "__main__":
+    main()
