@@ -46,7 +46,7 @@ def test_geometric_cues_without_emotions():
     # smile from frame 30 (lip corners pulled, cheeks raised); geometric cues are relative to a running
     # per-person baseline, so a held expression fades as it becomes the baseline: test the onset
     expr[30:, 0:3] += 0.2
-    v, a = va.estimate(None, expr, NAMES, t, np.ones(n, bool))
+    v, _ = va.estimate(None, expr, NAMES, t, np.ones(n, bool))
     assert v[31:38].mean() > v[:30].mean() + 0.25
     va.reset()
     expr2 = np.random.default_rng(1).normal(0, 0.01, size=(n, len(NAMES)))

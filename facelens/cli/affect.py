@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.set_defaults(func=_eval)
 
 
-def _load_features(dataset: Path):  # noqa: ANN202
+def _load_features(dataset: Path):
     from facelens.core.affect.datasets import DatasetError, image_features, read_dataset
 
     try:
@@ -92,7 +92,7 @@ def _predict_temporal(model: str, feats: np.ndarray) -> tuple[np.ndarray, np.nda
     return va, probs
 
 
-def _predict_default(samples, boxes) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def _predict_default(samples, boxes) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
     from facelens.core.affect.fer import FER_LABELS, FerEmotionModel

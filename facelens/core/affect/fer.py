@@ -33,7 +33,7 @@ def _tf_same_pads(n: int, k: int, s: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def _build(weights: dict[str, np.ndarray]) -> "torch.nn.Module":
+def _build(weights: dict[str, np.ndarray]) -> torch.nn.Module:
     """Build the torch module from Keras arrays keyed ``layer/param``."""
     import torch
     from torch import nn

@@ -49,7 +49,7 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
         xx1 = np.minimum(boxes[i, 2], boxes[rest, 2])
         yy1 = np.minimum(boxes[i, 3], boxes[rest, 3])
         inter = np.clip(xx1 - xx0, 0, None) * np.clip(yy1 - yy0, 0, None)
-        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
         union = area(boxes[i]) + area(boxes[rest]) - inter
         order = rest[inter / np.maximum(union, 1e-9) <= iou]
     return keep

@@ -13,7 +13,7 @@ batches); call :meth:`AffectStage.reset` before another session.
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class AffectStage:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def default(cls, device: str = "auto", prefer_user_models: bool = True) -> "AffectStage":
+    def default(cls, device: str = "auto", prefer_user_models: bool = True) -> AffectStage:
         """The best available models: a user's HSEmotion ONNX if present, else the FER2013 model.
 
         Raises

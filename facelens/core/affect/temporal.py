@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # imported lazily at run time
+    import torch
 
 AFFECTNET_LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 CLIP_FRAMES = 150  # 15 s at 10 fps (the paper's clip protocol)
@@ -32,7 +36,7 @@ class TemporalConfig:
     std: list[float] = field(default_factory=list)
 
 
-def build_network(cfg: TemporalConfig) -> "torch.nn.Module":  # noqa: F821
+def build_network(cfg: TemporalConfig) -> torch.nn.Module:
     """LSTM (1 layer, ``hidden``) -> MLP (4 linear layers) -> 2 + ``n_classes`` outputs per frame."""
     import torch
     from torch import nn
@@ -70,7 +74,7 @@ def ccc(x: np.ndarray, y: np.ndarray) -> float:
     return float(2 * cov / den) if den > 0 else float("nan")
 
 
-def _ccc_loss(pred: "torch.Tensor", target: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+def _ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     pm, tm = pred.mean(), target.mean()
     cov = ((pred - pm) * (target - tm)).mean()
     return 1 - 2 * cov / (pred.var(unbiased=False) + target.var(unbiased=False) + (pm - tm) ** 2 + 1e-8)
@@ -159,7 +163,7 @@ class TemporalRegressor:
         return path
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu") -> "TemporalRegressor":
+    def load(cls, path: Path, device: str = "cpu") -> TemporalRegressor:
         """Load a file written by :meth:`save` (``ValueError`` with one line otherwise)."""
         import torch
 

@@ -10,8 +10,9 @@ See ``docs/affect.md`` for the values and which were re-checked against a public
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
