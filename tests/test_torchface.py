@@ -15,13 +15,13 @@ import pytest
 torch = pytest.importorskip("torch")
 mp = pytest.importorskip("mediapipe")
 
-from facelens.core.torchface import custom_ops, roi  # noqa: E402
-from facelens.core.torchface.detector import FaceDetector, ssd_anchors  # noqa: E402
-from facelens.core.torchface.graph import _same_pad  # noqa: E402
-from facelens.core.torchface.mesh import MESH_FILE, refinement_indices  # noqa: E402
-from facelens.core.torchface.tflite import mediapipe_model_path, read_model  # noqa: E402
-from facelens.core.torchface.tracker import TorchFaceTracker, resolve_device  # noqa: E402
-from facelens.core.types import Quality  # noqa: E402
+from facelens.core.torchface import custom_ops, roi
+from facelens.core.torchface.detector import FaceDetector, ssd_anchors
+from facelens.core.torchface.graph import _same_pad
+from facelens.core.torchface.mesh import MESH_FILE, refinement_indices
+from facelens.core.torchface.tflite import mediapipe_model_path, read_model
+from facelens.core.torchface.tracker import TorchFaceTracker, resolve_device
+from facelens.core.types import Quality
 
 TOL_PX = 0.5
 

@@ -77,7 +77,7 @@ def transform_tensor_bilinear(x: torch.Tensor, m: torch.Tensor, opts: dict[str, 
     Version 2 corrects for pixel centres (``T -> S T A``); a sample point outside
     ``[0, W-1] x [0, H-1]`` yields 0 for every channel, inside ones are bilinear.
     """
-    n, _, h, w = x.shape
+    _, _, h, w = x.shape
     oh, ow = int(opts["output_height"]), int(opts["output_width"])
     ys, xs = torch.meshgrid(
         torch.arange(oh, dtype=x.dtype, device=x.device),

@@ -100,6 +100,8 @@ class FaceDetector(torch.nn.Module):
         Detection threshold (mediapipe's ``min_detection_confidence``, default 0.5).
     """
 
+    anchors: torch.Tensor
+
     def __init__(self, min_score: float = 0.5) -> None:
         super().__init__()
         self.net = TFLiteGraph(read_model(mediapipe_model_path(DETECTOR_FILE)))

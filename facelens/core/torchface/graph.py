@@ -7,7 +7,8 @@ of every tensor (1 in the file) becomes N.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

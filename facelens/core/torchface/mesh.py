@@ -51,6 +51,10 @@ class FaceMesh(torch.nn.Module):
     presence probability (N,).
     """
 
+    lips: torch.Tensor
+    left_eye: torch.Tensor
+    right_eye: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         model = read_model(mediapipe_model_path(MESH_FILE))

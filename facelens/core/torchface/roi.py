@@ -89,7 +89,7 @@ def crop(images: torch.Tensor, rects: torch.Tensor, size: int, border: str) -> t
     Tensor (N, 3, size, size)
         0..255, rounded to integers as mediapipe's uint8 warp would be.
     """
-    n, _, h, w = images.shape
+    _, _, h, w = images.shape
     dev, dt = images.device, images.dtype
     steps = torch.arange(size, device=dev, dtype=dt) / size - 0.5
     gy, gx = torch.meshgrid(steps, steps, indexing="ij")  # (size, size)

@@ -73,7 +73,7 @@ def mediapipe_model_path(relative: str) -> Path:
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("mediapipe is not installed; its wheel holds the face models")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise FileNotFoundError(f"model file missing from the mediapipe wheel: {relative}")
     return path

@@ -23,7 +23,8 @@ the tests demand (measured in ``docs/gpu.md``). ``max_passes`` bounds the work.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -131,7 +132,7 @@ class TorchFaceTracker:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def __enter__(self) -> "TorchFaceTracker":
+    def __enter__(self) -> TorchFaceTracker:
         return self
 
     def __exit__(self, *exc: object) -> None:
