@@ -15,10 +15,27 @@ mediapipe's own landmark tracking and the identity of the primary face). Each ca
   visible face (lower-face RMS 0.1-0.3 cm in template units) and disagree where the model
   guesses behind an occluder (0.4-0.75 cm with a hand over the mouth).
   ``confidence = clip(1 - D / (2 * disagreement_at_half), 0, 1)``; no face in the mirror crop
-  gives 0. This doubles the per-frame cost (about 2 ms more on one core).
+  gives 0.
 * ``MOTION_BLUR`` — the variance of the Laplacian of the face crop, resized to ``blur_size``
   pixels square, is below ``blur_threshold``.
 
+Cost (see ``benchmarks/tracking_speed.py`` and docs/expressions.md, "Tracking cost"): the mirrored
+second opinion costs more than the tracking mesh itself, and a FaceMesh graph asked for several
+faces runs its face detector on *every* frame while it sees fewer faces than that. Two schedules
+keep the flags at a fraction of that cost (video mode only; ``static=True`` checks every image):
+
+* Occlusion (``occlusion_every``): the mirror check runs when the track starts or its primary face
+  changes, every ``occlusion_every``-th frame, on every frame while the last measured confidence is
+  below ``recheck_below`` (occlusions build up over several frames at 10 fps; the confidence sinks
+  through this band first), and on the ``recheck_after_flag`` frames after a flagged one (they
+  last many frames). Frames in between carry the last measured confidence.
+* Face count (``count_every``): a one-face FaceMesh graph tracks the face (no detector while
+  tracking); mediapipe's short-range face detector counts the faces when the track starts and every
+  ``count_every``-th frame (the count is carried in between). When it sees two or more, a
+  ``max_num_faces`` graph takes over (every frame, primary face chosen as above) until it has seen
+  one face on ``_SWITCH_BACK`` frames in a row.
+
+``occlusion_every=1, count_every=1`` gives the original every-frame behaviour.
 ``EXTREME_POSE`` is decided by :func:`facelens.core.geometry.apply_pose_quality`.
 mediapipe and OpenCV are imported lazily (the first tracker costs ~0.5 s to start).
 """
@@ -37,6 +54,18 @@ DEFAULT_BLUR_THRESHOLD = 25.0
 DEFAULT_BLUR_SIZE = 128
 DEFAULT_MIN_CONFIDENCE = 0.5
 DEFAULT_DISAGREEMENT_AT_HALF = 0.45  # cm (template units): confidence 0.5 at this disagreement
+# Schedules (docs/expressions.md, "Tracking cost": replayed on every-frame confidences of four
+# clips, these flag exactly the frames the every-frame check flags).
+DEFAULT_OCCLUSION_EVERY = 4
+DEFAULT_RECHECK_BELOW = 0.65
+DEFAULT_RECHECK_AFTER_FLAG = 5
+DEFAULT_COUNT_EVERY = 5
+_SWITCH_BACK = 3  # frames with one face before the several-face graph hands back (no flapping)
+
+# One serialised NormalizedLandmark inside a NormalizedLandmarkList, as FaceMesh writes it: field 1
+# (tag 0x0a, length 15) holding x, y, z as fixed32 fields 1-3 (tags 0x0d, 0x15, 0x1d).
+_LANDMARK_WIRE = np.dtype([("tag", "u1"), ("len", "u1"), ("tx", "u1"), ("x", "<f4"),
+                           ("ty", "u1"), ("y", "<f4"), ("tz", "u1"), ("z", "<f4")])
 
 
 @lru_cache(maxsize=1)
@@ -63,12 +92,13 @@ class FaceTracker:
     Parameters
     ----------
     static
-        True for unrelated still images (mediapipe runs detection on every call).
+        True for unrelated still images (mediapipe runs detection on every call; both schedules
+        are off).
     max_num_faces
         Faces mediapipe looks for; the extra ones only count (``n_faces``) and never replace the
         primary face.
     min_detection_confidence, min_tracking_confidence
-        Passed to mediapipe's FaceMesh.
+        Passed to mediapipe's FaceMesh (and the detection threshold to the face counter).
     blur_threshold
         Laplacian variance (on the ``blur_size`` square grey crop, 0-255 scale) below which a
         frame is ``MOTION_BLUR``.
@@ -79,6 +109,19 @@ class FaceTracker:
         ``confidence`` below which a frame is ``LOW_CONFIDENCE``.
     reacquire_radius
         How far (in face widths) the primary face may move between frames and still be recognised.
+    occlusion_check
+        Run the mirrored second opinion at all (False: ``confidence`` is NaN, never flagged).
+    disagreement_at_half
+        Mirror disagreement (template cm) that gives confidence 0.5.
+    occlusion_every
+        At most this many frames between two mirror checks (1: every frame).
+    recheck_below
+        Check every frame while the last measured confidence is below this.
+    recheck_after_flag
+        Check every frame for this many frames after a flagged check.
+    count_every
+        Frames between face counts while one face is tracked; 1 keeps the original single
+        ``max_num_faces`` graph (its detector runs on every frame).
     """
 
     def __init__(self, static: bool = False, max_num_faces: int = 3,
@@ -86,7 +129,11 @@ class FaceTracker:
                  blur_threshold: float = DEFAULT_BLUR_THRESHOLD, blur_size: int = DEFAULT_BLUR_SIZE,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, reacquire_radius: float = 1.0,
                  occlusion_check: bool = True,
-                 disagreement_at_half: float = DEFAULT_DISAGREEMENT_AT_HALF) -> None:
+                 disagreement_at_half: float = DEFAULT_DISAGREEMENT_AT_HALF,
+                 occlusion_every: int = DEFAULT_OCCLUSION_EVERY,
+                 recheck_below: float = DEFAULT_RECHECK_BELOW,
+                 recheck_after_flag: int = DEFAULT_RECHECK_AFTER_FLAG,
+                 count_every: int = DEFAULT_COUNT_EVERY) -> None:
         import mediapipe as mp
 
         self.static = static
@@ -94,64 +141,93 @@ class FaceTracker:
         self.blur_size = int(blur_size)
         self.min_confidence = float(min_confidence)
         self.reacquire_radius = float(reacquire_radius)
-        self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
+        self.occlusion_check = bool(occlusion_check)
+        self.disagreement_at_half = float(disagreement_at_half)
+        self.occlusion_every = 1 if static else max(1, int(occlusion_every))
+        self.recheck_below = float(recheck_below)
+        self.recheck_after_flag = int(recheck_after_flag)
+        self.count_every = max(1, int(count_every))
+        fm = mp.solutions.face_mesh
+        # the adaptive face count needs a video, several faces to look for, and count_every > 1
+        self._adaptive = not static and max_num_faces > 1 and self.count_every > 1
+        self._multi: Any = fm.FaceMesh(
             static_image_mode=static, max_num_faces=max_num_faces, refine_landmarks=True,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence)
-        self.occlusion_check = bool(occlusion_check)
-        self.disagreement_at_half = float(disagreement_at_half)
+        self._single: Any = fm.FaceMesh(
+            static_image_mode=False, max_num_faces=1, refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence) if self._adaptive else None
+        self._detector: Any = mp.solutions.face_detection.FaceDetection(
+            model_selection=0, min_detection_confidence=min_detection_confidence) \
+            if self._adaptive else None
         # second opinion for the occlusion test: a fresh (detector-driven) mesh on the mirror image
-        self._mirror_mesh: Any = mp.solutions.face_mesh.FaceMesh(
+        self._mirror_mesh: Any = fm.FaceMesh(
             static_image_mode=True, max_num_faces=max_num_faces, refine_landmarks=True,
             min_detection_confidence=min_detection_confidence) if occlusion_check else None
+        self._closed = False
         self._prev_centre: np.ndarray | None = None
         self._prev_width: float = float("nan")
+        self._multi_mode = not self._adaptive
+        self._one_face_run = 0  # several-face mode: consecutive frames with at most one face
+        self._since_count: int | None = None  # None: count at the next face
+        self._n_counted = 1
+        self._held_conf: float | None = None  # last measured confidence of the current primary
+        self._since_check = 0
+        self._since_flag = 1 << 30
+        # counts of the expensive steps, for benchmarks and tests
+        self.stats: dict[str, int] = {"frames": 0, "mirror_checks": 0, "face_counts": 0,
+                                      "multi_frames": 0}
 
     # -- public API ---------------------------------------------------------------------------
     def process(self, rgb: np.ndarray) -> FaceObservation:
         """Track the face in one upright RGB frame (H, W, 3) uint8."""
-        if self._mesh is None:
+        if self._closed:
             raise RuntimeError("FaceTracker is closed")
-        rgb = np.ascontiguousarray(rgb)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 RGB frame, got {rgb.shape} {rgb.dtype}")
-        h, w = rgb.shape[:2]
-        result = self._mesh.process(rgb)
-        faces = result.multi_face_landmarks or []
-        if not faces:
+        rgb = np.ascontiguousarray(rgb)  # no copy when it already is (decoded frames are)
+        self.stats["frames"] += 1
+        meshes, n_faces = self._faces(rgb)
+        if not meshes:
             self._prev_centre = None
+            self._held_conf = None
             return FaceObservation(quality=Quality.NO_FACE, n_faces=0)
-        meshes = [self._to_pixels(f, w, h) for f in faces]
-        primary = meshes[self._choose_primary(meshes)]
-        bbox = _bbox(primary)
+        primary, same_face = self._choose_primary(meshes)
+        mesh = meshes[primary]
+        bbox = _bbox(mesh)
+        if not same_face:
+            self._held_conf = None  # a new primary face gets its own mirror check
         self._prev_centre = (bbox[:2] + bbox[2:]) / 2
         self._prev_width = float(bbox[2] - bbox[0])
         blur = self.blur_measure(rgb, bbox)
-        confidence = self._confidence(rgb, primary, bbox)
+        confidence = self._scheduled_confidence(rgb, mesh, bbox)
         if confidence < self.min_confidence:
             quality = Quality.LOW_CONFIDENCE
         elif blur < self.blur_threshold:
             quality = Quality.MOTION_BLUR
-        elif len(meshes) > 1:
+        elif n_faces > 1:
             quality = Quality.MULTIPLE_FACES
         else:
             quality = Quality.OK
-        return FaceObservation(quality=quality, landmarks=primary.astype(np.float32),
+        return FaceObservation(quality=quality, landmarks=mesh.astype(np.float32),
                                bbox=bbox.astype(np.float32), confidence=float(confidence),
-                               n_faces=len(meshes), blur=float(blur))
+                               n_faces=n_faces, blur=float(blur))
 
     def reset(self) -> None:
         """Forget the primary face (e.g. after a seek); mediapipe re-detects on its own."""
         self._prev_centre = None
+        self._held_conf = None
+        self._since_count = None
 
     def close(self) -> None:
-        """Release mediapipe's graph. Safe to call twice."""
-        if self._mesh is not None:
-            self._mesh.close()
-            self._mesh = None
-        if self._mirror_mesh is not None:
-            self._mirror_mesh.close()
-            self._mirror_mesh = None
+        """Release mediapipe's graphs. Safe to call twice."""
+        self._closed = True
+        for name in ("_multi", "_single", "_detector", "_mirror_mesh"):
+            graph = getattr(self, name)
+            if graph is not None:
+                graph.close()
+                setattr(self, name, None)
 
     def __enter__(self) -> "FaceTracker":
         return self
@@ -159,25 +235,59 @@ class FaceTracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- helpers ------------------------------------------------------------------------------
+    # -- faces ----------------------------------------------------------------------------------
     @staticmethod
-    def _to_pixels(face: Any, w: int, h: int) -> np.ndarray:
-        a = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
-        if a.shape != (N_LANDMARKS, 3):
-            raise RuntimeError(f"mediapipe returned {a.shape[0]} landmarks, expected {N_LANDMARKS}")
-        return a * np.array([w, h, w], dtype=np.float64)
+    def _run(graph: Any, rgb: np.ndarray) -> list[np.ndarray]:
+        h, w = rgb.shape[:2]
+        return [_to_pixels(f, w, h) for f in (graph.process(rgb).multi_face_landmarks or [])]
 
-    def _choose_primary(self, meshes: list[np.ndarray]) -> int:
+    def _faces(self, rgb: np.ndarray) -> tuple[list[np.ndarray], int]:
+        """All meshes of this frame (the primary among them) and the number of faces."""
+        if self._multi_mode:
+            meshes = self._run(self._multi, rgb)
+            self.stats["multi_frames"] += 1
+            if self._adaptive:
+                self._one_face_run = self._one_face_run + 1 if len(meshes) <= 1 else 0
+                if self._one_face_run >= _SWITCH_BACK:
+                    self._multi_mode = False
+                    self._since_count = 0  # it just counted; the next count follows the schedule
+                    self._n_counted = 1
+                    _forget(self._single)
+            return meshes, len(meshes)
+        meshes = self._run(self._single, rgb)
+        if not meshes:
+            self._since_count = None
+            return meshes, 0
+        if self._since_count is None or self._since_count >= self.count_every - 1:
+            self.stats["face_counts"] += 1
+            found = self._detector.process(rgb).detections or []
+            self._n_counted, self._since_count = max(len(found), 1), 0
+        else:
+            self._since_count += 1
+        if self._n_counted >= 2:
+            # hand over to the several-face graph on this very frame, so that the primary face
+            # follows the documented rule (nearest the previous one, else the largest)
+            self._multi_mode, self._one_face_run = True, 0
+            _forget(self._multi)
+            self.stats["multi_frames"] += 1
+            multi = self._run(self._multi, rgb)
+            if multi:
+                return multi, max(len(multi), self._n_counted)
+        return meshes, self._n_counted
+
+    def _choose_primary(self, meshes: list[np.ndarray]) -> tuple[int, bool]:
+        """Index of the primary face, and whether it is the previous frame's primary face."""
         boxes = [_bbox(m) for m in meshes]
-        if self._prev_centre is not None and len(meshes) > 1:
+        if self._prev_centre is not None:
             centres = np.array([(b[:2] + b[2:]) / 2 for b in boxes])
             d = np.linalg.norm(centres - self._prev_centre, axis=1)
             best = int(np.argmin(d))
             if d[best] <= self.reacquire_radius * self._prev_width:
-                return best
+                return best, True
         areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
-        return int(np.argmax(areas))
+        return int(np.argmax(areas)), False
 
+    # -- quality measures -----------------------------------------------------------------------
     def blur_measure(self, rgb: np.ndarray, bbox: np.ndarray) -> float:
         """Variance of the Laplacian of the grey face crop resized to ``blur_size`` square."""
         import cv2
@@ -185,14 +295,31 @@ class FaceTracker:
         crop = _crop(rgb, bbox)
         if crop.size == 0:
             return float("nan")
-        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-        grey = cv2.resize(grey, (self.blur_size, self.blur_size), interpolation=cv2.INTER_AREA)
+        # resize first: the grey conversion then runs on blur_size² pixels, not on the whole crop
+        # (both steps are linear, so the order changes only the rounding)
+        small = cv2.resize(crop, (self.blur_size, self.blur_size), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+    def _scheduled_confidence(self, rgb: np.ndarray, mesh: np.ndarray, bbox: np.ndarray) -> float:
+        """Measured confidence when the occlusion schedule says so, else the last measured one."""
+        if not self.occlusion_check:
+            return float("nan")
+        due = (self._held_conf is None or self._since_check >= self.occlusion_every - 1
+               or self._held_conf < self.recheck_below
+               or self._since_flag < self.recheck_after_flag)
+        if not due:
+            self._since_check += 1
+            self._since_flag += 1
+            return self._held_conf  # type: ignore[return-value]
+        conf = self._confidence(rgb, mesh, bbox)
+        self.stats["mirror_checks"] += 1
+        self._held_conf, self._since_check = conf, 0
+        self._since_flag = 0 if conf < self.min_confidence else self._since_flag + 1
+        return conf
 
     def _confidence(self, rgb: np.ndarray, mesh: np.ndarray, bbox: np.ndarray) -> float:
         """Landmark confidence in [0, 1] from a mirrored second opinion (see module docstring)."""
-        if not self.occlusion_check:
-            return float("nan")
         d = self.mirror_disagreement(rgb, mesh, bbox)
         if not np.isfinite(d):
             return 0.0  # a face the tracker sees but a fresh detection on the mirror image does not
@@ -204,6 +331,8 @@ class FaceTracker:
         found there."""
         from facelens.core.geometry import head_pose, posefree
 
+        if self._mirror_mesh is None:
+            raise RuntimeError("this FaceTracker was made with occlusion_check=False")
         h, w = rgb.shape[:2]
         bw, bh = bbox[2] - bbox[0], bbox[3] - bbox[1]
         m = 0.5 * max(bw, bh)  # margin: mediapipe's detector needs some context around the face
@@ -212,11 +341,10 @@ class FaceTracker:
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, :][:, ::-1])
         if crop.shape[0] < 8 or crop.shape[1] < 8:
             return float("nan")
-        result = self._mirror_mesh.process(crop)
-        if not result.multi_face_landmarks:
+        cands = self._run(self._mirror_mesh, crop)
+        if not cands:
             return float("nan")
-        ch, cw = crop.shape[:2]
-        cands = [self._to_pixels(f, cw, ch) for f in result.multi_face_landmarks]
+        cw = crop.shape[1]
         centre = np.array([(bbox[0] + bbox[2]) / 2 - x0, (bbox[1] + bbox[3]) / 2 - y0])
         for c in cands:  # back to unmirrored crop coordinates, landmark indices swapped L<->R
             c[:, 0] = cw - c[:, 0]
@@ -226,6 +354,30 @@ class FaceTracker:
         a = posefree(mine, head_pose(mine))[_lower_face()]
         b = posefree(other, head_pose(other))[_lower_face()]
         return float(np.sqrt(((a - b) ** 2).sum(axis=1).mean()))
+
+
+def _forget(graph: Any) -> None:
+    """Drop a tracking FaceMesh graph's tracked faces (the legacy API has no reset): a frame
+    without a face makes it detect afresh on the next frame, instead of starting from a region
+    it tracked long ago (about 2 ms)."""
+    graph.process(np.zeros((64, 64, 3), np.uint8))
+
+
+def _to_pixels(face: Any, w: int, h: int) -> np.ndarray:
+    """Landmarks (478, 3) in pixels (z on the x scale) from a NormalizedLandmarkList."""
+    raw = face.SerializeToString()
+    # reading the wire format with numpy is ~20x faster than 1434 protobuf attribute reads; any
+    # other layout (e.g. a field left out) takes the slow, general path
+    if len(raw) == N_LANDMARKS * _LANDMARK_WIRE.itemsize:
+        rec = np.frombuffer(raw, dtype=_LANDMARK_WIRE)
+        if (np.all(rec["tag"] == 0x0A) and np.all(rec["len"] == 15) and np.all(rec["tx"] == 0x0D)
+                and np.all(rec["ty"] == 0x15) and np.all(rec["tz"] == 0x1D)):
+            a = np.stack([rec["x"], rec["y"], rec["z"]], axis=1).astype(np.float64)
+            return a * np.array([w, h, w], dtype=np.float64)
+    a = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
+    if a.shape != (N_LANDMARKS, 3):
+        raise RuntimeError(f"mediapipe returned {a.shape[0]} landmarks, expected {N_LANDMARKS}")
+    return a * np.array([w, h, w], dtype=np.float64)
 
 
 def _bbox(mesh: np.ndarray) -> np.ndarray:
