@@ -174,9 +174,11 @@ def test_killed_batch_resumes_to_identical_results(pool_run, tmp_path, media):
         proc.wait(timeout=30)
     assert not (out / "sessions" / "liveportrait_d3.h5").exists()
     assert not (out / "cohort.csv").exists()
+    assert (out / "sessions" / "liveportrait_d3.h5.partial").exists()
 
     result = run_batch(read_batch_manifest(manifest), out, workers=2, fps=FPS, device="cpu", batch_size=BATCH)
     assert all(o.status == "ok" for o in result.outcomes)
+    assert {o.session_id: o.resumed for o in result.outcomes}["liveportrait_d3"]
     for sid in ("pyfeat_single_face", "liveportrait_d3"):
         _assert_same_results(out / "sessions" / f"{sid}.h5", pool_out / "sessions" / f"{sid}.h5")
     rows = pd.read_csv(out / "cohort.csv").set_index("session_id")
