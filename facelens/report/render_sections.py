@@ -132,7 +132,7 @@ def snapshots(sec: rc.SnapshotSection, width: float) -> Flowables:
     col_w = width / 3.0
     for m in sec.moments:
         try:
-            img = array_image(render_face(m.mesh, size=300), col_w - 10)
+            img = array_image(render_face(m.mesh, size=260), col_w - 10)
         except SnapshotError as exc:
             sec.missing.append(f"{m.role}: {exc}")
             continue

@@ -25,7 +25,7 @@ def styles() -> dict[str, ParagraphStyle]:
     base = ParagraphStyle("body", fontName=font, fontSize=8.5, leading=11, textColor=INK)
     return {
         "body": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9, textColor=MUTED),
+        "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9, textColor=MUTED, spaceBefore=2),
         "cell": ParagraphStyle("cell", parent=base, fontSize=7.6, leading=9.2),
         "cellb": ParagraphStyle("cellb", parent=base, fontName=bold, fontSize=7.6, leading=9.2),
         "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=16, leading=20, spaceAfter=2),
@@ -39,7 +39,7 @@ def styles() -> dict[str, ParagraphStyle]:
                              borderPadding=4, backColor=colors.white, spaceBefore=4, spaceAfter=6),
         "box": ParagraphStyle("box", parent=base, fontSize=8.5, leading=11, borderColor=INK, borderWidth=0.8,
                               borderPadding=5, backColor=NOTE_BG, spaceBefore=4, spaceAfter=8),
-        "warn": ParagraphStyle("warn", parent=base, fontName=bold, textColor=WARN, spaceAfter=3),
+        "warn": ParagraphStyle("warn", parent=base, fontName=bold, textColor=WARN, spaceBefore=4, spaceAfter=3),
         "big": ParagraphStyle("big", parent=base, fontName=bold, fontSize=11, leading=14, spaceAfter=2),
     }
 
@@ -91,9 +91,14 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
     """A print table: grey header, hairline rules, numbers right-aligned from column ``align_right_from``."""
     st = styles()
     data = []
+    size = 6.8 if small else st["cell"].fontSize
     for r, row in enumerate(rows):
         cells = []
         for c, v in enumerate(row):
+            right = c >= align_right_from and c not in left_cols
+            if isinstance(v, str) and r >= header_rows and right and len(v) < 24 and not set(v) & set("<&\n"):
+                cells.append(v)  # a plain number: a bare string is ~50x cheaper to lay out than a Paragraph
+                continue
             if isinstance(v, str):
                 style = st["cellb"] if r < header_rows else st["cell"]
                 if small:
@@ -106,6 +111,11 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
     t = Table(data, colWidths=widths, repeatRows=header_rows, hAlign="LEFT")
     cmds: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("FONTNAME", (0, 0), (-1, -1), st["cell"].fontName),
+        ("FONTSIZE", (0, 0), (-1, -1), size),
+        ("LEADING", (0, 0), (-1, -1), size + 1.6),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        ("ALIGN", (align_right_from, header_rows), (-1, -1), "RIGHT"),
         ("LINEABOVE", (0, 0), (-1, 0), 0.8, INK),
         ("LINEBELOW", (0, header_rows - 1), (-1, header_rows - 1), 0.6, INK),
         ("LINEBELOW", (0, -1), (-1, -1), 0.8, INK),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from facelens import __version__
-from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, session_dynamics
+from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, segment_mask, session_dynamics
 from facelens.core.report_content import published
 from facelens.core.report_content.sections import (
     AffectSeriesSection,
@@ -219,8 +219,7 @@ def _moments(res: SessionResults, segments: Sequence[Segment]) -> SnapshotSectio
     pool = idx
     how = "valid frame nearest to the centre of the circumplex (valence 0, arousal 0), whole session"
     if neutral:
-        t = res.time_s
-        in_neutral = idx[np.array([any(s.start_s <= t[i] < s.end_s for s in neutral) for i in idx], bool)]
+        in_neutral = idx[segment_mask(res.time_s, neutral)[idx]]
         if in_neutral.size:
             pool = in_neutral
             how = "valid frame of the neutral segments nearest to valence 0, arousal 0"
@@ -228,7 +227,8 @@ def _moments(res: SessionResults, segments: Sequence[Segment]) -> SnapshotSectio
     for role, i, why in picks:
         mesh = res.posefree_mesh(i)
         if not np.isfinite(mesh).all():
-            sec.missing.append(f"{role}: the mesh of frame {i} is incomplete")
+            what = "holds no face mesh" if np.isnan(mesh).all() else "holds an incomplete face mesh"
+            sec.missing.append(f"{role}: the results file {what} for frame {i}")
             continue
         t_i = float(res.time_s[i])
         sec.moments.append(Moment(role, i, t_i, float(v[i]), float(a[i]), _label_at(segments, t_i), mesh, why))
