@@ -94,3 +94,88 @@ def test_bad_input_and_close():
     tracker.close()  # twice is fine
     with pytest.raises(RuntimeError):
         tracker.process(np.zeros((120, 160, 3), np.uint8))
+
+
+def test_occlusion_schedule_follows_the_documented_rule():
+    """Which frames get a mirror check, with scripted confidences (no second mesh is run)."""
+    tracker = FaceTracker(occlusion_every=4, occlusion_every_clear=8, clear_above=0.75,
+                          recheck_below=0.65, recheck_after_flag=5)
+    script = iter([0.9, 0.9, 0.7, 0.7, 0.6, 0.3, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.9])
+    checked: list[int] = []
+
+    def scripted(rgb, mesh, bbox):
+        checked.append(frame)
+        return next(script)
+
+    tracker._confidence = scripted
+    seen = []
+    for frame in range(48):
+        seen.append(tracker._scheduled_confidence(None, None, None))
+    tracker.close()
+    # 0: start; clear (0.9) -> every 8th: 8; 0.9 -> 16; 0.7 -> every 4th: 20; 0.7 -> 24;
+    # 0.6 (below recheck_below) -> 25; 0.3 flagged -> every frame for 5 frames: 26..30;
+    # then 0.8 is clear again -> every 8th: 38, 46
+    assert checked == [0, 8, 16, 20, 24, 25, 26, 27, 28, 29, 30, 38, 46], checked
+    assert seen[:8] == [0.9] * 8 and seen[25] == 0.3  # frames in between carry the last value
+    assert tracker.stats["mirror_checks"] == len(checked)
+
+
+def test_schedules_match_the_every_frame_tracker(media):
+    """The cheap defaults give the original's flags and landmarks on the occlusion clip."""
+    path = media / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
+    fast = _track(path, until_s=9.0)
+    orig = _track(path, until_s=9.0, occlusion_every=1, count_every=1)
+    low = np.array([o.quality == Quality.LOW_CONFIDENCE for _, o in fast])
+    low_orig = np.array([o.quality == Quality.LOW_CONFIDENCE for _, o in orig])
+    assert low_orig.sum() >= 10
+    assert (low_orig & ~low).sum() <= 2 and (low & ~low_orig).sum() <= 2  # measured 0 and 0
+    # the one-face graph tracks exactly like the several-face graph (measured 0.00 px)
+    dev = max(float(np.abs(a.landmarks - b.landmarks).max()) for (_, a), (_, b) in zip(fast, orig))
+    assert dev < 0.5
+    assert all(o.n_faces == 1 for _, o in fast)
+
+
+def test_second_face_appearing_and_leaving(media):
+    """One-face tracking counts faces every count_every frames and hands over to the several-face
+    graph while a second face is there, keeping the same primary face throughout."""
+    import cv2
+
+    face = cv2.resize(_still(media), (300, 300))
+    one = np.full((360, 760, 3), 90, np.uint8)
+    one[30:330, 40:340] = face
+    two = one.copy()
+    two[30:330, 420:720] = face
+    with FaceTracker(occlusion_check=False, count_every=3) as tracker:
+        seq = [tracker.process(one) for _ in range(4)]
+        assert all(o.n_faces == 1 and o.quality == Quality.OK for o in seq)
+        assert tracker.stats["multi_frames"] == 0 and tracker.stats["face_counts"] == 2  # 0, 3
+        seq = [tracker.process(two) for _ in range(4)]
+        # the next count (frame 6 = the 3rd frame with two faces) sees the second face
+        assert [o.n_faces for o in seq] == [1, 1, 2, 2]
+        assert seq[-1].quality == Quality.MULTIPLE_FACES
+        assert all(o.bbox[0] < 380 for o in seq)  # the first face stays primary
+        seq = [tracker.process(one) for _ in range(6)]
+        assert all(o.n_faces == 1 and o.bbox[0] < 380 for o in seq)
+        assert tracker.stats["multi_frames"] == 2 + 3  # hands back after 3 one-face frames
+
+
+def test_fast_landmark_parsing_matches_protobuf():
+    from mediapipe.framework.formats import landmark_pb2
+
+    from facelens.core.tracking import _to_pixels
+
+    rng = np.random.default_rng(1)
+    xyz = rng.uniform(-0.5, 1.5, (478, 3)).astype(np.float32)
+    full = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in xyz:
+        full.landmark.add(x=float(x), y=float(y), z=float(z))
+    expected = xyz.astype(np.float64) * np.array([640, 360, 640])
+    np.testing.assert_array_equal(_to_pixels(full, 640, 360), expected)
+    partial = landmark_pb2.NormalizedLandmarkList()  # z left out: the general path reads 0
+    for x, y, _ in xyz:
+        partial.landmark.add(x=float(x), y=float(y))
+    got = _to_pixels(partial, 640, 360)
+    np.testing.assert_array_equal(got[:, :2], expected[:, :2])
+    assert np.all(got[:, 2] == 0)
+    with pytest.raises(RuntimeError):
+        _to_pixels(landmark_pb2.NormalizedLandmarkList(landmark=full.landmark[:468]), 640, 360)

@@ -19,16 +19,24 @@ mediapipe's own landmark tracking and the identity of the primary face). Each ca
 * ``MOTION_BLUR`` — the variance of the Laplacian of the face crop, resized to ``blur_size``
   pixels square, is below ``blur_threshold``.
 
-Cost (see ``benchmarks/tracking_speed.py`` and docs/expressions.md, "Tracking cost"): the mirrored
-second opinion costs more than the tracking mesh itself, and a FaceMesh graph asked for several
-faces runs its face detector on *every* frame while it sees fewer faces than that. Two schedules
-keep the flags at a fraction of that cost (video mode only; ``static=True`` checks every image):
+Cost (``benchmarks/tracking_speed.py``): the mirrored second opinion costs more than the tracking
+mesh itself (CPU ms per frame on this busy 2-core machine: mesh ~4-5.5, mirror check ~8), and a
+FaceMesh graph asked for several faces runs its face detector on *every* frame while it sees fewer
+faces than that (~2 ms). Two schedules keep the flags at a fraction of that cost (video mode only;
+``static=True`` checks every image):
 
-* Occlusion (``occlusion_every``): the mirror check runs when the track starts or its primary face
-  changes, every ``occlusion_every``-th frame, on every frame while the last measured confidence is
-  below ``recheck_below`` (occlusions build up over several frames at 10 fps; the confidence sinks
-  through this band first), and on the ``recheck_after_flag`` frames after a flagged one (they
-  last many frames). Frames in between carry the last measured confidence.
+* Occlusion: the mirror check runs when the track starts or its primary face changes; then every
+  ``occlusion_every_clear``-th frame while the last measured confidence is at least
+  ``clear_above``, every ``occlusion_every``-th frame below that, every frame while it is below
+  ``recheck_below`` (at 10 fps an occlusion builds up over several frames and the confidence sinks
+  through these bands first), and on the ``recheck_after_flag`` frames after a flagged one
+  (occlusions last many frames). Frames in between carry the last measured confidence, so an
+  occlusion's onset is flagged at most ``occlusion_every_clear - 1`` frames late. The bands were
+  chosen by replaying the every-frame confidences of the four test clips (Wolfgang 197 sampled
+  frames with 48 flagged, single_face 24/0, liveportrait_d3 118/2, noface_face 24 faces/0): the
+  defaults flag exactly the same frames with 47 % of the checks (single_face: 3 of 24); every
+  4th frame without the bands missed 11 of 48. A lower-face appearance-change cue (normalised
+  8x16 thumbnail difference) added no hits in that replay and was left out.
 * Face count (``count_every``): a one-face FaceMesh graph tracks the face (no detector while
   tracking); mediapipe's short-range face detector counts the faces when the track starts and every
   ``count_every``-th frame (the count is carried in between). When it sees two or more, a
@@ -54,9 +62,10 @@ DEFAULT_BLUR_THRESHOLD = 25.0
 DEFAULT_BLUR_SIZE = 128
 DEFAULT_MIN_CONFIDENCE = 0.5
 DEFAULT_DISAGREEMENT_AT_HALF = 0.45  # cm (template units): confidence 0.5 at this disagreement
-# Schedules (docs/expressions.md, "Tracking cost": replayed on every-frame confidences of four
-# clips, these flag exactly the frames the every-frame check flags).
+# Schedules (module docstring: replayed on every-frame confidences of four clips, these flag
+# exactly the frames the every-frame check flags).
 DEFAULT_OCCLUSION_EVERY = 4
+DEFAULT_CLEAR_ABOVE = 0.75  # clean frontal faces measured 0.78-0.86 (single_face 5-95 %)
 DEFAULT_RECHECK_BELOW = 0.65
 DEFAULT_RECHECK_AFTER_FLAG = 5
 DEFAULT_COUNT_EVERY = 5
@@ -114,7 +123,12 @@ class FaceTracker:
     disagreement_at_half
         Mirror disagreement (template cm) that gives confidence 0.5.
     occlusion_every
-        At most this many frames between two mirror checks (1: every frame).
+        At most this many frames between two mirror checks (1: every frame, the original).
+    occlusion_every_clear
+        The same while the last confidence is at least ``clear_above``; default twice
+        ``occlusion_every`` (1 when that is 1).
+    clear_above
+        Confidence above which a face counts as clearly visible.
     recheck_below
         Check every frame while the last measured confidence is below this.
     recheck_after_flag
@@ -131,6 +145,8 @@ class FaceTracker:
                  occlusion_check: bool = True,
                  disagreement_at_half: float = DEFAULT_DISAGREEMENT_AT_HALF,
                  occlusion_every: int = DEFAULT_OCCLUSION_EVERY,
+                 occlusion_every_clear: int | None = None,
+                 clear_above: float = DEFAULT_CLEAR_ABOVE,
                  recheck_below: float = DEFAULT_RECHECK_BELOW,
                  recheck_after_flag: int = DEFAULT_RECHECK_AFTER_FLAG,
                  count_every: int = DEFAULT_COUNT_EVERY) -> None:
@@ -144,6 +160,10 @@ class FaceTracker:
         self.occlusion_check = bool(occlusion_check)
         self.disagreement_at_half = float(disagreement_at_half)
         self.occlusion_every = 1 if static else max(1, int(occlusion_every))
+        if occlusion_every_clear is None:
+            occlusion_every_clear = 1 if self.occlusion_every == 1 else 2 * self.occlusion_every
+        self.occlusion_every_clear = 1 if static else max(1, int(occlusion_every_clear))
+        self.clear_above = float(clear_above)
         self.recheck_below = float(recheck_below)
         self.recheck_after_flag = int(recheck_after_flag)
         self.count_every = max(1, int(count_every))
@@ -305,13 +325,15 @@ class FaceTracker:
         """Measured confidence when the occlusion schedule says so, else the last measured one."""
         if not self.occlusion_check:
             return float("nan")
-        due = (self._held_conf is None or self._since_check >= self.occlusion_every - 1
-               or self._held_conf < self.recheck_below
+        held = self._held_conf
+        every = self.occlusion_every_clear if held is not None and held >= self.clear_above \
+            else self.occlusion_every
+        due = (held is None or self._since_check >= every - 1 or held < self.recheck_below
                or self._since_flag < self.recheck_after_flag)
         if not due:
             self._since_check += 1
             self._since_flag += 1
-            return self._held_conf  # type: ignore[return-value]
+            return held  # type: ignore[return-value]
         conf = self._confidence(rgb, mesh, bbox)
         self.stats["mirror_checks"] += 1
         self._held_conf, self._since_check = conf, 0

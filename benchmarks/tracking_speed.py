@@ -1,0 +1,112 @@
+"""Face tracking cost per sampled frame: every-frame checks (the original) against the schedules.
+
+Usage: ``python benchmarks/tracking_speed.py [VIDEO ...] [--fps 10] [--repeat 2]``
+(default: the four test clips of the shared media that the tracking tests use).
+
+Frames are decoded once up front, so only ``FaceTracker.process`` is timed. For each clip and each
+configuration it prints CPU milliseconds per frame (``time.process_time``: all threads of this
+process, mediapipe's included, so other users of the machine do not inflate it), wall
+milliseconds per frame, the number of mirror checks / face counts / several-face-graph frames, and
+how the LOW_CONFIDENCE and MULTIPLE_FACES flags and the landmarks compare with the original
+behaviour measured in the same run (``occlusion_every=1, count_every=1``). The configurations
+alternate within each repetition and the best repetition is kept, so a load spike hits both.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CLIPS = ["pyfeat_WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4", "liveportrait_d3.mp4",
+         "pyfeat_noface_face.mov"]
+CONFIGS = {"original": dict(occlusion_every=1, count_every=1),
+           "scheduled": {},  # the defaults
+           "no occlusion check": dict(occlusion_check=False)}
+
+
+def _media() -> Path:
+    return Path(os.environ.get("FACELENS_MEDIA", REPO.parent / "shared" / "media"))
+
+
+def _frames(path: Path, fps: float) -> list[np.ndarray]:
+    from facelens.core.video import open_session
+
+    with open_session(path) as s:
+        return [f.rgb for f in s.iter_sampled(fps)]
+
+
+def _run(frames: list[np.ndarray], kwargs: dict) -> tuple[float, float, list, dict]:
+    from facelens.core.tracking import FaceTracker
+
+    with FaceTracker(**kwargs) as tr:
+        tr.process(frames[0])  # graph start-up and first detection are not per-frame costs
+        tr.reset()
+        tr.stats = {k: 0 for k in tr.stats}
+        c0, w0 = time.process_time(), time.perf_counter()
+        obs = [tr.process(f) for f in frames]
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        return cpu / len(frames) * 1e3, wall / len(frames) * 1e3, obs, dict(tr.stats)
+
+
+def _compare(obs: list, ref: list) -> str:
+    from facelens.core.types import Quality
+
+    low = np.array([o.quality == Quality.LOW_CONFIDENCE for o in obs])
+    low_ref = np.array([o.quality == Quality.LOW_CONFIDENCE for o in ref])
+    multi = np.array([o.n_faces > 1 for o in obs])
+    multi_ref = np.array([o.n_faces > 1 for o in ref])
+    both = [i for i, (a, b) in enumerate(zip(obs, ref))
+            if a.landmarks is not None and b.landmarks is not None]
+    dev = max((float(np.abs(obs[i].landmarks[:, :2] - ref[i].landmarks[:, :2]).max()) for i in both),
+              default=float("nan"))
+    return (f"LOW {int(low.sum())}/{int(low_ref.sum())} (missed {int((low_ref & ~low).sum())}, "
+            f"extra {int((low & ~low_ref).sum())}), several faces {int(multi.sum())}/"
+            f"{int(multi_ref.sum())}, max landmark difference {dev:.2f} px")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("videos", nargs="*")
+    ap.add_argument("--fps", type=float, default=10.0)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    videos = [Path(v) for v in args.videos] or [_media() / "videos" / c for c in CLIPS]
+    totals = {name: [0.0, 0.0, 0] for name in CONFIGS}
+    for video in videos:
+        frames = _frames(video, args.fps)
+        h, w = frames[0].shape[:2]
+        print(f"\n{video.name}: {len(frames)} sampled frames at {args.fps:g} fps, {w}x{h}")
+        best: dict[str, tuple] = {}
+        for _ in range(max(1, args.repeat)):
+            for name, kwargs in CONFIGS.items():
+                r = _run(frames, kwargs)
+                if name not in best or r[0] < best[name][0]:
+                    best[name] = r
+        ref = best["original"]
+        for name, (cpu, wall, obs, stats) in best.items():
+            totals[name][0] += cpu * len(frames)
+            totals[name][1] += wall * len(frames)
+            totals[name][2] += len(frames)
+            print(f"  {name:<19} cpu {cpu:6.2f} ms/frame ({ref[0] / cpu:4.2f}x less than original)"
+                  f"  wall {wall:6.2f} ms/frame  mirror checks {stats['mirror_checks']}"
+                  f"  face counts {stats['face_counts']}  several-face graph {stats['multi_frames']}")
+            if name != "original":
+                print(f"  {'':<19} {_compare(obs, ref[2])}")
+    print("\nall clips (frame-weighted):")
+    base = totals["original"][0] / totals["original"][2]
+    for name, (cpu, wall, n) in totals.items():
+        print(f"  {name:<19} cpu {cpu / n:6.2f} ms/frame = {1e3 * n / cpu:6.1f} frames/s of CPU"
+              f"  ({base / (cpu / n):4.2f}x)  wall {wall / n:6.2f} ms/frame")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
