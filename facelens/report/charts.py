@@ -25,12 +25,17 @@ def _mpl() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import logging
+
+    # The AFM Helvetica of the core fonts has no "normal" weight entry; matplotlib's fallback to "medium"
+    # is the same face, so its warning is noise on the user's terminal.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({
         # PDF core fonts: chart text stays real, searchable text, and nothing is embedded (embedding
         # and subsetting a TrueType font cost ~0.5 s per chart, most of the report's time).
-        "pdf.use14corefonts": True, "font.family": "sans-serif", "font.sans-serif": ["Helvetica"],
+        "pdf.use14corefonts": True, "font.family": "sans-serif",
         "axes.unicode_minus": False,  # core fonts have no U+2212
         "font.size": FONT_SIZE, "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
         "axes.spines.top": False, "axes.spines.right": False,
