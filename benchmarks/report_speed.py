@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facelens.core.geometry import EXPRESSION_NAMES, template  # noqa: E402
-from facelens.core.results import ResultsWriter  # noqa: E402
-from facelens.core.segments import Segment, write_segments_csv  # noqa: E402
-from facelens.core.simulate import simulate_session  # noqa: E402
-from facelens.core.types import Quality  # noqa: E402
+from facelens.core.geometry import EXPRESSION_NAMES, template
+from facelens.core.results import ResultsWriter
+from facelens.core.segments import Segment, write_segments_csv
+from facelens.core.simulate import simulate_session
+from facelens.core.types import Quality
 
 FPS = 10.0
 

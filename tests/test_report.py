@@ -226,13 +226,13 @@ def test_cli_report(tmp_path):
     h5, csv = _simulated(tmp_path)
     cmd = [sys.executable, "-m", "facelens", "report"]
     ok = subprocess.run(cmd + [str(h5), "--segments", str(csv), "--out", str(tmp_path / "c.pdf"), "--no-model"],
-                        capture_output=True, text=True, cwd=REPO)
+                        capture_output=True, text=True, cwd=REPO, check=False)
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "c.pdf").is_file()
     bad = subprocess.run(cmd + [str(tmp_path / "missing.h5"), "--segments", str(csv), "--out",
-                                str(tmp_path / "d.pdf")], capture_output=True, text=True, cwd=REPO)
+                                str(tmp_path / "d.pdf")], capture_output=True, text=True, cwd=REPO, check=False)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "not found" in bad.stderr
     assert not (tmp_path / "d.pdf").exists()
     nosegs = subprocess.run(cmd + [str(h5), "--out", str(tmp_path / "e.pdf")], capture_output=True, text=True,
-                            cwd=REPO)
+                            cwd=REPO, check=False)
     assert nosegs.returncode == 2 and "--segments" in nosegs.stderr

@@ -8,6 +8,7 @@ greyscale; the circumplex density uses a grey ramp. Each function returns PDF by
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from typing import Any
 
@@ -64,7 +65,7 @@ def _decimate(t: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray
     n_bins = max_points // 2
     edges = np.linspace(0, n, n_bins + 1).astype(np.int64)
     keep: list[int] = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         chunk = y[a:b]
         finite = np.isfinite(chunk)
         if not finite.any():

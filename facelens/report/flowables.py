@@ -6,8 +6,9 @@ CLI imports lazily), never by a cheap command.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from reportlab.lib.utils import ImageReader
@@ -104,7 +105,7 @@ def numbered_canvas(footer: Callable[[Any, int, int], None]) -> type:
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 - reportlab's name
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 

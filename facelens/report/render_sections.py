@@ -1,9 +1,10 @@
 """One function per report section type: content section -> list of reportlab flowables."""
 from __future__ import annotations
 
-from typing import Any, Callable
+import math
+from collections.abc import Callable
+from typing import Any
 
-from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 
 from facelens.core import report_content as rc
@@ -16,7 +17,7 @@ Flowables = list[Any]
 
 
 def _duration(x: float) -> str:
-    if x != x:  # NaN
+    if math.isnan(x):
         return "—"
     m, s = divmod(x, 60.0)
     return f"{int(m)} min {s:04.1f} s" if m else f"{s:.1f} s"

@@ -10,9 +10,10 @@ import datetime as _dt
 import hashlib
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,12 +45,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DENSITY_BINS = 24
 DISCLAIMER = [
-    "FaceLens is a research and decision-support tool. It does not make a diagnosis, and nothing in this "
-    "report is a diagnosis. Its numbers are estimates from video of the face, made by models that were not "
-    "validated on psychiatric patients; they can be wrong, and they must be read by a qualified clinician "
-    "together with the clinical assessment.",
-    "Valence and arousal are estimated per sampled frame in the range −1 to +1. Frames without a usable face "
-    "(no face, occlusion, blur, extreme head pose) are left out and counted under Data quality.",
+    ("FaceLens is a research and decision-support tool. It does not make a diagnosis, and nothing in this "
+     "report is a diagnosis. Its numbers are estimates from video of the face, made by models that were not "
+     "validated on psychiatric patients; they can be wrong, and they must be read by a qualified clinician "
+     "together with the clinical assessment."),
+    ("Valence and arousal are estimated per sampled frame in the range −1 to +1. Frames without a usable face "
+     "(no face, occlusion, blur, extreme head pose) are left out and counted under Data quality."),
 ]
 
 
@@ -76,7 +77,7 @@ class ReportOptions:
 def _fmt_s(x: float) -> str:
     if not math.isfinite(x):
         return "—"
-    m, s = divmod(int(round(x)), 60)
+    m, s = divmod(round(x), 60)
     return f"{m} min {s:02d} s" if m else f"{x:.1f} s"
 
 
@@ -92,12 +93,12 @@ def _header(res: SessionResults, segments: Sequence[Segment], opt: ReportOptions
         fields.append(("Clinician", opt.clinician or "not recorded"))
         authors = sorted({s.author for s in segments if s.author})
         fields.append(("Annotator(s)", ", ".join(authors) or "not recorded"))
-    fields.append(("Recording", f"{_fmt_s(res.duration_s)}, {res.width}×{res.height} px, "
-                                f"analysed at {float(res.params.get('fps', float('nan'))):g} frames/s"))
+    fields.append(("Recording", (f"{_fmt_s(res.duration_s)}, {res.width}×{res.height} px, "
+                                f"analysed at {float(res.params.get('fps', float('nan'))):g} frames/s")))
     fields.append(("Report generated", generated))
     fields.append(("Report ID", report_id))
-    fields.append(("Software", f"FaceLens {__version__} (analysis by FaceLens "
-                               f"{res.meta.get('facelens_version', '?')})"))
+    fields.append(("Software", (f"FaceLens {__version__} (analysis by FaceLens "
+                               f"{res.meta.get('facelens_version', '?')})")))
     notices = []
     if res.is_demo:
         notices.append("SYNTHETIC DEMO SESSION generated from a public-domain portrait: not a patient recording.")
@@ -135,7 +136,7 @@ def _series(res: SessionResults, segments: Sequence[Segment], dyn: SessionDynami
     n = int(valid.sum())
     hist = np.zeros((DENSITY_BINS, DENSITY_BINS))
     if n:
-        h, _, _ = np.histogram2d(np.clip(a[valid], -1, 1), np.clip(v[valid], -1, 1), bins=[edges, edges])
+        h, _, _ = np.histogram2d(np.clip(a[valid], -1, 1), np.clip(v[valid], -1, 1), bins=(edges, edges))  # type: ignore[arg-type]
         hist = h / n
     sec = AffectSeriesSection("Valence and arousal over time", time_s=np.asarray(res.time_s, np.float64),
                               valence=v, arousal=a, segments=[(s.label, s.start_s, s.end_s) for s in segments],
@@ -187,10 +188,10 @@ def _dynamics(dyn: SessionDynamics, res: SessionResults) -> DynamicsSection:
         seg_rows.append(SegmentIndexRow(s.label, s.start_s, s.end_s, s.valence.n_valid,
                                         {k: float(v) for k, v in vals.items()}))
     notes = [
-        f"Indices are computed over valid frames only; a change is counted only between consecutive valid "
-        f"frames (a discarded frame breaks the chain). PAC threshold {pac:g}.",
-        "V resp. = largest deviation of the smoothed valence from its level before the segment started; "
-        "V lat. = seconds until half of it was reached. — = not defined (too few valid frames).",
+        (f"Indices are computed over valid frames only; a change is counted only between consecutive valid "
+        f"frames (a discarded frame breaks the chain). PAC threshold {pac:g}."),
+        ("V resp. = largest deviation of the smoothed valence from its level before the segment started; "
+        "V lat. = seconds until half of it was reached. — = not defined (too few valid frames)."),
     ]
     sec = DynamicsSection("Affective dynamics", session=rows, segment_columns=list(_SEG_COLUMNS),
                           segments=seg_rows, notes=notes)
@@ -244,7 +245,14 @@ def _sha256_file(path: Path) -> str:
 
 
 def _diagnosis(res: SessionResults, segments: Sequence[Segment], opt: ReportOptions) -> DiagnosisSection:
-    from facelens.core.diagnosis import MODEL_FILE, ModelError, Refusal, load_model, predict_subject, reference_model_dir
+    from facelens.core.diagnosis import (
+        MODEL_FILE,
+        ModelError,
+        Refusal,
+        load_model,
+        predict_subject,
+        reference_model_dir,
+    )
 
     sec = DiagnosisSection("BD-versus-MDD model")
     if not opt.use_model:

@@ -25,11 +25,11 @@ GROUP_VALUES: dict[str, tuple[PublishedGroup, PublishedGroup]] = {
 EXPLANATIONS: dict[str, tuple[str, str]] = {
     "mean": ("Average level over the valid frames.", ""),
     "sd": ("Variability: how widely the values spread around the average.", "Houben et al. 2015"),
-    "mssd": ("Instability: mean squared change from one frame to the next; large when the expression "
-             "changes abruptly.", "Jahng, Wood & Trull 2008"),
+    "mssd": (("Instability: mean squared change from one frame to the next; large when the expression "
+             "changes abruptly."), "Jahng, Wood & Trull 2008"),
     "pac": ("Probability of acute change: share of frame-to-frame changes larger than {pac:g}.",
             "Jahng, Wood & Trull 2008"),
-    "inertia": ("Inertia: how much each value carries over to the next frame (lag-1 autocorrelation); "
-                "higher means slower to change, reported higher in depression.", "Kuppens, Allen & Sheeber 2010"),
+    "inertia": (("Inertia: how much each value carries over to the next frame (lag-1 autocorrelation); "
+                "higher means slower to change, reported higher in depression."), "Kuppens, Allen & Sheeber 2010"),
     "range": ("Range: highest minus lowest value.", ""),
 }

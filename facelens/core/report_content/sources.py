@@ -30,7 +30,7 @@ def content_for_files(results_path: str | os.PathLike[str], segments_path: str |
     from facelens.core.segments import SegmentError, read_segments_csv
 
     try:
-        segs = read_segments_csv(segments_path) if segments_path is not None else []
+        segs = read_segments_csv(Path(segments_path)) if segments_path is not None else []
         res = SessionResults.open(results_path)
     except (ResultsError, SegmentError) as exc:
         raise ReportInputError(str(exc)) from None
