@@ -6,9 +6,14 @@ The pipeline calls::
     out = stage.process(frames_rgb, observations, expressions, times)
     # out["emotions"] (B, 7) float32, out["valence"] (B,), out["arousal"] (B,)
 
-Rows of unusable frames (``core.types.is_usable``) are NaN: nothing is made up for a missing face.
-One stage instance serves one session in time order (valence/arousal smoothing keeps state across
-batches); call :meth:`AffectStage.reset` before another session.
+With the default FER2013 model, ``emotions`` is the *fused* posterior (FER2013 + FACS-prototype
+evidence from the expression measures, :mod:`facelens.core.affect.fusion`); the raw FER2013 posterior
+comes back as ``emotions_fer`` when ``process(..., include_fer=True)`` is asked for (not by default,
+because the results schema has no such column yet). Rows of unusable frames
+(``core.types.is_usable``) are NaN: nothing is made up for a missing face. One stage instance serves
+one session in time order (the neutral baseline and smoothing keep state across batches); call
+:meth:`AffectStage.reset` before another session. To resume a session, replay its stored frames
+through :meth:`AffectStage.warm_up` (or ``stage.va.estimate`` with the stored ``emotions``).
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ class AffectStage:
         self.va = va if va is not None else CircumplexVA(labels=FER_LABELS)
         self._direct = DirectVA()
         self._names = list(expression_names) if expression_names is not None else None
+        self.fuse = True  # fuse the FER2013 posterior with FACS-prototype evidence (default estimator)
         self.notices: list[str] = []  # what the user should know about the models in use
 
     # -- construction -----------------------------------------------------------------------
@@ -100,8 +106,10 @@ class AffectStage:
         va_name = "model-va (" + str(mid) + ")" if self.uses_model_va else self.va.name
         cards.append({"id": "valence-arousal", "version": va_name, "task": "valence/arousal estimator",
                       "source": {"kind": "code", "path": "facelens/core/affect/va.py"},
-                      "notes": "default: ANEW circumplex coordinates of the emotion posterior + geometric cues; "
-                               "not validated against valence/arousal ground truth"})
+                      "notes": "default: emotion posterior (FER2013 fused with FACS-prototype evidence from the "
+                               "expression measures) on Warriner et al. 2013 circumplex coordinates + geometric "
+                               "cues relative to a slow neutral baseline; not validated against valence/arousal "
+                               "ground truth"})
         return cards
 
     def reset(self) -> None:
@@ -123,8 +131,11 @@ class AffectStage:
         return self._names
 
     def process(self, frames_rgb: list[np.ndarray], observations: list[FaceObservation],
-                expressions: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
-        """Emotions (B, 7) float32, valence (B,) and arousal (B,) float32; NaN rows where unusable."""
+                expressions: np.ndarray, times: np.ndarray, include_fer: bool = False) -> dict[str, np.ndarray]:
+        """Emotions (B, 7) float32, valence (B,) and arousal (B,) float32; NaN rows where unusable.
+
+        ``include_fer`` adds ``emotions_fer``: the appearance model's own posterior before fusion.
+        """
         b = len(observations)
         if len(frames_rgb) != b or len(times) != b:
             raise ValueError(f"batch sizes differ: {len(frames_rgb)} frames, {b} observations, {len(times)} times")
@@ -146,10 +157,31 @@ class AffectStage:
             else:
                 p = self.emotion_model.predict_faces(faces, boxes)  # type: ignore[attr-defined]
             emotions[idx] = p
+        raw = emotions
         if direct is not None:
             valence, arousal = self._direct.smooth(direct, times, usable)
         else:
             names = self._expression_names(expressions.shape[1] if b else 0)
-            valence, arousal = self.va.estimate(emotions if self.emotion_model is not None else None,
-                                                expressions, names, times, usable)
-        return {"emotions": emotions, "valence": valence.astype(np.float32), "arousal": arousal.astype(np.float32)}
+            if self.emotion_model is not None and self.fuse and hasattr(self.va, "estimate_fused"):
+                fused, valence, arousal = self.va.estimate_fused(raw, expressions, names, times, usable)
+                emotions = np.where(np.isfinite(raw), fused, np.nan).astype(np.float32)
+            else:
+                valence, arousal = self.va.estimate(emotions if self.emotion_model is not None else None,
+                                                    expressions, names, times, usable)
+        out = {"emotions": emotions, "valence": valence.astype(np.float32), "arousal": arousal.astype(np.float32)}
+        if include_fer:
+            out["emotions_fer"] = raw
+        return out
+
+    def warm_up(self, emotions: np.ndarray | None, expressions: np.ndarray, times: np.ndarray,
+                quality: np.ndarray) -> None:
+        """Rebuild the session state from stored frames (``--resume``): stored (fused) ``emotions``,
+        ``expressions`` (N, K), ``time_s`` and ``quality`` codes, in time order."""
+        if self.uses_model_va:
+            return  # model-given VA is smoothed over 0.3 s only; nothing long-lived to rebuild
+        expressions = np.asarray(expressions, dtype=np.float64)
+        n = len(times)
+        names = self._expression_names(expressions.reshape(n, -1).shape[1] if n else 0)
+        usable = np.asarray(is_usable(np.asarray(quality)), dtype=bool)
+        self.va.estimate(emotions if self.emotion_model is not None else None, expressions, names,
+                         np.asarray(times, dtype=np.float64), usable)

@@ -1,12 +1,16 @@
 """Valence/arousal estimators (pluggable; Qt-free, numpy only).
 
-The default, :class:`CircumplexVA`, places the emotion posterior on the circumplex (Russell 1980) and
-adds the geometric expression measures of :mod:`facelens.core.geometry`, then smooths lightly in time.
+The default, :class:`CircumplexVA`, places the emotion posterior on the circumplex (Russell 1980),
+adds geometric cues from the expression measures of :mod:`facelens.core.geometry` taken relative to
+the person's slow neutral baseline (:mod:`facelens.core.affect.baseline`), and smooths lightly in
+time. With :meth:`CircumplexVA.estimate_fused` it also fuses the posterior with FACS-prototype
+evidence first (:mod:`facelens.core.affect.fusion`).
 
-Emotion coordinates: the ANEW norms (Bradley & Lang 1999, "Affective Norms for English Words",
-University of Florida technical report C-1) for the words naming each class, rated on 1-9 SAM scales,
-mapped to [-1, 1] by ``(x - 5) / 4``. Neutral is the centre of both scales by construction.
-See ``docs/affect.md`` for the values and which were re-checked against a public copy of the table.
+Emotion coordinates: Warriner, Kuperman & Brysbaert (2013), "Norms of valence, arousal, and dominance
+for 13,915 English lemmas", Behavior Research Methods 45, 1191-1207: the all-rater means
+(``V.Mean.Sum``, ``A.Mean.Sum``, 1-9 scales) of the word naming each class, read from the public copy
+``Ratings_Warriner_et_al.csv`` in github.com/JULIELab/XANEW (commit 8b6e40a1), mapped to [-1, 1] by
+``(x - 5) / 4``. Neutral is the centre of both scales by construction (no word).
 """
 from __future__ import annotations
 
@@ -16,21 +20,24 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-# (valence, arousal) on the 1-9 SAM scales from ANEW, word in brackets.
-ANEW_SAM: dict[str, tuple[float, float]] = {
-    "angry": (2.85, 7.17),  # "angry"
-    "disgust": (2.45, 5.42),  # "disgusted"
-    "fear": (2.00, 6.67),  # "afraid"
-    "happy": (8.21, 6.49),  # "happy"
-    "sad": (1.61, 4.13),  # "sad"
-    "surprise": (7.47, 7.47),  # "surprised"
-    "neutral": (5.00, 5.00),  # scale centre (no ANEW word)
+from facelens.core.affect.baseline import NeutralBaseline, spread_floors
+from facelens.core.affect.fusion import PrototypeScorer, fuse
+
+# (valence, arousal) on the 1-9 scales; word and row number in Ratings_Warriner_et_al.csv in brackets.
+WARRINER_NORMS: dict[str, tuple[float, float]] = {
+    "angry": (2.53, 6.20),  # "angry", row 423
+    "disgust": (2.68, 4.89),  # "disgusted", row 3570
+    "fear": (2.25, 5.12),  # "afraid", row 221
+    "happy": (8.47, 6.05),  # "happy", row 5596
+    "sad": (2.10, 3.49),  # "sad", row 10583
+    "surprise": (6.57, 5.95),  # "surprised", row 12139
+    "neutral": (5.00, 5.00),  # scale centre (no word)
 }
 
 
 def circumplex_coordinates(labels: Sequence[str]) -> np.ndarray:
-    """(K, 2) valence/arousal in [-1, 1] for emotion ``labels`` (from :data:`ANEW_SAM`)."""
-    return np.array([[(v - 5.0) / 4.0, (a - 5.0) / 4.0] for v, a in (ANEW_SAM[lab] for lab in labels)])
+    """(K, 2) valence/arousal in [-1, 1] for emotion ``labels`` (from :data:`WARRINER_NORMS`)."""
+    return np.array([[(v - 5.0) / 4.0, (a - 5.0) / 4.0] for v, a in (WARRINER_NORMS[lab] for lab in labels)])
 
 
 # Geometric cues: name in geometry.EXPRESSION_NAMES -> sign of its effect on (valence, arousal).
@@ -75,32 +82,34 @@ class ValenceArousalEstimator(Protocol):
 
 
 @dataclass
-class _Baseline:
-    """Running per-feature mean and variance (a person's own typical face), updated on usable frames."""
+class _MovementEnergy:
+    """Running z-score of the frame-to-frame movement of the expression vector (a short-term cue).
 
-    horizon: int = 600  # frames (60 s at 10 fps): after that, an exponential window
-    warmup: int = 10  # frames before a z-score is trusted (1 s at 10 fps)
+    Movement is relative by nature (a person who moves a lot), so here a running mean/variance over
+    the last <= 60 s (600 frames at 10 fps) is the right reference; it is trusted after 1 s.
+    """
+
+    horizon: int = 600
+    warmup: int = 10
     n: int = 0
-    mean: np.ndarray | None = None
-    var: np.ndarray | None = None
+    mean: float = 0.0
+    var: float = 0.0
 
-    def zscore_and_update(self, x: np.ndarray) -> np.ndarray:
-        x = np.where(np.isfinite(x), x, np.nan)
-        if self.mean is None:
-            self.mean, self.var = np.nan_to_num(x), np.zeros_like(x)
-        if self.n < self.warmup:
-            z = np.zeros_like(x)
-        else:
-            # the floor keeps a feature that has not moved yet from exploding on its first change
-            sd = np.sqrt(np.maximum(self.var, 1e-4 * (np.abs(self.mean) + 1e-3) ** 2 + 1e-12))
+    def zscore_and_update(self, x: float) -> float:
+        if not np.isfinite(x):
+            return 0.0
+        if self.n == 0:
+            self.mean = x
+        z = 0.0
+        if self.n >= self.warmup:
+            sd = np.sqrt(max(self.var, 1e-4 * (abs(self.mean) + 1e-3) ** 2 + 1e-12))
             z = (x - self.mean) / sd
-        ok = np.isfinite(x)
         self.n += 1
         a = max(1.0 / self.n, 1.0 / self.horizon)
-        d = np.where(ok, x - self.mean, 0.0)
-        self.mean = self.mean + a * d
+        d = x - self.mean
+        self.mean += a * d
         self.var = (1 - a) * (self.var + a * d * d)
-        return np.where(np.isfinite(z), z, 0.0)
+        return float(z)
 
 
 @dataclass
@@ -110,62 +119,115 @@ class CircumplexVA:
     Parameters
     ----------
     labels
-        Emotion class names of the posterior columns (keys of :data:`ANEW_SAM`).
+        Emotion class names of the posterior columns (keys of :data:`WARRINER_NORMS`).
     emotion_weight
         Share of the emotion term; the rest goes to the geometric cues (all of it when no posterior).
     tau_s
         Time constant of the exponential smoothing (seconds).
     gap_s
         A gap longer than this (or unusable frames) restarts the smoothing.
+    baseline_tau_s
+        Time constant of the neutral baseline (:class:`NeutralBaseline`).
+
+    Notes
+    -----
+    State (baseline, movement statistics, smoothing) carries across calls in time order. Replaying
+    stored frames through :meth:`estimate` with the *stored* (fused) emotions rebuilds exactly the
+    state that :meth:`estimate_fused` left, because the baseline is updated from the posterior that
+    is stored, rounded to float32 as stored.
     """
 
     labels: Sequence[str] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
     emotion_weight: float = 0.7
     tau_s: float = 0.3
     gap_s: float = 1.0
-    name: str = "circumplex-anew+geometry"
+    baseline_tau_s: float = 120.0
+    name: str = "circumplex-warriner+geometry"
     _coords: np.ndarray = field(init=False, repr=False)
-    _base: _Baseline = field(init=False, repr=False)
+    _base: NeutralBaseline | None = field(init=False, default=None, repr=False)
+    _names: tuple[str, ...] | None = field(init=False, default=None, repr=False)
+    _scorer: PrototypeScorer | None = field(init=False, default=None, repr=False)
+    _cue_v: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None, repr=False)
+    _cue_a: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None, repr=False)
     _prev_expr: np.ndarray | None = field(init=False, default=None, repr=False)
-    _energy: _Baseline = field(init=False, repr=False)
+    _energy: _MovementEnergy = field(init=False, repr=False)
     _last_t: float = field(init=False, default=float("nan"), repr=False)
     _state: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._coords = circumplex_coordinates(self.labels)
+        self._neutral = list(self.labels).index("neutral") if "neutral" in self.labels else -1
         self.reset()
 
     def reset(self) -> None:
-        self._base, self._energy = _Baseline(), _Baseline()
+        self._base, self._names, self._scorer = None, None, None
+        self._energy = _MovementEnergy()
         self._prev_expr, self._state, self._last_t = None, None, float("nan")
 
-    def _geometric(self, expr: np.ndarray, names: Sequence[str]) -> tuple[float, float]:
-        """Geometric (valence, arousal) of one usable frame, each in (-1, 1)."""
-        z = self._base.zscore_and_update(expr)
+    @property
+    def baseline(self) -> NeutralBaseline | None:
+        """The neutral baseline of the current session (None before the first usable frame)."""
+        return self._base
+
+    def _setup(self, names: Sequence[str]) -> None:
+        names = tuple(names)
+        if names == self._names:
+            return
+        if self._base is not None:  # a different layout mid-session: start the person afresh
+            self._base = None
+        self._names = names
+        self._base = NeutralBaseline(floor=spread_floors(names), tau_s=self.baseline_tau_s)
+        self._scorer = PrototypeScorer(self.labels, names)
         index = {n: i for i, n in enumerate(names)}
-        zv = [s * z[index[n]] for n, s in VALENCE_CUES.items() if n in index]
-        za = [s * z[index[n]] for n, s in AROUSAL_CUES.items() if n in index]
+
+        def cues(table: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+            used = [(index[n], s) for n, s in table.items() if n in index]
+            return np.array([i for i, _ in used], int), np.array([s for _, s in used], float)
+
+        self._cue_v, self._cue_a = cues(VALENCE_CUES), cues(AROUSAL_CUES)
+
+    def _geometric(self, expr: np.ndarray, z: np.ndarray, trust: float) -> tuple[float, float]:
+        """Geometric (valence, arousal) of one usable frame, each in (-1, 1)."""
+        assert self._cue_v is not None and self._cue_a is not None
+        zt = z * trust
+        zv = list(zt[self._cue_v[0]] * self._cue_v[1])
+        za = list(zt[self._cue_a[0]] * self._cue_a[1])
         # movement energy: mean absolute change of the expression vector since the previous frame
         if self._prev_expr is not None and expr.size:
-            step = np.nanmean(np.abs(expr - self._prev_expr))
-            za.append(float(self._energy.zscore_and_update(np.array([step]))[0]))
+            d = np.abs(expr - self._prev_expr)
+            step = float(np.nanmean(d)) if np.isfinite(d).any() else float("nan")
+            za.append(self._energy.zscore_and_update(step))
         self._prev_expr = expr
         return _squash(zv), _squash(za)
 
-    def estimate(self, emotions: np.ndarray | None, expressions: np.ndarray, expression_names: Sequence[str],
-                 times: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, emotions: np.ndarray | None, expressions: np.ndarray, names: Sequence[str],
+             times: np.ndarray, usable: np.ndarray, fuse_geometry: bool) -> tuple[np.ndarray, np.ndarray]:
         b = len(times)
         out = np.full((b, 2), np.nan)
+        posterior = None if emotions is None else np.full((b, len(self.labels)), np.nan, np.float32)
         if b == 0:
-            return out[:, 0], out[:, 1]
+            return out, posterior if posterior is not None else np.zeros((0, len(self.labels)), np.float32)
         expressions = np.asarray(expressions, dtype=np.float64).reshape(b, -1)
+        self._setup(names)
+        base, scorer = self._base, self._scorer
+        assert base is not None and scorer is not None
         for i in range(b):
             if not usable[i]:
                 self._state = None  # smoothing must not bridge across missing faces
                 continue
-            gv, ga = self._geometric(expressions[i], expression_names)
+            x = expressions[i]
+            z = base.zscores(x)
+            trust = base.trust
             p = None if emotions is None else np.asarray(emotions[i], dtype=np.float64)
-            if p is not None and np.all(np.isfinite(p)):
+            if p is not None and not np.all(np.isfinite(p)):
+                p = None
+            if p is not None and fuse_geometry:
+                # rounded as stored, so that replaying the stored posterior rebuilds the same state
+                p = fuse(p, scorer.scores(z), trust).astype(np.float32).astype(np.float64)
+            if p is not None and posterior is not None:
+                posterior[i] = p
+            gv, ga = self._geometric(x, z, trust)
+            if p is not None:
                 w = self.emotion_weight
                 ev, ea = p @ self._coords
                 raw = np.array([w * ev + (1 - w) * gv, w * ea + (1 - w) * ga])
@@ -176,11 +238,31 @@ class CircumplexVA:
             if self._state is None or not np.isfinite(dt) or dt > self.gap_s or dt < 0:
                 self._state = raw
             else:
-                alpha = 1.0 - np.exp(-dt / self.tau_s)
-                self._state = self._state + alpha * (raw - self._state)
+                self._state = self._state + (1.0 - np.exp(-dt / self.tau_s)) * (raw - self._state)
             self._last_t = t
             out[i] = np.clip(self._state, -1.0, 1.0)
+            p_neutral = None if p is None or self._neutral < 0 else float(p[self._neutral])
+            base.update(x, t, p_neutral, z)
+        return out, posterior if posterior is not None else np.zeros((b, len(self.labels)), np.float32)
+
+    def estimate(self, emotions: np.ndarray | None, expressions: np.ndarray, expression_names: Sequence[str],
+                 times: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(valence, arousal), each (B,) in [-1, 1], NaN where ``usable`` is False.
+
+        ``emotions`` is used as given (e.g. the stored fused posterior when the pipeline replays a
+        partial file on --resume).
+        """
+        out, _ = self._run(emotions, expressions, expression_names, times, usable, fuse_geometry=False)
         return out[:, 0], out[:, 1]
+
+    def estimate_fused(self, fer: np.ndarray, expressions: np.ndarray, expression_names: Sequence[str],
+                       times: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fused posterior (B, K) float32, valence (B,), arousal (B,)) from the appearance posterior.
+
+        Rows without a finite appearance posterior stay NaN in the fused posterior.
+        """
+        out, post = self._run(np.asarray(fer), expressions, expression_names, times, usable, fuse_geometry=True)
+        return post, out[:, 0], out[:, 1]
 
 
 @dataclass
