@@ -236,3 +236,18 @@ def test_cli_report(tmp_path):
     nosegs = subprocess.run(cmd + [str(h5), "--out", str(tmp_path / "e.pdf")], capture_output=True, text=True,
                             cwd=REPO, check=False)
     assert nosegs.returncode == 2 and "--segments" in nosegs.stderr
+
+
+def test_png_fallback_without_pdfrw(tmp_path, monkeypatch):
+    """Without pdfrw the charts are embedded as 200-dpi PNGs instead of failing."""
+    from facelens.report import build_report_for_files, flowables
+
+    def no_pdfrw(*a, **k):
+        raise ImportError("No module named 'pdfrw'")
+
+    monkeypatch.setattr(flowables, "VectorChart", no_pdfrw)
+    h5, csv = _simulated(tmp_path)
+    out = build_report_for_files(h5, csv, tmp_path / "png.pdf")
+    with pdfplumber.open(out) as doc:
+        n_images = sum(len(p.images) for p in doc.pages)
+    assert n_images == 3  # time series, circumplex, probability bar (the simulated file has no mesh)
