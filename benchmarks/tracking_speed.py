@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO))
 
 CLIPS = ["pyfeat_WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4", "liveportrait_d3.mp4",
          "pyfeat_noface_face.mov"]
-CONFIGS = {"original": dict(occlusion_every=1, count_every=1),
-           "scheduled": {},  # the defaults
-           "no occlusion check": dict(occlusion_check=False)}
+CONFIGS: dict[str, dict] = {"original": {"occlusion_every": 1, "count_every": 1},
+                            "scheduled": {},  # the defaults
+                            "no occlusion check": {"occlusion_check": False}}
 
 
 def _media() -> Path:
