@@ -57,3 +57,28 @@ def test_wolfgang_sad_then_happy(analysed):
         # unusable frames (hand over the face) carry no made-up values
         bad = ~r.usable
         assert bad.any() and np.isnan(v[bad]).all() and np.isnan(r.emotions[bad]).all()
+
+
+def test_demo_held_expressions_keep_their_valence(demo_session):
+    """SYNTHETIC demo session (warped still photo, scripted spans): held smiles keep valence positive to
+    their end, held sad spans negative, and the fused posterior names smile and sad spans correctly."""
+    from facelens.core.demo import read_script
+
+    spans = read_script(demo_session.script)
+    with SessionResults.open(demo_session.results) as r:
+        t, v, e = r.time_s, r.valence, r.emotions
+        happy, sad = r.emotion_labels.index("happy"), r.emotion_labels.index("sad")
+        for sp in demo_session.spans:
+            if sp.expression not in ("smile", "sad"):
+                continue
+            a, b = sp.plateau(demo_session.ramp_s)
+            sel = (t >= a) & (t < b) & np.isfinite(v)
+            assert sel.sum() >= 20
+            vs = v[sel]
+            if sp.expression == "smile":
+                assert vs.min() > 0.2 and vs[-5:].mean() > vs[:5].mean() - 0.15, (sp, vs.round(2))
+                assert np.mean(np.argmax(e[sel], axis=1) == happy) > 0.8
+            else:
+                assert vs.max() < -0.1 and vs[-5:].mean() < vs[:5].mean() + 0.15, (sp, vs.round(2))
+                assert np.mean(np.argmax(e[sel], axis=1) == sad) > 0.8
+    assert spans

@@ -189,3 +189,31 @@ def test_insightface_pack_loader(tmp_path, monkeypatch):
     assert np.abs(boxes - np.array([576, 0, 704, 128])).max(axis=1).min() < 1e-3
     assert faces[0].keypoints is not None and faces[0].keypoints.shape == (5, 2)
     assert det.detect(np.zeros((480, 640, 3), np.uint8)) == []
+
+
+def test_stage_fusion_equals_offline_fusion(fer):
+    """The evaluation recomputes the fused posterior offline from stored raw FER2013 posteriors
+    (facelens.core.affect.evaluation); that must equal what the stage computes live."""
+    from facelens.core.affect.stage import AffectStage
+    from facelens.core.affect.va import CircumplexVA
+    from facelens.core.geometry import EXPRESSION_NAMES
+    from facelens.core.types import FaceObservation, Quality
+
+    stage = AffectStage(fer)
+    rng = np.random.default_rng(11)
+    n = 40
+    frames = [rng.integers(0, 256, size=(90, 120, 3), dtype=np.uint8) for _ in range(n)]
+    box = np.array([20, 10, 90, 80], np.float32)
+    obs = [FaceObservation(Quality.OK if i % 9 else Quality.NO_FACE, bbox=box) for i in range(n)]
+    expr = rng.normal(0, 0.01, size=(n, len(EXPRESSION_NAMES)))
+    expr[25:, EXPRESSION_NAMES.index("brow_lower")] += 0.1
+    t = np.arange(n) / 10
+    outs = [stage.process(frames[i:i + 16], obs[i:i + 16], expr[i:i + 16], t[i:i + 16], include_fer=True)
+            for i in range(0, n, 16)]
+    live = np.concatenate([o["emotions"] for o in outs])
+    raw = np.concatenate([o["emotions_fer"] for o in outs])
+    usable = np.array([o.quality == Quality.OK for o in obs])
+    offline, v, _ = CircumplexVA().estimate_fused(raw, expr, EXPRESSION_NAMES, t, usable)
+    np.testing.assert_array_equal(np.isnan(live), np.isnan(offline))
+    np.testing.assert_allclose(live, offline, atol=1e-7, equal_nan=True)
+    np.testing.assert_allclose(np.concatenate([o["valence"] for o in outs]), v.astype(np.float32), equal_nan=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from facelens.core.affect.fer import FER_LABELS
-from facelens.core.affect.va import ANEW_SAM, CircumplexVA, ValenceArousalEstimator, circumplex_coordinates
+from facelens.core.affect.va import WARRINER_NORMS, CircumplexVA, ValenceArousalEstimator, circumplex_coordinates
 
 NAMES = ["lip_corner_pull_l", "lip_corner_pull_r", "cheek_raise", "brow_lower", "lip_corner_depress",
          "upper_lid_raise", "mouth_open", "jaw_drop"]
@@ -21,8 +21,11 @@ def test_circumplex_coordinates():
     c = circumplex_coordinates(FER_LABELS)
     assert c.shape == (7, 2) and np.all(np.abs(c) <= 1)
     lab = dict(zip(FER_LABELS, c))
-    assert lab["happy"][0] > 0.5 and lab["sad"][0] < -0.5 and lab["angry"][1] > 0.3 and lab["sad"][1] < 0
-    assert np.allclose(lab["neutral"], 0) and set(ANEW_SAM) == set(FER_LABELS)
+    assert lab["happy"][0] > 0.5 and lab["sad"][0] < -0.5 and lab["angry"][1] > 0.2 and lab["sad"][1] < 0
+    assert np.allclose(lab["neutral"], 0) and set(WARRINER_NORMS) == set(FER_LABELS)
+    # the values as read from Ratings_Warriner_et_al.csv (V.Mean.Sum, A.Mean.Sum), see va.py
+    assert WARRINER_NORMS["happy"] == (8.47, 6.05) and WARRINER_NORMS["fear"] == (2.25, 5.12)
+    assert lab["surprise"][0] == pytest.approx((6.57 - 5) / 4)
 
 
 def test_emotion_posterior_moves_valence():
@@ -102,8 +105,11 @@ def test_stage_contract_with_fer(tmp_path):
     box = np.array([20, 10, 90, 80], np.float32)
     obs = [FaceObservation(Quality.OK, bbox=box), FaceObservation(Quality.MOTION_BLUR, bbox=box),
            FaceObservation(Quality.MULTIPLE_FACES, bbox=box), FaceObservation(Quality.NO_FACE)]
-    out = stage.process(frames, obs, np.zeros((4, 3)), np.arange(4) / 10)
+    out = stage.process(frames, obs, np.zeros((4, 3)), np.arange(4) / 10, include_fer=True)
     assert out["emotions"].shape == (4, 7) and out["emotions"].dtype == np.float32
+    # first frames of a session: no baseline yet, so the fused posterior is the FER2013 posterior
+    np.testing.assert_allclose(out["emotions"][0], out["emotions_fer"][0], atol=1e-6)
+    assert set(stage.process(frames, obs, np.zeros((4, 3)), np.arange(4, 8) / 10)) == {"emotions", "valence", "arousal"}
     assert np.isfinite(out["emotions"][[0, 2]]).all() and np.isnan(out["emotions"][[1, 3]]).all()
     assert np.isnan(out["valence"][[1, 3]]).all() and np.isfinite(out["valence"][[0, 2]]).all()
     assert np.all(np.abs(out["arousal"][[0, 2]]) <= 1)
@@ -111,3 +117,52 @@ def test_stage_contract_with_fer(tmp_path):
     assert empty["emotions"].shape == (0, 7)
     with pytest.raises(ValueError, match="batch sizes differ"):
         stage.process(frames[:2], obs, np.zeros((4, 3)), np.arange(4) / 10)
+
+
+def _held_expression(n_neutral: int, n_held: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """SIMULATED measures: a still neutral face (jitter 0.005), then a smile held ``n_held`` frames."""
+    rng = np.random.default_rng(seed)
+    n = n_neutral + n_held
+    expr = rng.normal(0, 0.005, size=(n, len(NAMES)))
+    expr[n_neutral:, 0:3] += 0.15  # lip corners up and out, cheeks raised (about a broad smile)
+    return expr, np.arange(n) / 10
+
+
+@pytest.mark.parametrize("with_posterior", [False, True])
+def test_held_smile_does_not_fade(with_posterior):
+    # 5 s neutral, then a smile held for 15 s (the paper's clip length) at 10 fps
+    expr, t = _held_expression(50, 150)
+    ok = np.ones(len(t), bool)
+    post = None
+    if with_posterior:  # an appearance model that calls the smile happy (and the rest neutral)
+        post = np.concatenate([_onehot("neutral", 50), _onehot("happy", 150)]) * 0.9 + 0.1 / 7
+    v, _ = CircumplexVA().estimate(post, expr, NAMES, t, ok)
+    held = v[55:]
+    assert held.min() > 0.25, f"valence fell to {held.min():.2f} during the held smile"
+    assert held[-10:].mean() > held[:10].mean() - 0.1  # no fading over 15 s
+    assert abs(np.mean(v[20:50])) < 0.1 or with_posterior  # neutral stays near 0 without a posterior
+
+
+def test_fused_posterior_and_exact_replay():
+    rng = np.random.default_rng(7)
+    n = 120
+    t = np.arange(n) / 10
+    expr = rng.normal(0, 0.005, size=(n, len(NAMES)))
+    expr[60:, 0:3] += 0.15  # smile from 6 s
+    fer = np.tile(np.array([0.05, 0.05, 0.05, 0.1, 0.05, 0.05, 0.65], np.float32), (n, 1))  # FER misses it
+    ok = rng.random(n) > 0.1
+    fer[~ok] = np.nan
+    fused, v, a = CircumplexVA().estimate_fused(fer, expr, NAMES, t, ok)
+    assert fused.dtype == np.float32 and np.isnan(fused[~ok]).all()
+    np.testing.assert_allclose(fused[ok].sum(axis=1), 1, atol=1e-5)
+    top = np.argmax(np.nan_to_num(fused), axis=1)
+    late = ok & (t >= 7)
+    assert np.mean(top[late] == FER_LABELS.index("happy")) > 0.9  # geometry corrects the appearance model
+    assert np.mean(top[ok & (t >= 2) & (t < 6)] == FER_LABELS.index("neutral")) > 0.9
+    # --resume: replaying the stored (fused) posterior rebuilds the state exactly
+    est = CircumplexVA()
+    est.estimate(fused[:80], expr[:80], NAMES, t[:80], ok[:80])
+    f2, v2, a2 = est.estimate_fused(fer[80:], expr[80:], NAMES, t[80:], ok[80:])
+    np.testing.assert_array_equal(f2, fused[80:])
+    np.testing.assert_array_equal(v2, v[80:])
+    np.testing.assert_array_equal(a2, a[80:])

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 class AffectStage:
     """Emotion model + valence/arousal estimator.
 
+    ``AffectStage.fuse_default`` (True) sets whether new stages fuse the FER2013 posterior with the
+    geometric evidence; evaluation code switches it off to store the raw posterior.
+
     Parameters
     ----------
     emotion_model
@@ -43,13 +46,15 @@ class AffectStage:
         Names of the expression columns (``geometry.EXPRESSION_NAMES`` when omitted).
     """
 
+    fuse_default: bool = True
+
     def __init__(self, emotion_model: object | None, va: ValenceArousalEstimator | None = None,
                  expression_names: Sequence[str] | None = None) -> None:
         self.emotion_model = emotion_model
         self.va = va if va is not None else CircumplexVA(labels=FER_LABELS)
         self._direct = DirectVA()
         self._names = list(expression_names) if expression_names is not None else None
-        self.fuse = True  # fuse the FER2013 posterior with FACS-prototype evidence (default estimator)
+        self.fuse = type(self).fuse_default  # fuse the FER2013 posterior with FACS-prototype evidence (default estimator)
         self.notices: list[str] = []  # what the user should know about the models in use
 
     # -- construction -----------------------------------------------------------------------
