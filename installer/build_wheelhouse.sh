@@ -11,6 +11,8 @@
 #   TORCH_INDEX_URL where the torch wheel comes from (default: https://download.pytorch.org/whl/cpu
 #                   for cpu; PyPI for cuda, whose Linux torch wheel is the CUDA build)
 #   TORCH_WHEEL     path of a torch wheel already at hand (skips the torch download)
+#   LOCK            a `pip freeze` of a tested environment: its versions become constraints, so
+#                   the wheelhouse reproduces that environment instead of the newest releases
 # The machine's pip configuration (proxy, mirrors, certificates) is honoured.
 # The result is written to OUT_DIR.partial and renamed to OUT_DIR only when complete.
 set -euo pipefail
@@ -19,7 +21,7 @@ ME=build_wheelhouse.sh
 die() { echo "$ME: error: $*" >&2; exit 1; }
 
 [ $# -eq 1 ] || { echo "usage: $ME OUT_DIR" >&2; exit 2; }
-case "$1" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "$1" in -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 OUT=$1
 [ -n "$OUT" ] || die "OUT_DIR is empty"
 if [ -e "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ]; then
@@ -39,6 +41,7 @@ case "$TORCH_VARIANT" in
     *) die "TORCH_VARIANT must be cpu or cuda, not '$TORCH_VARIANT'" ;;
 esac
 if [ -n "${TORCH_WHEEL:-}" ] && [ ! -f "$TORCH_WHEEL" ]; then die "TORCH_WHEEL=$TORCH_WHEEL is not a file"; fi
+if [ -n "${LOCK:-}" ] && [ ! -f "$LOCK" ]; then die "LOCK=$LOCK is not a file"; fi
 
 PART="${OUT%/}.partial"
 rm -rf "$PART"
@@ -87,6 +90,10 @@ TORCH_FILE=$(ls "$PART"/torch-*.whl 2>/dev/null | head -n 1 || true)
 if [ -n "$TORCH_FILE" ]; then
     TORCH_VERSION=$(basename "$TORCH_FILE" | cut -d- -f2)
     echo "torch==$TORCH_VERSION" >"$CONSTRAINTS"
+fi
+if [ -n "${LOCK:-}" ]; then
+    # torch is pinned above; editable and direct-URL lines (the checkout itself) are no constraints.
+    grep -v -i -E '^(torch[^a-z0-9_.-]|facelens[^a-z0-9_.-]|-e |#)|@ ' "$LOCK" >>"$CONSTRAINTS" || true
 fi
 
 # 3. Every dependency (same pins as pyproject.toml), wheels only where they exist.

@@ -11,6 +11,7 @@ gigabytes and is run by hand (installer/README.md), not here.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,13 +175,27 @@ def test_installed_manifest_found_without_environment(installed, tmp_path):
     assert proc.stdout.strip() == "True"
 
 
-@pytest.mark.xfail(strict=True, reason="facelens.gui.app.RESOURCES looks beside the source tree instead of "
-                   "facelens.core.paths.resources_dir(): an installed GUI has no style sheet or icon")
-def test_installed_gui_resources_found(installed, tmp_path):
-    proc = _run([str(installed / "bin" / "python"), "-c",
-                 "from facelens.gui.app import RESOURCES; print((RESOURCES / 'style' / 'facelens.qss').is_file())"],
-                cwd=tmp_path)
-    assert proc.stdout.strip() == "True"
+def test_installed_gui_gets_its_style_sheet(installed, tmp_path):
+    """The GUI's style and icon come from the installed share/facelens/resources."""
+    code = ("from facelens.gui.app import create_app\n"
+            "app = create_app()\n"
+            "print(len(app.styleSheet()) > 0, not app.windowIcon().isNull())\n")
+    proc = _run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, QT_QPA_PLATFORM="offscreen")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "True"]
+
+
+# Modules that still find data by climbing out of the package (they only work from a checkout);
+# every other lookup goes through facelens.core.paths or stays inside the package.
+KNOWN_SOURCE_TREE_LOOKUPS = {"facelens/core/models.py"}
+
+
+def test_no_new_lookups_beside_the_source_tree():
+    climb = re.compile(r"__file__\)(\.resolve\(\))?\.(parents\[[2-9]\]|parent\.parent\.parent)")
+    found = {str(p.relative_to(REPO)) for p in (REPO / "facelens").rglob("*.py")
+             if climb.search(p.read_text(encoding="utf-8"))}
+    found.discard("facelens/core/paths.py")
+    assert found <= KNOWN_SOURCE_TREE_LOOKUPS, f"use facelens.core.paths instead: {sorted(found - KNOWN_SOURCE_TREE_LOOKUPS)}"
 
 
 # -- installer scripts -------------------------------------------------------------------------
