@@ -1,14 +1,21 @@
 """Exports: pose-free mesh OBJ/PLY, segments to/from ELAN (.eaf) and BORIS CSV, and their commands."""
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from facelens.core.exports import (ExportError, export_mesh, export_mesh_range, read_boris_csv, read_eaf,
-                                   write_boris_csv, write_eaf)
+from facelens.core.exports import (
+    ExportError,
+    export_mesh,
+    export_mesh_range,
+    read_boris_csv,
+    read_eaf,
+    write_boris_csv,
+    write_eaf,
+)
 from facelens.core.segments import Segment, read_segments_csv, write_segments_csv
 
 SEGMENTS = [
@@ -41,7 +48,7 @@ def test_elan_round_trip_keeps_times_to_the_ms_and_labels(tmp_path):
     for name in ("FaceLens", "FaceLens 2"):
         spans = sorted((slots[a.get("TIME_SLOT_REF1")], slots[a.get("TIME_SLOT_REF2")])
                        for a in tiers[name].iter("ALIGNABLE_ANNOTATION"))
-        assert all(e1 <= s2 for (_, e1), (s2, _) in zip(spans, spans[1:]))
+        assert all(e1 <= s2 for (_, e1), (s2, _) in itertools.pairwise(spans))
     assert slots[next(iter(tiers["FaceLens 2"].iter("ALIGNABLE_ANNOTATION"))).get("TIME_SLOT_REF1")] == 14999
     tags = [c.tag for c in root]
     assert tags.index("LINGUISTIC_TYPE") > max(i for i, t in enumerate(tags) if t == "TIER")

@@ -9,13 +9,21 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from facelens.core.dynamics import (QUADRANTS, SeriesIndices, label_pieces, pooled_indices,
-                                    quadrant_fractions, segment_mask, series_indices)
+from facelens.core.dynamics import (
+    QUADRANTS,
+    SeriesIndices,
+    label_pieces,
+    pooled_indices,
+    quadrant_fractions,
+    segment_mask,
+    series_indices,
+)
 from facelens.core.segments import DEFAULT_LABELS, Segment
 from facelens.core.types import Quality, is_usable
 
@@ -59,8 +67,8 @@ def session_row(results: Any, segments: Sequence[Segment] | None) -> dict[str, A
         "n_usable": int(usable.sum()),
         "usable_fraction": _num(float(usable.mean()) if n else float("nan")),
     }
-    for q in Quality:
-        row[f"n_{q.name.lower()}"] = int(counts[int(q)])
+    for code in Quality:
+        row[f"n_{code.name.lower()}"] = int(counts[int(code)])
     # The same definitions as core.dynamics.compute_dynamics, built from its pieces: the cohort
     # row needs the per-label pooled indices, not the per-segment responses.
     t = np.asarray(results.time_s, np.float64)

@@ -18,9 +18,10 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from facelens.core.batch.manifest import BatchEntry
 from facelens.core.batch.rows import write_cohort_tables
@@ -183,7 +184,7 @@ def _run_pool(tasks: Sequence[SessionTask], workers: int, status: BatchStatus,
                         _finish(status, fut.result(), on_status)
                     except cf.process.BrokenProcessPool:
                         broken = True
-                    except Exception as exc:  # pickling trouble and the like: still one session's failure
+                    except Exception as exc:  # noqa: BLE001 - pickling trouble and the like: still one session's failure
                         _finish(status, SessionOutcome(task.session_id, "failed", reason=str(exc)), on_status)
                 if broken:
                     break
@@ -236,7 +237,7 @@ def _run_dask(tasks: Sequence[SessionTask], address: str, status: BatchStatus,
                 not_done.discard(fut)
                 try:
                     _finish(status, fut.result(), on_status)
-                except Exception as exc:  # KilledWorker, import errors on the worker, ...
+                except Exception as exc:  # noqa: BLE001 - KilledWorker, import errors on the worker, ...
                     reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
                     _finish(status, SessionOutcome(task.session_id, "failed", reason=reason), on_status)
             _poll(tasks, status, on_status)

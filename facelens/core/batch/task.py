@@ -162,7 +162,8 @@ def _analyse(task: SessionTask, info: dict[str, Any], resume: bool) -> None:
     from facelens.core.pipeline import run_analysis
     from facelens.core.results import ResultsError, partial_path
 
-    kw = dict(fps=task.fps, device=task.device, backend=task.backend, batch_size=task.batch_size)
+    kw: dict[str, Any] = {"fps": task.fps, "device": task.device, "backend": task.backend,
+                          "batch_size": task.batch_size}
     task.results_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         gen = run_analysis(task.video, task.results_path, resume=resume, **kw)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from facelens.core.exports.common import ExportError, read_text, write_atomic
 from facelens.core.segments import Segment, SegmentError, new_segment_id
@@ -86,7 +86,7 @@ def read_boris_csv(path: str | os.PathLike[str]) -> list[Segment]:
     delim = "\t" if first.count("\t") > first.count(",") else ","
     rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()}
             for r in csv.DictReader(io.StringIO(text), delimiter=delim)]
-    cols = set(rows[0]) if rows else set(c.strip() for c in first.split(delim))
+    cols = set(rows[0]) if rows else {c.strip() for c in first.split(delim)}
     if "Behavior" not in cols:
         raise ExportError(f"{p.name}: not a BORIS export (no 'Behavior' column)")
     out: list[Segment] = []

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from facelens.core.exports.common import ExportError, read_text, write_atomic
 from facelens.core.segments import Segment, SegmentError, new_segment_id
@@ -31,7 +31,7 @@ _MIME = {".mp4": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matros
 
 
 def _ms(t: float) -> int:
-    return int(round(float(t) * 1000.0))
+    return round(float(t) * 1000.0)
 
 
 def _tier_rows(segments: Sequence[Segment]) -> list[list[Segment]]:
@@ -125,11 +125,11 @@ def _slot_times(root: ET.Element) -> dict[str, float]:
     ids = [s.get("TIME_SLOT_ID", "") for s in slots]
     vals: list[float | None] = []
     for s in slots:
-        v = s.get("TIME_VALUE")
+        text = s.get("TIME_VALUE")
         try:
-            vals.append(float(v) if v not in (None, "") else None)
+            vals.append(float(text) if text else None)
         except ValueError:
-            raise ExportError(f"time slot {s.get('TIME_SLOT_ID')} has a non-numeric TIME_VALUE {v!r}") from None
+            raise ExportError(f"time slot {s.get('TIME_SLOT_ID')} has a non-numeric TIME_VALUE {text!r}") from None
     known = [i for i, v in enumerate(vals) if v is not None]
     for i, v in enumerate(vals):  # unaligned slots: interpolate between aligned neighbours
         if v is None:

@@ -9,8 +9,9 @@ file is landmark ``k`` of FaceLens and of mediapipe.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
