@@ -2,6 +2,9 @@
 
 Usage: ``python benchmarks/affect_speed.py [--media DIR] [--no-accuracy]``
 
+Speed is reported as wall time and as CPU time of this process (``time.process_time``), because
+the shared machine is oversubscribed; per part (crop, model, fusion + VA) and for the whole stage.
+
 Speed: ``AffectStage.process`` on 640x360 frames with one face box each (crop + model + VA), CPU,
 batches of 1, 32 and 64; the baseline is batch 1 measured in the same run (ratio = speed-up).
 Accuracy: the recordings in ``shared/media`` whose MANIFEST.tsv describes the shown expression over
@@ -33,32 +36,60 @@ SPANS = [
 ]
 
 
+def _timed(fn, repeats: int) -> tuple[float, float]:
+    """(wall s, CPU s) per call of ``fn`` over ``repeats`` calls (CPU = process_time: this process only)."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - w0) / repeats, (time.process_time() - c0) / repeats
+
+
 def speed(threads: int, repeats: int = 3) -> None:
+    """ms per frame for crop, model, fusion + VA and the whole stage; baseline: batch 1, same run."""
     import cv2
     import torch
 
+    from facelens.core.affect.crops import gray_face_crop
+    from facelens.core.affect.fer import INPUT_SIZE
     from facelens.core.affect.stage import AffectStage
+    from facelens.core.affect.va import CircumplexVA
+    from facelens.core.geometry import EXPRESSION_NAMES
     from facelens.core.types import FaceObservation, Quality
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     stage = AffectStage.default(device="cpu", prefer_user_models=False)
+    model = stage.emotion_model
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, size=(360, 640, 3), dtype=np.uint8) for _ in range(64)]
-    obs = [FaceObservation(Quality.OK, bbox=np.array([220, 60, 400, 280], np.float32)) for _ in range(64)]
-    expr = rng.normal(size=(64, 20))
-    results = {}
+    box = np.array([220, 60, 400, 280], np.float32)
+    obs = [FaceObservation(Quality.OK, bbox=box) for _ in range(64)]
+    expr = rng.normal(0, 0.01, size=(64, len(EXPRESSION_NAMES)))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("batch  part          wall ms/frame  CPU ms/frame")
+    base = {}
     for b in (1, 32, 64):
-        stage.process(frames[:b], obs[:b], expr[:b], np.arange(b) / 10)  # warm-up
-        n_batches = max(1, 64 // b) * repeats
-        t0 = time.perf_counter()
-        for k in range(n_batches):
-            stage.process(frames[:b], obs[:b], expr[:b], (np.arange(b) + k * b) / 10)
-        results[b] = (time.perf_counter() - t0) / (n_batches * b) * 1000
-    base = results[1]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
-    for b, ms in results.items():
-        print(f"batch {b:3d}: {ms:6.2f} ms/frame  (x{base / ms:4.1f} vs batch 1)")
+        n = max(1, 64 // b) * repeats
+        crops = np.stack([gray_face_crop(f, box, INPUT_SIZE) for f in frames[:b]])
+        x = model.preprocess(crops)
+        fer = model.predict(x)
+        va = CircumplexVA()
+        k = iter(range(10**9))
+        parts = {
+            "crop": lambda: [gray_face_crop(f, box, INPUT_SIZE) for f in frames[:b]],
+            "model": lambda: model.predict(x),
+            "fusion+VA": lambda: va.estimate_fused(fer, expr[:b], EXPRESSION_NAMES, (np.arange(b) + b * next(k)) / 10,
+                                                   np.ones(b, bool)),
+            "stage": lambda: stage.process(frames[:b], obs[:b], expr[:b], (np.arange(b) + b * next(k)) / 10),
+        }
+        for name, fn in parts.items():
+            fn()  # warm-up
+            wall, cpu = _timed(fn, n)
+            base.setdefault(name, (wall / 1, cpu / 1))
+            bw, bc = base[name]
+            print(f"{b:5d}  {name:12s} {wall / b * 1e3:8.3f}      {cpu / b * 1e3:8.3f}   "
+                  f"(x{bw / (wall / b):4.1f} wall, x{bc / (cpu / b):4.1f} CPU vs batch 1)")
 
 
 def accuracy(media: Path) -> None:
@@ -99,6 +130,7 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for threads in sorted({1, os.cpu_count() or 1}):
         speed(threads)
+    print("accuracy: see benchmarks/affect_eval.py (FER2013 alone vs fused)")
     if not args.no_accuracy:
         accuracy(args.media)
 
