@@ -13,6 +13,7 @@ time spans are analysed with the pipeline at 10 fps; on usable frames inside tho
 to the default estimator's (valence, arousal). A frame counts as correct when the class is in the
 span's accepted set (MANIFEST descriptions are loose, e.g. "frown (anger/disgust-like)").
 """
+# ruff: noqa: B023  (the timing lambdas run inside their own loop iteration)
 from __future__ import annotations
 
 import argparse

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from facelens.core.affect.fer import FER_LABELS
-from facelens.core.affect.va import WARRINER_NORMS, CircumplexVA, ValenceArousalEstimator, circumplex_coordinates
+from facelens.core.affect.va import (
+    WARRINER_NORMS,
+    CircumplexVA,
+    ValenceArousalEstimator,
+    circumplex_coordinates,
+)
 
 NAMES = ["lip_corner_pull_l", "lip_corner_pull_r", "cheek_raise", "brow_lower", "lip_corner_depress",
          "upper_lid_raise", "mouth_open", "jaw_drop"]
