@@ -186,3 +186,27 @@ def test_killed_batch_resumes_to_identical_results(pool_run, tmp_path, media):
     measures = [c for c in rows.columns if c.startswith(("n_", "session_", "label_"))]
     # same numbers; only the dtypes differ (the pool table has failed rows, hence NaN in counts)
     pd.testing.assert_frame_equal(rows[measures], pool_rows.loc[rows.index, measures], check_dtype=False)
+
+
+def _crash_on_marked(task):
+    """Stand-in session work: the session named 'crash' kills its worker process outright."""
+    from facelens.core.batch import SessionOutcome
+    from facelens.core.batch.task import write_progress
+
+    write_progress(task.progress_path, {"state": "running", "done": 0, "total": 1})
+    if task.session_id == "crash":
+        os._exit(3)  # like a segfault in native code: no exception, the process is just gone
+    time.sleep(0.2)
+    return SessionOutcome(task.session_id, "ok", n_frames=1, row={"n_frames": 1})
+
+
+def test_a_dying_worker_fails_only_its_session(tmp_path):
+    from facelens.core.batch import BatchEntry
+
+    entries = [BatchEntry(session_id=s, video=tmp_path / f"{s}.mp4") for s in ("a", "crash", "b", "c")]
+    result = run_batch(entries, tmp_path / "out", workers=2, task_fn=_crash_on_marked)
+    status = {o.session_id: o.status for o in result.outcomes}
+    assert status == {"a": "ok", "crash": "failed", "b": "ok", "c": "ok"}
+    assert "worker process died" in result.failed[0].reason
+    fails = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert list(fails["session"]) == ["crash"]

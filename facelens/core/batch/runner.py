@@ -6,8 +6,9 @@ tasks out, collects outcomes, reports progress and writes the cohort tables at t
 Local pool: ``concurrent.futures.ProcessPoolExecutor`` with the ``spawn`` start method
 (mediapipe's threads do not survive ``fork``); each worker loads the models once and keeps
 them for the sessions it gets. If a worker dies (a crash in native code, the OOM killer),
-the pool is rebuilt and unfinished sessions are resubmitted; a session that was running
-during :data:`MAX_WORKER_DEATHS` deaths is recorded as failed.
+the pool is rebuilt and unfinished sessions are resubmitted; the sessions that were running
+then are retried one at a time in a pool of their own, and one that kills that worker too is
+recorded as failed (so a crash is never blamed on the session that happened to run beside it).
 
 Dask: ``distributed.Client(address)`` on an existing scheduler; the workers must be able to
 import facelens and see the output folder (a shared file system, as on a lab cluster).
@@ -27,7 +28,6 @@ from facelens.core.batch.manifest import BatchEntry
 from facelens.core.batch.rows import write_cohort_tables
 from facelens.core.batch.task import SessionOutcome, SessionTask, read_progress, run_session
 
-MAX_WORKER_DEATHS = 2
 _POLL_S = 0.5
 
 
@@ -80,7 +80,8 @@ def make_tasks(entries: Iterable[BatchEntry], out_dir: Path, *, fps: float, devi
 def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *, workers: int = 1,
               scheduler: str | None = None, fps: float = 10.0, device: str = "auto",
               backend: str = "mediapipe", batch_size: int = 32,
-              on_status: Callable[[BatchStatus], None] | None = None) -> BatchResult:
+              on_status: Callable[[BatchStatus], None] | None = None,
+              task_fn: Callable[[SessionTask], SessionOutcome] = run_session) -> BatchResult:
     """Analyse every entry and write ``cohort.csv``, ``cohort.parquet`` and ``failures.csv``.
 
     Parameters
@@ -95,6 +96,9 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
         Address of a Dask scheduler (``tcp://host:port``); ``None`` for the local pool.
     on_status
         Called about twice a second and after each finished session.
+    task_fn
+        The per-session work (a picklable module-level function); tests swap it to provoke
+        worker deaths without hours of analysis.
     """
     if workers < 1:
         raise BatchError("--workers must be at least 1")
@@ -109,9 +113,9 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
     status = BatchStatus(total=len(tasks))
     t0 = time.perf_counter()
     if scheduler:
-        _run_dask(tasks, scheduler, status, on_status)
+        _run_dask(tasks, scheduler, status, on_status, task_fn)
     else:
-        _run_pool(tasks, workers, status, on_status)
+        _run_pool(tasks, workers, status, on_status, task_fn)
     outcomes = [status.outcomes[t.session_id] for t in tasks]
     rows = [_table_row(t, o) for t, o in zip(tasks, outcomes)]
     csv_path, pq_path, fail_path = write_cohort_tables(rows, out)
@@ -163,52 +167,64 @@ def _clear_progress(tasks: Sequence[SessionTask]) -> None:
 
 
 def _run_pool(tasks: Sequence[SessionTask], workers: int, status: BatchStatus,
-              on_status: Callable[[BatchStatus], None] | None) -> None:
+              on_status: Callable[[BatchStatus], None] | None,
+              task_fn: Callable[[SessionTask], SessionOutcome]) -> None:
     _clear_progress(tasks)
+    clean: list[SessionTask] = list(tasks)
+    suspects: list[SessionTask] = []
+    while clean or suspects:
+        # suspects (running when a worker died) go again one at a time, alone in a fresh pool,
+        # so that a second death can be blamed on the right session
+        batch, n = (clean, workers) if clean else ([suspects.pop(0)], 1)
+        broken = _pool_pass(batch, n, status, on_status, task_fn)
+        left = [t for t in batch if t.session_id not in status.outcomes]
+        if not broken:
+            clean = left if batch is clean else clean
+            continue
+        if n == 1 and len(batch) == 1:
+            _finish(status, SessionOutcome(batch[0].session_id, "failed", reason=(
+                "the worker process died while analysing this session (native crash or out of memory); "
+                "results of the other sessions are complete")), on_status)
+            continue
+        started = [t for t in left if read_progress(t.progress_path).get("state") in ("starting", "running")]
+        started = started or left  # nothing says who ran: isolate them all
+        suspects += started
+        clean = [t for t in left if t not in started]
+        _clear_progress(left)
+
+
+def _pool_pass(batch: Sequence[SessionTask], workers: int, status: BatchStatus,
+               on_status: Callable[[BatchStatus], None] | None,
+               task_fn: Callable[[SessionTask], SessionOutcome]) -> bool:
+    """Run ``batch`` on a fresh spawn pool; True when a worker died (the pool broke)."""
     ctx = multiprocessing.get_context("spawn")
-    threads = tasks[0].threads if tasks else 1
-    pending = list(tasks)
-    deaths: dict[str, int] = {}
-    while pending:
-        pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx,
-                                      initializer=_init_worker, initargs=(threads,))
-        broken = False
-        try:
-            futures = {pool.submit(run_session, t): t for t in pending}
-            not_done = set(futures)
-            while not_done:
-                done, not_done = cf.wait(not_done, timeout=_POLL_S, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    task = futures[fut]
-                    try:
-                        _finish(status, fut.result(), on_status)
-                    except cf.process.BrokenProcessPool:
-                        broken = True
-                    except Exception as exc:  # noqa: BLE001 - pickling trouble and the like: still one session's failure
-                        _finish(status, SessionOutcome(task.session_id, "failed", reason=str(exc)), on_status)
-                if broken:
-                    break
-                _poll(pending, status, on_status)
-        finally:
-            pool.shutdown(wait=not broken, cancel_futures=True)
-        pending = [t for t in pending if t.session_id not in status.outcomes]
-        if broken:
-            # blame the sessions that had started; queued ones simply go again
-            for t in pending:
-                if read_progress(t.progress_path).get("state") in ("starting", "running"):
-                    deaths[t.session_id] = deaths.get(t.session_id, 0) + 1
-            for t in list(pending):
-                if deaths.get(t.session_id, 0) >= MAX_WORKER_DEATHS:
-                    _finish(status, SessionOutcome(t.session_id, "failed", reason=(
-                        "the worker process died while analysing this session (native crash or out of "
-                        "memory); results of the other sessions are complete")), on_status)
-            pending = [t for t in pending if t.session_id not in status.outcomes]
-            _clear_progress(pending)
+    threads = batch[0].threads if batch else 1
+    pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(batch)), mp_context=ctx,
+                                  initializer=_init_worker, initargs=(threads,))
+    broken = False
+    try:
+        futures = {pool.submit(task_fn, t): t for t in batch}
+        not_done = set(futures)
+        while not_done and not broken:
+            done, not_done = cf.wait(not_done, timeout=_POLL_S, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                task = futures[fut]
+                try:
+                    _finish(status, fut.result(), on_status)
+                except cf.process.BrokenProcessPool:
+                    broken = True
+                except Exception as exc:  # noqa: BLE001 - pickling trouble and the like: one session's failure
+                    _finish(status, SessionOutcome(task.session_id, "failed", reason=str(exc)), on_status)
+            _poll(batch, status, on_status)
+    finally:
+        pool.shutdown(wait=not broken, cancel_futures=True)
+    return broken
 
 
 # -- Dask distributed ----------------------------------------------------------------------------
 def _run_dask(tasks: Sequence[SessionTask], address: str, status: BatchStatus,
-              on_status: Callable[[BatchStatus], None] | None, wait_workers_s: float = 120.0) -> None:
+              on_status: Callable[[BatchStatus], None] | None,
+              task_fn: Callable[[SessionTask], SessionOutcome], wait_workers_s: float = 120.0) -> None:
     try:
         from distributed import Client
     except ImportError:
@@ -225,7 +241,7 @@ def _run_dask(tasks: Sequence[SessionTask], address: str, status: BatchStatus,
             raise BatchError(f"the Dask scheduler at {address} has no workers "
                              f"(none joined within {wait_workers_s:.0f} s)") from None
         # pure=False: a re-run must execute again (it skips finished sessions itself)
-        futures = {client.submit(run_session, t, key=f"facelens-session-{t.session_id}-{os.getpid()}-"
+        futures = {client.submit(task_fn, t, key=f"facelens-session-{t.session_id}-{os.getpid()}-"
                                  f"{time.time_ns()}", pure=False): t for t in tasks}
         not_done = set(futures)
         while not_done:
