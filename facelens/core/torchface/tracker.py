@@ -120,6 +120,71 @@ class TorchFaceTracker:
             start = stop
         return out
 
+    def process_streams(self, frames: Sequence[np.ndarray], states: Sequence[torch.Tensor | None]
+                        ) -> tuple[list[FaceObservation], list[torch.Tensor | None]]:
+        """One frame from each of several independent streams, in one device batch.
+
+        Frame ``i`` is tracked from ``states[i]`` (the landmarks its stream's previous frame
+        left, or ``None``: detect) exactly as :meth:`process` tracks a frame from the last
+        one: one detector run and one mesh run per frame, no fixed-point passes. So running
+        chunks of a video side by side, one frame of each per call, gives what running them
+        one after the other with :meth:`process` gives (see :mod:`facelens.core.chunked`).
+        All frames must have the same size. Returns the observations and each stream's new
+        state (pass it back with the stream's next frame).
+        """
+        if self._mesh is None:
+            raise RuntimeError("TorchFaceTracker is closed")
+        if len(frames) != len(states):
+            raise ValueError(f"{len(frames)} frames but {len(states)} stream states")
+        if not frames:
+            return [], []
+        arrays = [_check_frame(f) for f in frames]
+        if any(a.shape != arrays[0].shape for a in arrays):
+            raise ValueError("process_streams needs frames of one size")
+        prev = None if self.static else list(states)
+        return self._step(arrays, prev)
+
+    @torch.no_grad()
+    def _step(self, frames: list[np.ndarray], prev: list[torch.Tensor | None] | None
+              ) -> tuple[list[FaceObservation], list[torch.Tensor | None]]:
+        n = len(frames)
+        images, detections, rects = self._detect(frames)
+        if prev is not None:
+            for i, p in enumerate(prev):
+                if p is not None:  # tracked: crop around the stream's previous landmarks
+                    rects[i] = roi.rect_from_landmarks(p.to(self.device)[None])[0]
+        lm = torch.full((n, 478, 3), float("nan"), device=self.device)
+        present = torch.zeros(n, dtype=torch.bool, device=self.device)
+        conf = torch.full((n,), float("nan"), device=self.device)
+        idx = torch.nonzero(~torch.isnan(rects[:, 0])).flatten()
+        if idx.numel():
+            pts, score = self._mesh(images[idx], rects[idx])
+            lm[idx] = pts
+            present[idx] = score >= self.min_tracking_confidence
+            conf[idx] = score
+        self.last_passes = 1
+        keep = present.cpu().numpy()
+        states: list[torch.Tensor | None] = [lm[i].clone() if keep[i] and prev is not None else None
+                                             for i in range(n)]
+        return self._observations(frames, lm, present, conf.cpu().numpy(), detections), states
+
+    def _detect(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, list[list[Any]], torch.Tensor]:
+        """Upload, detect; (images (N,3,H,W) float, detections, detection regions (N,5), NaN = none)."""
+        n = len(frames)
+        batch = torch.from_numpy(np.stack(frames))
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()
+        images = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        detections = self._detector.detect(images)
+        det_rect = torch.full((n, 5), float("nan"), device=self.device)
+        for i, dets in enumerate(detections):
+            if dets:
+                best = max(dets, key=lambda d: d.box[2] * d.box[3])  # largest face, like FaceTracker
+                det_rect[i] = roi.rect_from_detection(
+                    torch.tensor(best.box[None], dtype=torch.float32, device=self.device),
+                    torch.tensor(best.keypoints[None], dtype=torch.float32, device=self.device))[0]
+        return images, detections, det_rect
+
     def reset(self) -> None:
         """Forget the tracked face (e.g. after a seek): the next frame detects."""
         self._prev = None
@@ -142,19 +207,7 @@ class TorchFaceTracker:
     @torch.no_grad()
     def _run(self, frames: list[np.ndarray]) -> list[FaceObservation]:
         n = len(frames)
-        batch = torch.from_numpy(np.stack(frames))
-        if self.device.type == "cuda":
-            batch = batch.pin_memory()
-        images = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
-        detections = self._detector.detect(images)
-        det_rect = torch.full((n, 5), float("nan"), device=self.device)
-        for i, dets in enumerate(detections):
-            if dets:
-                best = max(dets, key=lambda d: d.box[2] * d.box[3])  # largest face, like FaceTracker
-                det_rect[i] = roi.rect_from_detection(
-                    torch.tensor(best.box[None], dtype=torch.float32, device=self.device),
-                    torch.tensor(best.keypoints[None], dtype=torch.float32, device=self.device))[0]
-
+        images, detections, det_rect = self._detect(frames)
         first = self._prev if (self._prev is not None and not self.static) else None
         rects = det_rect.clone()
         if first is not None:
