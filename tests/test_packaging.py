@@ -59,7 +59,7 @@ def wheel(tmp_path_factory, source_files) -> Path:
     dist = root / "dist"
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                            "-w", str(dist), str(src)], cwd=root, env=_offline_env(),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     wheels = list(dist.glob("facelens-*.whl"))
     assert len(wheels) == 1, wheels
@@ -74,7 +74,7 @@ def installed(tmp_path_factory, wheel) -> Path:
     subprocess.run([base, "-m", "venv", "--without-pip", str(env_dir)], check=True)
     py = env_dir / "bin" / "python"
     proc = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q",
-                           str(wheel)], env=_offline_env(), capture_output=True, text=True)
+                           str(wheel)], env=_offline_env(), capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
@@ -85,7 +85,7 @@ def installed(tmp_path_factory, wheel) -> Path:
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=cwd, env=_offline_env(**env), capture_output=True, text=True, timeout=300)
+    return subprocess.run(args, cwd=cwd, env=_offline_env(**env), capture_output=True, text=True, timeout=300, check=False)
 
 
 # -- the wheel ---------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_no_new_lookups_beside_the_source_tree():
 
 def _sh(script: str, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(INSTALLER / script), *args], cwd=cwd, env=_offline_env(**env),
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def _one_line_error(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
@@ -254,6 +254,8 @@ def test_build_wheelhouse_argument_errors(tmp_path):
     _one_line_error(_sh("build_wheelhouse.sh", str(full), cwd=tmp_path), 1, "not empty")
     _one_line_error(_sh("build_wheelhouse.sh", str(tmp_path / "new"), cwd=tmp_path, TORCH_VARIANT="rocm",
                         PYTHON=sys.executable), 1, "TORCH_VARIANT")
+    _one_line_error(_sh("build_wheelhouse.sh", str(tmp_path / "new"), cwd=tmp_path, LOCK=str(tmp_path / "no.txt"),
+                        PYTHON=sys.executable), 1, "LOCK")
     assert not (tmp_path / "new").exists() and not (tmp_path / "new.partial").exists()
 
 
