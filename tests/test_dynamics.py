@@ -156,3 +156,18 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     assert main(["dynamics", str(tmp_path / "missing.h5"), "--segments", str(tmp_path / "bad.csv")]) == 2
     assert "missing column" in capsys.readouterr().err
+
+
+def test_response_on_a_segment_shorter_than_the_smoothing_window():
+    """A segment of a few frames gives a response (or NaN), never an IndexError."""
+    import numpy as np
+
+    from facelens.core.dynamics import compute_dynamics
+    from facelens.core.segments import Segment
+
+    t = np.arange(0, 3.0, 0.1)
+    v = np.where(t >= 1.0, 0.5, 0.0)
+    a = np.zeros_like(t)
+    segs = [Segment(1.0, 1.3, "happy"), Segment(0.0, 1.0, "neutral")]
+    dyn = compute_dynamics(t, v, a, np.ones(t.size, bool), segs)
+    assert dyn.to_dict()  # serialisable, computed

@@ -259,7 +259,9 @@ def _nan_moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
     finite = np.isfinite(x)
-    kernel = np.ones(width)
+    # np.convolve(mode="same") returns max(len(x), len(kernel)) values: never let the window outgrow
+    # the series (a segment of a few frames).
+    kernel = np.ones(max(1, min(width, x.size)))
     sums = np.convolve(np.where(finite, x, 0.0), kernel, mode="same")
     counts = np.convolve(finite.astype(np.float64), kernel, mode="same")
     with np.errstate(invalid="ignore", divide="ignore"):
