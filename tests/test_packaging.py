@@ -166,8 +166,6 @@ def test_installed_models_list_with_launcher_environment(installed, tmp_path):
     assert "fer2013-mini-xception" in proc.stdout and "missing" in proc.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="facelens.core.models.default_manifest() looks beside the source tree "
-                   "instead of facelens.core.paths.models_src_dir(); install.sh works around it")
 def test_installed_manifest_found_without_environment(installed, tmp_path):
     proc = _run([str(installed / "bin" / "python"), "-c",
                  "from facelens.core.models import default_manifest; print(default_manifest().is_file())"],

@@ -71,11 +71,13 @@ def _sha256(path: Path) -> str:
 
 
 def default_manifest() -> Path:
-    """The manifest beside the package (repository checkout) or ``FACELENS_MANIFEST``."""
+    """``FACELENS_MANIFEST``, else the shipped ``models/manifest.toml`` (checkout or installed wheel)."""
     env = os.environ.get("FACELENS_MANIFEST")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
+    from facelens.core.paths import models_src_dir
+
+    return models_src_dir() / "manifest.toml"
 
 
 def cache_dir() -> Path:
@@ -232,6 +234,7 @@ class ModelRegistry:
                 raise ModelError(f"model '{model_id}' from {spec} has an unexpected SHA-256; not installed")
             part = Path(tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".partial")[1])
             part.write_bytes(data)
+            os.chmod(part, 0o644)  # mkstemp makes 0600; weights are not secret and a cache may be shared
             os.replace(part, target)
         log(f"stored {model_id} in {target}")
         return target
