@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import islice
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -251,7 +251,7 @@ class ChunkFeeder:
         for g in self._gens:
             g.close()  # type: ignore[attr-defined]
 
-    def __enter__(self) -> ChunkFeeder:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

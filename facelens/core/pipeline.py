@@ -17,9 +17,18 @@ smoother. So that an interrupted run, resumed, gives the same arrays as an unint
   starts at the last such restart point (frames after it are recomputed);
 * the valence/arousal state is rebuilt by replaying the stored emotions and expression measures
   of the frames already on disk (the stored float32 values are exactly what the estimator saw).
+
+Chunk-parallel torch backend. Because tracking restarts at every restart point, ``backend="torch"``
+tracks ``parallel_chunks`` restart chunks side by side, one frame of each per batch, each chunk
+decoded by its own seeking decoder (:mod:`facelens.core.chunked`,
+:mod:`facelens.core.torchface.chunk_run`); the results equal frame-by-frame tracking with the
+sequential decoder (``parallel_chunks=0``), which is also the fallback for images and for streams
+whose seek decoding cannot be shown to match (then the run goes on sequentially from the last
+restart point, exactly like a resume).
 """
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -33,6 +42,7 @@ from facelens.core.results import ResultsError, ResultsWriter, partial_path
 from facelens.core.types import N_LANDMARKS, FaceObservation, Progress, Quality, SampledFrame, is_usable
 from facelens.core.video import Session, open_session
 
+_log = logging.getLogger(__name__)
 RESTART_EVERY = 300  # sampled frames (30 s at 10 fps) between tracker restarts = resume points
 _QUEUE_BYTES = 192 * 2**20  # decoded frames waiting for the tracker, at most
 _BATCH_BYTES = 256 * 2**20  # RGB frames of one batch (the affect stage needs whole frames)
@@ -225,8 +235,13 @@ def _replay_affect_state(stage: Any, out: Path, n: int) -> None:
 
 def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, device: str = "auto",
                  backend: str = "mediapipe", resume: bool = False, batch_size: int = 32,
-                 cancel: Callable[[], bool] | None = None, demo: bool = False) -> Iterator[Progress]:
+                 cancel: Callable[[], bool] | None = None, demo: bool = False,
+                 parallel_chunks: int | None = None, decode_threads: int | None = None) -> Iterator[Progress]:
     """Analyse ``video`` into the results file ``out``, yielding progress after each batch.
+
+    ``parallel_chunks`` (torch backend only): restart chunks tracked side by side (default
+    ``batch_size``; 0 = sequential decoding, frame by frame); ``decode_threads``: their decoder
+    threads (default one per chunk, at most one per core). Neither changes the results.
 
     Raises
     ------
@@ -244,6 +259,8 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
 
     if fps <= 0 or batch_size < 1:
         raise PipelineError("fps and batch size must be positive")
+    if (parallel_chunks is not None and parallel_chunks < 0) or (decode_threads is not None and decode_threads < 1):
+        raise PipelineError("parallel chunks must be >= 0 and decode threads >= 1")
     out = Path(out)
     session = open_session(video)  # VideoError for unusable input, before any file is touched
     try:
@@ -270,7 +287,14 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                 writer.truncate(writer.n_done - writer.n_done % RESTART_EVERY)
             _replay_affect_state(stage, out, writer.n_done)
             with _TorchThreads(used_device):
-                yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, backend, used_device)
+                parallel = batch_size if parallel_chunks is None else parallel_chunks
+                t0, start_done = time.perf_counter(), writer.n_done
+                if backend == "torch" and parallel > 0 and hasattr(tracker, "process_streams"):
+                    yield from _run_parallel(session, tracker, stage, writer, out, fps, batch_size, cancel,
+                                             parallel, decode_threads)
+                else:
+                    yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, backend, used_device)
+                yield from _finish(session, writer, t0, start_done)
         except BaseException:
             writer.close()  # leaves OUT.partial (resumable); never OUT itself
             raise
@@ -278,6 +302,31 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
             tracker.close()
     finally:
         session.close()
+
+
+def _run_parallel(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, out: Path, fps: float,
+                  batch_size: int, cancel: Callable[[], bool] | None, parallel: int,
+                  decode_threads: int | None) -> Iterator[Progress]:
+    """Chunk-parallel torch tracking; on a decoding mismatch, go on sequentially from a restart point."""
+    from facelens.core.chunked import ChunkMismatch, plan_samples
+    from facelens.core.torchface.chunk_run import run_chunked
+
+    plan = plan_samples(session, fps)
+    if plan is None:
+        _log.info("%s: no exact sampling plan; decoding sequentially", Path(session.info.path).name)
+        yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, "torch", str(tracker.device))
+        return
+    rows = max(1, min(batch_size, RESTART_EVERY))
+    try:
+        yield from run_chunked(session, plan, tracker, stage, writer, restart_every=RESTART_EVERY,  # type: ignore[arg-type]
+                               parallel=parallel, rows=rows, threads=decode_threads, cancel=cancel)
+    except ChunkMismatch as exc:
+        _log.warning("%s: seek decoding differs from sequential decoding (%s); going on sequentially",
+                     Path(session.info.path).name, exc)
+        writer.truncate(writer.n_done - writer.n_done % RESTART_EVERY)
+        stage.reset()
+        _replay_affect_state(stage, out, writer.n_done)
+        yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, "torch", str(tracker.device))
 
 
 def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps: float, batch_size: int,
@@ -316,10 +365,9 @@ def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps:
             if frames[0].index % RESTART_EVERY == 0 and frames[0].index > 0:
                 tracker.close()  # fresh detection: the resume point's state, see module docstring
                 tracker = _make_tracker(backend, device, info.is_image)
-            if hasattr(tracker, "process_batch"):
-                obs = list(tracker.process_batch([f.rgb for f in frames]))
-            else:
-                obs = [tracker.process(f.rgb) for f in frames]
+            # frame by frame: mediapipe's tracking rule exactly (the torch tracker's fixed-point
+            # process_batch is close but not identical; the torch backend batches across chunks)
+            obs = [tracker.process(f.rgb) for f in frames]
             cols = _columns(frames, obs)
             if pending is not None:
                 yield report(pending.result())
@@ -341,8 +389,11 @@ def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps:
         worker.shutdown(wait=True)
         decoder.stop()
         tracker.close()
+
+
+def _finish(session: Session, writer: ResultsWriter, t0: float, start_done: int) -> Iterator[Progress]:
     if writer.n_done == 0:
-        raise ResultsError(f"{Path(info.path).name}: no frame was decoded")
+        raise ResultsError(f"{Path(session.info.path).name}: no frame was decoded")
     wall = time.perf_counter() - t0
     writer.finish({"n_frames": writer.n_done, "wall_s": round(wall, 3),
                    "frames_per_s": round((writer.n_done - start_done) / max(wall, 1e-9), 2),

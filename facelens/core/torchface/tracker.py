@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -197,7 +197,7 @@ class TorchFaceTracker:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def __enter__(self) -> TorchFaceTracker:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
