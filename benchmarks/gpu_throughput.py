@@ -7,14 +7,18 @@ Usage::
 
 Three figures per batch size, all measured in this run on this machine:
 
-* ``modules``: detector + mesh + emotion forward passes on ready crops regions (model cost only);
-* ``tracker``: ``TorchFaceTracker.process_batch`` on consecutive frames (upload, detection,
-  fixed-point tracking passes, download, quality flags) + emotion on the device;
+* ``modules``: detector + mesh + emotion forward passes on ready regions (model cost only);
+* ``chunks``: what ``--backend torch`` runs per step: ``TorchFaceTracker.process_streams`` on one
+  frame of each of ``batch`` independent chunks (upload, detection, one mesh pass, download,
+  quality flags) + the emotion model on the device;
 * the baseline: mediapipe's ``FaceTracker`` + FER emotion model on the CPU, frame by frame,
   which is what ``facelens analyze --backend mediapipe`` runs.
 
-The ratio column is against the baseline. Decode speed (PyAV, one thread) is printed too,
-since a fast GPU is useless if frames do not arrive fast enough.
+The ratio columns are against the baseline. Decode throughput follows: the sequential decoder
+(one PyAV decoder, as the mediapipe path uses) against :class:`facelens.core.chunked.ChunkFeeder`
+with 1..N decoder threads on chunks of ``--decode-chunk`` sampled frames (the pipeline uses 300;
+test clips are short, so the default here is 20), since a fast GPU is useless if frames do not
+arrive fast enough.
 """
 from __future__ import annotations
 
@@ -87,32 +91,60 @@ def bench_modules(device, batch: int, repeats: int, fer_net) -> float:
     return batch * repeats / (time.perf_counter() - t0)
 
 
-def bench_tracker(device, frames: list[np.ndarray], batch: int, fer_net) -> tuple[float, float]:
-    """End-to-end tracker throughput on consecutive frames; returns (faces/s, mean passes)."""
+def bench_chunks(device, frames: list[np.ndarray], batch: int, steps: int, fer_net) -> float:
+    """Chunk-parallel tracking: ``batch`` streams (offsets into the clip), ``steps`` frames each; faces/s."""
     import torch
 
     from facelens.core.torchface import TorchFaceTracker
 
     tr = TorchFaceTracker(device=device)
-    chunks = [frames[i:i + batch] for i in range(0, len(frames), batch)]
-    tr.process_batch(chunks[0])  # warm-up (cuDNN autotuning, allocator)
-    tr.reset()
-    passes = []
+    n = len(frames)
+    offsets = [(i * n) // batch for i in range(batch)]  # each stream starts elsewhere in the clip
+    tr.process_streams([frames[o % n] for o in offsets], [None] * batch)  # warm-up
+    states: list = [None] * batch
     _sync(tr.device)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        for ch in chunks:
-            obs = tr.process_batch(ch)
-            passes.append(tr.last_passes)
+        for t in range(steps):
+            step = [frames[(o + t) % n] for o in offsets]
+            obs, states = tr.process_streams(step, states)
             if fer_net is not None:
-                imgs = torch.from_numpy(np.stack(ch)).to(tr.device).permute(0, 3, 1, 2).float()
+                imgs = torch.from_numpy(np.stack(step)).to(tr.device).permute(0, 3, 1, 2).float()
                 lm = torch.from_numpy(np.stack([o.landmarks if o.landmarks is not None
                                                 else np.full((478, 3), np.nan, np.float32) for o in obs]))
                 emotion_on_device(fer_net, imgs, lm.to(tr.device))
     _sync(tr.device)
-    rate = len(frames) / (time.perf_counter() - t0)
+    rate = batch * steps / (time.perf_counter() - t0)
     tr.close()
-    return rate, float(np.mean(passes))
+    return rate
+
+
+def bench_decode(video: Path, fps: float, chunk: int, max_threads: int) -> None:
+    """Sampled frames/s: the sequential decoder vs chunk decoders with 1..max_threads threads."""
+    from facelens.core.chunked import ChunkFeeder, plan_samples
+    from facelens.core.video import open_session
+
+    with open_session(video) as s:
+        sum(1 for _ in s.iter_sampled(fps))  # warm-up: file cache, codec start
+        t0 = time.perf_counter()
+        n = sum(1 for _ in s.iter_sampled(fps))
+        seq = n / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        plan = plan_samples(s, fps)
+        t_plan = time.perf_counter() - t0
+        print(f"decode {video.name} at {fps:g} fps ({n} sampled frames, {s.info.width}x{s.info.height}):")
+        print(f"  sequential decoder: {seq:.0f} frames/s; sampling plan (demux only): {t_plan * 1000:.0f} ms")
+        if plan is None:
+            print("  no sampling plan for this file: the pipeline decodes it sequentially")
+            return
+        chunks = plan.chunks(chunk)
+        for threads in range(1, max_threads + 1):
+            t0 = time.perf_counter()
+            with ChunkFeeder(s, plan, chunks, threads=threads) as feeder:
+                got = sum(len(step) for step in feeder)
+            rate = got / (time.perf_counter() - t0)
+            print(f"  {len(chunks)} chunks of {chunk}, {threads} thread(s): {rate:.0f} frames/s "
+                  f"({rate / seq:.2f} x sequential)")
 
 
 def bench_cpu_baseline(frames: list[np.ndarray]) -> float:
@@ -137,13 +169,19 @@ def bench_cpu_baseline(frames: list[np.ndarray]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import os
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64, 256])
     p.add_argument("--video", type=Path, default=REPO.parent / "shared/media/videos/liveportrait_d3.mp4")
-    p.add_argument("--frames", type=int, default=0, help="frames per tracker run (default 2x batch, >= 32)")
+    p.add_argument("--steps", type=int, default=8, help="tracking steps per batch size")
     p.add_argument("--baseline-frames", type=int, default=40)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--decode-video", type=Path, default=None, help="default: --video")
+    p.add_argument("--decode-chunk", type=int, default=20)
+    p.add_argument("--decode-threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--skip-models", action="store_true", help="decode figures only")
     a = p.parse_args(argv)
 
     import torch
@@ -152,25 +190,26 @@ def main(argv: list[str] | None = None) -> None:
 
     device = resolve_device(a.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"device: {device} ({name}); torch {torch.__version__}; threads {torch.get_num_threads()}")
-    try:
-        from facelens.core.affect.fer import FerEmotionModel
+    print(f"device: {device} ({name}); torch {torch.__version__}; threads {torch.get_num_threads()}; "
+          f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
+    if not a.skip_models:
+        try:
+            from facelens.core.affect.fer import FerEmotionModel
 
-        fer_net = FerEmotionModel(device=str(device)).net.eval()
-    except Exception as exc:  # noqa: BLE001
-        print(f"emotion model unavailable ({exc}); figures are detector + mesh only")
-        fer_net = None
-
-    frames, decode_rate = load_frames(a.video, max(a.baseline_frames, 2 * max(a.batch_sizes), a.frames))
-    print(f"decode (PyAV, 1 thread, {a.video.name}): {decode_rate:.0f} sampled frames/s")
-    base = bench_cpu_baseline(frames[: a.baseline_frames])
-    print(f"baseline (mediapipe CPU + FER CPU, per frame): {base:.1f} faces/s\n")
-    print(f"{'batch':>5} | {'modules f/s':>11} | {'x base':>6} | {'tracker f/s':>11} | {'x base':>6} | passes")
-    for b in a.batch_sizes:
-        mod = bench_modules(device, b, a.repeats, fer_net)
-        n = a.frames or max(2 * b, 32)
-        trk, passes = bench_tracker(device, frames[:n], b, fer_net)
-        print(f"{b:>5} | {mod:>11.1f} | {mod / base:>6.2f} | {trk:>11.1f} | {trk / base:>6.2f} | {passes:.1f}")
+            fer_net = FerEmotionModel(device=str(device)).net.eval()
+        except Exception as exc:  # noqa: BLE001
+            print(f"emotion model unavailable ({exc}); figures are detector + mesh only")
+            fer_net = None
+        frames, _ = load_frames(a.video, max(a.baseline_frames, 32))
+        base = bench_cpu_baseline(frames[: a.baseline_frames])
+        print(f"baseline (mediapipe CPU + FER CPU, per frame): {base:.1f} faces/s\n")
+        print(f"{'batch':>5} | {'modules f/s':>11} | {'x base':>6} | {'chunks f/s':>10} | {'x base':>6}")
+        for b in a.batch_sizes:
+            mod = bench_modules(device, b, a.repeats, fer_net)
+            trk = bench_chunks(device, frames, b, a.steps, fer_net)
+            print(f"{b:>5} | {mod:>11.1f} | {mod / base:>6.2f} | {trk:>10.1f} | {trk / base:>6.2f}")
+        print()
+    bench_decode(a.decode_video or a.video, 10.0, a.decode_chunk, a.decode_threads)
 
 
 if __name__ == "__main__":

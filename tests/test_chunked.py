@@ -151,7 +151,7 @@ def test_cancel_and_resume_in_chunk_parallel_mode(media, tmp_path, monkeypatch, 
 
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     out = tmp_path / "cut.h5"
-    kw = dict(fps=5.0, backend="torch", device="cpu", batch_size=2, parallel_chunks=2)
+    kw = {"fps": 5.0, "backend": "torch", "device": "cpu", "batch_size": 2, "parallel_chunks": 2}
     calls = {"n": 0}
 
     def cancel() -> bool:
@@ -173,10 +173,10 @@ def test_seek_mismatch_falls_back_to_sequential_decoding(media, tmp_path, monkey
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     real = chunked.iter_chunk
 
-    def flaky(session, plan, first, stop):
+    def flaky(session, plan, first, stop, *args):
         if first >= 6:
             raise ChunkMismatch("simulated")
-        yield from real(session, plan, first, stop)
+        yield from real(session, plan, first, stop, *args)
 
     monkeypatch.setattr(chunked, "iter_chunk", flaky)
     out = pipeline.analyze_to_file(media / CLIPS[0], tmp_path / "fb.h5", fps=5.0, backend="torch",

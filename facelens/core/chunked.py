@@ -122,8 +122,12 @@ def plan_samples(session: Session, fps: float) -> SamplePlan | None:
     return SamplePlan(ordered, np.asarray(sampled, dtype=np.int64), start, tb)
 
 
-def iter_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int) -> Iterator[SampledFrame]:
+def iter_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int,
+               codec_threads: int = 1) -> Iterator[SampledFrame]:
     """Sampled frames ``first .. stop-1`` decoded after a seek, checked against ``plan``.
+
+    ``codec_threads`` > 1 lets FFmpeg thread this decoder too (worth it when there are fewer
+    chunks than cores; FFmpeg's output does not depend on its thread count).
 
     Raises
     ------
@@ -136,7 +140,11 @@ def iter_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int) -
     container = _open_container(session.path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "NONE"  # parallelism comes from the chunks; B x cores threads would thrash
+        if codec_threads > 1:
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = codec_threads
+        else:
+            stream.thread_type = "NONE"  # parallelism comes from the chunks; B x cores threads would thrash
         frames = _seek_before(container, stream, target, int(plan.pts[0]), plan.time_base)
         ordinal, k = lo, first
         for frame in frames:
@@ -206,7 +214,10 @@ class ChunkFeeder:
         if prefetch is None:
             prefetch = DECODE_BUDGET_BYTES // (2 * frame_bytes * max(1, len(self.chunks)))
         self.prefetch = int(np.clip(prefetch, 1, 16))
-        self._gens = [iter_chunk(session, plan, a, b) for a, b in self.chunks]
+        import os
+
+        codec_threads = max(1, (os.cpu_count() or 1) // max(1, len(self.chunks)))
+        self._gens = [iter_chunk(session, plan, a, b, codec_threads) for a, b in self.chunks]
         self._ready: list[deque[SampledFrame]] = [deque() for _ in self.chunks]
         self._task: list[Future | None] = [None] * len(self.chunks)
         self._done = [False] * len(self.chunks)
