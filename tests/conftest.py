@@ -53,3 +53,38 @@ def demo_session(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo")
     return build_demo(out)
+
+
+# -- shared GUI fixtures (the GUI engineer's; appended) ---------------------------------------
+@pytest.fixture
+def gui_settings(tmp_path):
+    """A QSettings in a temporary INI file: tests never touch the user's preferences."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def gui_qapp(qapp):
+    """The pytest-qt QApplication with VisPy bound to PySide6 (must happen before any canvas)."""
+    import vispy
+
+    vispy.use(app="pyside6")
+    return qapp
+
+
+@pytest.fixture
+def gui_window(qtbot, gui_qapp, gui_settings):
+    """An open main window (1400×900); closed after the test, with no analysis or decoder left running."""
+    from facelens.gui.main_window import MainWindow
+
+    w = MainWindow(gui_settings)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.force_quit = True
+    w.close()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
+    assert w.queue.running is None
+    assert w.review.loader is None

@@ -125,3 +125,26 @@ def test_empty_session() -> None:
     assert s.playhead == 3.0
     with pytest.raises(ValueError):
         s.set_session(2, [], duration_s=float("inf"))
+
+
+def test_extend_times_grows_without_resetting_the_view():
+    from facelens.core.review_state import ReviewState
+
+    s = ReviewState()
+    s.set_session(1, [0.0, 0.1, 0.2], duration_s=0.2)
+    s.playhead = 0.1
+    s.selected_segment = "a"
+    s.visible_range = (0.0, 0.2)
+    moved = []
+    s.playhead_changed.connect(moved.append)
+    s.extend_times([0.0, 0.1, 0.2, 0.3, 0.4], duration_s=10.0)
+    assert s.times.size == 5 and s.duration_s == 10.0
+    assert s.playhead == 0.1 and s.selected_segment == "a" and moved == []
+    s.end()
+    assert s.playhead == 0.4
+    import pytest
+
+    with pytest.raises(ValueError):
+        s.extend_times([0.0, 0.1])  # shorter than what is known
+    with pytest.raises(ValueError):
+        s.extend_times([0.0, 0.5, 0.2, 0.3, 0.4, 0.6])  # does not start with the known times

@@ -16,6 +16,8 @@ Public API
     ``show_mesh`` / ``show_mesh_changed(bool)``, ``posefree_only`` / ``posefree_only_changed(bool)``,
     ``visible_range`` / ``visible_range_changed(tuple)`` ((t0, t1), clamped, t1 > t0).
     Read-only: ``duration_s``, ``times``, ``current_frame`` (nearest sampled frame, -1 if none).
+    ``extend_times(times, duration_s=None)`` — a running analysis added frames: grow the sampled
+    times (and duration) without resetting playhead, selection or visible range.
     Helpers: ``step_frames(n)``, ``step_seconds(s)``, ``home()``, ``end()``, ``advance(dt_s)`` (the
     GUI's playback timer calls it; playback stops at the end).
 """
@@ -72,6 +74,31 @@ class ReviewState:
             self.session_changed.emit(session_id)
         self.visible_range = (0.0, self._duration)
         self.home()
+
+    def extend_times(self, times: np.ndarray | list[float], duration_s: float | None = None) -> None:
+        """Grow the current session's sampled times while an analysis adds frames.
+
+        ``times`` is the full, longer array (ascending); it must start with the times already known,
+        so that frame indices stay valid. Nothing is reset; the playhead stays where it is (clamped to
+        the new duration, which only grows). No signal fires unless the playhead had to move.
+
+        Raises
+        ------
+        ValueError
+            ``times`` is shorter than the known times or does not start with them.
+        """
+        t = np.asarray(times, dtype=float).ravel()
+        t = t[np.isfinite(t)]
+        n = self._times.size
+        if t.size < n or not np.array_equal(t[:n], self._times):
+            raise ValueError("extend_times needs the known sampled times followed by the new ones")
+        if t.size > 1 and np.any(np.diff(t[n - 1 if n else 0:]) < 0):
+            raise ValueError("sampled times must be ascending")
+        self._times = t
+        dur = float(duration_s) if duration_s is not None else 0.0
+        if not math.isfinite(dur):
+            raise ValueError(f"session duration must be finite, got {duration_s}")
+        self._duration = max(self._duration, dur, float(t[-1]) if t.size else 0.0)
 
     @property
     def session_id(self) -> Any:

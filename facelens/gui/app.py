@@ -12,7 +12,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 ORG, APP = "FaceLens", "FaceLens"
 
 
@@ -32,10 +31,16 @@ def create_app(argv: list[str] | None = None) -> Any:
 
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
-    qss = RESOURCES / "style" / "facelens.qss"
+    try:  # checkout or installed wheel (share/facelens/resources)
+        from facelens.core.paths import resources_dir
+
+        res = resources_dir()
+    except FileNotFoundError:  # unstyled but usable
+        return app
+    qss = res / "style" / "facelens.qss"
     if qss.is_file():
         app.setStyleSheet(qss.read_text(encoding="utf-8"))
-    icon = RESOURCES / "icons" / "facelens.svg"
+    icon = res / "icons" / "facelens.svg"
     if icon.is_file():
         from PySide6.QtGui import QIcon
 
@@ -73,7 +78,7 @@ def wait_until(predicate: Any, timeout_s: float) -> bool:
 def wait_rendered(window: Any, at: float, timeout_s: float = 30.0) -> bool:
     """Until the frame at ``at`` is on screen and the 3D view has drawn the mesh."""
     review = window.review
-    frame_ok = lambda: review.loader is None or abs(window.video.image_time - review.playhead) < 0.2  # noqa: E731
+    frame_ok = lambda: review.loader is None or abs(window.video.image_time - review.playhead) < 0.2
     ok = wait_until(frame_ok, timeout_s)
     window.face.scene.canvas.native.repaint()
     wait_until(lambda: False, 0.3)  # let the GL widget and pyqtgraph paint

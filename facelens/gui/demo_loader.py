@@ -6,8 +6,8 @@ the pseudonym ``DEMO-001``, records the analysis run and imports the scripted se
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 DEMO_PATIENT = "DEMO-001"
 
@@ -46,3 +46,22 @@ def load_demo(say: Callable[..., object] = print, out_dir: Path | None = None) -
         if not ws.segments(rec.id) and Path(demo.segments_csv).is_file():
             ws.replace_segments(rec.id, read_segments_csv(demo.segments_csv))
         return ws_dir, int(rec.id)
+
+
+def prepare_demo_in_worker(report: Callable[[float, str], None], cancelled: Callable[[], bool],
+                           out_dir: Path | None = None) -> tuple[Path, int]:
+    """``load_demo`` for a :func:`facelens.gui.jobs.run_job` worker.
+
+    The build (minutes of video synthesis and analysis on the first run) runs as a child process
+    ``facelens demo`` so that Cancel can stop it at any point; the demo's folder lock and atomic
+    writes leave nothing half-written behind. Registering it in the workspace then takes a moment.
+    """
+    from facelens.core.demo import default_demo_dir
+    from facelens.gui.jobs import run_process
+
+    folder = Path(out_dir) if out_dir is not None else default_demo_dir()
+    run_process(["demo", "--out", str(folder)], cancelled, report,
+                "Generating and analysing the synthetic demo session (first run only, about a minute)…",
+                expected_s=90.0)
+    report(0.97, "Registering the demo session in its workspace…")
+    return load_demo(lambda *a, **k: None, folder)

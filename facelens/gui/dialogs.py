@@ -7,9 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QSettings
-from PySide6.QtWidgets import (QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton,
-                               QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from facelens import __version__
 
@@ -161,6 +174,51 @@ class AboutDialog(QDialog):
         self.resize(640, 560)
         view = QTextBrowser()
         view.setHtml(about_html(models_in_use))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(view)
+        lay.addWidget(buttons)
+
+
+MOUSE_HELP = (
+    ("Seek", "click or drag on the valence/arousal plots, or drag the red cursor"),
+    ("Zoom / pan time", "mouse wheel / right-drag on the plots"),
+    ("New segment", "left-drag on the segment strip"),
+    ("Move / resize a segment", "drag its middle / its edges on the segment strip"),
+    ("3D face", "orbit with left-drag, zoom with the wheel"),
+    ("Reason for a gap", "hover a grey tick under the curves"),
+)
+
+
+def shortcut_rows(actions: list[Any]) -> list[tuple[str, str]]:
+    """(action, keys) for every action with a shortcut, in menu order, without duplicates."""
+    from PySide6.QtGui import QKeySequence
+
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for a in actions:
+        keys = " or ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())
+        name = a.text().replace("&", "").rstrip("…")
+        if keys and name not in seen:
+            seen.add(name)
+            rows.append((name, keys))
+    return rows
+
+
+class ShortcutsDialog(QDialog):
+    """Help → Keyboard shortcuts: built from the window's actions, so it never goes stale."""
+
+    def __init__(self, parent: QWidget | None, actions: list[Any]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(560, 620)
+        self.rows = shortcut_rows(actions)
+        keys = "".join(f"<tr><td>{html.escape(n)}</td><td><b>{html.escape(k)}</b></td></tr>" for n, k in self.rows)
+        mouse = "".join(f"<tr><td>{html.escape(n)}</td><td>{html.escape(k)}</td></tr>" for n, k in MOUSE_HELP)
+        view = QTextBrowser()
+        view.setHtml(f"<h3>Keys</h3><table cellspacing='4'>{keys}</table>"
+                     f"<h3>Mouse</h3><table cellspacing='4'>{mouse}</table>")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

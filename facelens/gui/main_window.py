@@ -7,22 +7,33 @@ the segment table on the right. Workspace operations and segment editing live in
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from facelens import __version__
 from facelens.gui.analysis import AnalysisQueue
+from facelens.gui.analysis_ops import AnalysisOps
 from facelens.gui.circumplex import CircumplexWidget
+from facelens.gui.diagnosis_ops import DiagnosisOps
+from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import scenarios
 from facelens.gui.face_view import FaceView
 from facelens.gui.review import SPEEDS, ReviewController
 from facelens.gui.segment_panel import SegmentPanel
 from facelens.gui.sessions_panel import SessionsPanel
+from facelens.gui.task_ops import TaskOps
 from facelens.gui.timeline import TimelineWidget
 from facelens.gui.video_view import VideoView
 from facelens.gui.workspace_ops import WorkspaceOps
@@ -44,7 +55,7 @@ def fmt_time(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-class MainWindow(WorkspaceOps, QMainWindow):
+class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
     """The application window. ``settings`` is injected so tests use a temporary one."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
@@ -62,6 +73,7 @@ class MainWindow(WorkspaceOps, QMainWindow):
         self.timeline = TimelineWidget()
         self.circumplex = CircumplexWidget()
         self.segments = SegmentPanel(self.labels, scenarios())
+        self.diagnosis = DiagnosisPanel()
         self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
         self.queue = AnalysisQueue(self)
         self.banner = QLabel("")
@@ -82,6 +94,9 @@ class MainWindow(WorkspaceOps, QMainWindow):
         self._dock("face", "3D face", self.face, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("circumplex", "Valence–arousal circumplex", self.circumplex, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("segments", "Segments", self.segments, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("diagnosis", "Diagnosis support (BD vs MDD)", self.diagnosis, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["segments"], self.docks["diagnosis"])
+        self.docks["segments"].raise_()
         self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
         self._default_state = self.saveState()
@@ -93,6 +108,8 @@ class MainWindow(WorkspaceOps, QMainWindow):
         self.review.state.playhead_changed.connect(self._on_playhead)
         self.review.state.playing_changed.connect(self._on_playing)
         self.init_ops()
+        self.init_tasks()
+        self.init_diagnosis()
         self._restore_layout()
 
     # -- construction --------------------------------------------------------------------------
@@ -211,11 +228,21 @@ class MainWindow(WorkspaceOps, QMainWindow):
             v.addAction(dock.toggleViewAction())
         v.addSeparator()
         self._action(v, "Reset layout", self.reset_layout)
+        d = mb.addMenu("&Diagnosis")
+        self._action(d, "Compute BD-vs-MDD support", self.compute_diagnosis, "Ctrl+D",
+                     "Run the BD-vs-MDD model on this patient's analysed sessions (research use)")
+        self._action(d, "Cohort…", self.open_cohort, tip="Train a model from a cohort manifest or choose the model")
         h = mb.addMenu("&Help")
-        self._action(h, "About FaceLens", self.about)
+        self._action(h, "Keyboard shortcuts", self.show_shortcuts, "F1", "All keys and mouse gestures")
+        self._action(h, "About FaceLens", self.about, tip="Version and the cards of the models in use")
         self.overlay_action.setChecked(True)
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
+
+    def show_shortcuts(self) -> None:
+        from facelens.gui.dialogs import ShortcutsDialog
+
+        ShortcutsDialog(self, self.actions()).exec()
 
     # -- layout memory ---------------------------------------------------------------------
     def _restore_layout(self) -> None:

@@ -91,9 +91,7 @@ class ReviewController(QObject):
         d = self.data
         if d is None:
             return
-        t = self.state.playhead
-        self.state._times = np.asarray(d.time_s, float)  # noqa: SLF001 - same data, no reset wanted
-        self.state.playhead = t
+        self.state.extend_times(d.time_s, d.duration_s or None)
 
     # -- playhead ----------------------------------------------------------------------------
     @property

@@ -51,7 +51,7 @@ class SessionData:
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
-    def from_results(cls, results: Any, video_path: Path | None = None, title: str = "") -> "SessionData":
+    def from_results(cls, results: Any, video_path: Path | None = None, title: str = "") -> SessionData:
         """Wrap an open :class:`SessionResults` (kept open: meshes are read lazily)."""
         vp = video_path or Path(str(results.meta.get("video_path", ""))) or None
         data = cls(results.duration_s, vp if vp and str(vp) else None, is_demo=results.is_demo,
@@ -67,7 +67,7 @@ class SessionData:
         return data
 
     @classmethod
-    def live_session(cls, duration_s: float, video_path: Path | None, title: str = "") -> "SessionData":
+    def live_session(cls, duration_s: float, video_path: Path | None, title: str = "") -> SessionData:
         """An empty session that an analysis in progress fills with :meth:`append_batch`."""
         data = cls(duration_s, video_path, title=title)
         data.live = True

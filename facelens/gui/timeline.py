@@ -7,7 +7,8 @@ and a right-drag pans it. Hovering a gap tells why the frames were not usable.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -23,19 +24,19 @@ MIN_SEGMENT_S = 0.2  # drags shorter than this are clicks, not segments
 class _SeekViewBox(pg.ViewBox):
     """Left button seeks (click or drag), wheel zooms time only, right-drag pans time."""
 
-    def __init__(self, owner: "TimelineWidget", **kw: Any) -> None:
+    def __init__(self, owner: TimelineWidget, **kw: Any) -> None:
         super().__init__(**kw)
         self._owner = owner
         self.setMouseEnabled(x=True, y=False)
 
-    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (Qt naming)
+    def mouseClickEvent(self, ev: Any) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self._owner.seek_requested.emit(float(self.mapSceneToView(ev.scenePos()).x()))
         else:
             super().mouseClickEvent(ev)
 
-    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self._owner.seek_requested.emit(float(self.mapSceneToView(ev.scenePos()).x()))
@@ -51,11 +52,11 @@ class _SeekViewBox(pg.ViewBox):
 class _SegmentViewBox(_SeekViewBox):
     """The segment strip: a left-drag on empty space draws a new segment."""
 
-    def __init__(self, owner: "TimelineWidget", **kw: Any) -> None:
+    def __init__(self, owner: TimelineWidget, **kw: Any) -> None:
         super().__init__(owner, **kw)
         self._draft: pg.LinearRegionItem | None = None
 
-    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:  # noqa: N802
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
             return super().mouseDragEvent(ev, axis)
         ev.accept()

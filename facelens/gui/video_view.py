@@ -87,7 +87,7 @@ class VideoView(QWidget):
         self.show_overlay = True
         self.message = "No session open"
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(480, 270)
 
     def set_image(self, t: float, image: QImage) -> None:
@@ -123,7 +123,7 @@ class VideoView(QWidget):
         w, h = iw * s, ih * s
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
-    def paintEvent(self, event: object) -> None:  # noqa: N802
+    def paintEvent(self, event: object) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor("#101215"))
         if self._image is None:

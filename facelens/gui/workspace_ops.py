@@ -13,25 +13,11 @@ import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from facelens.core.segments import SegmentError
-from facelens.gui.analysis import AnalysisJob
-from facelens.gui.dialogs import AboutDialog, ImportSessionDialog, PreferencesDialog, show_error
+from facelens.gui.dialogs import ImportSessionDialog, PreferencesDialog, show_error
 from facelens.gui.session_data import SessionData
 from facelens.gui.video_view import FrameLoader
 
 MAX_RECENT = 8
-
-
-def report_available() -> bool:
-    """True when ``facelens.report.build_pdf`` and a content builder
-    (``facelens.core.report_content.build_content(workspace, session_id)``) are both installed."""
-    try:
-        import facelens.report as report
-        from facelens.core import report_content
-
-        return callable(getattr(report, "build_pdf", None)) and callable(
-            getattr(report_content, "build_content", None))
-    except Exception:  # noqa: BLE001
-        return False
 
 
 class WorkspaceOps:
@@ -69,10 +55,6 @@ class WorkspaceOps:
         p.edit_requested.connect(lambda sid, fields: self._edit(sid, **fields))
         p.delete_requested.connect(self.delete_segment)
         p.sample_requested.connect(self.sample_clips)
-        self.report_action.setEnabled(report_available())
-        if not report_available():
-            self.report_action.setToolTip("available once the report module is installed")
-            self.report_action.setStatusTip("available once the report module is installed")
         self._update_recent_menu()
 
     # -- workspace -----------------------------------------------------------------------------
@@ -131,21 +113,6 @@ class WorkspaceOps:
         if dlg.exec() != ImportSessionDialog.DialogCode.Accepted:
             return None
         return self.import_session_values(**dlg.values())
-
-    def import_session_values(self, video: Path, patient: str, date: str = "", scenario: str = "other",
-                              notes: str = "") -> int | None:
-        """Import without a dialog (used by the dialog, drag-and-drop and tests)."""
-        from facelens.core.workspace import WorkspaceError
-
-        try:
-            rec = self.workspace.import_session(video, patient, date=date, scenario=scenario, notes=notes)
-        except (WorkspaceError, OSError, ValueError) as exc:
-            show_error(self, "Import session", str(exc))
-            return None
-        self.refresh_sessions()
-        self.sessions.select_session(rec.id)
-        self.statusBar().showMessage(f"Imported session #{rec.id} for {rec.patient_code}", 5000)
-        return int(rec.id)
 
     def _ensure_workspace(self) -> bool:
         self.choose_workspace()
@@ -237,113 +204,6 @@ class WorkspaceOps:
             else:
                 names.append(str(m))
         self.models_label.setText("Models: " + (", ".join(names) if names else "none recorded"))
-
-    # -- analysis ------------------------------------------------------------------------------
-    _live: SessionData | None = None
-
-    def analyse(self, session_id: int, resume: bool = False) -> None:
-        """Queue a session for background analysis (resumes a ``.partial`` when there is one)."""
-        from facelens.core.workspace import SessionStatus
-
-        rec = self.workspace.get_session(session_id)
-        out = Path(self.workspace.results_path_for(session_id))
-        partial = out.with_name(out.name + ".partial")
-        device = str(self.settings.value("analysis/device", "auto") or "auto")
-        job = AnalysisJob(session_id, Path(rec.video_path), out, device=device, resume=resume or partial.exists())
-        self.workspace.set_session_status(session_id, SessionStatus.QUEUED, progress=0.0)
-        self.queue.enqueue(job)
-        self.refresh_sessions()
-
-    def _on_analysis_started(self, session_id: int) -> None:
-        from facelens.core.workspace import SessionStatus
-
-        if self.workspace is None:  # the workspace was closed meanwhile
-            return
-
-        self.workspace.set_session_status(session_id, SessionStatus.ANALYSING, progress=0.0)
-        self.refresh_sessions()
-        job = self.queue.running
-        try:
-            from facelens.core.video import open_session
-
-            with_info = open_session(job.video)
-            duration = float(with_info.info.duration_s)
-            close = getattr(with_info, "close", None)
-            if callable(close):
-                close()
-        except Exception:  # noqa: BLE001 - the worker will report the real reason
-            duration = 0.0
-        self._live = SessionData.live_session(duration, job.video, title=f"session #{session_id}")
-        self._live_dirty = False
-        if self.session_id == session_id:
-            self.open_session(session_id)
-
-    def _on_analysis_progress(self, session_id: int, done: int, total: int, rate: float, eta: float,
-                              partial: dict) -> None:
-        from facelens.core.workspace import SessionStatus
-
-        if self.workspace is None:  # the workspace was closed meanwhile
-            return
-
-        frac = done / total if total else 0.0
-        self.sessions.show_progress(session_id, done, total, rate, eta,
-                                    self.workspace.get_session(session_id).patient_code)
-        # Persist the progress now and then (cheap), so a crash shows how far it got.
-        if int(100 * frac) % 5 == 0:
-            self.workspace.set_session_status(session_id, SessionStatus.ANALYSING, progress=frac)
-        if self._live is not None and partial:
-            self._live.append_batch(partial)
-            if self.session_id == session_id and self.review.data is self._live:
-                self.review.update_times()
-                self.review.refresh_series(keep_range=True)
-
-    def _on_analysis_finished(self, session_id: int, path: str) -> None:
-        from facelens.core.workspace import RunStatus, SessionStatus
-
-        if self.workspace is None:  # the workspace was closed meanwhile
-            return
-
-        params, models = {}, []
-        try:
-            from facelens.core.results import SessionResults
-
-            with SessionResults.open(path) as r:
-                params, models = r.params, r.models
-        except Exception:  # noqa: BLE001
-            pass
-        self.workspace.record_run(session_id, path, params, models, status=RunStatus.COMPLETE)
-        self.workspace.set_session_status(session_id, SessionStatus.ANALYSED)
-        self._live = None
-        self.refresh_sessions()
-        self.statusBar().showMessage(f"Session #{session_id} analysed", 8000)
-        if self.session_id == session_id:
-            t = self.review.playhead
-            self.open_session(session_id)
-            self.review.seek(t)
-
-    def _on_analysis_cancelled(self, session_id: int) -> None:
-        from facelens.core.workspace import SessionStatus
-
-        if self.workspace is None:  # the workspace was closed meanwhile
-            return
-
-        self._live = None
-        if not self._quitting:  # on quit it stays "analysing" so the next start resumes it
-            self.workspace.set_session_status(session_id, SessionStatus.NOT_ANALYSED,
-                                              reason="cancelled (can be resumed)")
-            self.refresh_sessions()
-            self.statusBar().showMessage(f"Analysis of session #{session_id} cancelled; Analyse resumes it", 8000)
-
-    def _on_analysis_failed(self, session_id: int, reason: str) -> None:
-        from facelens.core.workspace import SessionStatus
-
-        if self.workspace is None:  # the workspace was closed meanwhile
-            return
-
-        self._live = None
-        self.workspace.set_session_status(session_id, SessionStatus.FAILED, reason=reason)
-        self.refresh_sessions()
-        self.statusBar().showMessage(f"Analysis of session #{session_id} failed: {reason}", 15000)
 
     # -- segments ------------------------------------------------------------------------------
     def refresh_segments(self) -> None:
@@ -457,58 +317,21 @@ class WorkspaceOps:
             self._guard("Export segments", self.editor.export_csv, path)
 
     # -- other menu entries ------------------------------------------------------------------
-    def export_report(self) -> None:
-        if not report_available():
-            show_error(self, "Export report", "The report module is not installed in this build.")
-            return
-        if self.session_id is None:
-            show_error(self, "Export report", "Open an analysed session first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", f"session-{self.session_id}.pdf", "PDF (*.pdf)")
-        if not path:
-            return
-        try:
-            import facelens.report as report
-            from facelens.core import report_content
-
-            content = report_content.build_content(self.workspace, self.session_id)  # type: ignore[attr-defined]
-            report.build_pdf(content, path)  # type: ignore[attr-defined]
-            self.statusBar().showMessage(f"Report written: {path}", 8000)
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, "Export report", f"The report could not be written: {exc}")
-
     def preferences(self) -> None:
         if PreferencesDialog(self.settings, self).exec() and self.editor is not None:
             self.editor.author = str(self.settings.value("annotation/author", "") or "")
 
-    def about(self) -> None:
-        AboutDialog(self, self.review.data.models if self.review.data is not None else None).exec()
-
-    def open_demo(self) -> bool:
-        """Open (building and analysing on first use) the synthetic demo session in its own workspace."""
-        from facelens.gui.demo_loader import load_demo
-
-        try:
-            folder, session_id = load_demo(self.statusBar().showMessage)
-        except Exception as exc:  # noqa: BLE001
-            show_error(self, "Demo session", f"The demo session could not be prepared: {exc}")
-            return False
-        self.statusBar().clearMessage()
-        if not self.open_workspace(folder, resume=False):
-            return False
-        return self.open_session(session_id)
-
     # -- drag and drop, closing ----------------------------------------------------------------
-    def dragEnterEvent(self, ev: Any) -> None:  # noqa: N802
+    def dragEnterEvent(self, ev: Any) -> None:
         if ev.mimeData().hasUrls():
             ev.acceptProposedAction()
 
-    def dropEvent(self, ev: Any) -> None:  # noqa: N802
+    def dropEvent(self, ev: Any) -> None:
         urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
         if urls:
             self.import_session(urls[0])
 
-    def closeEvent(self, ev: Any) -> None:  # noqa: N802
+    def closeEvent(self, ev: Any) -> None:
         if self.queue.is_busy() and not getattr(self, "force_quit", False):
             answer = QMessageBox.question(
                 self, "Quit FaceLens", "An analysis is running. Stop it and quit?\n"

@@ -1,0 +1,144 @@
+"""The "Diagnosis support" panel: BD-versus-MDD probability for the open session's patient.
+
+Shows the probability of BD (versus MDD) with the range over the cross-validation fold models, the
+features that moved it most, the model card's summary and — prominently — when the model was trained
+on simulated data and is therefore not validated on patients. When the input is not enough the model
+refuses, and the panel shows the refusal and its reason instead of a number. The computation itself
+lives in ``facelens.core.diagnosis``; :class:`facelens.gui.diagnosis_ops.DiagnosisOps` runs it.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+SIMULATED_NOTICE = ("Model trained on SIMULATED data — not validated on patients. "
+                    "The number shows how the software works, not this patient's diagnosis.")
+
+
+def card_summary(card: dict[str, Any]) -> str:
+    """One short HTML paragraph from a model card: id, cohort, classifier, CV AUC and accuracy."""
+    if not card:
+        return "No model card."
+    co = card.get("cohort", {}) or {}
+    n = co.get("n_subjects", {})
+    n_txt = ", ".join(f"{k} {v}" for k, v in n.items()) if isinstance(n, dict) else str(n)
+    cv = (card.get("cv", {}) or {}).get("metrics", {}) or {}
+
+    def metric(name: str) -> str:
+        m = cv.get(name)
+        return f"{m['mean']:.2f} ± {m['sd']:.2f}" if isinstance(m, dict) and "mean" in m else "—"
+
+    return (f"<b>{html.escape(str(card.get('model_id', '?')))}</b> · {html.escape(str(card.get('classifier', '')))}"
+            f" · trained on {html.escape(n_txt)} subjects ({html.escape(str(card.get('created', '')))})<br>"
+            f"Cross-validated AUC {metric('AUC')}, accuracy {metric('ACC')} "
+            f"({html.escape(str((card.get('cv') or {}).get('scheme', '')))})<br>"
+            f"<i>{html.escape(str(card.get('statement', '')))}</i>")
+
+
+class DiagnosisPanel(QWidget):
+    """Shows a :class:`Prediction` or :class:`Refusal`; *Compute* asks the window to run the model."""
+
+    compute_requested = Signal()
+    cohort_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.notice = QLabel("")
+        self.notice.setObjectName("simulatedNotice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        self.headline = QLabel("Open an analysed session with happy and sad segments, then press Compute.")
+        self.headline.setObjectName("diagnosisHeadline")
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.drivers = QTableWidget(0, 3)
+        self.drivers.setHorizontalHeaderLabels(["Feature", "Value", "Push (log-odds)"])
+        self.drivers.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.drivers.verticalHeader().hide()
+        self.drivers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.drivers.setToolTip("The features that moved the probability most: positive pushes towards BD, "
+                                "negative towards MDD (contribution to the log-odds of the final model)")
+        self.card = QLabel("")
+        self.card.setWordWrap(True)
+        self.card.setTextFormat(Qt.TextFormat.RichText)
+        self.card.setToolTip("Summary of the model card (full card: Help → About)")
+        self.model_label = QLabel("")
+        self.model_label.setToolTip("The model in use; change it under Diagnosis → Cohort…")
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.setToolTip("Predict BD vs MDD from all analysed sessions of this patient "
+                                       "(needs happy and sad segments); the result is recorded in the workspace")
+        self.compute_button.clicked.connect(self.compute_requested)
+        cohort = QPushButton("Cohort…")
+        cohort.setToolTip("Train a model from a cohort manifest, or choose the model used here")
+        cohort.clicked.connect(self.cohort_requested)
+        row = QHBoxLayout()
+        row.addWidget(self.compute_button)
+        row.addWidget(cohort)
+        row.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.notice)
+        lay.addWidget(self.headline)
+        lay.addWidget(QLabel("Top drivers"))
+        lay.addWidget(self.drivers, 1)
+        lay.addWidget(self.card)
+        lay.addWidget(self.model_label)
+        lay.addLayout(row)
+        self.result: Any = None
+
+    def set_model_name(self, text: str) -> None:
+        self.model_label.setText(f"Model: {text}")
+
+    def clear(self, message: str = "") -> None:
+        self.result = None
+        self.notice.hide()
+        self.drivers.setRowCount(0)
+        self.card.setText("")
+        self.headline.setText(message or "Open an analysed session with happy and sad segments, then press Compute.")
+
+    def show_result(self, result: Any, card: dict[str, Any]) -> None:
+        """Show a ``Prediction`` or a ``Refusal`` (duck-typed on ``probability_bd``)."""
+        self.result = result
+        simulated = bool(card.get("simulated", True))
+        self.notice.setText(SIMULATED_NOTICE)
+        self.notice.setVisible(simulated)
+        self.card.setText(card_summary(card))
+        if not hasattr(result, "probability_bd"):
+            self.drivers.setRowCount(0)
+            self.headline.setText(f"<b>No prediction.</b> The model declined: {html.escape(result.reason)}.")
+            return
+        p, (lo, hi) = result.probability_bd, result.interval
+        extra = []
+        if result.imputed_features:
+            extra.append(f"imputed with the training mean: {', '.join(result.imputed_features)}")
+        if result.out_of_range:
+            extra.append(f"outside the training range (extrapolation): {', '.join(result.out_of_range)}")
+        note = ("<br><small>" + html.escape("; ".join(extra)) + "</small>") if extra else ""
+        self.headline.setText(
+            f"Probability of <b>BD</b> (vs MDD): <b>{p:.2f}</b> "
+            f"<span title='{html.escape(result.interval_method)}'>(fold models {lo:.2f}–{hi:.2f})</span> "
+            f"— leaning {result.leaning}; {result.n_sessions} session(s).<br>"
+            "<small>Decision support for research; not a diagnosis.</small>" + note)
+        self.drivers.setRowCount(len(result.drivers))
+        for i, d in enumerate(result.drivers):
+            val = "imputed" if d.imputed or not math.isfinite(d.value) else f"{d.value:.3g}"
+            cells = (d.feature, val, f"{d.contribution:+.2f} {'→ BD' if d.contribution > 0 else '→ MDD'}")
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if j:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.drivers.setItem(i, j, item)
+        self.drivers.resizeColumnsToContents()
