@@ -168,6 +168,34 @@ def bench_cpu_baseline(frames: list[np.ndarray]) -> float:
     return len(frames) / (time.perf_counter() - t0)
 
 
+def bench_pipeline(video: Path, device: str, parallel: int, restart_every: int, fps: float) -> None:
+    """Whole analyses in one run: mediapipe, torch frame by frame, torch chunk-parallel; frames/s."""
+    import tempfile
+
+    from facelens.core import pipeline
+
+    pipeline.RESTART_EVERY = restart_every  # short clips: several chunks (the results depend on it)
+    print(f"pipeline on {video.name} at {fps:g} fps, restart every {restart_every} frames:")
+    runs = [("mediapipe", {"backend": "mediapipe"}),
+            ("torch, sequential", {"backend": "torch", "parallel_chunks": 0}),
+            (f"torch, {parallel} chunks", {"backend": "torch", "parallel_chunks": parallel})]
+    base = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, kw in runs:
+            t0 = time.perf_counter()
+            out = pipeline.analyze_to_file(video, Path(tmp) / f"{len(label)}.h5", fps=fps, device=device, **kw)
+            rate = _n_frames(out) / (time.perf_counter() - t0)
+            base = base or rate
+            print(f"  {label:>20}: {rate:6.1f} frames/s ({rate / base:.2f} x mediapipe)")
+
+
+def _n_frames(path: Path) -> int:
+    from facelens.core.results import SessionResults
+
+    with SessionResults.open(path) as r:
+        return r.n_frames
+
+
 def main(argv: list[str] | None = None) -> None:
     import os
 
@@ -182,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--decode-chunk", type=int, default=20)
     p.add_argument("--decode-threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--skip-models", action="store_true", help="decode figures only")
+    p.add_argument("--pipeline", action="store_true", help="also time whole analyses of --video")
+    p.add_argument("--restart-every", type=int, default=30, help="for --pipeline (the pipeline uses 300)")
     a = p.parse_args(argv)
 
     import torch
@@ -210,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{b:>5} | {mod:>11.1f} | {mod / base:>6.2f} | {trk:>10.1f} | {trk / base:>6.2f}")
         print()
     bench_decode(a.decode_video or a.video, 10.0, a.decode_chunk, a.decode_threads)
+    if a.pipeline:
+        print()
+        bench_pipeline(a.video, str(device), max(a.batch_sizes), a.restart_every, 10.0)
 
 
 if __name__ == "__main__":

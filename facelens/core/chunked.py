@@ -227,7 +227,10 @@ class ChunkFeeder:
 
     def _submit(self, c: int) -> None:
         if self._task[c] is None and not self._done[c]:
-            self._task[c] = self._pool.submit(lambda g=self._gens[c]: list(islice(g, self.prefetch)))
+            self._task[c] = self._pool.submit(self._take, self._gens[c])
+
+    def _take(self, gen: Iterator[SampledFrame]) -> list[SampledFrame]:
+        return list(islice(gen, self.prefetch))
 
     def _collect(self, c: int) -> None:
         task = self._task[c]
