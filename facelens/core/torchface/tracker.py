@@ -8,8 +8,14 @@ otherwise the detector's best face seeds the crop. A tracked face whose presence
 score falls below ``min_tracking_confidence`` is dropped for that frame and the
 next frame detects again.
 
-Batches of consecutive frames (``process_batch``)
--------------------------------------------------
+Chunks side by side (``process_streams``) -- what the pipeline uses
+-------------------------------------------------------------------
+One frame from each of several independent streams (the pipeline's restart chunks) per
+batch, each tracked from its own previous frame: exactly the rule of :meth:`process`, one
+mesh run per frame (:mod:`facelens.core.torchface.chunk_run`).
+
+Batches of consecutive frames (``process_batch``, fixed point; not used by the pipeline)
+----------------------------------------------------------------------------------------
 The crop of frame t depends on the landmarks of frame t-1, which is sequential.
 To keep the GPU busy the batch is solved as a fixed point instead: the detector
 runs on every frame in one batch; pass 0 crops each frame from its own detection
