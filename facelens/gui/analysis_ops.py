@@ -10,6 +10,8 @@ from typing import Any
 from facelens.gui.analysis import AnalysisJob
 from facelens.gui.session_data import SessionData
 
+LIVE_REDRAW_MS = 400  # the curves fill in ~2.5 times a second while an analysis runs
+
 
 class AnalysisOps:
     """Mixin: ``analyse`` and the handlers of :class:`facelens.gui.analysis.AnalysisQueue` signals."""
@@ -73,8 +75,24 @@ class AnalysisOps:
         if self._live is not None and partial:
             self._live.append_batch(partial)
             if self.session_id == session_id and self.review.data is self._live:
-                self.review.update_times()
-                self.review.refresh_series(keep_range=True)
+                self._schedule_live_redraw()
+
+    def _schedule_live_redraw(self) -> None:
+        """Coalesce redraws of the growing curves: at most one every ``LIVE_REDRAW_MS``, however many
+        batches arrive, so that plotting never competes with the event loop."""
+        from PySide6.QtCore import QTimer
+
+        if getattr(self, "_live_timer", None) is None:
+            self._live_timer = QTimer(self)
+            self._live_timer.setSingleShot(True)
+            self._live_timer.timeout.connect(self._live_redraw)
+        if not self._live_timer.isActive():
+            self._live_timer.start(LIVE_REDRAW_MS)
+
+    def _live_redraw(self) -> None:
+        if self._live is not None and self.review.data is self._live:
+            self.review.update_times()
+            self.review.refresh_series(keep_range=True)
 
     def _on_analysis_finished(self, session_id: int, path: str) -> None:
         from facelens.core.workspace import RunStatus, SessionStatus

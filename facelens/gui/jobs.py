@@ -117,7 +117,10 @@ def run_job(parent: QWidget | None, title: str, fn: Callable[[Report, Cancelled]
     dlg.canceled.connect(thread.cancel)
     dlg.canceled.connect(lambda: dlg.setLabelText("Cancelling…"))
     # QProgressDialog shows itself only from setValue(); a busy (indeterminate) job never calls it.
-    QTimer.singleShot(max(0, min_duration_ms), lambda: dlg.show() if thread.isRunning() else None)
+    show_timer = QTimer()
+    show_timer.setSingleShot(True)
+    show_timer.timeout.connect(dlg.show)
+    show_timer.start(max(0, min_duration_ms))
     thread.start()
     if thread.isRunning():
         loop.exec()

@@ -109,14 +109,26 @@ class ReviewController(QObject):
 
     def _refresh(self, follow: bool) -> None:
         t = self.state.playhead
+        d = self.data
+        i = d.frame_at_time(t) if d is not None else -1
+        if self.state.playing and i == self.current_frame and i >= 0:
+            # Between two sampled frames nothing on screen changes but the cursor's sub-frame
+            # position: skipping the repaints leaves the time for the frames that do change.
+            return
         self.timeline.set_cursor(t, follow=follow)
         self.circumplex.set_time(t)
-        d = self.data
         if d is None:
             return
         if self.loader is not None:
-            self.loader.request(t)
-        self._show_mesh(d.frame_at_time(t))
+            ts = d.time_s
+            if 0 <= i < len(ts):
+                # The sampled frame's own time: the decoded image is the one the mesh and VA belong to
+                # (and a cache hit when stepping back); decode the next one ahead while this one shows.
+                nxt = float(ts[i + 1]) if self.state.playing and i + 1 < len(ts) else None
+                self.loader.request(float(ts[i]), ahead=nxt)
+            else:
+                self.loader.request(t)
+        self._show_mesh(i)
 
     def _show_mesh(self, i: int, force: bool = False) -> None:
         d = self.data

@@ -98,6 +98,10 @@ class SegmentPanel(QWidget):
         self.scenario_box.addItems([""] + list(scenarios))
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("free-text note")
+        self.label_box.setToolTip("Label of the selected segment (happy / sad / neutral by default; "
+                                  "the label set is configured in resources/)")
+        self.scenario_box.setToolTip("Scenario during the selected segment")
+        self.note_edit.setToolTip("Free-text note on the selected segment (saved when you leave the field)")
         self.author_edit = QLineEdit()
         self.author_edit.setReadOnly(True)  # the author is who made the segment (Preferences ▸ Annotator)
         self.author_edit.setToolTip("Who created the segment (set your name in Preferences)")

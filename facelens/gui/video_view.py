@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal
@@ -15,6 +16,8 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from facelens.render.colors import MESH_OVERLAY_HEX
+
+CACHE_FRAMES = 16  # ~1.6 s of sampled frames: stepping back and forth needs no decode
 
 
 class FrameLoader(QThread):
@@ -28,13 +31,34 @@ class FrameLoader(QThread):
         self.video_path = Path(video_path)
         self._cond = threading.Condition()
         self._pending: float | None = None
+        self._ahead: float | None = None
+        self._cache: dict[float, QImage] = {}  # decoded frames by time (only this thread touches it)
         self._stop = False
 
-    def request(self, t: float) -> None:
-        """Ask for the frame at ``t`` (replaces any request not yet started)."""
+    def request(self, t: float, ahead: float | None = None) -> None:
+        """Ask for the frame at ``t`` (replaces any request not yet started); ``ahead`` is decoded
+        next, while the view shows ``t``, so that playback finds the following frame ready."""
         with self._cond:
             self._pending = float(t)
+            self._ahead = None if ahead is None else float(ahead)
             self._cond.notify()
+
+    def _decode(self, session: Any, t: float) -> QImage | None:
+        img = self._cache.get(t)
+        if img is not None:
+            return img
+        try:
+            frame = session.frame_at(t)
+        except Exception as exc:  # noqa: BLE001
+            self.failed.emit(f"cannot decode the frame at {t:.2f} s: {exc}")
+            return None
+        rgb = np.ascontiguousarray(frame.rgb)
+        h, w = rgb.shape[:2]
+        img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # own the pixels
+        self._cache[t] = img
+        while len(self._cache) > CACHE_FRAMES:  # oldest first (dicts keep insertion order)
+            self._cache.pop(next(iter(self._cache)))
+        return img
 
     def stop(self) -> None:
         with self._cond:
@@ -53,20 +77,17 @@ class FrameLoader(QThread):
         try:
             while True:
                 with self._cond:
-                    while self._pending is None and not self._stop:
+                    while self._pending is None and self._ahead is None and not self._stop:
                         self._cond.wait()
                     if self._stop:
                         return
-                    t, self._pending = self._pending, None
-                try:
-                    frame = session.frame_at(t)
-                except Exception as exc:  # noqa: BLE001
-                    self.failed.emit(f"cannot decode the frame at {t:.2f} s: {exc}")
-                    continue
-                rgb = np.ascontiguousarray(frame.rgb)
-                h, w = rgb.shape[:2]
-                img = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # own the pixels
-                self.frame_ready.emit(t, img)
+                    if self._pending is None:  # idle: decode the frame playback will want next
+                        t, self._ahead, show = self._ahead, None, False
+                    else:
+                        t, self._pending, show = self._pending, None, True
+                img = self._decode(session, t)
+                if img is not None and show:
+                    self.frame_ready.emit(t, img)
         finally:
             close = getattr(session, "close", None)
             if callable(close):
