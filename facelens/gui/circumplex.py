@@ -30,6 +30,11 @@ class CircumplexWidget(QWidget):
         p.setYRange(-1.1, 1.1, padding=0)
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
+        # The locked aspect widens the view in a wide dock; ticks only on the scale's -1..1 so the
+        # empty margins do not read as valence values of ±5.
+        ticks = [[(v, f"{v:g}") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)]]
+        p.getAxis("bottom").setTicks(ticks)
+        p.getAxis("left").setTicks(ticks)
         p.setLabel("bottom", "valence")
         p.setLabel("left", "arousal")
         theta = np.linspace(0, 2 * np.pi, 181)
