@@ -25,6 +25,13 @@ decoded by its own seeking decoder (:mod:`facelens.core.chunked`,
 sequential decoder (``parallel_chunks=0``), which is also the fallback for images and for streams
 whose seek decoding cannot be shown to match (then the run goes on sequentially from the last
 restart point, exactly like a resume).
+
+Chunk-parallel mediapipe backend (CPU). ``backend="mediapipe"`` with ``workers`` > 1 (default:
+one per core, at most 2) hands whole restart chunks to worker threads, each with its own seeking
+decoder and FaceTracker (:mod:`facelens.core.chunk_threads`); mediapipe, PyAV and torch release
+the GIL, so the chunks really run side by side. Valence/arousal and the writer see the blocks in
+time order in this thread. The results equal the sequential run (``workers=1``) exactly; the
+same fallbacks apply.
 """
 from __future__ import annotations
 
@@ -236,12 +243,15 @@ def _replay_affect_state(stage: Any, out: Path, n: int) -> None:
 def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, device: str = "auto",
                  backend: str = "mediapipe", resume: bool = False, batch_size: int = 32,
                  cancel: Callable[[], bool] | None = None, demo: bool = False,
-                 parallel_chunks: int | None = None, decode_threads: int | None = None) -> Iterator[Progress]:
+                 parallel_chunks: int | None = None, decode_threads: int | None = None,
+                 workers: int | None = None) -> Iterator[Progress]:
     """Analyse ``video`` into the results file ``out``, yielding progress after each batch.
 
     ``parallel_chunks`` (torch backend only): restart chunks tracked side by side (default
     ``batch_size``; 0 = sequential decoding, frame by frame); ``decode_threads``: their decoder
-    threads (default one per chunk, at most one per core). Neither changes the results.
+    threads (default one per chunk, at most one per core). ``workers`` (mediapipe backend only):
+    threads tracking restart chunks side by side (default :func:`default_workers`; 1 =
+    sequential). None of them changes the results.
 
     Raises
     ------
@@ -261,6 +271,8 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
         raise PipelineError("fps and batch size must be positive")
     if (parallel_chunks is not None and parallel_chunks < 0) or (decode_threads is not None and decode_threads < 1):
         raise PipelineError("parallel chunks must be >= 0 and decode threads >= 1")
+    if workers is not None and workers < 1:
+        raise PipelineError("workers must be >= 1")
     out = Path(out)
     session = open_session(video)  # VideoError for unusable input, before any file is touched
     try:
@@ -270,6 +282,7 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
         stage = AffectStage.default(device=used_device)
         params = {"fps": fps, "device": used_device, "device_requested": device, "backend": backend,
                   "batch_size": batch_size, "tracker_restart_every": RESTART_EVERY,
+                "workers": (workers or default_workers()) if backend == "mediapipe" else 1,
                   "max_yaw_deg": MAX_YAW, "max_pitch_deg": MAX_PITCH,
                   "blur_threshold": getattr(tracker, "blur_threshold", None),
                   "min_confidence": getattr(tracker, "min_confidence", None)}
@@ -292,6 +305,9 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                 if backend == "torch" and parallel > 0 and hasattr(tracker, "process_streams"):
                     yield from _run_parallel(session, tracker, stage, writer, out, fps, batch_size, cancel,
                                              parallel, decode_threads)
+                elif backend == "mediapipe" and params["workers"] > 1 and not info.is_image:
+                    yield from _run_parallel(session, tracker, stage, writer, out, fps, batch_size, cancel,
+                                             0, None, workers=params["workers"])
                 else:
                     yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, backend, used_device)
                 yield from _finish(session, writer, t0, start_done)
@@ -304,29 +320,59 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
         session.close()
 
 
+def default_workers() -> int:
+    """Chunk worker threads for the mediapipe backend: one per core, at most 2.
+
+    Measured on the 2-core build machine (``benchmarks/throughput.py``); more threads than cores
+    only add contention for the GIL and the caches.
+    """
+    import os
+
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _batch_rows(session: Session, batch_size: int) -> int:
+    """Frames per batch: ``batch_size``, fewer for huge frames (the RGB of one batch is bounded)."""
+    return max(1, min(batch_size, _BATCH_BYTES // max(1, session.info.width * session.info.height * 3)))
+
+
 def _run_parallel(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, out: Path, fps: float,
                   batch_size: int, cancel: Callable[[], bool] | None, parallel: int,
-                  decode_threads: int | None) -> Iterator[Progress]:
-    """Chunk-parallel torch tracking; on a decoding mismatch, go on sequentially from a restart point."""
+                  decode_threads: int | None, workers: int = 0) -> Iterator[Progress]:
+    """Chunk-parallel tracking (torch: ``parallel`` chunks per step; mediapipe: ``workers`` threads);
+    without a plan, or on a decoding mismatch, go on sequentially from a restart point."""
     from facelens.core.chunked import ChunkMismatch, plan_samples
-    from facelens.core.torchface.chunk_run import run_chunked
 
+    backend = "mediapipe" if workers else "torch"
+    device = str(getattr(tracker, "device", "cpu"))
     plan = plan_samples(session, fps)
-    if plan is None:
-        _log.info("%s: no exact sampling plan; decoding sequentially", Path(session.info.path).name)
-        yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, "torch", str(tracker.device))
+    if plan is None or (workers and len(plan.chunks(RESTART_EVERY, writer.n_done // RESTART_EVERY)) < 2):
+        # no plan (images, odd files), or a single chunk left: nothing to run side by side
+        _log.info("%s: decoding sequentially", Path(session.info.path).name)
+        yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, backend, device)
         return
-    rows = max(1, min(batch_size, RESTART_EVERY))
     try:
-        yield from run_chunked(session, plan, tracker, stage, writer, restart_every=RESTART_EVERY,  # type: ignore[arg-type]
-                               parallel=parallel, rows=rows, threads=decode_threads, cancel=cancel)
+        if workers:
+            from facelens.core.chunk_threads import run_threaded
+
+            yield from run_threaded(session, plan, stage, writer,  # type: ignore[arg-type]
+                                    make_tracker=lambda: _make_tracker("mediapipe", device, False),
+                                    restart_every=RESTART_EVERY, rows=_batch_rows(session, batch_size),
+                                    workers=workers, cancel=cancel)
+        else:
+            from facelens.core.torchface.chunk_run import run_chunked
+
+            rows = max(1, min(batch_size, RESTART_EVERY))
+            yield from run_chunked(session, plan, tracker, stage, writer,  # type: ignore[arg-type]
+                                   restart_every=RESTART_EVERY, parallel=parallel, rows=rows,
+                                   threads=decode_threads, cancel=cancel)
     except ChunkMismatch as exc:
         _log.warning("%s: seek decoding differs from sequential decoding (%s); going on sequentially",
                      Path(session.info.path).name, exc)
         writer.truncate(writer.n_done - writer.n_done % RESTART_EVERY)
         stage.reset()
         _replay_affect_state(stage, out, writer.n_done)
-        yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, "torch", str(tracker.device))
+        yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, backend, device)
 
 
 def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps: float, batch_size: int,
@@ -341,7 +387,7 @@ def _run(session: Session, tracker: Any, stage: Any, writer: ResultsWriter, fps:
     info = session.info
     total = session.n_sampled(fps)
     start_done, t0 = writer.n_done, time.perf_counter()
-    size = max(1, min(batch_size, _BATCH_BYTES // max(1, info.width * info.height * 3)))
+    size = _batch_rows(session, batch_size)
 
     def finish_batch(frames: list[SampledFrame], obs: list[FaceObservation],
                      cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:

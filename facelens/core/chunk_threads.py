@@ -1,0 +1,155 @@
+"""Chunk-parallel mediapipe tracking on CPU: restart chunks tracked by worker threads.
+
+The pipeline restarts the face tracker every ``restart_every`` sampled frames (its resume
+points), so tracking is defined per *chunk* and chunks are independent. :func:`run_threaded`
+hands whole chunks to ``workers`` threads; each decodes its chunk with its own seeking decoder
+(:func:`facelens.core.chunked.iter_chunk`, checked frame by frame against the sampling plan),
+tracks it with a fresh :class:`~facelens.core.tracking.FaceTracker`, measures geometry and runs
+the emotion model, then drops the RGB frames. The main thread takes the chunks' row blocks in
+time order and runs the stateful part (valence/arousal baseline and smoothing, through the
+affect stage with a stand-in emotion model that returns the probabilities already computed) and
+the writer.
+
+Why threads, not processes: mediapipe's ``FaceMesh.process`` releases the GIL while its graph
+runs (measured on the 2-core build machine: the Wolfgang clip, 197 frames, tracked by one thread
+2.18 s wall / 2.25 s CPU, split over two threads 1.27 s wall / 2.23 s CPU, i.e. 1.7x), PyAV
+releases it while decoding, and torch while the emotion model runs; threads share the loaded
+models and need no pickling.
+
+Identical to the sequential run. Within a chunk the worker cuts the same blocks as the
+sequential loop (``rows`` frames from the chunk's start; chunks start at restart points), so the
+emotion model sees the same batches; the tracker is fresh at each chunk as the sequential loop
+makes it; the chunk decoders reproduce the sequential decoder's frames bit for bit (or raise
+:class:`~facelens.core.chunked.ChunkMismatch`); and the affect stage sees the blocks in time
+order. ``tests/test_chunk_threads.py`` checks ``np.array_equal`` on every stored array.
+
+Memory bound
+------------
+No image leaves a worker: a buffered row is the landmarks (478 x 3 float32, 5.7 KB), the other
+columns (~0.3 KB) and 7 probabilities, ~6 KB. At most ``window`` = ``2 * workers`` chunks are
+in flight or waiting, so buffered rows stay below ``6 KB * restart_every * 2 * workers`` (7 MB
+at 2 workers and 300-frame chunks) plus, per worker, one block of decoded frames
+(``rows`` x W x H x 3 bytes: 22 MB at 32 rows of 640x360) and its decoder's own buffers;
+independent of the video's length.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from facelens.core.chunked import SamplePlan, iter_chunk
+from facelens.core.types import FaceObservation, Progress, SampledFrame
+from facelens.core.video import VideoSession
+
+_log = logging.getLogger(__name__)
+_END = object()  # a worker's last item on its chunk's queue
+Block = tuple[dict[str, np.ndarray], list[FaceObservation], list[Any]]  # columns, observations, emotions
+
+
+def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int, rows: int,
+                 make_tracker: Callable[[], Any], emotion_model: Any, out: queue.Queue[Any],
+                 halt: threading.Event) -> None:
+    """Worker: decode, track and measure sampled frames ``first .. stop-1``; blocks go to ``out``."""
+    from facelens.core.pipeline import _columns
+    from facelens.core.torchface.chunk_run import _emotions
+
+    tracker = None
+    try:
+        tracker = make_tracker()  # fresh per chunk, as the sequential loop restarts it
+        frames: list[SampledFrame] = []
+        obs: list[FaceObservation] = []
+
+        def emit() -> None:
+            cols = _columns(frames, obs)  # also sets EXTREME_POSE, before the usable test
+            emo = _emotions(emotion_model, frames, obs)
+            for o in obs:
+                o.landmarks = None  # kept in the columns; the stage reads quality + bbox
+            out.put((cols, list(obs), emo))
+            frames.clear()  # the RGB frames go here
+            obs.clear()
+
+        for f in iter_chunk(session, plan, first, stop):
+            if halt.is_set():
+                return
+            frames.append(f)
+            obs.append(tracker.process(f.rgb))
+            if len(frames) >= rows:
+                emit()
+        if frames and not halt.is_set():
+            emit()
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there in order
+        out.put(exc)
+    finally:
+        if tracker is not None:
+            tracker.close()
+        out.put(_END)
+
+
+def run_threaded(session: VideoSession, plan: SamplePlan, stage: Any, writer: Any, *,
+                 make_tracker: Callable[[], Any], restart_every: int, rows: int, workers: int,
+                 cancel: Callable[[], bool] | None = None) -> Iterator[Progress]:
+    """Track the chunks from ``writer.n_done`` (a restart point) to the end with ``workers`` threads.
+
+    Yields a :class:`Progress` after each block written. Does not finish the writer.
+
+    Raises
+    ------
+    facelens.core.chunked.ChunkMismatch
+        Seek decoding disagreed with the plan; the rows written so far are correct and the
+        caller may go on sequentially from the last restart point.
+    facelens.core.pipeline.AnalysisCancelled
+        ``cancel()`` returned True (checked after every block).
+    """
+    from facelens.core.pipeline import AnalysisCancelled
+    from facelens.core.torchface.chunk_run import _Precomputed
+
+    if writer.n_done % restart_every:
+        raise ValueError("chunk-parallel analysis starts at a restart point")
+    chunks = plan.chunks(restart_every, writer.n_done // restart_every)
+    replay = copy.copy(stage)  # shares the estimator state; only the emotion model is swapped
+    replay.emotion_model = None if stage.emotion_model is None else _Precomputed(stage.emotion_model)
+    start_done, t0 = writer.n_done, time.perf_counter()
+    total = max(plan.n_sampled, writer.n_done)
+    window = 2 * max(1, workers)  # chunks in flight or waiting: the memory bound (module docstring)
+    halt = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="facelens-chunk")
+    queues: dict[int, queue.Queue[Any]] = {}
+    futures: list[Future] = []
+    submitted = 0
+
+    def fill(consuming: int) -> None:
+        nonlocal submitted
+        while submitted < len(chunks) and submitted < consuming + window:
+            a, b = chunks[submitted]
+            queues[submitted] = q = queue.Queue()
+            futures.append(pool.submit(_track_chunk, session, plan, a, b, rows, make_tracker,
+                                       stage.emotion_model, q, halt))
+            submitted += 1
+
+    try:
+        for k in range(len(chunks)):
+            fill(k)
+            q = queues.pop(k)
+            while (item := q.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                cols, obs, emo = item
+                cols.update(replay.process(emo, obs, cols["expressions"], cols["time_s"]))
+                writer.append(cols)
+                done = writer.n_done
+                rate = (done - start_done) / max(time.perf_counter() - t0, 1e-9)
+                eta = (total - done) / rate if rate > 0 else float("nan")
+                yield Progress(done=done, total=total, rate=rate, eta_s=eta, message="analysing", partial=cols)
+                if cancel is not None and cancel():
+                    raise AnalysisCancelled(writer.partial, writer.n_done)
+    finally:
+        halt.set()  # workers stop at their next frame; queued chunks are not started
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,115 @@
+"""Chunk-parallel mediapipe tracking (``facelens.core.chunk_threads``): identical to the sequential run.
+
+Small restart intervals so that short clips have several chunks; ``workers=1`` is the sequential
+reference (decoder thread + frame-by-frame tracking, the path every earlier release used).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelens.core import chunked, pipeline
+from facelens.core.chunked import ChunkMismatch
+from facelens.core.results import SessionResults, partial_path
+
+CLIP = "videos/liveportrait_d3.mp4"  # 118 sampled frames, a face throughout, some LOW_CONFIDENCE
+ARRAYS = ("time_s", "frame_index", "quality", "n_faces", "confidence", "blur", "bbox", "euler", "rotation",
+          "translation", "scale", "expressions", "emotions", "valence", "arousal")
+
+
+def _arrays(path):
+    with SessionResults.open(path) as r:
+        cols = {k: getattr(r, k) for k in ARRAYS}
+        cols["landmarks"] = r.landmarks(slice(None))
+        return cols, r.params
+
+
+def _assert_identical(a, b):
+    for k in a:
+        assert np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f"), k
+
+
+@pytest.fixture(scope="module")
+def sequential(media, tmp_path_factory):
+    out = tmp_path_factory.mktemp("seq") / "seq.h5"
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pipeline, "RESTART_EVERY", 25)
+    try:
+        pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=1)
+    finally:
+        mp.undo()
+    return _arrays(out)
+
+
+def test_two_workers_equal_the_sequential_run(media, tmp_path, monkeypatch, sequential):
+    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
+    progress = list(pipeline.run_analysis(media / CLIP, tmp_path / "par.h5", batch_size=10, workers=2))
+    got, params = _arrays(tmp_path / "par.h5")
+    ref, ref_params = sequential
+    assert len(got["time_s"]) == 118 and params["workers"] == 2 and ref_params["workers"] == 1
+    assert got["quality"].min() == 0 and np.isfinite(got["valence"]).sum() > 100  # real faces, real VA
+    _assert_identical(ref, got)
+    # blocks are cut as the sequential loop cuts them: 10 rows, never across a restart point
+    done = [p.done for p in progress[:-1]]
+    assert done[:4] == [10, 20, 25, 35] and done[-1] == 118 and np.all(np.diff(done) > 0)
+
+
+def test_three_workers_cancel_then_resume(media, tmp_path, monkeypatch, sequential):
+    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
+    out = tmp_path / "cut.h5"
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 5  # inside the third chunk (after 10, 20, 25, 35, 45 frames)
+
+    with pytest.raises(pipeline.AnalysisCancelled) as exc:
+        for _ in pipeline.run_analysis(media / CLIP, out, batch_size=10, workers=3, cancel=cancel):
+            pass
+    assert exc.value.done == 45
+    assert partial_path(out).exists() and not out.exists()
+    pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=2, resume=True)
+    _assert_identical(sequential[0], _arrays(out)[0])
+
+
+def test_seek_mismatch_falls_back_to_sequential(media, tmp_path, monkeypatch, sequential):
+    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
+    real = chunked.iter_chunk
+    seen = []
+
+    def flaky(session, plan, first, stop, *args):
+        seen.append(first)
+        if first >= 50:
+            raise ChunkMismatch("simulated")
+        yield from real(session, plan, first, stop, *args)
+
+    monkeypatch.setattr("facelens.core.chunk_threads.iter_chunk", flaky)
+    out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb.h5", batch_size=10, workers=2)
+    assert 50 in seen
+    _assert_identical(sequential[0], _arrays(out)[0])
+
+
+def test_worker_error_surfaces_and_leaves_a_resumable_partial(media, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
+    real = pipeline._make_tracker
+    made = {"n": 0}
+
+    def failing(backend, device, static):
+        made["n"] += 1
+        if made["n"] == 4:  # run_analysis's own tracker, then chunks 0, 1, 2: the third chunk's fails
+            raise RuntimeError("simulated tracker failure")
+        return real(backend, device, static)
+
+    monkeypatch.setattr(pipeline, "_make_tracker", failing)
+    out = tmp_path / "err.h5"
+    with pytest.raises(RuntimeError, match="simulated"):
+        pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=2)
+    assert not out.exists() and partial_path(out).exists()
+
+
+def test_single_chunk_and_images_run_sequentially(media, tmp_path):
+    out = pipeline.analyze_to_file(media / "images/pyfeat_happy_single_face.jpg", tmp_path / "i.h5", workers=2)
+    with SessionResults.open(out) as r:
+        assert r.n_frames == 1 and r.usable[0]
+    with pytest.raises(pipeline.PipelineError):
+        pipeline.analyze_to_file(media / CLIP, tmp_path / "x.h5", workers=0)
