@@ -79,17 +79,6 @@ def main() -> None:
     fast = run_updates(150, False)
     base = run_updates(150, True)
 
-    def part_ms(fn, n: int = 40) -> float:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        return 1000 * (time.perf_counter() - t0) / n
-
-    parts = {"3D face repaint": lambda: w.face.scene.canvas.native.repaint(),
-             "timeline repaint": lambda: w.timeline.glw.repaint(),
-             "circumplex repaint": lambda: w.circumplex.plot.repaint()}
-    breakdown = {k: part_ms(f) for k, f in parts.items()}
-
     # Real playback at 1x for 4 s through the QTimer: sampled frames shown per second (the content
     # changes 10 times a second at 10 fps analysis) and the longest gap between two ticks.
     shown: list[float] = []
@@ -152,7 +141,6 @@ def main() -> None:
     print(f"playback updates/s (vertex+normal upload): {fast:6.1f}")
     print(f"playback updates/s (Mesh.set_data baseline): {base:6.1f}")
     print(f"ratio: {fast / base:5.2f}x")
-    print("per-view repaint: " + ", ".join(f"{k} {v:.1f} ms" for k, v in breakdown.items()))
     print(f"real playback 1x: {len(shown) / play_s:5.1f} sampled frames shown/s (analysis rate 10/s), "
           f"longest gap {1000 * gaps.max():.0f} ms")
     print(f"open session ({data.n_frames} frames): {1000 * open_s:6.1f} ms")
