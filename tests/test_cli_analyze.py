@@ -123,3 +123,23 @@ def test_ctrl_c_leaves_resumable_partial(tmp_path, media):
     assert main(["analyze", str(video), "-o", str(out), "--resume"]) == 0
     with SessionResults.open(out) as r:
         assert r.n_frames == 197
+
+
+def test_workers_option(tmp_path, media, monkeypatch, capsys):
+    from facelens.core import pipeline
+
+    monkeypatch.setattr(pipeline, "RESTART_EVERY", 8)  # 24 frames: three chunks side by side
+    video = str(media / "videos/pyfeat_single_face.mp4")
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    assert main(["analyze", video, "-o", str(a), "--workers", "1"]) == 0
+    assert main(["analyze", video, "-o", str(b), "--workers", "auto"]) == 0
+    with SessionResults.open(a) as ra, SessionResults.open(b) as rb:
+        assert ra.params["workers"] == 1 and rb.params["workers"] == pipeline.default_workers()
+        for name in ("quality", "confidence", "expressions", "emotions", "valence", "arousal"):
+            assert np.array_equal(getattr(ra, name), getattr(rb, name), equal_nan=True), name
+        assert np.array_equal(ra.landmarks(slice(None)), rb.landmarks(slice(None)))
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(SystemExit) as exc:
+            main(["analyze", video, "-o", str(tmp_path / "c.h5"), "--workers", bad])
+        assert exc.value.code == 2
+        assert "--workers: expected a positive integer or auto" in capsys.readouterr().err

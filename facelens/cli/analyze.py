@@ -1,6 +1,7 @@
 """``facelens analyze``, ``facelens info`` and ``facelens export``.
 
-analyze  INPUT -o RESULT.h5 [--fps 10] [--device auto|cpu|cuda] [--backend mediapipe|torch] [--resume]
+analyze  INPUT -o RESULT.h5 [--fps 10] [--device auto|cpu|cuda] [--backend mediapipe|torch] [--workers N]
+         [--resume]
 info     RESULT.h5
 export   RESULT.h5 --csv OUT.csv [--parquet OUT.parquet] [--landmarks]
 
@@ -37,6 +38,9 @@ def register(sub: Any) -> None:
                    help="where the neural networks run (auto: CUDA when available)")
     p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "torch"],
                    help="face tracker: mediapipe (CPU, default) or the same models in torch (batched, GPU)")
+    p.add_argument("--workers", type=_workers, default=None, metavar="N",
+                   help="mediapipe backend: threads tracking 30-s chunks side by side (default: auto = one per "
+                        "core, at most 2; 1 = sequential); the results do not depend on it")
     p.add_argument("--resume", action="store_true", help="continue an interrupted analysis (RESULT.h5.partial)")
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_analyze)
@@ -72,7 +76,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     bar = None
     try:
         for progress in run_analysis(args.input, out, fps=args.fps, device=args.device, backend=args.backend,
-                                     resume=args.resume, batch_size=args.batch_size):
+                                     resume=args.resume, batch_size=args.batch_size, workers=args.workers):
             if bar is None:
                 bar = _progress_bar(progress.total, progress.done)
             bar.total = max(bar.total or 0, progress.total)
@@ -96,6 +100,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"facelens: no face found in any of the {n} frames (results written to {out})", file=sys.stderr)
         return EXIT_NO_FACE
     return 0
+
+
+def _workers(text: str) -> int | None:
+    """``--workers``: a positive integer or ``auto``."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {text!r}")
+    return n
 
 
 def _progress_bar(total: int, initial: int) -> Any:
