@@ -21,7 +21,15 @@ REF = json.loads((Path(__file__).parent / "data" / "keras_reference.json").read_
 @pytest.fixture(scope="module")
 def fer():
     registry.fetch("fer2013-mini-xception", log=lambda s: None)
-    return FerEmotionModel(device="cpu")
+    model = FerEmotionModel(device="cpu")
+    assert model.backend == "onnxruntime", model.notice  # onnxruntime is a dependency: the fast path must load
+    return model
+
+
+@pytest.fixture(scope="module")
+def fer_torch():
+    registry.fetch("fer2013-mini-xception", log=lambda s: None)
+    return FerEmotionModel(device="cpu", backend="torch")
 
 
 def _reference_inputs(media: Path) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -36,7 +44,10 @@ def _reference_inputs(media: Path) -> tuple[np.ndarray, list[np.ndarray]]:
     return np.concatenate([noise, grad]), crops
 
 
-def test_port_matches_keras(fer, media):
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_port_matches_keras(backend, fer, fer_torch, media):
+    fer = fer if backend == "onnxruntime" else fer_torch
+    assert fer.backend == backend
     assert list(REF["labels"]) == list(FER_LABELS)
     synthetic, crops = _reference_inputs(media)
     ref = np.array(REF["probs"])
@@ -56,6 +67,53 @@ def test_batching_and_probabilities(fer):
     assert batch.shape == (5, 7) and batch.dtype == np.float32
     np.testing.assert_allclose(batch, single, atol=1e-6)
     np.testing.assert_allclose(batch.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_fast_path_equals_torch(fer, fer_torch, media):
+    """The onnxruntime path runs the torch module's own weights: same posterior within 1e-5, at batch
+    sizes across the torch path's 32-face chunks and at 1 and 2 intra-op threads."""
+    import torch
+
+    synthetic, crops = _reference_inputs(media)
+    rng = np.random.default_rng(7)
+    x = np.concatenate([synthetic, fer.preprocess(np.stack(crops)), rng.uniform(-1, 1, size=(65, 64, 64))])
+    for b in (1, 31, 32, 33, len(x)):
+        np.testing.assert_allclose(fer.predict(x[:b]), fer_torch.predict(x[:b]), atol=1e-5, rtol=0)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        np.testing.assert_allclose(fer.predict(x), fer_torch.predict(x), atol=1e-5, rtol=0)
+    finally:
+        torch.set_num_threads(saved)
+    # the torch module (the reference, and what gpu_throughput drives directly) is still there
+    assert isinstance(fer.net, torch.nn.Module)
+    for model in (fer, fer_torch):
+        assert model.predict(np.zeros((0, 64, 64), np.float32)).shape == (0, 7)
+
+
+def test_backend_choice_and_fallback(monkeypatch):
+    from facelens.core.affect import fer as fer_mod
+
+    with pytest.raises(ValueError, match="unknown emotion backend"):
+        FerEmotionModel(device="cpu", backend="tflite")
+
+    def broken(self, net):
+        raise ImportError("no module named onnxruntime")
+
+    monkeypatch.setattr(fer_mod._OrtRunner, "__init__", broken)
+    registry.fetch("fer2013-mini-xception", log=lambda s: None)
+    model = FerEmotionModel(device="cpu")  # auto: falls back to torch and says why
+    assert model.backend == "torch" and "no module named onnxruntime" in model.notice
+    assert model.predict(np.zeros((2, 64, 64), np.float32)).shape == (2, 7)
+    with pytest.raises(RuntimeError, match="onnxruntime emotion backend unavailable"):
+        FerEmotionModel(device="cpu", backend="onnxruntime")
+    monkeypatch.undo()
+
+    # a fast path that loads but disagrees with torch is not used
+    real = fer_mod._OrtRunner.logits
+    monkeypatch.setattr(fer_mod._OrtRunner, "logits", lambda self, x, n: real(self, x, n) + np.eye(7)[0] * 1e-3)
+    model = FerEmotionModel(device="cpu")
+    assert model.backend == "torch" and "differs from torch" in model.notice
 
 
 def test_preprocessing_follows_fer():
