@@ -1,5 +1,8 @@
 """The ``facelens`` command line. Each sub-command lives in its own module with a
 ``register(subparsers)`` function that adds its parser and sets ``func``.
+
+Exit codes, for every sub-command: 0 success, 2 unusable input or unusable output location
+(one line on stderr), 1 a failure during the work, 3 no face / a refusal, 130 interrupted.
 """
 from __future__ import annotations
 
@@ -15,9 +18,11 @@ COMMAND_MODULES = [
     "demo",
     "models",  # models list / fetch
     "affect",  # train-va, eval-affect
-    "dynamics",  # dynamics, cohort ...
+    "dynamics",
+    "cohort",  # cohort simulate / train / evaluate / predict
     "report",
     "batch",
+    "exports",  # export-mesh, segments import / export
     "gui",
 ]
 
@@ -41,14 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"facelens {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"facelens.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"facelens.cli.{name}":
-                continue  # not built yet
-            raise
-        module.register(sub)
+    for name in COMMAND_MODULES:  # every listed module must import: a missing one is a bug, not a skip
+        importlib.import_module(f"facelens.cli.{name}").register(sub)
     return parser
 
 
@@ -75,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # Last resort (the commands check their paths themselves): one line, never a traceback.
+        # An error about a named file is an unusable input/output location (2); else a failure (1).
+        from facelens.core.atomic import os_error_line
+
+        print(f"facelens: error: {os_error_line(exc, 'cannot use')}", file=sys.stderr)
+        return 2 if exc.filename is not None else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

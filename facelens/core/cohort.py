@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -239,7 +238,9 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
         "hyperparameters": ({"C": LOGREG_C, "penalty": "l2", "imputation": "mean"} if classifier == "logreg"
                             else {"n_estimators": 100, "max_depth": 2, "learning_rate": 0.1}),
         "cohort": {"n_subjects": {"BD": n_bd, "MDD": n_mdd}, "n_sessions": cohort.n_sessions,
-                   "manifest_sha256": cohort.manifest_sha256, "simulation": cohort.simulation},
+                   "manifest_sha256": cohort.manifest_sha256, "simulation": cohort.simulation,
+                   # salted digests, not the pseudonyms: enough to detect evaluation on training subjects
+                   "subject_digests": sorted(subject_digest(s) for s in cohort.subject_ids)},
         "features": list(FEATURE_NAMES),
         "cv": {"scheme": f"subject-level StratifiedGroupKFold, {n_splits} folds, shuffle seed {seed}",
                "sd": "sample SD (ddof=1) over folds", "threshold": 0.5,
@@ -279,23 +280,37 @@ def evaluate_model(model: PortableModel, cohort: Cohort, n_boot: int = 1000, see
     return {m: {"value": point[m], "sd": float(np.nanstd(boots[m], ddof=1))} for m in METRICS}
 
 
+def subject_digest(subject_id: str) -> str:
+    """Short salted SHA-256 of a subject id, stored on model cards instead of the id itself."""
+    return hashlib.sha256(f"facelens-subject:{subject_id}".encode()).hexdigest()[:16]
+
+
+def training_overlap(model: PortableModel, cohort: Cohort) -> dict[str, Any]:
+    """How much of ``cohort`` the model was trained on (an "external" score on it would be optimistic).
+
+    Returns
+    -------
+    dict
+        ``same_manifest`` (the card's manifest SHA-256 equals the cohort's), ``n_overlap`` (subjects
+        of the cohort among the training subjects; ``None`` when the card predates subject digests),
+        ``n_subjects`` and ``checked`` (whether subject-level overlap could be checked).
+    """
+    card_cohort = model.card.get("cohort", {}) if isinstance(model.card, dict) else {}
+    digests = card_cohort.get("subject_digests")
+    same = bool(card_cohort.get("manifest_sha256")) and card_cohort.get("manifest_sha256") == cohort.manifest_sha256
+    n_overlap = None
+    if isinstance(digests, list):
+        train = set(digests)
+        n_overlap = sum(subject_digest(s) in train for s in cohort.subject_ids)
+    return {"same_manifest": same, "n_overlap": n_overlap, "n_subjects": len(cohort.subject_ids),
+            "checked": n_overlap is not None}
+
+
 def format_metrics(summary: dict[str, dict[str, Any]], key: str = "mean") -> list[str]:
     """One line per metric: ``NAME value ± sd``."""
     return [f"{m} {summary[m][key]:.3f} ± {summary[m]['sd']:.3f}" for m in METRICS]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder + rename (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def subjects_of(rows: Sequence[ManifestRow]) -> dict[str, str]:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelens.core.atomic import atomic_write_text
 from facelens.core.demo_warp import PORTRAIT_SOURCE, DemoError, FaceAxes, HeadMotion, PoseBank
 from facelens.core.segments import Segment, write_segments_csv
 
@@ -173,15 +173,7 @@ def _sha256(path: Path) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; these are plain shareable outputs
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def _manifest_key(duration_s: float, fps: float, seed: int) -> dict[str, object]:

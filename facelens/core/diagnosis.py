@@ -151,7 +151,13 @@ def load_model(path: str | os.PathLike[str] | None = None) -> PortableModel:
     f = p / MODEL_FILE if p.is_dir() else p
     if not f.is_file():
         raise ModelError(f"model not found: {f}")
-    return PortableModel.from_json(f.read_text(encoding="utf-8"), source=f.name)
+    try:
+        text = f.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # e.g. a results file given where the model goes
+        raise ModelError(f"{f.name} is not a FaceLens BD-vs-MDD model (not a JSON text file)") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model {f}: {exc.strerror or exc}") from None
+    return PortableModel.from_json(text, source=f.name)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -177,10 +183,10 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 def save_model(model: PortableModel, out_dir: str | os.PathLike[str]) -> Path:
     """Write ``model.json`` and ``MODEL_CARD.md`` into ``out_dir`` atomically."""
-    from facelens.core.cohort import atomic_write_text
+    from facelens.core.atomic import atomic_write_text
 
     d = Path(out_dir)
-    atomic_write_text(d / MODEL_FILE, model.to_json() + "\n")
+    atomic_write_text(d / MODEL_FILE, model.to_json() + "\n", make_parents=True)
     atomic_write_text(d / CARD_FILE, card_markdown(model.card))
     return d
 

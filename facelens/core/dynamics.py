@@ -371,3 +371,15 @@ def session_dynamics(
         results.time_s, results.valence, results.arousal, results.usable, segments,
         results.expressions, results.expression_names, pac_threshold=pac_threshold,
     )
+
+
+def check_segments_in_results(res: SessionResults, segments: Sequence[Segment]) -> None:
+    """``SegmentError`` when a segment ends after the analysed recording (see ``check_within_recording``)."""
+    from facelens.core.segments import check_within_recording
+
+    t = np.asarray(res.time_s, np.float64)
+    step = float(np.median(np.diff(t))) if t.size > 1 else 0.1
+    duration = res.duration_s
+    if not np.isfinite(duration):
+        duration = float(t[-1]) + step if t.size else float("nan")
+    check_within_recording(segments, duration, step)

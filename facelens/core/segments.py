@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
+import math
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
 
 DEFAULT_LABELS = ("happy", "sad", "neutral")
 SCENARIOS = ("elicitation video", "conversation", "other")
@@ -54,7 +53,7 @@ class Segment:
     def contains(self, t: float) -> bool:
         return self.start_s <= t < self.end_s
 
-    def moved(self, start_s: float, end_s: float) -> "Segment":
+    def moved(self, start_s: float, end_s: float) -> Segment:
         return replace(self, start_s=float(start_s), end_s=float(end_s))
 
     def to_dict(self) -> dict[str, object]:
@@ -113,14 +112,31 @@ def segments_to_csv(segments: Iterable[Segment]) -> str:
 
 def write_segments_csv(segments: Iterable[Segment], path: str | Path) -> Path:
     """Write atomically (temporary file + rename)."""
-    p = Path(path)
-    data = segments_to_csv(segments)
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    from facelens.core.atomic import atomic_write_text
+
+    return atomic_write_text(path, segments_to_csv(segments))
+
+
+def check_within_recording(segments: Iterable[Segment], duration_s: float, step_s: float = 0.1) -> None:
+    """Refuse segments that end after the recording (a segments file of another session, or a typo).
+
+    Parameters
+    ----------
+    segments
+        Segments to check.
+    duration_s
+        Duration of the recording in seconds (NaN: unknown, nothing is checked).
+    step_s
+        Tolerance: one sampling step, since annotators place an end on the last frame's end.
+
+    Raises
+    ------
+    SegmentError
+        Naming the first segment that ends later than ``duration_s + step_s``.
+    """
+    if math.isnan(duration_s):  # an old results file without a duration
+        return
+    for s in sorted(segments, key=lambda s: s.start_s):
+        if s.end_s > duration_s + step_s + 1e-6:
+            raise SegmentError(f"segment {s.label} {s.start_s:g}-{s.end_s:g} s lies beyond the end of the "
+                               f"recording ({duration_s:.2f} s); wrong segments file?")

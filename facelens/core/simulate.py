@@ -189,7 +189,7 @@ def simulate_cohort(out_dir: str | os.PathLike[str], n_bd: int = 130, n_mdd: int
     Subjects get neutral ids (``sim0001`` ...) in a seeded random order of diagnoses.
     """
     from facelens import __version__
-    from facelens.core.cohort import atomic_write_text
+    from facelens.core.atomic import atomic_write_text
 
     if n_bd < 1 or n_mdd < 1:
         raise ValueError("need at least one subject per group")

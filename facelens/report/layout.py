@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -111,21 +110,22 @@ def build_pdf(content: rc.ReportContent, out_path: str | os.PathLike[str], *, pa
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise ReportError(f"folder {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise ReportError(f"cannot write to {parent}: {exc.strerror}") from None
-    os.close(fd)
-    try:
-        doc = SimpleDocTemplate(tmp, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                                bottomMargin=FOOTER_H + 6 * mm, title=f"FaceLens report {content.report_id}",
-                                author="FaceLens", subject=content.subtitle, creator=f"FaceLens {content.software_version}")
-        width = size[0] - 2 * MARGIN
-        from facelens.report.flowables import numbered_canvas
+    from facelens.core.atomic import atomic_path
 
-        doc.build(story(content, width), canvasmaker=numbered_canvas(_draw_footer(content, size)))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    try:
+        with atomic_path(out) as tmp_path:
+            _build(content, str(tmp_path), size)
+    except OSError as exc:
+        raise ReportError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def _build(content: rc.ReportContent, tmp: str, size: tuple[float, float]) -> None:
+    """Lay out and write the whole PDF to ``tmp``."""
+    doc = SimpleDocTemplate(tmp, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=FOOTER_H + 6 * mm, title=f"FaceLens report {content.report_id}",
+                            author="FaceLens", subject=content.subtitle, creator=f"FaceLens {content.software_version}")
+    width = size[0] - 2 * MARGIN
+    from facelens.report.flowables import numbered_canvas
+
+    doc.build(story(content, width), canvasmaker=numbered_canvas(_draw_footer(content, size)))

@@ -7,8 +7,6 @@ reported as the paper does. Training data, sequences and metrics: see ``docs/aff
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,15 +149,14 @@ class TemporalRegressor:
 
     def save(self, path: Path, card: dict | None = None) -> Path:
         """Weights + config (+ model card) in one file, written atomically."""
+        from facelens.core.atomic import atomic_path, atomic_write_text
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         blob = {"config": asdict(self.cfg), "state": self.net.state_dict(), "card": card or {},
                 "format": "facelens-va-temporal-1"}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
-        os.close(fd)
-        self._torch.save(blob, tmp)
-        os.replace(tmp, path)
-        path.with_suffix(".card.json").write_text(json.dumps(card or {}, indent=1))
+        with atomic_path(path, make_parents=True) as tmp:
+            self._torch.save(blob, tmp)
+        atomic_write_text(path.with_suffix(".card.json"), json.dumps(card or {}, indent=1))
         return path
 
     @classmethod

@@ -7,14 +7,13 @@ documented in ``docs/batch.md``.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from facelens.core.atomic import atomic_path
 from facelens.core.dynamics import (
     QUADRANTS,
     SeriesIndices,
@@ -123,15 +122,8 @@ def cohort_frame(rows: Sequence[dict[str, Any]]) -> Any:
 
 
 def _atomic_write(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, make_parents=True) as tmp:
+        write(tmp)
     return path
 
 

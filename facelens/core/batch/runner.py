@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -105,7 +106,11 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
     if fps <= 0:
         raise BatchError("--fps must be positive")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"cannot create {out}: {exc.strerror or exc}") from None
     # each local worker gets an equal share of the cores for torch (mediapipe keeps its own threads)
     threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else 0
     tasks = make_tasks(entries, out, fps=fps, device=device, backend=backend, batch_size=batch_size,
@@ -113,13 +118,24 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
     status = BatchStatus(total=len(tasks))
     t0 = time.perf_counter()
     if scheduler:
-        _run_dask(tasks, scheduler, status, on_status, task_fn)
+        try:
+            _run_dask(tasks, scheduler, status, on_status, task_fn)
+        except BatchError:
+            if created:
+                _remove_if_no_files(out)  # an unreachable cluster leaves no folder that looks like a run
+            raise
     else:
         _run_pool(tasks, workers, status, on_status, task_fn)
     outcomes = [status.outcomes[t.session_id] for t in tasks]
     rows = [_table_row(t, o) for t, o in zip(tasks, outcomes)]
     csv_path, pq_path, fail_path = write_cohort_tables(rows, out)
     return BatchResult(outcomes, csv_path, pq_path, fail_path, time.perf_counter() - t0)
+
+
+def _remove_if_no_files(folder: Path) -> None:
+    """Delete ``folder`` when it holds no file at any depth (only the empty folders we made)."""
+    if not any(p.is_file() for p in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _table_row(task: SessionTask, o: SessionOutcome) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from facelens.core.atomic import atomic_write_bytes
 
 
 class ExportError(ValueError):
@@ -15,16 +16,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     p = Path(path)
     if p.is_dir():
         raise ExportError(f"{p} is a folder; give a file name")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return atomic_write_bytes(p, data, make_parents=True)
 
 
 def read_text(path: str | os.PathLike[str], what: str) -> str:

@@ -40,9 +40,8 @@ def posefree_trimesh(results: Any, frame: int) -> Any:
     from facelens.core.topology import triangles
 
     n = int(results.n_frames)
-    if not -n <= frame < n:
+    if not 0 <= frame < n:  # no Python negative indexing: -1 is a typo, not "the last frame"
         raise ExportError(f"frame {frame} out of range (the session has frames 0..{n - 1})")
-    frame = frame % n
     verts = np.asarray(results.posefree_mesh(frame), np.float64)
     if not np.isfinite(verts).all():
         raise ExportError(f"frame {frame} (t={float(results.time_s[frame]):.3f} s) has no face mesh")
@@ -63,7 +62,7 @@ def export_mesh(results: Any, frame: int, path: str | os.PathLike[str], fmt: str
     p = Path(path)
     f = _format(p, fmt)
     mesh = posefree_trimesh(results, frame)
-    comment = (f"FaceLens pose-free mesh, frame {frame % results.n_frames}, "
+    comment = (f"FaceLens pose-free mesh, frame {frame}, "
                f"t={float(results.time_s[frame]):.3f} s, units cm")
     return write_atomic(p, _encode(mesh, f, comment))
 
@@ -79,13 +78,22 @@ def export_mesh_range(results: Any, frames: Iterable[int], folder: str | os.Path
     """
     out = Path(folder)
     f = _format(Path(f"x.{fmt}"), fmt)
-    out.mkdir(parents=True, exist_ok=True)
-    written, skipped = [], []
-    for i in frames:
-        try:
-            written.append(export_mesh(results, int(i), out / f"{stem}_{int(i):06d}.{f}", f))
-        except ExportError as exc:
-            if "no face" not in str(exc):
-                raise
-            skipped.append(int(i))
+    created = not out.exists()
+    written: list[Path] = []
+    skipped: list[int] = []
+    try:
+        for i in frames:
+            try:
+                mesh = posefree_trimesh(results, int(i))
+            except ExportError as exc:
+                if "no face" not in str(exc):
+                    raise
+                skipped.append(int(i))
+                continue
+            out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
+            comment = f"FaceLens pose-free mesh, frame {int(i)}, t={float(results.time_s[int(i)]):.3f} s, units cm"
+            written.append(write_atomic(out / f"{stem}_{int(i):06d}.{f}", _encode(mesh, f, comment)))
+    finally:
+        if created and not written and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # never leave an empty folder that looks like a finished export
     return written, skipped
