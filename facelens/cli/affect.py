@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from facelens.cli import CommandError, UsageError
+from facelens.cli._common import check_output_file, usage_from_os_error
 
 HOLD_FRAMES = 10  # a still image is scored as a 1-s static clip; the last frame's output counts
 
@@ -36,7 +37,16 @@ def _load_features(dataset: Path):
         samples = read_dataset(dataset)
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
-    feats, boxes = image_features(samples, log=lambda s: print(s, flush=True))
+    bad: list[int] = []
+    feats, boxes = image_features(samples, log=lambda s: print(s, flush=True), unreadable=bad)
+    if bad:  # not data: left out entirely instead of being counted as "no face"
+        print(f"{len(bad)} image(s) could not be decoded and are left out (first: {samples[bad[0]].image.name})")
+        keep = np.setdiff1d(np.arange(len(samples)), bad)
+        samples = [samples[i] for i in keep]
+        feats = feats[keep]
+        boxes = [boxes[i] for i in keep]
+    if not samples:
+        raise UsageError(f"no image of {dataset} could be decoded")
     n_face = int(np.all(np.isfinite(feats), axis=1).sum())
     print(f"{len(samples)} images, a usable face in {n_face}")
     if n_face == 0:
@@ -51,6 +61,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.epochs < 1 or args.seq_len < 2:
         raise UsageError("--epochs must be >= 1 and --seq-len >= 2")
+    check_output_file(args.out, "--out")  # before the training, not after it
     samples, feats, _ = _load_features(args.dataset)
     seqs = image_sequences(feats, samples, length=args.seq_len, seed=args.seed)
     reg = TemporalRegressor(TemporalConfig(n_features=feats.shape[1], feature_names=list(EXPRESSION_NAMES)))
@@ -63,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         path = reg.save(args.out, card)
     except OSError as exc:
-        raise CommandError(f"cannot write {args.out}: {exc.strerror}") from None
+        raise usage_from_os_error(exc) from None
     print(f"saved {path} (loss {losses[0]:.4f} -> {losses[-1]:.4f})")
     return 0
 
@@ -125,7 +136,11 @@ def _predict_default(samples, boxes) -> tuple[np.ndarray, np.ndarray]:
 
 def _eval(args: argparse.Namespace) -> int:
     from facelens.core.affect.datasets import affect_metrics
+    from facelens.core.atomic import atomic_write_text
+    from facelens.core.dynamics import jsonable
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")  # before the evaluation, not after it
     samples, feats, boxes = _load_features(args.dataset)
     if args.model == "default":
         va, probs = _predict_default(samples, boxes)
@@ -136,8 +151,29 @@ def _eval(args: argparse.Namespace) -> int:
     m = affect_metrics(va, truth, probs, labels)
     print(f"model: {args.model}   images scored: {m['n_scored']}/{m['n']}")
     for key in ("V-CCC", "A-CCC", "V-RMSE", "A-RMSE", "E-ACC-8", "E-ACC-7"):
-        print(f"{key:7s} {m[key]:.3f}")
-    print("seed paper on AffectNet: V-CCC 0.79, A-CCC 0.71, V-RMSE 0.30, A-RMSE 0.29, E-ACC 0.70 (8-class 0.7125)")
+        print(f"{key:7s} {m[key]:.3f}" if np.isfinite(m[key]) else f"{key:7s} —  (undefined: {_why_undefined(key, m)})")
+    print(f"for reference only, seed paper (AsmV2L 2026) on AffectNet's validation set: {PAPER_AFFECTNET}; "
+          f"comparable only on that same set, and a figure from {m['n_scored']} image(s) carries a wide "
+          "uncertainty")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, **m}, indent=1))
+        data = {"model": args.model, **m, "paper_reference": PAPER_AFFECTNET,
+                "note": "paper figures: AffectNet validation set; these: the dataset named here"}
+        try:
+            atomic_write_text(args.json, json.dumps(jsonable(data), indent=1))
+        except OSError as exc:
+            raise usage_from_os_error(exc) from None
     return 0
+
+
+#: The seed paper's AffectNet figures (AsmV2L 2026), printed next to local results for orientation.
+PAPER_AFFECTNET = "V-CCC 0.79, A-CCC 0.71, V-RMSE 0.30, A-RMSE 0.29, E-ACC 0.70 (8-class 0.7125)"
+
+
+def _why_undefined(key: str, m: dict) -> str:
+    if m["n_scored"] == 0:
+        return "no image was scored"
+    if key.endswith("CCC") and m["n_scored"] < 2:
+        return "a CCC needs at least 2 scored images"
+    if key.endswith("CCC"):
+        return "the labels or predictions do not vary"
+    return "no image with that kind of label"

@@ -82,6 +82,20 @@ def _add(args: argparse.Namespace) -> int:
             InsightFacePack(args.path)
         except PackError as exc:
             raise UsageError(str(exc)) from None
-    dst = copy_user_model(args.path, card.file)
+    if card.id == "va-temporal":
+        from facelens.core.affect.temporal import TemporalRegressor
+
+        if not args.path.is_file():
+            raise UsageError(f"{args.path} is a folder; va-temporal is one .pt file written by `facelens train-va`")
+        try:
+            TemporalRegressor.load(args.path)  # a text file or foreign checkpoint is refused now, not at eval
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        dst = copy_user_model(args.path, card.file)
+    except OSError as exc:
+        from facelens.cli._common import usage_from_os_error
+
+        raise usage_from_os_error(exc) from None
     print(f"{card.id}: installed {dst}")
     return 0

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 from pathlib import Path
 from typing import Any
 
-from facelens.cli import CommandError, UsageError
+from facelens.cli import UsageError
+from facelens.cli._common import check_output_file, refuse_same_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +40,18 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             "clinician": args.clinician, "use_model": not args.no_model, "model_path": args.model}
 
 
+def _check_date(text: str) -> None:
+    """``--date`` must be a real calendar date written YYYY-MM-DD (it is printed on the report)."""
+    if not text:
+        return
+    try:
+        ok = _dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(f"--date must be a date written YYYY-MM-DD, not {text!r}")
+
+
 def run_report(args: argparse.Namespace) -> int:
     from facelens.core.report_content import ReportInputError
     from facelens.report import build_report_for_files, build_report_for_session
@@ -46,6 +60,9 @@ def run_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".pdf":
         raise UsageError(f"--out must name a .pdf file, got {out.name}")
+    _check_date(args.date)
+    refuse_same_file(src, out)
+    check_output_file(out, "--out")
     try:
         from facelens.report.layout import ReportError
 
@@ -70,7 +87,7 @@ def run_report(args: argparse.Namespace) -> int:
             path = build_report_for_files(src, args.segments, out, **_options(args))
     except ReportInputError as exc:
         raise UsageError(str(exc)) from None
-    except ReportError as exc:
-        raise CommandError(str(exc), 1) from None
+    except ReportError as exc:  # the output location turned out unwritable
+        raise UsageError(str(exc)) from None
     print(f"report written: {path}")
     return 0

@@ -38,6 +38,8 @@ class Sample:
 def _label(value: str) -> int:
     v = value.strip().lower()
     if v.isdigit():
+        if not 0 <= int(v) < len(AFFECTNET_LABELS):  # AffectNet's 8-10 (none/uncertain/no face) are no labels
+            raise DatasetError(f"expression label {v} is not one of 0-{len(AFFECTNET_LABELS) - 1}")
         return int(v)
     aliases = {"happiness": "happy", "sadness": "sad", "angry": "anger", "fearful": "fear", "disgusted": "disgust"}
     v = aliases.get(v, v)
@@ -59,12 +61,18 @@ def read_dataset(folder: Path) -> list[Sample]:
             need = {"image", "expression", "valence", "arousal"}
             if not need <= set(reader.fieldnames or []):
                 raise DatasetError(f"{csv_path.name} needs the columns {', '.join(sorted(need))}")
-            for row in reader:
+            for line, row in enumerate(reader, start=2):
                 try:
-                    samples.append(Sample(folder / row["image"], _label(row["expression"]),
-                                          float(row["valence"]), float(row["arousal"])))
-                except ValueError:
-                    raise DatasetError(f"{csv_path.name}: bad row {row}") from None
+                    s = Sample(folder / row["image"], _label(row["expression"]),
+                               float(row["valence"]), float(row["arousal"]))
+                except (ValueError, TypeError):
+                    raise DatasetError(f"{csv_path.name} line {line}: bad row {row}") from None
+                except DatasetError as exc:
+                    raise DatasetError(f"{csv_path.name} line {line}: {exc}") from None
+                if not (_in_range(s.valence) and _in_range(s.arousal)):
+                    raise DatasetError(f"{csv_path.name} line {line}: valence and arousal must be in [-1, 1] "
+                                       f"(got {s.valence:g}, {s.arousal:g})")
+                samples.append(s)
     elif (folder / "annotations").is_dir() and (folder / "images").is_dir():
         for img in sorted((folder / "images").iterdir()):
             ann = folder / "annotations"
@@ -74,18 +82,32 @@ def read_dataset(folder: Path) -> list[Sample]:
                 aro = float(np.load(ann / f"{img.stem}_aro.npy").item())
             except (OSError, ValueError):
                 continue  # images without their three annotation files are skipped
+            if not (0 <= lab < len(AFFECTNET_LABELS) and _in_range(val) and _in_range(aro)):
+                continue  # AffectNet marks uncertain / non-face images with -2 and labels 8-10
             samples.append(Sample(img, lab, val, aro))
     else:
         raise DatasetError(f"{folder} has neither labels.csv nor images/ + annotations/ (AffectNet layout)")
     if not samples:
         raise DatasetError(f"{folder} has no labelled images")
+    missing = [s.image for s in samples if not s.image.is_file()]
+    if missing:  # a missing image is a broken dataset, not a "no face"
+        raise DatasetError(f"{len(missing)} of {len(samples)} labelled images do not exist "
+                           f"(first: {missing[0].relative_to(folder)})")
     return samples
 
 
-def image_features(samples: list[Sample], log: Callable[[str], None] = print
-                   ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+def _in_range(x: float) -> bool:
+    return bool(np.isfinite(x)) and -1.0 <= x <= 1.0
+
+
+def image_features(samples: list[Sample], log: Callable[[str], None] = print,
+                   unreadable: list[int] | None = None) -> tuple[np.ndarray, list[np.ndarray | None]]:
     """Expression coefficients (N, K) per image with the pipeline's tracker + geometry (NaN row: no face)
-    and the face boxes (for models that need the image itself)."""
+    and the face boxes (for models that need the image itself).
+
+    Indices of images that cannot be decoded are appended to ``unreadable`` (when given), so that
+    callers can report them apart from images without a face.
+    """
     import cv2
 
     from facelens.core.geometry import EXPRESSION_NAMES, expression_measures
@@ -98,6 +120,8 @@ def image_features(samples: list[Sample], log: Callable[[str], None] = print
         for i, s in enumerate(samples):
             bgr = cv2.imread(str(s.image))
             if bgr is None:
+                if unreadable is not None:
+                    unreadable.append(i)
                 continue
             obs = tracker.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             if obs.landmarks is None or not is_usable(np.array(obs.quality)):

@@ -37,7 +37,27 @@ def content_for_files(results_path: str | os.PathLike[str], segments_path: str |
     source: dict[str, Any] = {"results": str(Path(results_path).name),
                               "segments": str(Path(segments_path).name) if segments_path else ""}
     with res:
+        _check_inputs(res, segs, options)
         return build_content(res, segs, options, source=source)
+
+
+def _check_inputs(res: Any, segs: list, options: ReportOptions | None) -> None:
+    """Refuse what would otherwise print as a quiet "not available": segments beyond the
+    recording, and a model the user named explicitly that cannot be loaded."""
+    from facelens.core.diagnosis import ModelError, load_model
+    from facelens.core.dynamics import check_segments_in_results
+    from facelens.core.segments import SegmentError
+
+    try:
+        check_segments_in_results(res, segs)
+    except SegmentError as exc:
+        raise ReportInputError(str(exc)) from None
+    opt = options or ReportOptions()
+    if opt.use_model and opt.model_path is not None:
+        try:
+            load_model(opt.model_path)
+        except ModelError as exc:
+            raise ReportInputError(f"the model {opt.model_path} cannot be used: {exc}") from None
 
 
 def session_results_path(ws: Workspace, session_id: int) -> Path:
@@ -72,4 +92,5 @@ def content_for_session(ws: Workspace, session_id: int,
                   scenario=opt.scenario or s.scenario)
     source = {"workspace_session": s.id, "patient_id": s.patient_id, "results": path.name}
     with res:
+        _check_inputs(res, segs, opt)
         return build_content(res, segs, opt, source=source)
