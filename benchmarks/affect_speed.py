@@ -5,8 +5,12 @@ Usage: ``python benchmarks/affect_speed.py [--media DIR] [--no-accuracy]``
 Speed is reported as wall time and as CPU time of this process (``time.process_time``), because
 the shared machine is oversubscribed; per part (crop, model, fusion + VA) and for the whole stage.
 
-Speed: ``AffectStage.process`` on 640x360 frames with one face box each (crop + model + VA), CPU,
-batches of 1, 32 and 64; the baseline is batch 1 measured in the same run (ratio = speed-up).
+Model variants: the same FER2013 weights run as the NCHW torch module of the original port (the
+baseline), ``torch.jit.trace`` + ``freeze``, channels-last torch with and without 32-face chunks (the
+``torch`` backend), and onnxruntime (the default CPU backend); CPU ms per face at batch 1/32/64 with
+load time and the largest softmax difference to the baseline, all in the same run.
+Stage: ``AffectStage.process`` on 640x360 frames with one face box each (crop + model + VA), CPU,
+batches of 1, 32 and 64, with the current emotion backend and with the baseline model (ratio = speed-up).
 Accuracy: the recordings in ``shared/media`` whose MANIFEST.tsv describes the shown expression over
 time spans are analysed with the pipeline at 10 fps; on usable frames inside those spans we compare
 (a) the FER2013 model's top class and (b) the class whose circumplex coordinates (ANEW) lie nearest
@@ -45,8 +49,97 @@ def _timed(fn, repeats: int) -> tuple[float, float]:
     return (time.perf_counter() - w0) / repeats, (time.process_time() - c0) / repeats
 
 
+def _loaded(make) -> tuple[object, float]:
+    """(object, wall s to make it)."""
+    t0 = time.perf_counter()
+    obj = make()
+    return obj, time.perf_counter() - t0
+
+
+def _baseline_model():
+    """The implementation before this benchmark's changes: NCHW torch module, whole batch at once."""
+    import torch
+
+    from facelens.core.affect.fer import FerEmotionModel
+
+    m = FerEmotionModel(device="cpu", backend="torch")
+    m.net = m.net.to(memory_format=torch.contiguous_format)
+
+    def logits(x):  # as fer.py's logits() was: inference_mode, NCHW, no chunking
+        with torch.inference_mode():
+            return m.net(torch.from_numpy(np.ascontiguousarray(x))).float().numpy()
+
+    m._torch_logits = logits  # instance override: predict() -> logits() -> this
+    return m
+
+
+def model_variants(threads: int, repeats: int = 3) -> None:
+    """Model only, CPU ms per face at batch 1/32/64 for each way of running the same weights."""
+    import copy
+    import warnings
+
+    import torch
+
+    from facelens.core.affect.fer import FerEmotionModel
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(64, 64, 64)).astype(np.float32)
+    base, t_base = _loaded(_baseline_model)
+    cl, t_cl = _loaded(lambda: FerEmotionModel(device="cpu", backend="torch"))
+    ort, t_ort = _loaded(lambda: FerEmotionModel(device="cpu", backend="onnxruntime"))
+    nchw = base.net
+
+    def trace():
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            return torch.jit.freeze(torch.jit.trace(copy.deepcopy(nchw), torch.zeros(32, 1, 64, 64)))
+
+    traced, t_jit = _loaded(trace)
+    t_jit += t_base
+
+    def jit_run(b):
+        with torch.inference_mode():
+            return traced(torch.from_numpy(x[:b, None])).numpy()
+
+    def cl_whole(b):  # channels-last without the 32-face chunks
+        with torch.inference_mode():
+            t = torch.from_numpy(x[:b, None]).contiguous(memory_format=torch.channels_last)
+            return cl.net(t).numpy()
+
+    variants = {
+        "baseline NCHW": (t_base, lambda b: base.predict(x[:b])),
+        "jit.trace+freeze": (t_jit, jit_run),
+        "channels_last": (t_cl, cl_whole),
+        "ch_last+chunk32": (t_cl, lambda b: cl.predict(x[:b])),
+        "onnxruntime": (t_ort, lambda b: ort.predict(x[:b])),
+    }
+    ref = base.predict(x)
+    print(f"model variants, {threads} thread(s), CPU ms/face (ratio = baseline / variant, same batch); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("variant            load s  max|dp| vs base   b1             b32            b64")
+    base_ms: dict[int, float] = {}
+    for name, (t_load, fn) in variants.items():
+        diff = float(np.abs(_softmax(fn(64)) - ref).max()) if name in ("jit.trace+freeze", "channels_last") else \
+            float(np.abs(variants[name][1](64) - ref).max())
+        cells = []
+        for b in (1, 32, 64):
+            fn(b)  # warm-up
+            _, cpu = _timed(lambda: fn(b), max(1, 64 // b) * repeats)
+            ms = cpu / b * 1e3
+            base_ms.setdefault(b, ms)
+            cells.append(f"{ms:6.3f} (x{base_ms[b] / ms:4.1f})")
+        print(f"{name:18s} {t_load:6.2f}  {diff:9.1e}      " + "  ".join(cells))
+
+
+def _softmax(z):
+    z = np.asarray(z, np.float64)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def speed(threads: int, repeats: int = 3) -> None:
-    """ms per frame for crop, model, fusion + VA and the whole stage; baseline: batch 1, same run."""
+    """ms per frame for crop, model, fusion + VA and the whole stage, current vs baseline model."""
     import cv2
     import torch
 
@@ -59,17 +152,17 @@ def speed(threads: int, repeats: int = 3) -> None:
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    stage = AffectStage.default(device="cpu", prefer_user_models=False)
-    model = stage.emotion_model
+    stages = {"baseline": AffectStage(_baseline_model()),
+              "current": AffectStage.default(device="cpu", prefer_user_models=False)}
+    model = stages["current"].emotion_model
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, size=(360, 640, 3), dtype=np.uint8) for _ in range(64)]
     box = np.array([220, 60, 400, 280], np.float32)
     obs = [FaceObservation(Quality.OK, bbox=box) for _ in range(64)]
     expr = rng.normal(0, 0.01, size=(64, len(EXPRESSION_NAMES)))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("batch  part          wall ms/frame  CPU ms/frame")
-    base = {}
+    print(f"affect stage, torch {torch.__version__}, {torch.get_num_threads()} thread(s), device cpu, "
+          f"emotion backend {model.backend}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print("batch  part              wall ms/frame  CPU ms/frame")
     for b in (1, 32, 64):
         n = max(1, 64 // b) * repeats
         crops = np.stack([gray_face_crop(f, box, INPUT_SIZE) for f in frames[:b]])
@@ -79,18 +172,25 @@ def speed(threads: int, repeats: int = 3) -> None:
         k = iter(range(10**9))
         parts = {
             "crop": lambda: [gray_face_crop(f, box, INPUT_SIZE) for f in frames[:b]],
+            "preprocess": lambda: model.preprocess(crops),
             "model": lambda: model.predict(x),
+            "model (baseline)": lambda: stages["baseline"].emotion_model.predict(x),
             "fusion+VA": lambda: va.estimate_fused(fer, expr[:b], EXPRESSION_NAMES, (np.arange(b) + b * next(k)) / 10,
                                                    np.ones(b, bool)),
-            "stage": lambda: stage.process(frames[:b], obs[:b], expr[:b], (np.arange(b) + b * next(k)) / 10),
+            "stage": lambda: stages["current"].process(frames[:b], obs[:b], expr[:b], (np.arange(b) + b * next(k)) / 10),
+            "stage (baseline)": lambda: stages["baseline"].process(frames[:b], obs[:b], expr[:b],
+                                                                   (np.arange(b) + b * next(k)) / 10),
         }
+        timed = {}
         for name, fn in parts.items():
             fn()  # warm-up
-            wall, cpu = _timed(fn, n)
-            base.setdefault(name, (wall / 1, cpu / 1))
-            bw, bc = base[name]
-            print(f"{b:5d}  {name:12s} {wall / b * 1e3:8.3f}      {cpu / b * 1e3:8.3f}   "
-                  f"(x{bw / (wall / b):4.1f} wall, x{bc / (cpu / b):4.1f} CPU vs batch 1)")
+            timed[name] = _timed(fn, n)
+        for name, (wall, cpu) in timed.items():
+            ratio = ""
+            if name in ("model", "stage"):
+                bw, bc = timed[f"{name} (baseline)"]
+                ratio = f"(x{bw / wall:4.1f} wall, x{bc / cpu:4.1f} CPU vs baseline)"
+            print(f"{b:5d}  {name:16s} {wall / b * 1e3:8.3f}      {cpu / b * 1e3:8.3f}   {ratio}")
 
 
 def accuracy(media: Path) -> None:
@@ -130,6 +230,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for threads in sorted({1, os.cpu_count() or 1}):
+        model_variants(threads)
         speed(threads)
     print("accuracy: see benchmarks/affect_eval.py (FER2013 alone vs fused)")
     if not args.no_accuracy:

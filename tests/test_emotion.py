@@ -127,6 +127,24 @@ def test_preprocessing_follows_fer():
     assert crop.shape == (64, 64) and crop[0, 0] == 200 and crop[-1, -1] == 0
 
 
+def test_crop_fast_path_same_pixels():
+    """Boxes inside the frame take a shortcut (no copy, no fill gray): same pixels as the general path,
+    with and without a pre-converted gray frame."""
+    import cv2
+
+    from facelens.core.affect.crops import _cut, to_gray
+
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
+    fill = np.uint8(round(float(to_gray(img[-2:]).mean())))
+    # inside, one row below the frame, touching top and bottom, leaving the frame
+    for bbox in ([30, 20, 90, 100], [10.4, 30.6, 90.2, 109.5], [50, 10, 130.3, 109.7], [0, 0, 60, 40]):
+        box = square_box(np.array(bbox))
+        general = cv2.resize(to_gray(_cut(img, box, fill)), (64, 64))
+        np.testing.assert_array_equal(gray_face_crop(img, np.array(bbox)), general)
+        np.testing.assert_array_equal(gray_face_crop(img, np.array(bbox), gray=to_gray(img)), general)
+
+
 # -- HSEmotion-format ONNX -----------------------------------------------------------------------
 def make_hsemotion_onnx(path: Path, weights: np.ndarray, bias: np.ndarray, batch: int | str = "B") -> None:
     """(B,3,224,224) -> spatial mean (B,3) -> affine -> (B,10): same signature as HSEmotion VA models."""

@@ -66,7 +66,12 @@ def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: fl
     import cv2
 
     box = square_box(bbox, margin)
-    if gray is not None:
+    x0, y0, x1, y1 = box
+    if x0 >= 0 and y0 >= 0 and x1 <= rgb.shape[1] and y1 <= rgb.shape[0] and rgb.ndim == 3:
+        # the usual case, box inside the frame: convert the view itself (OpenCV takes row-strided
+        # arrays) and skip the fill gray: 73 -> 44 us per face, same pixels (benchmarks/affect_speed.py)
+        face = gray[y0:y1, x0:x1] if gray is not None else cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    elif gray is not None:
         face = _cut(gray, box, np.uint8(round(float(gray[-2:].mean()))))
     else:
         # convert only the face region (and the two bottom rows for the fill): a whole frame per
