@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import itertools
 import json
 import time
@@ -15,9 +14,6 @@ from facelens.core.demo import NOTICE, DemoError, build_demo, plateau_means, rea
 from facelens.core.segments import read_segments_csv
 
 SHORT_S = 12.0  # a short build keeps the generation-only tests at a few seconds
-# Checked before any fixture runs, so that the session-wide demo build is not attempted without it.
-needs_pipeline = pytest.mark.skipif(importlib.util.find_spec("facelens.core.pipeline") is None,
-                                    reason="analysis pipeline not built yet")
 
 
 def _sha(p: Path) -> str:
@@ -137,7 +133,6 @@ def analysed_demo(demo_session):
 
 
 @pytest.mark.slow
-@needs_pipeline
 def test_demo_results_are_marked_and_tracked(analysed_demo):
     _, cols, _ = analysed_demo
     assert cols["is_demo"]
@@ -147,7 +142,6 @@ def test_demo_results_are_marked_and_tracked(analysed_demo):
 
 
 @pytest.mark.slow
-@needs_pipeline
 def test_measures_follow_the_script(analysed_demo):
     _, cols, means = analysed_demo
     names = cols["names"]
@@ -167,7 +161,6 @@ def test_measures_follow_the_script(analysed_demo):
 
 
 @pytest.mark.slow
-@needs_pipeline
 def test_cli_summary_reuses_the_analysed_demo(demo_session, capsys):
     from facelens.cli import main
 

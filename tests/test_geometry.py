@@ -29,7 +29,8 @@ def test_stored_template_matches_rederivation():
 
 
 def test_eye_rings_agree_with_mediapipe():
-    mp = pytest.importorskip("mediapipe")
+    import mediapipe as mp
+
     fm = mp.solutions.face_mesh
     assert set(g.RIGHT_EYE_RING) == {i for e in fm.FACEMESH_RIGHT_EYE for i in e}
     assert set(g.LEFT_EYE_RING) == {i for e in fm.FACEMESH_LEFT_EYE for i in e}

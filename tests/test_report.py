@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pdfplumber
 import pytest
 
 from facelens.core import report_content as rc
@@ -17,7 +18,6 @@ from facelens.core.results import SessionResults
 from facelens.core.segments import Segment, read_segments_csv, write_segments_csv
 from facelens.core.types import Quality
 
-pdfplumber = pytest.importorskip("pdfplumber")
 REPO = Path(__file__).resolve().parents[1]
 WOLF = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
 SECTIONS = ["Data quality", "Valence and arousal over time", "Valence and arousal per segment label",
@@ -38,8 +38,8 @@ def _page_ink(pdf: Path, tmp: Path) -> list[float]:
     """Share of non-white pixels of every page rendered with pdftoppm at 60 dpi."""
     from PIL import Image
 
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) not installed")
+    # a hard requirement (`make test` installs poppler-utils): a missing tool fails, never skips
+    assert shutil.which("pdftoppm") is not None, "pdftoppm (poppler-utils) is not installed; run `make test`"
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp / "page")], check=True)
     shares = []
     for png in sorted(tmp.glob("page-*.png")):

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import pytest
 
 from facelens.core import topology
 from facelens.core.geometry import template
@@ -15,7 +14,6 @@ def _directed_edges(tris: np.ndarray) -> list[tuple[int, int]]:
 
 
 def test_stored_triangles_match_rederivation():
-    pytest.importorskip("mediapipe")
     derived = topology.derive_triangles()
     stored = topology.triangles()
     assert stored.dtype == np.int32 and stored.shape == (852, 3)
@@ -23,7 +21,8 @@ def test_stored_triangles_match_rederivation():
 
 
 def test_candidates_and_dropped_lids():
-    mp = pytest.importorskip("mediapipe")
+    import mediapipe as mp
+
     cands = topology._candidate_triangles(mp.solutions.face_mesh.FACEMESH_TESSELATION)
     assert len(cands) == 854
     kept = {tuple(sorted(t)) for t in topology.triangles().tolist()}

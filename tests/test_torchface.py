@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import itertools
 
+import mediapipe as mp
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-mp = pytest.importorskip("mediapipe")
+import torch
 
 from facelens.core.torchface import custom_ops, roi
 from facelens.core.torchface.detector import FaceDetector, ssd_anchors

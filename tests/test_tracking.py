@@ -179,3 +179,38 @@ def test_fast_landmark_parsing_matches_protobuf():
     assert np.all(got[:, 2] == 0)
     with pytest.raises(RuntimeError):
         _to_pixels(landmark_pb2.NormalizedLandmarkList(landmark=full.landmark[:468]), 640, 360)
+
+
+def test_frame_quality_rule_is_shared_by_both_backends():
+    """One rule (module-level) for mediapipe and torch: severity order confidence > blur > faces."""
+    import inspect
+
+    from facelens.core import tracking
+    from facelens.core.torchface import tracker as torch_tracker
+    from facelens.core.tracking import frame_quality
+    from facelens.core.types import Quality
+
+    kw = {"min_confidence": 0.5, "blur_threshold": 10.0}
+    assert frame_quality(0.4, 1.0, 3, **kw) == Quality.LOW_CONFIDENCE
+    assert frame_quality(0.9, 1.0, 3, **kw) == Quality.MOTION_BLUR
+    assert frame_quality(0.9, 50.0, 2, **kw) == Quality.MULTIPLE_FACES
+    assert frame_quality(0.9, 50.0, 1, **kw) == Quality.OK
+    assert frame_quality(0.9, float("nan"), 1, **kw) == Quality.OK  # empty crop: no blur evidence
+    src = inspect.getsource(torch_tracker)
+    assert "frame_quality(" in src and "blur_measure(rgb, bbox, self.blur_size)" in src
+    assert "Quality.MOTION_BLUR" not in src  # no second copy of the rule
+    assert "Quality.MOTION_BLUR" in inspect.getsource(tracking.frame_quality)
+
+
+def test_blur_measure_module_function_matches_method():
+    import numpy as np
+
+    from facelens.core.tracking import blur_measure
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    box = np.array([20.0, 10.0, 100.0, 90.0])
+    sharp = blur_measure(rgb, box, 64)
+    flat = blur_measure(np.full_like(rgb, 128), box, 64)
+    assert sharp > 100 and flat == 0.0
+    assert np.isnan(blur_measure(rgb, np.array([500.0, 500.0, 600.0, 600.0]), 64))

@@ -226,14 +226,8 @@ class FaceTracker:
         self._prev_width = float(bbox[2] - bbox[0])
         blur = self.blur_measure(rgb, bbox)
         confidence = self._scheduled_confidence(rgb, mesh, bbox)
-        if confidence < self.min_confidence:
-            quality = Quality.LOW_CONFIDENCE
-        elif blur < self.blur_threshold:
-            quality = Quality.MOTION_BLUR
-        elif n_faces > 1:
-            quality = Quality.MULTIPLE_FACES
-        else:
-            quality = Quality.OK
+        quality = frame_quality(confidence, blur, n_faces, min_confidence=self.min_confidence,
+                                blur_threshold=self.blur_threshold)
         return FaceObservation(quality=quality, landmarks=mesh.astype(np.float32),
                                bbox=bbox.astype(np.float32), confidence=float(confidence),
                                n_faces=n_faces, blur=float(blur))
@@ -313,17 +307,8 @@ class FaceTracker:
 
     # -- quality measures -----------------------------------------------------------------------
     def blur_measure(self, rgb: np.ndarray, bbox: np.ndarray) -> float:
-        """Variance of the Laplacian of the grey face crop resized to ``blur_size`` square."""
-        import cv2
-
-        crop = _crop(rgb, bbox)
-        if crop.size == 0:
-            return float("nan")
-        # resize first: the grey conversion then runs on blur_size² pixels, not on the whole crop
-        # (both steps are linear, so the order changes only the rounding)
-        small = cv2.resize(crop, (self.blur_size, self.blur_size), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+        """:func:`blur_measure` with this tracker's ``blur_size``."""
+        return blur_measure(rgb, bbox, self.blur_size)
 
     def _scheduled_confidence(self, rgb: np.ndarray, mesh: np.ndarray, bbox: np.ndarray) -> float:
         """Measured confidence when the occlusion schedule says so, else the last measured one."""
@@ -404,6 +389,39 @@ def _to_pixels(face: Any, w: int, h: int) -> np.ndarray:
     if a.shape != (N_LANDMARKS, 3):
         raise RuntimeError(f"mediapipe returned {a.shape[0]} landmarks, expected {N_LANDMARKS}")
     return a * np.array([w, h, w], dtype=np.float64)
+
+
+def blur_measure(rgb: np.ndarray, bbox: np.ndarray, size: int) -> float:
+    """Variance of the Laplacian of the grey face crop resized to ``size`` square (NaN: empty crop).
+
+    Shared by both tracking backends so that they flag the same frames as motion-blurred.
+    """
+    import cv2
+
+    crop = _crop(rgb, bbox)
+    if crop.size == 0:
+        return float("nan")
+    # resize first: the grey conversion then runs on size² pixels, not on the whole crop
+    # (both steps are linear, so the order changes only the rounding)
+    small = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def frame_quality(confidence: float, blur: float, n_faces: int, *, min_confidence: float,
+                  blur_threshold: float) -> Quality:
+    """Quality code of a frame with a tracked face, the same rule for both backends.
+
+    Checked in order of severity: low confidence (occlusion / poor fit), then motion blur, then
+    other faces in view; a NaN blur (empty crop) does not count as blurred.
+    """
+    if confidence < min_confidence:
+        return Quality.LOW_CONFIDENCE
+    if blur < blur_threshold:
+        return Quality.MOTION_BLUR
+    if n_faces > 1:
+        return Quality.MULTIPLE_FACES
+    return Quality.OK
 
 
 def _bbox(mesh: np.ndarray) -> np.ndarray:

@@ -257,7 +257,7 @@ class TorchFaceTracker:
 
     def _observations(self, frames: list[np.ndarray], lm: torch.Tensor, present: torch.Tensor,
                       scores: np.ndarray, detections: list[list[Any]]) -> list[FaceObservation]:
-        from facelens.core.tracking import FaceTracker, _bbox
+        from facelens.core.tracking import _bbox, blur_measure, frame_quality
 
         lm_np = lm.float().cpu().numpy()
         ok = present.cpu().numpy()
@@ -270,17 +270,11 @@ class TorchFaceTracker:
             bbox = _bbox(mesh)
             others = [d for d in detections[i] if not _inside(d.box, bbox)]
             n_faces = 1 + len(others)
-            # reuse FaceTracker's blur measure so both backends flag the same frames
-            blur = FaceTracker.blur_measure(self, rgb, bbox)  # type: ignore[arg-type]
+            # the mediapipe backend's blur measure and quality rule, so both flag the same frames
+            blur = blur_measure(rgb, bbox, self.blur_size)
             conf = float(scores[i])
-            if conf < self.min_confidence:
-                q = Quality.LOW_CONFIDENCE
-            elif blur < self.blur_threshold:
-                q = Quality.MOTION_BLUR
-            elif n_faces > 1:
-                q = Quality.MULTIPLE_FACES
-            else:
-                q = Quality.OK
+            q = frame_quality(conf, blur, n_faces, min_confidence=self.min_confidence,
+                              blur_threshold=self.blur_threshold)
             out.append(FaceObservation(quality=q, landmarks=mesh.astype(np.float32),
                                        bbox=bbox.astype(np.float32), confidence=conf,
                                        n_faces=n_faces, blur=float(blur)))
