@@ -1,9 +1,9 @@
 """Published group values printed next to a patient's numbers, for orientation only.
 
-Source: the seed paper, AsmV2L (2026), BD versus MDD, 130 BD / 132 MDD patients: group mean ± SD of
-frame-level valence/arousal estimates per elicitation condition (FaceLens FACTS.md, "Published
-numbers"). For the neutral condition the paper reports no significant difference and gives no
-numbers ("both slightly negative, BD more negative"), so the report prints none.
+Source: the seed paper itself, AsmV2L (2026), BD versus MDD, 130 BD / 132 MDD patients, its group
+valence/arousal statistics (group mean ± SD of frame-level estimates per elicitation condition, happy
+and sad). For the neutral condition the paper reports no significant difference and gives no numbers
+("both slightly negative, BD more negative"), so the report prints none.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ GROUP_VALUES: dict[str, tuple[PublishedGroup, PublishedGroup]] = {
     "sad": (PublishedGroup(-0.326, 0.067, -0.313, 0.066), PublishedGroup(-0.253, 0.076, -0.217, 0.071)),
 }
 
-#: Plain-language meaning of the dynamics indices, with their sources (FIELD.md).
+#: Plain-language meaning of the dynamics indices, with the papers that define them (docs/dynamics.md).
 EXPLANATIONS: dict[str, tuple[str, str]] = {
     "mean": ("Average level over the valid frames.", ""),
     "sd": ("Variability: how widely the values spread around the average.", "Houben et al. 2015"),
