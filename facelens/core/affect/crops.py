@@ -17,19 +17,19 @@ def square_box(bbox: np.ndarray, margin: float = 10.0) -> tuple[int, int, int, i
     arithmetic, as ``fer`` works on integer Haar boxes).
     """
     x0, y0, x1, y1 = (float(v) for v in bbox)
-    x, y = int(round(x0)), int(round(y0))
-    w, h = int(round(x1 - x0)), int(round(y1 - y0))
+    x, y = round(x0), round(y0)  # round() of a float is an int
+    w, h = round(x1 - x0), round(y1 - y0)
     if h > w:
         x -= (h - w) // 2
         w = h
     elif w > h:
         y -= (w - h) // 2
         h = w
-    m = int(round(margin))
+    m = round(margin)
     return x - m, y - m, x + w + m, y + h + m
 
 
-def _cut(img: np.ndarray, box: tuple[int, int, int, int], fill: np.ndarray | float) -> np.ndarray:
+def _cut(img: np.ndarray, box: tuple[int, int, int, int], fill: np.ndarray | np.integer | float) -> np.ndarray:
     """``img[y0:y1, x0:x1]`` with the part outside the image filled with ``fill``."""
     x0, y0, x1, y1 = box
     h, w = img.shape[:2]

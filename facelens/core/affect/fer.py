@@ -57,9 +57,9 @@ def _build(weights: dict[str, np.ndarray]) -> torch.nn.Module:
         if bn is not None:  # y = scale * (conv + bias) + shift
             scale, shift = bn_fold(bn)
             w, bias = w * scale[:, None, None, None], bias * scale + shift
-        layer = nn.Conv2d(k.shape[2], k.shape[3], k.shape[:2], stride=stride, padding=padding, bias=True)
+        layer = nn.Conv2d(k.shape[2], k.shape[3], (k.shape[0], k.shape[1]), stride=stride, padding=padding, bias=True)
         layer.weight.data = torch.from_numpy(w.astype(np.float32))
-        layer.bias.data = torch.from_numpy(bias.astype(np.float32))
+        layer.bias = nn.Parameter(torch.from_numpy(bias.astype(np.float32)))
         return layer
 
     def separable(name: str, bn: str) -> nn.Sequential:
@@ -72,7 +72,7 @@ def _build(weights: dict[str, np.ndarray]) -> torch.nn.Module:
         point = nn.Conv2d(cin, pw.shape[3], 1, bias=True)
         wp = pw.transpose(3, 2, 0, 1).astype(np.float64) * scale[:, None, None, None]
         point.weight.data = torch.from_numpy(wp.astype(np.float32))
-        point.bias.data = torch.from_numpy(shift.astype(np.float32))
+        point.bias = nn.Parameter(torch.from_numpy(shift.astype(np.float32)))
         return nn.Sequential(depth, point)
 
     class Residual(nn.Module):
@@ -119,7 +119,7 @@ def read_keras_weights(path: Path) -> dict[str, np.ndarray]:
 
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
-        group = f["model_weights"] if "model_weights" in f else f
+        group = f.get("model_weights", f)
 
         def visit(name: str, obj: object) -> None:
             if isinstance(obj, h5py.Dataset):
@@ -174,7 +174,8 @@ class _OrtRunner:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
             # the tracer warns about the padding arithmetic on shapes: the input is always 64x64
             warnings.simplefilter("ignore")
-            torch.onnx.export(net.cpu(), torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE), buf, input_names=["x"],
+            torch.onnx.export(net.cpu(), (torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE),), buf,  # type: ignore[arg-type]
+                              input_names=["x"],
                               output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
                               opset_version=17, dynamo=False)
         self.onnx_bytes = buf.getvalue()
@@ -243,7 +244,7 @@ class FerEmotionModel:
         self.net = _build(read_keras_weights(Path(path))).to(self.device)
         if self.device == "cpu":
             # oneDNN's NHWC convolutions: 3-4x faster than NCHW here (benchmarks/affect_speed.py)
-            self.net = self.net.to(memory_format=torch.channels_last)
+            self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.backend, self.notice = "torch", ""
         self._ort: _OrtRunner | None = None
         if self.device == "cpu" and backend != "torch":
