@@ -79,7 +79,11 @@ class AffectStage:
                     return stage
                 except ValueError as exc:
                     notices.append(f"ignored {onnx.name}: {exc}")
-        stage = cls(FerEmotionModel(device=device))
+        fer = FerEmotionModel(device=device)
+        stage = cls(fer)
+        notice = getattr(fer, "notice", "")
+        if notice:
+            notices.append(notice)
         stage.notices.extend(notices)
         return stage
 
@@ -107,6 +111,9 @@ class AffectStage:
                 card = {"id": mid}
             if mid == "hsemotion-onnx":
                 card["file"] = str(getattr(self.emotion_model, "path", card.get("file", "")))
+            backend = getattr(self.emotion_model, "backend", "")
+            if backend:  # which runtime ran the weights (torch, or onnxruntime on CPU; same outputs ≤1e-5)
+                card["runtime_backend"] = str(backend)
             cards.append(card)
         va_name = "model-va (" + str(mid) + ")" if self.uses_model_va else self.va.name
         cards.append({"id": "valence-arousal", "version": va_name, "task": "valence/arousal estimator",
