@@ -1,16 +1,29 @@
-"""GUI speed: playback updates per second, session open time and seek latency (run under Xvfb).
+"""GUI speed: playback updates per second, open time, seek latency, event-loop stalls (run under Xvfb).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_playback.py [RESULTS.h5 VIDEO]
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_playback.py \
+        [RESULTS.h5 VIDEO] [--minutes 30] [--no-analysis] [--profile]
 
-Without arguments it analyses ``../shared/media/videos/pyfeat_WolfgangLanger_Pexels.mp4`` first. It
-prints, in one run: updates/s of the full view (mesh + plots + circumplex + cursor) with the
-vertex/normal-only mesh upload, the same with ``Mesh.set_data`` every frame (the baseline, FACTS.md),
-their ratio, the time to open the session, the mean/max seek latency (mesh + plots; the video frame
-decodes in its own thread and is timed separately), and the longest event-loop stall while an
-analysis runs in the background.
+Without RESULTS/VIDEO it analyses ``../shared/media/videos/pyfeat_WolfgangLanger_Pexels.mp4`` first. A
+long session is made from it by repeating its frames up to ``--minutes`` (default 30 = 18,000 sampled
+frames at 10 fps; **synthetic**: the same 20 s of real tracking over and over, only to load the views with
+the curve lengths of a real 30-minute session). For both sessions it prints, in one run:
+
+* the time to open the session (results file → every view drawn);
+* updates/s of the full view (video frame, mesh, valence/arousal cursor, circumplex point) the way the
+  application updates it: state change, then one turn of the event loop that paints whatever changed;
+* sampled frames shown per second in real 1× playback through the ``QTimer`` (10 expected at 10 fps);
+* seek latency (state change → mesh rendered and everything painted).
+
+The baseline, measured last in the same run, is the previous design: the VisPy canvas embedded in the
+window as a ``QOpenGLWidget``, which makes Qt composite the whole window with OpenGL on every repaint.
+``--profile`` prints the top of a cProfile of the long session's playback updates.
 """
 from __future__ import annotations
 
+import argparse
+import cProfile
+import io
+import pstats
 import sys
 import tempfile
 import time
@@ -19,138 +32,236 @@ from pathlib import Path
 import numpy as np
 
 
+def make_long_session(src: Path, out: Path, minutes: float) -> Path:
+    """Repeat ``src``'s frames (at 10 fps spacing) into an ``minutes``-long results file (synthetic)."""
+    from facelens.core.results import ResultsWriter, SessionResults
+
+    with SessionResults.open(src) as r:
+        n = int(round(minutes * 60 * 10))
+        reps = int(np.ceil(n / r.n_frames))
+        meta = dict(r.meta)
+        for k in ("complete", "n_done", "n_frames", "finished_at", "wall_s"):
+            meta.pop(k, None)
+        meta["duration_s"] = n / 10.0
+        meta.setdefault("notices", [])
+        cols = {"time_s": np.arange(n) / 10.0, "frame_index": np.arange(n),
+                "quality": np.tile(r.quality, reps)[:n], "n_faces": np.tile(r.n_faces, reps)[:n],
+                "valence": np.tile(r.valence, reps)[:n], "arousal": np.tile(r.arousal, reps)[:n],
+                "rotation": np.tile(r.rotation, (reps, 1, 1))[:n], "translation": np.tile(r.translation, (reps, 1))[:n],
+                "scale": np.tile(r.scale, reps)[:n], "euler": np.tile(r.euler, (reps, 1))[:n]}
+        lm = r.landmarks(slice(0, r.n_frames))
+        with ResultsWriter(out, meta, expression_names=r.expression_names) as w:
+            for a in range(0, n, 1000):
+                b = min(a + 1000, n)
+                batch = {k: v[a:b] for k, v in cols.items()}
+                batch["landmarks"] = lm[np.arange(a, b) % r.n_frames]
+                w.append(batch)
+            w.finish()
+    return out
+
+
+class Bench:
+    """One main window; measurements on whichever session is open."""
+
+    def __init__(self, app: object, tmp: Path) -> None:
+        from PySide6.QtCore import QSettings
+
+        from facelens.gui.main_window import MainWindow
+
+        self.app = app
+        self.w = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
+        self.w.resize(1400, 950)
+        self.w.show()
+        self.spin(0.3)
+
+    def spin(self, seconds: float) -> None:
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            self.app.processEvents()
+            time.sleep(0.002)
+
+    def open(self, results: Path, video: Path) -> float:
+        from facelens.core.results import SessionResults
+        from facelens.gui.session_data import SessionData
+        from facelens.gui.video_view import FrameLoader
+
+        face = self.w.face
+        r0 = face.renders
+        t0 = time.perf_counter()
+        data = SessionData.from_results(SessionResults.open(results), video)
+        self.w.review.set_session(data, FrameLoader(video), results.stem)
+        while face.renders == r0 and time.perf_counter() - t0 < 10:
+            self.app.processEvents()  # until the first mesh is on screen and the plots are drawn
+        self.app.processEvents()
+        return time.perf_counter() - t0
+
+    def updates(self, n: int, step: int = 1, embedded: object = None) -> float:
+        """Updates/s: move the playhead one sampled frame, let the event loop paint the changes."""
+        d = self.w.review.data
+        ts = d.time_s
+        t0 = time.perf_counter()
+        for k in range(n):
+            i = (k * step) % len(ts)
+            self.w.review.state.playhead = float(ts[i])
+            if embedded is not None:  # baseline: the same mesh on an embedded QOpenGLWidget canvas
+                v = d.view_mesh(i)
+                embedded.set_face(v)
+                embedded.canvas.update()
+            self.app.processEvents()
+        return n / (time.perf_counter() - t0)
+
+    def real_playback(self, seconds: float = 4.0) -> tuple[float, float]:
+        shown: list[float] = []
+        slot = lambda _i: shown.append(time.perf_counter())  # noqa: E731
+        rv = self.w.review
+        rv.frame_shown.connect(slot)
+        rv.home()
+        shown.clear()  # only frames shown while playing count
+        rv.play()
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds and rv.is_playing():
+            self.app.processEvents()
+            time.sleep(0.001)
+        rv.pause()
+        dt = time.perf_counter() - t0
+        rv.frame_shown.disconnect(slot)
+        gaps = np.diff(shown) if len(shown) > 1 else np.zeros(1)
+        return len(shown) / dt, float(gaps.max())
+
+    def seeks(self, k: int = 30) -> np.ndarray:
+        face = self.w.face
+        lat = []
+        rng = np.random.default_rng(0)
+        for t in rng.uniform(0, self.w.review.data.duration_s, k):
+            r0 = face.renders
+            t1 = time.perf_counter()
+            self.w.review.seek(float(t))
+            while face.renders == r0 and time.perf_counter() - t1 < 2:
+                self.app.processEvents()
+            lat.append(time.perf_counter() - t1)
+        return np.asarray(lat)
+
+    def stall_during_analysis(self, video: Path, tmp: Path, limit_s: float = 45.0) -> tuple[float, bool]:
+        from PySide6.QtCore import QTimer
+
+        from facelens.gui.analysis import AnalysisJob
+
+        stalls: list[float] = []
+        last = [time.perf_counter()]
+
+        def beat() -> None:
+            now = time.perf_counter()
+            stalls.append(now - last[0])
+            last[0] = now
+
+        timer = QTimer()
+        timer.timeout.connect(beat)
+        timer.start(10)
+        done: list[int] = []
+        q = self.w.queue
+        q.finished.connect(lambda *a: done.append(1))
+        q.failed.connect(lambda *a: done.append(1))
+        q.enqueue(AnalysisJob(99, video, tmp / "bg.h5"))
+        t_end = time.perf_counter() + limit_s
+        while not done and time.perf_counter() < t_end:
+            self.app.processEvents()
+            time.sleep(0.002)
+        timer.stop()
+        q.stop_all()
+        return max(stalls[1:] or [0.0]), bool(done)
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="?")
+    ap.add_argument("video", nargs="?")
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--no-analysis", action="store_true", help="skip the stall-during-analysis measurement")
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
     import vispy
 
     vispy.use(app="pyside6")
-    from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
-    from facelens.core.results import SessionResults
-    from facelens.gui.main_window import MainWindow
-    from facelens.gui.session_data import SessionData
-    from facelens.gui.video_view import FrameLoader
-
     repo = Path(__file__).resolve().parents[1]
-    video = repo.parent / "shared" / "media" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
     tmp = Path(tempfile.mkdtemp())
-    if len(sys.argv) >= 3:
-        results, video = Path(sys.argv[1]), Path(sys.argv[2])
+    if args.results and args.video:
+        short, video = Path(args.results), Path(args.video)
     else:
         from facelens.core.pipeline import analyze_to_file
 
-        results = tmp / "bench.h5"
+        video = repo.parent / "shared" / "media" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
+        short = tmp / "bench.h5"
         print("analysing", video.name, "…", flush=True)
-        analyze_to_file(video, results, fps=10.0)
-    w = MainWindow(QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
-    w.resize(1400, 950)
-    w.show()
-    for _ in range(20):
-        app.processEvents()
-
+        analyze_to_file(video, short, fps=10.0)
     t0 = time.perf_counter()
-    data = SessionData.from_results(SessionResults.open(results), video)
-    w.review.set_session(data, FrameLoader(video), 1)
-    app.processEvents()
-    open_s = time.perf_counter() - t0
+    long = make_long_session(short, tmp / "long.h5", args.minutes)
+    print(f"synthetic {args.minutes:g}-min session written in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    def run_updates(n: int, set_data: bool) -> float:
-        ts = data.time_s
-        mesh = w.face.scene.mesh
-        t0 = time.perf_counter()
-        for k in range(n):
-            i = k % len(ts)
-            if set_data:  # baseline: the stock path, a full MeshData rebuild per frame
-                v = data.view_mesh(i)
-                if v is not None:
-                    mesh.set_data(vertices=v, faces=w.face.scene.faces, color=mesh.color)
-                w.review.current_frame = i  # keep the controller from also uploading
-                w.review.state.playhead = float(ts[i])
-            else:
-                w.review.state.playhead = float(ts[i])
-            w.face.scene.canvas.native.repaint()
-            w.timeline.glw.repaint()
-            w.circumplex.plot.repaint()
-            app.processEvents()
-        return n / (time.perf_counter() - t0)
+    b = Bench(app, tmp)
+    rows = {}
+    prof_text = ""
+    for name, path in (("short", short), ("long", long)):
+        open_s = b.open(path, video)
+        n = b.w.review.data.n_frames
+        b.updates(10)
+        r0 = b.w.face.renders
+        ups = b.updates(120)
+        rendered = b.w.face.renders - r0
+        play, gap = b.real_playback()
+        lat = b.seeks()
+        rows[name] = (n, open_s, ups, rendered, play, gap, lat)
+        if args.profile and name == "long":
+            pr = cProfile.Profile()
+            pr.enable()
+            b.updates(100)
+            pr.disable()
+            s = io.StringIO()
+            pstats.Stats(pr, stream=s).sort_stats("cumulative").print_stats(18)
+            prof_text = s.getvalue()
+    stall = done = None
+    if not args.no_analysis:
+        stall, done = b.stall_during_analysis(video, tmp)
 
-    run_updates(20, False)
-    fast = run_updates(150, False)
-    base = run_updates(150, True)
+    # Baseline last: once a QOpenGLWidget is in the window, the window stays GL-composited.
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDockWidget
 
-    # Real playback at 1x for 4 s through the QTimer: sampled frames shown per second (the content
-    # changes 10 times a second at 10 fps analysis) and the longest gap between two ticks.
-    shown: list[float] = []
-    w.review.frame_shown.connect(lambda _i: shown.append(time.perf_counter()))
-    w.review.home()
-    w.review.play()
-    t_play = time.perf_counter()
-    while time.perf_counter() - t_play < 4.0 and w.review.is_playing():
-        app.processEvents()
-        time.sleep(0.001)
-    w.review.pause()
-    play_s = time.perf_counter() - t_play
-    gaps = np.diff(shown) if len(shown) > 1 else np.zeros(1)
-    # Rebuild the visual in its normal state after the baseline run.
-    w.review.set_session(SessionData.from_results(SessionResults.open(results), video), None, 2)
+    from facelens.render.face_mesh import FaceScene
 
-    lat = []
-    rng = np.random.default_rng(0)
-    for t in rng.uniform(0, data.duration_s, 40):
-        t1 = time.perf_counter()
-        w.review.seek(float(t))
-        w.face.scene.canvas.native.repaint()
-        w.timeline.glw.repaint()
-        lat.append(time.perf_counter() - t1)
-    # Video frame decode latency (the FrameLoader's work, off the GUI thread).
-    from facelens.core.video import open_session
+    old = FaceScene(size=(400, 400))
+    dock = QDockWidget("3D face (embedded canvas, baseline)", b.w)
+    dock.setWidget(old.canvas.native)
+    b.w.docks["face"].hide()
+    b.w.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
+    b.spin(0.5)
+    b.updates(10, embedded=old)
+    base_long = b.updates(60, embedded=old)
+    b.open(short, video)
+    b.updates(10, embedded=old)
+    base_short = b.updates(60, embedded=old)
 
-    s = open_session(video)
-    dec = []
-    for t in rng.uniform(0, data.duration_s, 15):
-        t1 = time.perf_counter()
-        s.frame_at(float(t))
-        dec.append(time.perf_counter() - t1)
-
-    # Event-loop stalls while an analysis runs in the background.
-    from facelens.gui.analysis import AnalysisJob
-
-    stalls = []
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        stalls.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.timeout.connect(beat)
-    timer.start(10)
-    done = []
-    w.queue.finished.connect(lambda *a: done.append(1))
-    w.queue.failed.connect(lambda *a: done.append(1))
-    w.queue.enqueue(AnalysisJob(99, video, tmp / "bg.h5"))
-    t_end = time.perf_counter() + 60
-    while not done and time.perf_counter() < t_end:
-        app.processEvents()
-        time.sleep(0.002)
-    timer.stop()
-    w.queue.stop_all()
-
-    print(f"playback updates/s (vertex+normal upload): {fast:6.1f}")
-    print(f"playback updates/s (Mesh.set_data baseline): {base:6.1f}")
-    print(f"ratio: {fast / base:5.2f}x")
-    print(f"real playback 1x: {len(shown) / play_s:5.1f} sampled frames shown/s (analysis rate 10/s), "
-          f"longest gap {1000 * gaps.max():.0f} ms")
-    print(f"open session ({data.n_frames} frames): {1000 * open_s:6.1f} ms")
-    print(f"seek latency (mesh+plots): mean {1000 * np.mean(lat):5.1f} ms, max {1000 * np.max(lat):5.1f} ms")
-    print(f"frame decode (background thread): mean {1000 * np.mean(dec):5.1f} ms, max {1000 * np.max(dec):5.1f} ms")
-    print(f"longest event-loop stall during background analysis: {1000 * max(stalls[1:] or [0]):6.1f} ms"
-          f" ({'finished' if done else 'stopped after 60 s'})")
-    w.force_quit = True
-    w.close()
+    print()
+    for name, base in (("short", base_short), ("long", base_long)):
+        n, open_s, ups, rendered, play, gap, lat = rows[name]
+        print(f"[{name}: {n} sampled frames]")
+        print(f"  open session → drawn:            {1000 * open_s:7.1f} ms")
+        print(f"  updates/s, offscreen 3D (ours):  {ups:7.1f}   ({rendered} renders for 120 updates)")
+        print(f"  updates/s, embedded canvas (baseline): {base:7.1f}   ratio {ups / base:5.2f}x")
+        print(f"  real playback 1x: {play:5.1f} sampled frames shown/s (10 expected), longest gap {1000 * gap:.0f} ms")
+        print(f"  seek → mesh rendered: mean {1000 * lat.mean():5.1f} ms, max {1000 * lat.max():5.1f} ms")
+    if stall is not None:
+        print(f"longest event-loop stall during a background analysis: {1000 * stall:6.1f} ms "
+              f"({'finished' if done else 'stopped at the time limit'})")
+    if prof_text:
+        print("\ncProfile, 100 updates of the long session (cumulative):")
+        print(prof_text)
+    b.w.force_quit = True
+    b.w.close()
+    old.close()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -197,7 +197,8 @@ def test_screenshot_3d_viewport_centre_is_face_coloured(qtbot, qapp_vispy, setti
         from PySide6.QtGui import QImage
 
         img = QImage(str(path))
-        canvas = w.face.scene.canvas.native
+        canvas = w.face.display  # the raster widget that shows the offscreen render
+        assert w.face.renders > 0
         centre = canvas.mapTo(w, canvas.rect().center())
         ratio = img.width() / w.width()
         px = []

@@ -85,15 +85,51 @@ def wait_rendered(window: Any, at: float, timeout_s: float = 30.0) -> bool:
     return ok
 
 
+def save_image_atomically(pixmap: Any, path: Path) -> bool:
+    """Write the picture to a temporary name, then rename: no half-written PNG under the real name."""
+    import os
+
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        if not pixmap.save(str(tmp)):
+            return False
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        return False
+    finally:
+        if tmp.exists():
+            tmp.unlink(missing_ok=True)
+
+
 def run_gui(workspace: str | None = None, *, demo: bool = False, screenshot: str | None = None,
             at: float | None = None, size: tuple[int, int] | None = None) -> int:
     """Open the main window; returns the exit code."""
     app = create_app()
+    import tempfile
+
     from PySide6.QtCore import QSettings
 
     from facelens.gui.main_window import MainWindow
 
-    window = MainWindow(QSettings())
+    scratch = None
+    if screenshot:
+        # A screenshot run must not change the user's layout, recent workspaces or preferences:
+        # it gets its own settings in a throw-away INI file (and so also shows the default layout).
+        scratch = tempfile.TemporaryDirectory(prefix="facelens-shot-")
+        settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat)
+    else:
+        settings = QSettings()
+    try:
+        return _run_window(app, MainWindow(settings), workspace, demo=demo, screenshot=screenshot, at=at,
+                           size=size)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _run_window(app: Any, window: Any, workspace: str | None, *, demo: bool, screenshot: str | None,
+                at: float | None, size: tuple[int, int] | None) -> int:
     if size is not None:
         window.resize(*size)
     install_excepthook(window)
@@ -105,10 +141,13 @@ def run_gui(workspace: str | None = None, *, demo: bool = False, screenshot: str
             window.close()
             return 1
     elif workspace:
-        if not window.open_workspace(workspace):
+        # A screenshot run neither creates the workspace nor resumes interrupted analyses.
+        if not window.open_workspace(workspace, resume=not screenshot, create=not screenshot):
             window.force_quit = True
             window.close()
             return 2
+        if screenshot:  # something worth looking at: the first analysed session
+            window.open_first_session()
     else:
         last = window.settings.value("recent/last")
         if last and Path(str(last)).is_dir():
@@ -117,7 +156,7 @@ def run_gui(workspace: str | None = None, *, demo: bool = False, screenshot: str
         window.review.seek(float(at), follow=True)
     if screenshot:
         wait_rendered(window, window.review.playhead)
-        ok = window.grab().save(str(screenshot))
+        ok = save_image_atomically(window.grab(), Path(screenshot))
         window.force_quit = True
         window.close()
         if not ok:

@@ -35,15 +35,26 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
     QMessageBox.warning(parent, title, str(message).strip() or "unknown error")
 
 
-def scenarios() -> list[str]:
+def load_labels() -> tuple[list[str], list[str], str]:
+    """Segment labels and scenarios from the label set, and a warning ('' when it loaded).
+
+    A broken ``labels.toml`` must not stop the application, but it must not go unnoticed either:
+    the defaults are used and the one-line reason is returned for the status bar.
+    """
     try:
         from facelens.core.labels import default_label_set
 
-        return list(default_label_set().scenarios)
-    except Exception:  # noqa: BLE001
-        from facelens.core.segments import SCENARIOS
+        ls = default_label_set()
+        return list(ls.names), list(ls.scenarios), ""
+    except Exception as exc:  # noqa: BLE001 - LabelSetError, or anything a bad file provokes
+        from facelens.core.segments import DEFAULT_LABELS, SCENARIOS
 
-        return list(SCENARIOS)
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return list(DEFAULT_LABELS), list(SCENARIOS), f"Label file not used ({line}); default labels shown"
+
+
+def scenarios() -> list[str]:
+    return load_labels()[1]
 
 
 class ImportSessionDialog(QDialog):
@@ -138,15 +149,16 @@ class PreferencesDialog(QDialog):
         self.accept()
 
 
-def model_cards() -> list[dict[str, Any]]:
-    """Model cards from the registry (empty when it cannot be read)."""
+def model_cards() -> tuple[list[dict[str, Any]], str]:
+    """Model cards from the registry, and the one-line error when it could not be read ('' if fine)."""
     try:
         from facelens.core import models
 
         cards = models.cards() if hasattr(models, "cards") else models.registry().cards()  # type: ignore[attr-defined]
-        return [c if isinstance(c, dict) else getattr(c, "__dict__", {"id": str(c)}) for c in cards]
-    except Exception:  # noqa: BLE001
-        return []
+        return [c if isinstance(c, dict) else getattr(c, "__dict__", {"id": str(c)}) for c in cards], ""
+    except Exception as exc:  # noqa: BLE001 - shown in the About box instead of an empty list
+        line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return [], f"{type(exc).__name__}: {line}"
 
 
 def about_html(models_in_use: list[dict[str, Any]] | None = None) -> str:
@@ -154,11 +166,16 @@ def about_html(models_in_use: list[dict[str, Any]] | None = None) -> str:
              "<p>Facial affective dynamics from recorded sessions. <b>Research and decision support only</b>: "
              "not a diagnostic device. Results must be interpreted by a qualified clinician.</p>",
              f"<p>© {_dt.date.today().year} FaceLens project.</p>", "<h3>Model cards</h3>"]
-    cards = model_cards()
+    cards, error = model_cards()
+    if error:
+        parts.append(f"<p style='color:#B71C1C'><b>The model registry could not be read:</b> "
+                     f"{html.escape(error)}</p>")
+        if models_in_use:
+            parts.append("<p>Models recorded in the open session's results:</p>")
     if not cards and models_in_use:
         cards = models_in_use
-    if not cards:
-        parts.append("<p>No model registry found.</p>")
+    if not cards and not error:
+        parts.append("<p>The model registry lists no models.</p>")
     for c in cards:
         title = html.escape(str(c.get("id", c.get("name", "model"))))
         rows = "".join(f"<tr><td><i>{html.escape(str(k))}</i></td><td>{html.escape(str(v))}</td></tr>"

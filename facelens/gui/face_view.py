@@ -1,28 +1,120 @@
-"""The 3D face viewport: a VisPy canvas (from :mod:`facelens.render`) with a small tool row.
+"""The 3D face viewport: a VisPy scene (from :mod:`facelens.render`) drawn offscreen and shown as an image.
+
+Why not embed the VisPy canvas (a ``QOpenGLWidget``) directly: one ``QOpenGLWidget`` anywhere in a window
+makes Qt composite the *whole* window with OpenGL, so every repaint of any widget (a label, the plot
+cursor) re-uploads and redraws the full window. Under software OpenGL (llvmpipe, Xvfb, remote desktops)
+that measured ≈35 ms per repaint instead of <1 ms (``docs/gui.md``), which capped playback below 15
+updates/s. Here the canvas lives in a hidden top-level widget (``WA_DontShowOnScreen``: it gets its GL
+context but is never mapped), each change is drawn once into a cached framebuffer
+(:meth:`FaceScene.render_image`) and painted by a plain raster widget; mouse and wheel events are handed
+to the hidden canvas so orbiting and zooming work as before.
 
 Orbit with the left mouse button, zoom with the wheel; "Reset view" returns to the upright front view.
 "Expression only" shows the pose-free mesh (the head's rotation and position removed).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from facelens.render.colors import VIEWPORT_BG_RGBA
 from facelens.render.face_mesh import FaceScene
+
+_RETRY_MS = 30  # the hidden canvas has no GL context yet: try again shortly
+
+
+class FaceImage(QWidget):
+    """Paints the last offscreen render; forwards mouse and wheel events to the hidden VisPy canvas."""
+
+    def __init__(self, owner: FaceView) -> None:
+        super().__init__(owner)
+        self._owner = owner
+        self.image: QImage | None = None
+        self._pixels: np.ndarray | None = None  # keeps the QImage's memory alive
+        self.setMinimumSize(160, 160)
+        self.setMouseTracking(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)  # we fill every pixel
+        self.setToolTip("3D face: drag to orbit, wheel to zoom")
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 400)
+
+    def set_pixels(self, rgba: np.ndarray) -> None:
+        """Show an (H, W, 4) uint8 render (wrapped, not copied)."""
+        self._pixels = np.ascontiguousarray(rgba)
+        h, w = self._pixels.shape[:2]
+        self.image = QImage(self._pixels.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        p = QPainter(self)
+        if self.image is None:
+            r, g, b = (int(255 * c) for c in VIEWPORT_BG_RGBA[:3])
+            p.fillRect(self.rect(), QColor(r, g, b))
+            return
+        # Same size as the canvas except for a moment while resizing: then stretch, never tile.
+        p.drawImage(self.rect(), self.image)
+
+    def resizeEvent(self, event: Any) -> None:
+        self._owner.resize_canvas(event.size())
+        super().resizeEvent(event)
+
+    # Mouse and wheel: the hidden canvas turns them into camera moves, which ask for a redraw.
+    def _forward(self, name: str, event: Any) -> None:
+        getattr(self._owner.scene.canvas.native, name)(event)
+        event.accept()
+
+    def mousePressEvent(self, event: Any) -> None:
+        self._forward("mousePressEvent", event)
+
+    def mouseMoveEvent(self, event: Any) -> None:
+        self._forward("mouseMoveEvent", event)
+
+    def mouseReleaseEvent(self, event: Any) -> None:
+        self._forward("mouseReleaseEvent", event)
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:
+        self._forward("mouseDoubleClickEvent", event)
+
+    def wheelEvent(self, event: Any) -> None:
+        self._forward("wheelEvent", event)
 
 
 class FaceView(QWidget):
-    """Shows one mesh at a time; :meth:`set_vertices` is called for every playback update."""
+    """Shows one mesh at a time; :meth:`set_vertices` is called for every playback update.
+
+    Attributes
+    ----------
+    scene : FaceScene
+        The VisPy scene (canvas hidden; see the module docstring).
+    display : FaceImage
+        The widget on screen.
+    renders : int
+        Offscreen renders so far (benchmarks and tests check that one change costs one render).
+    """
 
     posefree_toggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scene = FaceScene(size=(400, 400))
-        native = self.scene.canvas.native
-        native.setMinimumSize(160, 160)
-        native.setToolTip("3D face: drag to orbit, wheel to zoom")
+        self.renders = 0
+        host = self.scene.canvas.native
+        host.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        host.show()  # creates its GL context; never mapped, never part of this window
+        # Every VisPy update request (mesh data, camera moves) becomes one coalesced offscreen render
+        # instead of a repaint of the hidden widget. _vispy_update is the backend's only repaint hook.
+        backend = getattr(self.scene.canvas, "_backend", None)
+        if backend is not None and hasattr(backend, "_vispy_update"):
+            backend._vispy_update = self.schedule_render
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.render_now)
+        self.display = FaceImage(self)
         self.reset_button = QPushButton("Reset view")
         self.reset_button.setToolTip("Upright front view")
         self.reset_button.clicked.connect(self.reset_view)
@@ -40,17 +132,43 @@ class FaceView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addWidget(native, 1)
+        lay.addWidget(self.display, 1)
         lay.addLayout(tools)
+        self.schedule_render()
 
+    # -- rendering -------------------------------------------------------------------------------
+    def schedule_render(self, delay_ms: int = 0) -> None:
+        """Render at the next turn of the event loop (several requests in one turn: one render)."""
+        if not self._timer.isActive():
+            self._timer.start(delay_ms)
+
+    def render_now(self) -> bool:
+        """Draw the scene offscreen and show it; False while the hidden canvas has no GL context yet."""
+        host = self.scene.canvas.native
+        if host is None or not host.isValid():
+            self.schedule_render(_RETRY_MS)
+            return False
+        self.display.set_pixels(self.scene.render_image())
+        self.renders += 1
+        return True
+
+    def resize_canvas(self, size: QSize) -> None:
+        """Keep the hidden canvas the size of the display (the camera's aspect follows it)."""
+        host = self.scene.canvas.native
+        if host is not None and size.width() > 0 and size.height() > 0 and host.size() != size:
+            host.resize(size)
+            self.schedule_render()
+
+    # -- content ---------------------------------------------------------------------------------
     def set_vertices(self, vertices: np.ndarray | None, reason: str = "") -> None:
         """Show a mesh (view space) or, with ``None``, hide it and say why."""
-        self.scene.set_face(vertices)
+        self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
         self.status.setText("" if vertices is not None else (f"no usable face: {reason}" if reason else ""))
 
     def reset_view(self) -> None:
         self.scene.reset_view()
-        self.scene.canvas.update()
+        self.schedule_render()
 
     def close_scene(self) -> None:
+        self._timer.stop()
         self.scene.close()

@@ -28,7 +28,7 @@ from facelens.gui.analysis_ops import AnalysisOps
 from facelens.gui.circumplex import CircumplexWidget
 from facelens.gui.diagnosis_ops import DiagnosisOps
 from facelens.gui.diagnosis_panel import DiagnosisPanel
-from facelens.gui.dialogs import scenarios
+from facelens.gui.dialogs import load_labels
 from facelens.gui.face_view import FaceView
 from facelens.gui.review import SPEEDS, ReviewController
 from facelens.gui.segment_panel import SegmentPanel
@@ -40,14 +40,13 @@ from facelens.gui.workspace_ops import WorkspaceOps
 
 
 def label_names() -> list[str]:
-    try:
-        from facelens.core.labels import default_label_set
+    """Segment label names (the defaults when the label file is broken; see ``dialogs.load_labels``)."""
+    return load_labels()[0]
 
-        return list(default_label_set().names)
-    except Exception:  # noqa: BLE001
-        from facelens.core.segments import DEFAULT_LABELS
 
-        return list(DEFAULT_LABELS)
+#: Bumped whenever the default dock arrangement changes: a layout saved by an older version (for example
+#: Segments and Diagnosis side by side, which left the table one row high at 1366×768) is then dropped.
+LAYOUT_VERSION = 3
 
 
 def fmt_time(t: float) -> str:
@@ -65,14 +64,14 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
-        self.labels = label_names()
+        self.labels, scenario_names, self.labels_warning = load_labels()
         # -- views -------------------------------------------------------------------------------
         self.sessions = SessionsPanel()
         self.video = VideoView()
         self.face = FaceView()
         self.timeline = TimelineWidget()
         self.circumplex = CircumplexWidget()
-        self.segments = SegmentPanel(self.labels, scenarios())
+        self.segments = SegmentPanel(self.labels, scenario_names)
         self.diagnosis = DiagnosisPanel()
         self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
         self.queue = AnalysisQueue(self)
@@ -99,12 +98,19 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.docks["segments"].raise_()
         self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
-        self._default_state = self.saveState()
+        self._default_state = self.saveState(LAYOUT_VERSION)
         self._build_actions()
         self.models_label = QLabel("")
         self.models_label.setToolTip("Models that produced the open session's results")
         self.time_label_status = QLabel("")
         self.statusBar().addPermanentWidget(self.models_label)
+        # A broken labels.toml: say so for as long as the window is open (a timed message is missed).
+        self.labels_warning_label = QLabel(f"⚠ {self.labels_warning}" if self.labels_warning else "")
+        self.labels_warning_label.setObjectName("labelsWarning")
+        self.labels_warning_label.setStyleSheet("color: #B71C1C;")
+        self.labels_warning_label.setToolTip("Fix the label file (see docs/gui.md) and restart FaceLens")
+        self.labels_warning_label.setVisible(bool(self.labels_warning))
+        self.statusBar().addWidget(self.labels_warning_label)
         self.review.state.playhead_changed.connect(self._on_playhead)
         self.review.state.playing_changed.connect(self._on_playing)
         self.init_ops()
@@ -252,9 +258,10 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
             self.restoreGeometry(geo)
         else:
             self.resize(1400, 900)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
-        else:  # first start: give the timeline about half the height, the segment table a readable width
+        saved = isinstance(state, QByteArray) and not state.isEmpty()
+        if not (saved and self.restoreState(state, LAYOUT_VERSION)):
+            # First start (or an older layout): the timeline about half the height, the segment
+            # table a readable width.
             from PySide6.QtCore import QTimer
 
             QTimer.singleShot(0, self._default_sizes)
@@ -267,11 +274,11 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.sync()
 
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state)
+        self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks.values():
             dock.show()
 

@@ -63,12 +63,12 @@ class WorkspaceOps:
         if folder:
             self.open_workspace(folder)
 
-    def open_workspace(self, folder: str | Path, resume: bool = True) -> bool:
-        """Open (or create) a workspace; interrupted analyses are queued to resume."""
+    def open_workspace(self, folder: str | Path, resume: bool = True, create: bool = True) -> bool:
+        """Open (or, with ``create``, create) a workspace; interrupted analyses are queued to resume."""
         from facelens.core.workspace import Workspace, WorkspaceError
 
         try:
-            ws = Workspace.open(Path(folder), create=True)
+            ws = Workspace.open(Path(folder), create=create)
         except WorkspaceError as exc:
             show_error(self, "Open workspace", str(exc))
             return False
@@ -85,20 +85,41 @@ class WorkspaceOps:
                 self.analyse(rec.id, resume=True)
         return True
 
+    def recent_workspaces(self) -> list[str]:
+        """The remembered workspace folders, newest first.
+
+        QSettings (INI and native back-ends alike) hands a one-entry list back as a plain string;
+        iterating that would split the folder into its characters, so it is wrapped here, once,
+        for every reader.
+        """
+        value = self.settings.value("recent/workspaces")
+        if value is None or value == "":
+            return []
+        items = [value] if isinstance(value, str) else list(value)
+        return [str(x) for x in items if str(x)]
+
     def _remember_workspace(self, folder: str) -> None:
-        recent = [str(x) for x in (self.settings.value("recent/workspaces") or []) if str(x) != folder]
+        recent = [x for x in self.recent_workspaces() if x != folder]
         self.settings.setValue("recent/workspaces", [folder] + recent[: MAX_RECENT - 1])
         self.settings.setValue("recent/last", folder)
         self._update_recent_menu()
 
     def _update_recent_menu(self) -> None:
         self.recent_menu.clear()
-        value = self.settings.value("recent/workspaces") or []
-        recent = [value] if isinstance(value, str) else list(value)
+        recent = self.recent_workspaces()
         for folder in recent:
             act = self.recent_menu.addAction(str(folder))
             act.triggered.connect(lambda _=False, f=str(folder): self.open_workspace(f))
         self.recent_menu.setEnabled(bool(recent))
+
+    def open_first_session(self) -> bool:
+        """Open the first session that has results (screenshot runs of a workspace)."""
+        if self.workspace is None:
+            return False
+        for rec in self.workspace.list_sessions():
+            if self.results_path(rec.id) is not None:
+                return self.open_session(rec.id)
+        return False
 
     def refresh_sessions(self) -> None:
         if self.workspace is not None:

@@ -6,7 +6,9 @@ call, which makes VisPy recompile the program (FACTS.md: ≈24 updates/s instead
 only writes the face-indexed vertex buffer and the normals the shading filter reads.
 
 :class:`FaceScene` bundles a ``SceneCanvas``, an upright turntable camera and the mesh; the GUI embeds
-``scene.canvas.native`` and the report can render it offscreen (``scene.render()``). No widgets here.
+``scene.canvas.native`` hidden and shows :meth:`FaceScene.render_image` in a raster widget (an embedded
+``QOpenGLWidget`` switches the whole window to OpenGL composition, which costs ≈35 ms for *any* repaint
+under software OpenGL, see ``docs/gui.md``); the report renders offscreen with ``scene.render()``.
 """
 from __future__ import annotations
 
@@ -154,6 +156,8 @@ class FaceScene:
         # Light from the camera's side, so the face is lit whichever way it is orbited.
         # Checked before each draw; only a real change of direction is sent to the shader.
         self._light = np.zeros(3)
+        self._fbo: Any = None  # offscreen framebuffer reused by render_image (rebuilt on resize)
+        self._fbo_size: tuple[int, int] = (0, 0)
         self.canvas.events.draw.connect(self._follow_light)
         self._follow_light()
 
@@ -186,6 +190,34 @@ class FaceScene:
     def render(self) -> np.ndarray:
         """Render offscreen to an (H, W, 4) uint8 array (used by tests and the report)."""
         return np.asarray(self.canvas.render())
+
+    def render_image(self) -> np.ndarray:
+        """Draw the scene into a cached offscreen framebuffer of the canvas's size.
+
+        Unlike :meth:`render` (a new framebuffer and render buffers per call), the buffers are made
+        once per size, so a playback frame costs one draw and one read-back.
+
+        Returns
+        -------
+        (H, W, 4) uint8 array, row 0 at the top.
+        """
+        from vispy import gloo
+
+        canvas = self.canvas
+        canvas.set_current()
+        size = tuple(int(x) for x in canvas.physical_size)
+        if self._fbo is None or self._fbo_size != size:
+            self._fbo = gloo.FrameBuffer(color=gloo.RenderBuffer(size[::-1]),
+                                         depth=gloo.RenderBuffer(size[::-1]))
+            self._fbo_size = size  # type: ignore[assignment]
+        self._follow_light()  # the draw event (which usually does this) does not fire offscreen
+        canvas.push_fbo(self._fbo, (0, 0), canvas.size)
+        try:
+            canvas.context.clear(color=canvas.bgcolor, depth=True)
+            canvas.draw_visual(canvas.scene)
+            return self._fbo.read()
+        finally:
+            canvas.pop_fbo()
 
     def _follow_light(self, event: Any = None) -> None:
         """Keep the light at the camera (a little above and to the left), whichever way the face is orbited.
