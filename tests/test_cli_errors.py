@@ -256,3 +256,15 @@ def test_atomic_error_names_the_final_path():
     with pytest.raises(OSError) as ei:
         atomic_write_bytes(f"{UNWRITABLE}/x.bin", b"1")
     assert ei.value.filename == f"{UNWRITABLE}/x.bin"
+
+
+# -- eval-affect datasets ------------------------------------------------------------------------
+@pytest.mark.parametrize("row,msg", [("a.png,happy,5,0.1", "[-1, 1]"), ("a.png,9,0.1,0.1", "0-7"),
+                                     ("missing.png,happy,0.1,0.1", "do not exist")])
+def test_eval_affect_refuses_bad_labels_and_missing_images(capsys, tmp_path, row, msg):
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "a.png").write_bytes(b"\x89PNG not really")  # exists; the checks run before any decoding
+    (ds / "labels.csv").write_text("image,expression,valence,arousal\n" + row + "\n")
+    code, out, err = run(capsys, "eval-affect", ds)
+    assert code == 2 and msg in one_line_error(err) and out == ""

@@ -86,6 +86,7 @@ class TemporalRegressor:
 
         self.cfg = cfg
         self.device = device
+        self.card: dict = {}  # the model card, filled by load()
         self.net = build_network(cfg).to(device)
         if state is not None:
             self.net.load_state_dict(state)
