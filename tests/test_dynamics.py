@@ -58,10 +58,11 @@ def test_pooled_pieces_do_not_difference_across_borders():
 
 
 def test_quadrants():
-    v = np.array([0.5, -0.5, -0.5, 0.5, 0.0, np.nan])
-    a = np.array([0.5, 0.5, -0.5, -0.5, 0.0, 0.3])
-    q = quadrant_fractions(v, a, np.ones(6, bool))
-    assert q == {"V+A+": 0.4, "V-A+": 0.2, "V-A-": 0.2, "V+A-": 0.2}  # (0, 0) counts as positive
+    v = np.array([0.5, -0.5, -0.5, 0.5, 0.0, np.nan, 0.05, 0.3])
+    a = np.array([0.5, 0.5, -0.5, -0.5, 0.0, 0.3, -0.05, 0.0])
+    q = quadrant_fractions(v, a, np.ones(8, bool))
+    # (0, 0) and (0.05, -0.05) lie within 0.1 of the centre; (0.3, 0) counts as positive arousal
+    assert q == {"V+A+": 2 / 7, "V-A+": 1 / 7, "V-A-": 1 / 7, "V+A-": 1 / 7, "centre": 2 / 7}
 
 
 def test_response_to_a_step():

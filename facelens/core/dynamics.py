@@ -40,7 +40,11 @@ RESPONSE_SMOOTH = 5
 #: Latency = time to reach this fraction of the response amplitude.
 RESPONSE_FRACTION = 0.5
 
-QUADRANTS = ("V+A+", "V-A+", "V-A-", "V+A-")
+QUADRANTS = ("V+A+", "V-A+", "V-A-", "V+A-", "centre")
+#: Frames closer than this to (0, 0) on the valence/arousal plane count as "centre", not as a quadrant:
+#: a still, neutral face measures a little above or below zero and would otherwise fill an arbitrary
+#: quadrant. A FaceLens convention (0.1 = 5 % of the scale's width), not a published threshold.
+CENTRE_RADIUS = 0.1
 
 
 @dataclass
@@ -207,14 +211,20 @@ def series_indices(
 
 
 def quadrant_fractions(valence: np.ndarray, arousal: np.ndarray, valid: np.ndarray) -> dict[str, float]:
-    """Fraction of valid frames in each valence/arousal quadrant (0 counts as positive)."""
+    """Fraction of valid frames in each valence/arousal quadrant, and near the centre.
+
+    Frames within :data:`CENTRE_RADIUS` of (0, 0) count as ``"centre"``; elsewhere 0 counts as positive.
+    """
     v, a = np.asarray(valence, np.float64), np.asarray(arousal, np.float64)
     ok = np.asarray(valid, bool) & np.isfinite(v) & np.isfinite(a)
     n = int(ok.sum())
     if n == 0:
         return {q: float("nan") for q in QUADRANTS}
-    vp, ap = v[ok] >= 0, a[ok] >= 0
-    counts = [(vp & ap).sum(), (~vp & ap).sum(), (~vp & ~ap).sum(), (vp & ~ap).sum()]
+    vv, aa = v[ok], a[ok]
+    centre = np.hypot(vv, aa) < CENTRE_RADIUS
+    vp, ap, out = vv >= 0, aa >= 0, ~centre
+    counts = [(vp & ap & out).sum(), (~vp & ap & out).sum(), (~vp & ~ap & out).sum(), (vp & ~ap & out).sum(),
+              centre.sum()]
     return {q: float(c) / n for q, c in zip(QUADRANTS, counts)}
 
 

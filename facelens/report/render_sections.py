@@ -74,9 +74,10 @@ def series(sec: rc.AffectSeriesSection, width: float) -> Flowables:
     circ_w = 0.42 * width
     circ = chart(lambda: charts.circumplex_pdf(sec), lambda: charts.circumplex_pdf(sec, fmt="png"), circ_w)
     qnames = {"V+A+": "pleasant, activated", "V-A+": "unpleasant, activated",
-              "V-A-": "unpleasant, calm", "V+A-": "pleasant, calm"}
+              "V-A-": "unpleasant, calm", "V+A-": "pleasant, calm", "centre": "within 0.1 of neutral"}
     qrows = [["Quadrant", "Share of valid frames"]]
-    qrows += [[f"{k.replace('-', '−')} ({qnames[k]})", pct(v)] for k, v in sec.quadrants.items()]
+    qrows += [[f"{'Centre' if k == 'centre' else k.replace('-', '−')} ({qnames[k]})", pct(v)]
+              for k, v in sec.quadrants.items()]
     right = [p("Circumplex density", "h2"),
              p(f"Where the {sec.n_valid} valid frames lie on the valence (pleasant–unpleasant) / arousal "
                "(activated–calm) plane; darker cells hold more of the session.", "small"),

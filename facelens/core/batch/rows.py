@@ -30,7 +30,8 @@ from facelens.core.types import Quality, is_usable
 INDEX_FIELDS = ("n_valid", "mean", "sd", "mssd", "pac", "inertia", "range")
 #: Leading columns of the cohort table, in this order.
 ID_COLUMNS = ("session_id", "subject_id", "diagnosis", "status", "reason", "video", "segments", "results")
-_QUADRANT_NAMES = {"V+A+": "vpos_apos", "V-A+": "vneg_apos", "V-A-": "vneg_aneg", "V+A-": "vpos_aneg"}
+_QUADRANT_NAMES = {"V+A+": "vpos_apos", "V-A+": "vneg_apos", "V-A-": "vneg_aneg", "V+A-": "vpos_aneg",
+                   "centre": "centre"}
 
 
 def _series(prefix: str, idx: SeriesIndices) -> dict[str, Any]:
