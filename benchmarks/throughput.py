@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def _rss_mb() -> float:
 class _Phase:
     """Wall time, process CPU time and peak RSS (sampled every 0.1 s) of a block of work."""
 
-    def __enter__(self) -> _Phase:
+    def __enter__(self) -> Self:
         self.peak, self._stop = _rss_mb(), threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -77,7 +77,7 @@ def make_long_video(src: Path, dst: Path, seconds: float) -> int:
 
     with av.open(str(src)) as probe:
         s = probe.streams.video[0]
-        rate, width, height = s.average_rate, s.width, s.height
+        rate, width, height = Fraction(s.average_rate or 25), s.width, s.height
     n_target, n = int(seconds * float(rate)), 0
     with av.open(str(dst), "w") as out:
         enc = out.add_stream("libx264", rate=rate)

@@ -129,7 +129,8 @@ def run_threaded(session: VideoSession, plan: SamplePlan, stage: Any, writer: An
         nonlocal submitted
         while submitted < len(chunks) and submitted < consuming + window:
             a, b = chunks[submitted]
-            queues[submitted] = q = queue.Queue()
+            q: queue.Queue[Any] = queue.Queue()
+            queues[submitted] = q
             futures.append(pool.submit(_track_chunk, session, plan, a, b, rows, make_tracker,
                                        stage.emotion_model, q, halt))
             submitted += 1
@@ -137,8 +138,8 @@ def run_threaded(session: VideoSession, plan: SamplePlan, stage: Any, writer: An
     try:
         for k in range(len(chunks)):
             fill(k)
-            q = queues.pop(k)
-            while (item := q.get()) is not _END:
+            blocks = queues.pop(k)
+            while (item := blocks.get()) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 cols, obs, emo = item

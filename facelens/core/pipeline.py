@@ -280,9 +280,10 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
         info = session.info
         tracker = _make_tracker(backend, used_device, info.is_image)
         stage = AffectStage.default(device=used_device)
+        n_workers = (workers or default_workers()) if backend == "mediapipe" else 1
         params = {"fps": fps, "device": used_device, "device_requested": device, "backend": backend,
                   "batch_size": batch_size, "tracker_restart_every": RESTART_EVERY,
-                "workers": (workers or default_workers()) if backend == "mediapipe" else 1,
+                "workers": n_workers,
                   "max_yaw_deg": MAX_YAW, "max_pitch_deg": MAX_PITCH,
                   "blur_threshold": getattr(tracker, "blur_threshold", None),
                   "min_confidence": getattr(tracker, "min_confidence", None)}
@@ -305,9 +306,9 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                 if backend == "torch" and parallel > 0 and hasattr(tracker, "process_streams"):
                     yield from _run_parallel(session, tracker, stage, writer, out, fps, batch_size, cancel,
                                              parallel, decode_threads)
-                elif backend == "mediapipe" and params["workers"] > 1 and not info.is_image:
+                elif backend == "mediapipe" and n_workers > 1 and not info.is_image:
                     yield from _run_parallel(session, tracker, stage, writer, out, fps, batch_size, cancel,
-                                             0, None, workers=params["workers"])
+                                             0, None, workers=n_workers)
                 else:
                     yield from _run(session, tracker, stage, writer, fps, batch_size, cancel, backend, used_device)
                 yield from _finish(session, writer, t0, start_done)

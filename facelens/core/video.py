@@ -162,7 +162,7 @@ class VideoSession(Session):
         finally:
             container.close()
         self._ra: Any = None  # random-access container, opened on first frame_at
-        self._ra_state: tuple[Any, Any, float, int] | None = None
+        self._ra_state: tuple[Any, Any, Fraction, int] | None = None
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_not_truncated(self, stream: Any) -> None:
