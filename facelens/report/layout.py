@@ -74,9 +74,13 @@ def story(content: rc.ReportContent, width: float) -> list[Any]:
             body = [p(escape(sec.unavailable_text), "na")]
         else:
             body = render(sec, width)
-        # A heading never ends a page alone: keep it with the first block of its section.
-        out.append(KeepTogether(heading + body[:1]))
-        out += body[1:]
+        # A heading never ends a page alone: keep it with the first block of its section that is not
+        # itself a heading (a sub-heading alone would strand the same way).
+        n_lead = 1
+        while n_lead < len(body) and getattr(getattr(body[n_lead - 1], "style", None), "keepWithNext", 0):
+            n_lead += 1
+        out.append(KeepTogether(heading + body[:n_lead]))
+        out += body[n_lead:]
     return out
 
 
