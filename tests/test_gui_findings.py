@@ -135,5 +135,38 @@ def test_3d_view_is_offscreen_one_render_per_change(gui_window, qtbot):
     qtbot.waitUntil(lambda: face.renders > before, timeout=5000)
     qtbot.wait(50)
     assert face.renders == before + 1
+    for k in range(1, 4):  # every later change renders again (VisPy's pending-update flag is re-opened)
+        face.set_vertices(v * (1.0 + 0.05 * k))
+        qtbot.waitUntil(lambda k=k: face.renders == before + 1 + k, timeout=5000)
     img = face.display.image
     assert img is not None and img.width() == face.display.width()
+
+
+def test_segment_table_rewrites_only_the_edited_row(gui_qapp):
+    from dataclasses import replace
+
+    from facelens.core.segments import Segment
+    from facelens.gui.segment_panel import SegmentPanel
+
+    t = np.arange(0, 60, 0.1)
+    v = np.sin(t)
+    a = np.cos(t)
+    ok = np.ones(len(t), bool)
+    panel = SegmentPanel(["happy", "sad", "neutral"], ["rest"])
+    segs = [Segment(5.0 * k, 5.0 * k + 4.0, "happy") for k in range(6)]
+    panel.set_segments(segs, t, v, a, ok)
+    assert panel.row_count() == 6 and panel.rows_written == 6
+    panel.set_segments(segs, t, v, a, ok)  # nothing changed: nothing rewritten
+    assert panel.rows_written == 6
+    segs[2] = replace(segs[2], label="sad", end_s=13.5)
+    panel.set_segments(segs, t, v, a, ok)
+    assert panel.rows_written == 7
+    row = {panel._row_id(r): r for r in range(panel.row_count())}[segs[2].id]
+    assert panel.table.item(row, 3).text() == "sad" and panel.table.item(row, 1).text() == "13.5"
+    want_n = int(((t >= segs[2].start_s) & (t < 13.5)).sum())
+    assert panel.table.item(row, 6).text() == str(want_n)
+    del segs[0]  # deleted: its row goes, the others stay untouched
+    panel.set_segments(segs, t, v, a, ok)
+    assert panel.row_count() == 5 and panel.rows_written == 7
+    assert set(panel._rows_by_id()) == {s.id for s in segs}
+    panel.deleteLater()

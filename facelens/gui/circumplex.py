@@ -10,6 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from facelens.gui.timeline import cache_static
 from facelens.render.colors import VALENCE_HEX
 
 RECENT_S = 5.0  # the darker tail: the last five seconds before the playhead
@@ -48,6 +49,7 @@ class CircumplexWidget(QWidget):
             item.setPos(x, y)
             p.addItem(item)
         self.all_curve = p.plot(pen=pg.mkPen(200, 200, 210, 255, width=1), connect="finite")
+        cache_static(self.all_curve)  # the whole trajectory never changes during playback
         self.recent_curve = p.plot(pen=pg.mkPen(VALENCE_HEX, width=2), connect="finite")
         self.point = pg.ScatterPlotItem(size=14, brush=pg.mkBrush("#C62828"), pen=pg.mkPen("w", width=2))
         p.addItem(self.point)

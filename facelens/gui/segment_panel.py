@@ -131,6 +131,10 @@ class SegmentPanel(QWidget):
         lay.addLayout(form)
         lay.addLayout(row)
         self._segments: dict[str, Any] = {}
+        self._shown: dict[str, tuple] = {}  # segment id -> what its row shows
+        self._stats: dict[tuple[float, float], tuple[float, float, float, float, int]] = {}
+        self._data_key: tuple = ()
+        self.rows_written = 0
         self._current: str = ""
         self._filling = False
         self._set_editor_enabled(False)
@@ -138,24 +142,58 @@ class SegmentPanel(QWidget):
     # -- content ---------------------------------------------------------------------------------
     def set_segments(self, segments: Iterable[Any], t: np.ndarray, valence: np.ndarray, arousal: np.ndarray,
                      usable: np.ndarray, selected_id: str | None = None) -> None:
+        """Show ``segments``, touching only the rows that changed.
+
+        An edit changes one segment; rebuilding every row (and recomputing every segment's statistics)
+        made each edit cost O(segments × frames) and reset the view. Rows are matched by segment id:
+        removed ids lose their row, new ids get one, and a row is rewritten only when what it shows
+        differs (:attr:`rows_written` counts rewrites, for tests).
+        """
         segs = list(segments)
         self._segments = {s.id: s for s in segs}
+        data_key = (len(t), float(t[0]) if len(t) else 0.0, float(t[-1]) if len(t) else 0.0)
+        if data_key != self._data_key:  # another session, or a live analysis added frames
+            self._data_key, self._stats = data_key, {}
         self._filling = True
         self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(segs))
-        for r, s in enumerate(segs):
-            mv, sv, ma, sa, n = segment_va(s, t, valence, arousal, usable)
-            items = [_NumItem(f"{s.start_s:.1f}", s.start_s), _NumItem(f"{s.end_s:.1f}", s.end_s),
-                     _NumItem(f"{s.duration_s:.1f}", s.duration_s), QTableWidgetItem(s.label),
-                     _NumItem(_pm(mv, sv), mv), _NumItem(_pm(ma, sa), ma), _NumItem(str(n), n),
-                     QTableWidgetItem(s.scenario), QTableWidgetItem(s.author), QTableWidgetItem(s.note)]
-            items[3].setBackground(QColor(lighten(label_color(s.label), 0.5)))
-            for c, it in enumerate(items):
-                it.setData(Qt.ItemDataRole.UserRole + 1, s.id)
-                self.table.setItem(r, c, it)
+        gone = sorted((r for sid, r in self._rows_by_id().items() if sid not in self._segments), reverse=True)
+        for r in gone:
+            self.table.removeRow(r)
+        rows = self._rows_by_id()
+        shown: dict[str, tuple] = {}
+        for s in segs:
+            span = (s.start_s, s.end_s)
+            stats = self._stats.get(span)
+            if stats is None:
+                stats = self._stats[span] = segment_va(s, t, valence, arousal, usable)
+            key = (s.start_s, s.end_s, s.label, s.scenario, s.author, s.note, stats)
+            shown[s.id] = key
+            r = rows.get(s.id)
+            if r is None:
+                r = self.table.rowCount()
+                self.table.insertRow(r)
+            elif self._shown.get(s.id) == key:
+                continue
+            self._fill_row(r, s, stats)
+        self._shown = shown
         self.table.setSortingEnabled(True)
         self._filling = False
         self.select(selected_id or self._current)
+
+    def _fill_row(self, r: int, s: Any, stats: tuple[float, float, float, float, int]) -> None:
+        mv, sv, ma, sa, n = stats
+        items = [_NumItem(f"{s.start_s:.1f}", s.start_s), _NumItem(f"{s.end_s:.1f}", s.end_s),
+                 _NumItem(f"{s.duration_s:.1f}", s.duration_s), QTableWidgetItem(s.label),
+                 _NumItem(_pm(mv, sv), mv), _NumItem(_pm(ma, sa), ma), _NumItem(str(n), n),
+                 QTableWidgetItem(s.scenario), QTableWidgetItem(s.author), QTableWidgetItem(s.note)]
+        items[3].setBackground(QColor(lighten(label_color(s.label), 0.5)))
+        for c, it in enumerate(items):
+            it.setData(Qt.ItemDataRole.UserRole + 1, s.id)
+            self.table.setItem(r, c, it)
+        self.rows_written += 1
+
+    def _rows_by_id(self) -> dict[str, int]:
+        return {self._row_id(r): r for r in range(self.table.rowCount())}
 
     def select(self, seg_id: str | None) -> None:
         """Select a segment's row (or clear the selection)."""

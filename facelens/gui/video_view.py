@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QThread, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from facelens.render.colors import MESH_OVERLAY_HEX
@@ -104,7 +104,7 @@ class VideoView(QWidget):
         self.setToolTip("Video frame at the playhead (mesh overlay: View ▸ Mesh overlay)")
         self._image: QImage | None = None
         self._image_time = float("nan")
-        self._landmarks: np.ndarray | None = None
+        self._landmarks: QPolygonF | None = None
         self.show_overlay = True
         self.message = "No session open"
 
@@ -123,7 +123,13 @@ class VideoView(QWidget):
         return self._image_time
 
     def set_landmarks(self, landmarks_px: np.ndarray | None) -> None:
-        self._landmarks = None if landmarks_px is None else np.asarray(landmarks_px)[:, :2]
+        # Built once per frame in image pixels; paintEvent only sets a scale transform (no per-point
+        # Python work per repaint).
+        if landmarks_px is None:
+            self._landmarks = None
+        else:
+            xy = np.asarray(landmarks_px, dtype=float)[:, :2]
+            self._landmarks = QPolygonF([QPointF(float(x), float(y)) for x, y in xy])
         self.update()
 
     def set_overlay(self, on: bool) -> None:
@@ -156,8 +162,10 @@ class VideoView(QWidget):
         p.drawImage(r, self._image)
         if self.show_overlay and self._landmarks is not None:
             s = r.width() / self._image.width()
-            pts = [QPointF(r.x() + x * s, r.y() + y * s) for x, y in self._landmarks]
+            p.translate(r.x(), r.y())
+            p.scale(s, s)
             pen = QPen(QColor(MESH_OVERLAY_HEX))
             pen.setWidthF(2.0)
+            pen.setCosmetic(True)  # 2 screen pixels whatever the scale
             p.setPen(pen)
-            p.drawPoints(pts)
+            p.drawPoints(self._landmarks)

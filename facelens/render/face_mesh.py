@@ -211,6 +211,10 @@ class FaceScene:
                                          depth=gloo.RenderBuffer(size[::-1]))
             self._fbo_size = size  # type: ignore[assignment]
         self._follow_light()  # the draw event (which usually does this) does not fire offscreen
+        # SceneCanvas.on_draw normally re-opens update requests (it drops every update() while one is
+        # pending); this draw replaces it, so it must re-open them too or the next change is lost.
+        if hasattr(canvas, "_update_pending"):
+            canvas._update_pending = False
         canvas.push_fbo(self._fbo, (0, 0), canvas.size)
         try:
             canvas.context.clear(color=canvas.bgcolor, depth=True)
