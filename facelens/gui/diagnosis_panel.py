@@ -67,6 +67,9 @@ class DiagnosisPanel(QWidget):
         self.drivers = QTableWidget(0, 3)
         self.drivers.setHorizontalHeaderLabels(["Feature", "Value", "Push (log-odds)"])
         self.drivers.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # The numeric columns fit their header ("Push (log-odds)" was cut off in a 330-px dock).
+        for col in (1, 2):
+            self.drivers.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.drivers.verticalHeader().hide()
         self.drivers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.drivers.setToolTip("The features that moved the probability most: positive pushes towards BD, "

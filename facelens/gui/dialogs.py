@@ -161,6 +161,15 @@ def model_cards() -> tuple[list[dict[str, Any]], str]:
         return [], f"{type(exc).__name__}: {line}"
 
 
+def _card_value(v: Any) -> str:
+    """A card field as text: nested tables as ``key: value; …`` and lists joined, not Python reprs."""
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {_card_value(x)}" for k, x in v.items() if x not in (None, "", [], {}))
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_card_value(x) for x in v)
+    return str(v)
+
+
 def about_html(models_in_use: list[dict[str, Any]] | None = None) -> str:
     parts = [f"<h2>FaceLens {html.escape(__version__)}</h2>",
              "<p>Facial affective dynamics from recorded sessions. <b>Research and decision support only</b>: "
@@ -178,7 +187,7 @@ def about_html(models_in_use: list[dict[str, Any]] | None = None) -> str:
         parts.append("<p>The model registry lists no models.</p>")
     for c in cards:
         title = html.escape(str(c.get("id", c.get("name", "model"))))
-        rows = "".join(f"<tr><td><i>{html.escape(str(k))}</i></td><td>{html.escape(str(v))}</td></tr>"
+        rows = "".join(f"<tr><td><i>{html.escape(str(k))}</i></td><td>{html.escape(_card_value(v))}</td></tr>"
                        for k, v in c.items() if k not in ("id",) and v not in (None, "", [], {}))
         parts.append(f"<h4>{title}</h4><table cellspacing='4'>{rows}</table>")
     return "".join(parts)
