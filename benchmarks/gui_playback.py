@@ -38,7 +38,7 @@ def make_long_session(src: Path, out: Path, minutes: float) -> Path:
 
     with SessionResults.open(src) as r:
         n = int(round(minutes * 60 * 10))
-        reps = int(np.ceil(n / r.n_frames))
+        reps = -(-n // r.n_frames)  # ceiling division
         meta = dict(r.meta)
         for k in ("complete", "n_done", "n_frames", "finished_at", "wall_s"):
             meta.pop(k, None)
@@ -112,7 +112,10 @@ class Bench:
 
     def real_playback(self, seconds: float = 4.0) -> tuple[float, float]:
         shown: list[float] = []
-        slot = lambda _i: shown.append(time.perf_counter())  # noqa: E731
+
+        def slot(_i: int) -> None:
+            shown.append(time.perf_counter())
+
         rv = self.w.review
         rv.frame_shown.connect(slot)
         rv.home()

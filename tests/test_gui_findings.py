@@ -5,8 +5,6 @@ and the 3D view drawn offscreen (one render per change, the main window never GL
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +27,7 @@ def test_one_recent_workspace_is_not_split_into_characters(gui_window, tmp_path)
 
 
 def _gui_args(**kw):
-    base = dict(workspace=None, demo=False, screenshot=None, at=None, size=None)
+    base = {"workspace": None, "demo": False, "screenshot": None, "at": None, "size": None}
     base.update(kw)
     return argparse.Namespace(**base)
 
