@@ -89,6 +89,23 @@ def test_seek_mismatch_falls_back_to_sequential(media, tmp_path, monkeypatch, se
     _assert_identical(sequential[0], _arrays(out)[0])
 
 
+def test_decoding_error_after_a_seek_falls_back_too(media, tmp_path, monkeypatch, sequential):
+    import av
+
+    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
+    real = chunked.iter_chunk
+
+    def broken(session, plan, first, stop, *args):
+        for k, f in enumerate(real(session, plan, first, stop, *args)):
+            if first == 75 and k == 3:
+                raise av.InvalidDataError(1094995529, "simulated", "x.mp4")
+            yield f
+
+    monkeypatch.setattr("facelens.core.chunk_threads.iter_chunk", broken)
+    out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb2.h5", batch_size=10, workers=2)
+    _assert_identical(sequential[0], _arrays(out)[0])
+
+
 def test_worker_error_surfaces_and_leaves_a_resumable_partial(media, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
     real = pipeline._make_tracker
