@@ -119,7 +119,8 @@ def _pipeline(video: Path, fps: float, **kw: Any) -> tuple[int, float, _Phase]:
                 first = (time.perf_counter(), p.done)
             last = p
     assert first is not None and last is not None
-    steady = (last.done - first[1]) / max(ph.w0 + ph.wall - first[0], 1e-9)
+    # NaN for a clip of one batch: nothing was measured after model loading
+    steady = (last.done - first[1]) / (ph.w0 + ph.wall - first[0]) if last.done > first[1] else float("nan")
     return last.done, steady, ph
 
 
