@@ -1,7 +1,7 @@
 """GUI speed: playback updates per second, open time, seek latency, event-loop stalls (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_playback.py \
-        [RESULTS.h5 VIDEO] [--minutes 30] [--no-analysis] [--profile]
+        [RESULTS.h5 VIDEO] [--minutes 30] [--no-analysis] [--stall-only] [--profile]
 
 Without RESULTS/VIDEO it analyses ``../shared/media/videos/pyfeat_WolfgangLanger_Pexels.mp4`` first. A
 long session is made from it by repeating its frames up to ``--minutes`` (default 30 = 18,000 sampled
@@ -12,7 +12,11 @@ the curve lengths of a real 30-minute session). For both sessions it prints, in 
 * updates/s of the full view (video frame, mesh, valence/arousal cursor, circumplex point) the way the
   application updates it: state change, then one turn of the event loop that paints whatever changed;
 * sampled frames shown per second in real 1× playback through the ``QTimer`` (10 expected at 10 fps);
-* seek latency (state change → mesh rendered and everything painted).
+* seek latency (state change → mesh rendered and everything painted);
+* the longest event-loop stall (a 10-ms ``QTimer`` probe recording the largest gap between its ticks)
+  while the open session's video is analysed in the background, twice in the same run: the pipeline in
+  a ``QThread`` of the GUI process (the previous design, baseline) and in a child process (ours), the
+  long synthetic session open in the window both times. ``--stall-only`` measures only this.
 
 The baseline, measured last in the same run, is the previous design: the VisPy canvas embedded in the
 window as a ``QOpenGLWidget``, which makes Qt composite the whole window with OpenGL on every repaint.
@@ -37,7 +41,7 @@ def make_long_session(src: Path, out: Path, minutes: float) -> Path:
     from facelens.core.results import ResultsWriter, SessionResults
 
     with SessionResults.open(src) as r:
-        n = int(round(minutes * 60 * 10))
+        n = round(minutes * 60 * 10)
         reps = -(-n // r.n_frames)  # ceiling division
         meta = dict(r.meta)
         for k in ("complete", "n_done", "n_frames", "finished_at", "wall_s"):
@@ -144,10 +148,12 @@ class Bench:
             lat.append(time.perf_counter() - t1)
         return np.asarray(lat)
 
-    def stall_during_analysis(self, video: Path, tmp: Path, limit_s: float = 45.0) -> tuple[float, bool]:
+    def stall_during_analysis(self, video: Path, tmp: Path, in_process: bool,
+                              limit_s: float = 90.0) -> tuple[float, float, bool]:
+        """Longest and 99th-percentile gap of a 10-ms timer while ``video`` is analysed."""
         from PySide6.QtCore import QTimer
 
-        from facelens.gui.analysis import AnalysisJob
+        from facelens.gui.analysis import AnalysisJob, AnalysisWorker, ProcessAnalysisWorker
 
         stalls: list[float] = []
         last = [time.perf_counter()]
@@ -162,16 +168,36 @@ class Bench:
         timer.start(10)
         done: list[int] = []
         q = self.w.queue
+        q.worker_class = AnalysisWorker if in_process else ProcessAnalysisWorker
         q.finished.connect(lambda *a: done.append(1))
         q.failed.connect(lambda *a: done.append(1))
-        q.enqueue(AnalysisJob(99, video, tmp / "bg.h5"))
+        out = tmp / f"bg_{'thread' if in_process else 'process'}.h5"
+        q.enqueue(AnalysisJob(99, video, out))
         t_end = time.perf_counter() + limit_s
         while not done and time.perf_counter() < t_end:
             self.app.processEvents()
             time.sleep(0.002)
         timer.stop()
         q.stop_all()
-        return max(stalls[1:] or [0.0]), bool(done)
+        gaps = np.asarray(stalls[1:] or [0.0])
+        return float(gaps.max()), float(np.percentile(gaps, 99)), bool(done)
+
+
+def stall_pair(b: Bench, video: Path, tmp: Path) -> dict[str, tuple[float, float, bool]]:
+    """The stall probe with the pipeline in a thread (baseline) and in a child process (ours)."""
+    rows = {}
+    for name, in_process in (("QThread in the GUI process (baseline)", True), ("child process (ours)", False)):
+        print("background analysis:", name, "…", flush=True)
+        rows[name] = b.stall_during_analysis(video, tmp, in_process)
+        b.spin(1.0)
+    return rows
+
+
+def print_stalls(rows: dict[str, tuple[float, float, bool]]) -> None:
+    print("\nevent-loop stalls during a background analysis (10-ms timer probe):")
+    for name, (worst, p99, done) in rows.items():
+        print(f"  {name:40s} longest {1000 * worst:6.1f} ms, 99th percentile {1000 * p99:5.1f} ms "
+              f"({'finished' if done else 'stopped at the time limit'})")
 
 
 def main() -> None:
@@ -180,6 +206,7 @@ def main() -> None:
     ap.add_argument("video", nargs="?")
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--no-analysis", action="store_true", help="skip the stall-during-analysis measurement")
+    ap.add_argument("--stall-only", action="store_true", help="measure only the stall during an analysis")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     import vispy
@@ -206,6 +233,13 @@ def main() -> None:
     b = Bench(app, tmp)
     rows = {}
     prof_text = ""
+    if args.stall_only:
+        b.open(long, video)
+        stall_rows = stall_pair(b, video, tmp)
+        print_stalls(stall_rows)
+        b.w.force_quit = True
+        b.w.close()
+        return
     for name, path in (("short", short), ("long", long)):
         open_s = b.open(path, video)
         n = b.w.review.data.n_frames
@@ -224,9 +258,9 @@ def main() -> None:
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("cumulative").print_stats(18)
             prof_text = s.getvalue()
-    stall = done = None
+    stall_rows = None
     if not args.no_analysis:
-        stall, done = b.stall_during_analysis(video, tmp)
+        stall_rows = stall_pair(b, video, tmp)
 
     # Baseline last: once a QOpenGLWidget is in the window, the window stays GL-composited.
     from PySide6.QtCore import Qt
@@ -255,9 +289,8 @@ def main() -> None:
         print(f"  updates/s, embedded canvas (baseline): {base:7.1f}   ratio {ups / base:5.2f}x")
         print(f"  real playback 1x: {play:5.1f} sampled frames shown/s (10 expected), longest gap {1000 * gap:.0f} ms")
         print(f"  seek → mesh rendered: mean {1000 * lat.mean():5.1f} ms, max {1000 * lat.max():5.1f} ms")
-    if stall is not None:
-        print(f"longest event-loop stall during a background analysis: {1000 * stall:6.1f} ms "
-              f"({'finished' if done else 'stopped at the time limit'})")
+    if stall_rows is not None:
+        print_stalls(stall_rows)
     if prof_text:
         print("\ncProfile, 100 updates of the long session (cumulative):")
         print(prof_text)

@@ -1,9 +1,12 @@
-"""Background analysis: a queue of sessions, one ``QThread`` worker at a time driving the pipeline.
+"""Background analysis: a queue of sessions, one worker at a time driving the pipeline.
 
 The pipeline is a generator (``facelens.core.pipeline.run_analysis``) that yields a ``Progress`` after
-each batch and checks a cancel callable there. The worker only iterates it and emits signals: results
-cross threads through signals alone, and the worker never touches the workspace (its SQLite connection
-belongs to the GUI thread), so the queue records every status change on the GUI thread.
+each batch and checks a cancel callable there. By default it runs in a **child process**
+(:class:`ProcessAnalysisWorker`, see ``analysis_child`` for why): a ``QThread`` in the GUI process only
+waits on the pipe and turns messages into signals. :class:`AnalysisWorker` runs it in a thread of this
+process instead (kept as the benchmark's baseline and for environments without process spawning).
+Results cross threads through signals alone, and no worker touches the workspace (its SQLite
+connection belongs to the GUI thread), so the queue records every status change on the GUI thread.
 
 One worker at a time: the machine's cores are better spent on one pipeline than split between two.
 """
@@ -60,8 +63,8 @@ class AnalysisWorker(QThread):
             self.failed.emit(job.session_id, f"the analysis pipeline is not available: {exc}")
             return
         try:
-            kwargs: dict[str, Any] = dict(fps=job.fps, device=job.device, resume=job.resume,
-                                          cancel=lambda: self._cancel)
+            kwargs: dict[str, Any] = {"fps": job.fps, "device": job.device, "resume": job.resume,
+                                          "cancel": lambda: self._cancel}
             if job.demo:
                 kwargs["demo"] = True
             for p in run_analysis(job.video, job.out, **kwargs):
@@ -74,6 +77,92 @@ class AnalysisWorker(QThread):
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             traceback.print_exc()  # the full story for the log; the user sees one line
             self.failed.emit(job.session_id, msg)
+
+
+class ProcessAnalysisWorker(AnalysisWorker):
+    """Runs one :class:`AnalysisJob` in a child process; this thread relays the child's messages.
+
+    The thread spends its time blocked in ``Connection.poll`` (no GIL held); per batch it unpickles
+    one message of a few hundred kB and emits a signal. Cancel sets a ``multiprocessing.Event`` the
+    pipeline checks after each batch; :meth:`kill` ends a child that does not stop in time.
+    """
+
+    POLL_S = 0.2
+
+    def __init__(self, job: AnalysisJob) -> None:
+        super().__init__(job)
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")  # fresh interpreter: no Qt state is forked
+        self._cancel_event = self._ctx.Event()
+        self._proc: Any = None
+
+    def cancel(self) -> None:
+        self._cancel = True
+        self._cancel_event.set()
+
+    def kill(self) -> None:
+        """Terminate the child (after a cancel that was not honoured in time)."""
+        p = self._proc
+        if p is not None and p.is_alive():
+            p.terminate()
+
+    def run(self) -> None:  # worker thread
+        from facelens.gui.analysis_child import ChildJob, child_main
+
+        job = self.job
+        child_job = ChildJob(str(job.video), str(job.out), job.device, float(job.fps), bool(job.resume),
+                             bool(job.demo))
+        recv, send = self._ctx.Pipe(duplex=False)
+        try:
+            self._proc = self._ctx.Process(target=child_main, args=(child_job, send, self._cancel_event),
+                                           name=f"facelens-analysis-{job.session_id}", daemon=True)
+            self._proc.start()
+        except Exception as exc:  # noqa: BLE001
+            self.failed.emit(job.session_id, f"could not start the analysis process: {exc}")
+            return
+        finally:
+            send.close()  # only the child writes; EOF on our end once it exits
+        final = self._relay(recv)
+        recv.close()
+        self._proc.join(5.0)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(5.0)
+        if final:
+            return
+        if self._cancel:  # killed after a cancel: the .partial stays resumable up to its last batch
+            self.cancelled.emit(job.session_id)
+        else:
+            self.failed.emit(job.session_id,
+                             f"the analysis process stopped unexpectedly (exit code {self._proc.exitcode})")
+
+    def _relay(self, recv: Any) -> bool:
+        """Forward messages until a final one (True) or the child's end without one (False)."""
+        sid = self.job.session_id
+        while True:
+            try:
+                if not recv.poll(self.POLL_S):
+                    if self._proc.is_alive():
+                        continue
+                    if not recv.poll(0):
+                        return False
+                msg = recv.recv()
+            except (EOFError, OSError):
+                return False
+            kind = msg[0]
+            if kind == "progress":
+                _, done, total, rate, eta, cols = msg
+                self.progress.emit(sid, done, total, rate, eta, cols)
+            elif kind == "done":
+                self.finished_ok.emit(sid, msg[1])
+                return True
+            elif kind == "cancelled":
+                self.cancelled.emit(sid)
+                return True
+            elif kind == "failed":
+                self.failed.emit(sid, msg[1])
+                return True
 
 
 class AnalysisQueue(QObject):
@@ -97,8 +186,10 @@ class AnalysisQueue(QObject):
     failed = Signal(int, str)
     idle = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, in_process: bool = False) -> None:
         super().__init__(parent)
+        # in_process=True: the pipeline runs in a thread of this process (the old design; slower GUI)
+        self.worker_class: type[AnalysisWorker] = AnalysisWorker if in_process else ProcessAnalysisWorker
         self._pending: list[AnalysisJob] = []
         self._worker: AnalysisWorker | None = None
         self._cancelled_ids: set[int] = set()
@@ -142,6 +233,9 @@ class AnalysisQueue(QObject):
             return True
         w.cancel()
         ok = w.wait(int(timeout_s * 1000))
+        if not ok and isinstance(w, ProcessAnalysisWorker):
+            w.kill()  # a child stuck in one batch: end it (its .partial holds every finished batch)
+            ok = w.wait(10_000)
         # Deliver the worker's last queued signals (cancelled/finished) before the window goes away.
         t0 = time.monotonic()
         from PySide6.QtCore import QCoreApplication
@@ -154,7 +248,7 @@ class AnalysisQueue(QObject):
         if self._worker is not None or not self._pending:
             return
         job = self._pending.pop(0)
-        w = AnalysisWorker(job)
+        w = self.worker_class(job)
         w.progress.connect(self.progress)
         w.finished_ok.connect(self.finished)
         w.cancelled.connect(self.cancelled)
