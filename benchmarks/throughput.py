@@ -5,7 +5,8 @@ Usage: ``python benchmarks/throughput.py [VIDEO] [--fps 10] [--backend mediapipe
 
 Part 1, the clip itself (shorter than one 30-s restart chunk, so it runs sequentially): decode-only
 sampled frames/s (PyAV decode + RGB conversion, the baseline), full pipeline sampled frames/s,
-their ratio, random-access ``frame_at`` latency.
+their ratio, random-access ``frame_at`` latency, and the clip tracked by one FaceTracker vs two
+trackers in two threads (whether mediapipe runs two threads at once: wall and CPU time).
 
 Part 2, a long video (``--long-s`` seconds, 0 skips it): the clip's frames looped into a temporary
 640x360 H.264 file (PyAV encode), then decode-only, the sequential pipeline (``workers=1``) and the
@@ -141,6 +142,34 @@ def _in_child(video: Path, fps: float, kw: dict[str, Any]) -> tuple[int, float, 
     return n, steady, ph
 
 
+def _tracking_threads(video: Path, fps: float) -> tuple[float, float, float, float]:
+    """The clip's frames tracked by one FaceTracker, then split over two trackers in two threads:
+    (wall, CPU) of each. Shows whether mediapipe lets two threads run at once, apart from the rest
+    of the pipeline (decoding happens before the clock starts)."""
+    from facelens.core.tracking import FaceTracker
+    from facelens.core.video import open_session
+
+    with open_session(video) as s:
+        frames = [f.rgb for f in s.iter_sampled(fps)]
+
+    def track(part: list[np.ndarray]) -> None:
+        with FaceTracker() as tr:
+            for rgb in part:
+                tr.process(rgb)
+
+    track(frames[:3])  # mediapipe's first graph start-up is not part of the comparison
+    with _Phase() as one:
+        track(frames)
+    half = len(frames) // 2
+    threads = [threading.Thread(target=track, args=(p,)) for p in (frames[:half], frames[half:])]
+    with _Phase() as two:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    return one.wall, one.cpu, two.wall, two.cpu
+
+
 def _row(label: str, n: int, fps: float, ph: _Phase, note: str = "") -> str:
     return (f"{label:<26} {fps:8.1f} frames/s  wall {ph.wall:6.1f} s  CPU {ph.cpu:6.1f} s "
             f"({1000 * ph.cpu / max(n, 1):5.1f} ms/frame)  peak RSS {ph.peak:6.0f} MB{note}")
@@ -183,6 +212,9 @@ def main() -> int:
     print(f"ratio            {steady / decode_fps:8.2f} x decode-only speed (target >= 0.5)")
     print(f"frame_at         median {1000 * np.median(lat):.1f} ms, max {1000 * np.max(lat):.1f} ms "
           f"(20 random seeks)")
+    w1, c1, w2, c2 = _tracking_threads(video, args.fps)
+    print(f"tracking only    1 thread {w1:.2f} s wall / {c1:.2f} s CPU; 2 threads {w2:.2f} s wall / {c2:.2f} s CPU"
+          f" -> {w1 / w2:.2f}x (load average {os.getloadavg()[0]:.1f})")
     if args.long_s <= 0:
         return 0
 
