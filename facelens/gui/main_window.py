@@ -47,6 +47,12 @@ def label_names() -> list[str]:
 #: Bumped whenever the default dock arrangement changes: a layout saved by an older version (for example
 #: Segments and Diagnosis side by side, which left the table one row high at 1366×768) is then dropped.
 LAYOUT_VERSION = 3
+# Default height of the top row (video, 3D face, circumplex) as a fraction of the window height. On
+# small screens (1366×768) 44 % left the segment table about four rows; 38 % gives the timeline and the
+# table the room they need while the video and the face stay recognisable.
+TOP_ROW_FRACTION = 0.44
+TOP_ROW_FRACTION_SMALL = 0.38
+SMALL_HEIGHT = 900  # window heights up to this use the small-screen fraction
 
 
 def fmt_time(t: float) -> str:
@@ -268,7 +274,8 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
 
     def _default_sizes(self) -> None:
         h, w = self.height(), self.width()
-        self.resizeDocks([self.docks["video"]], [int(h * 0.44)], Qt.Orientation.Vertical)
+        frac = TOP_ROW_FRACTION_SMALL if h <= SMALL_HEIGHT else TOP_ROW_FRACTION
+        self.resizeDocks([self.docks["video"]], [int(h * frac)], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.16), int(w * 0.24)],
                          Qt.Orientation.Horizontal)
 
@@ -281,6 +288,7 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.restoreState(self._default_state, LAYOUT_VERSION)
         for dock in self.docks.values():
             dock.show()
+        self._default_sizes()
 
     # -- small reactions ---------------------------------------------------------------------
     def _set_overlay(self, on: bool) -> None:

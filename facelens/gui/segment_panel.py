@@ -85,7 +85,13 @@ class SegmentPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
+        # Chronological by default: Qt's header starts with a *descending* sort indicator, which
+        # listed the latest segment first. The user's own choice (header click) is kept afterwards.
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().hide()
+        # Compact rows (text height + a little air) instead of the style's ~30 px: at 1366×768 the
+        # table then lists eight segments instead of six.
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setToolTip("Double-click a segment to jump to it. Mean ± SD over usable frames.")
