@@ -324,8 +324,9 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
 def default_workers() -> int:
     """Chunk worker threads for the mediapipe backend: one per core, at most 2.
 
-    Measured on the 2-core build machine (``benchmarks/throughput.py``); more threads than cores
-    only add contention for the GIL and the caches.
+    Each worker holds its own mediapipe graphs and decoder (peak RSS about 170 MB above the
+    sequential run with 2 workers, measured; see :mod:`facelens.core.chunk_threads`); more threads
+    than cores would only compete for the GIL and the cores.
     """
     import os
 
