@@ -106,7 +106,7 @@ class AnalysisOps:
 
             with SessionResults.open(path) as r:
                 params, models = r.params, r.models
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 - the run is recorded without its params; the file opens later
             pass
         self.workspace.record_run(session_id, path, params, models, status=RunStatus.COMPLETE)
         self.workspace.set_session_status(session_id, SessionStatus.ANALYSED)

@@ -106,9 +106,9 @@ class ImportSessionDialog(QDialog):
             self.video_edit.setText(path)
 
     def values(self) -> dict[str, Any]:
-        return dict(video=Path(self.video_edit.text().strip()), patient=self.patient_edit.currentText().strip(),
-                    date=self.date_edit.date().toString("yyyy-MM-dd"), scenario=self.scenario_box.currentText(),
-                    notes=self.notes_edit.toPlainText().strip())
+        return {"video": Path(self.video_edit.text().strip()), "patient": self.patient_edit.currentText().strip(),
+                "date": self.date_edit.date().toString("yyyy-MM-dd"), "scenario": self.scenario_box.currentText(),
+                "notes": self.notes_edit.toPlainText().strip()}
 
     def _accept(self) -> None:
         v = self.values()
@@ -172,8 +172,8 @@ def _card_value(v: Any) -> str:
 
 def about_html(models_in_use: list[dict[str, Any]] | None = None) -> str:
     parts = [f"<h2>FaceLens {html.escape(__version__)}</h2>",
-             "<p>Facial affective dynamics from recorded sessions. <b>Research and decision support only</b>: "
-             "not a diagnostic device. Results must be interpreted by a qualified clinician.</p>",
+             ("<p>Facial affective dynamics from recorded sessions. <b>Research and decision support only</b>: "
+              "not a diagnostic device. Results must be interpreted by a qualified clinician.</p>"),
              f"<p>© {_dt.date.today().year} FaceLens project.</p>", "<h3>Model cards</h3>"]
     cards, error = model_cards()
     if error:

@@ -38,7 +38,7 @@ def status_text(status: Any, progress: float | None = None, reason: str = "") ->
 def format_eta(seconds: float) -> str:
     if not math.isfinite(seconds) or seconds < 0:
         return "–"
-    m, s = divmod(int(round(seconds)), 60)
+    m, s = divmod(int(round(seconds)), 60)  # noqa: RUF046 - seconds may be a numpy float
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
@@ -144,7 +144,7 @@ class SessionsPanel(QWidget):
         self._running = session_id
         self.progress_box.show()
         frac = done / total if total > 0 else 0.0
-        self.progress.setValue(int(round(1000 * min(1.0, frac))))
+        self.progress.setValue(int(round(1000 * min(1.0, frac))))  # noqa: RUF046 - frac may be numpy
         self.progress.setFormat(f"{100 * frac:.0f} %")
         self.progress_label.setText(f"Analysing {title or f'session #{session_id}'}: {done}/{total} frames · "
                                     f"{rate:.0f} frames/s · {format_eta(eta_s)} left")
