@@ -51,29 +51,29 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-
 from facelens.core.chunked import ChunkMismatch, SamplePlan, iter_chunk
 from facelens.core.types import FaceObservation, Progress, SampledFrame
 from facelens.core.video import VideoSession, _av_errors
 
 _log = logging.getLogger(__name__)
 _END = object()  # a worker's last item on its chunk's queue
-Block = tuple[dict[str, np.ndarray], list[FaceObservation], list[Any]]  # columns, observations, emotions
 
 
 def _decoded(session: VideoSession, plan: SamplePlan, first: int, stop: int) -> Iterator[SampledFrame]:
     """The chunk's frames; a decoding error after the seek becomes :class:`ChunkMismatch`, so the
     pipeline goes on with the sequential decoder (which reports a damaged file in one line)."""
     frames = iter_chunk(session, plan, first, stop)
-    while True:
-        try:
-            f = next(frames, None)
-        except _av_errors() as exc:
-            raise ChunkMismatch(f"decoding after a seek failed ({str(exc)[:120]})") from None
-        if f is None:
-            return
-        yield f
+    try:
+        while True:
+            try:
+                f = next(frames, None)
+            except _av_errors() as exc:
+                raise ChunkMismatch(f"decoding after a seek failed ({str(exc)[:120]})") from None
+            if f is None:
+                return
+            yield f
+    finally:
+        frames.close()  # type: ignore[attr-defined]  # the chunk's container, also when a worker halts
 
 
 def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int, rows: int,
@@ -94,7 +94,7 @@ def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int,
             emo = _emotions(emotion_model, frames, obs)
             for o in obs:
                 o.landmarks = None  # kept in the columns; the stage reads quality + bbox
-            out.put((cols, list(obs), emo))
+            out.put((cols, list(obs), emo))  # columns, observations, emotion model output
             frames.clear()  # the RGB frames go here
             obs.clear()
 
