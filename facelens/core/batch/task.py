@@ -162,8 +162,10 @@ def _analyse(task: SessionTask, info: dict[str, Any], resume: bool) -> None:
     from facelens.core.pipeline import run_analysis
     from facelens.core.results import ResultsError, partial_path
 
+    # One session per pool/cluster worker already uses the cores: no chunk threads inside a session
+    # (results are identical either way; see core/chunk_threads.py).
     kw: dict[str, Any] = {"fps": task.fps, "device": task.device, "backend": task.backend,
-                          "batch_size": task.batch_size}
+                          "batch_size": task.batch_size, "workers": 1}
     task.results_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         gen = run_analysis(task.video, task.results_path, resume=resume, **kw)
