@@ -171,7 +171,7 @@ class Bench:
         q.worker_class = AnalysisWorker if in_process else ProcessAnalysisWorker
         q.finished.connect(lambda *a: done.append(1))
         q.failed.connect(lambda *a: done.append(1))
-        out = tmp / f"bg_{'thread' if in_process else 'process'}.h5"
+        out = Path(tempfile.mkdtemp(dir=tmp)) / f"bg_{'thread' if in_process else 'process'}.h5"
         q.enqueue(AnalysisJob(99, video, out))
         t_end = time.perf_counter() + limit_s
         while not done and time.perf_counter() < t_end:
@@ -183,13 +183,16 @@ class Bench:
         return float(gaps.max()), float(np.percentile(gaps, 99)), bool(done)
 
 
-def stall_pair(b: Bench, video: Path, tmp: Path) -> dict[str, tuple[float, float, bool]]:
-    """The stall probe with the pipeline in a thread (baseline) and in a child process (ours)."""
+def stall_pair(b: Bench, video: Path, tmp: Path, repeats: int = 2) -> dict[str, tuple[float, float, bool]]:
+    """The stall probe with the pipeline in a thread (baseline) and in a child process (ours),
+    alternated ``repeats`` times (the machine's load changes from minute to minute)."""
     rows = {}
-    for name, in_process in (("QThread in the GUI process (baseline)", True), ("child process (ours)", False)):
-        print("background analysis:", name, "…", flush=True)
-        rows[name] = b.stall_during_analysis(video, tmp, in_process)
-        b.spin(1.0)
+    for k in range(repeats):
+        for name, in_process in (("QThread in the GUI process (baseline)", True), ("child process (ours)", False)):
+            label = f"{name} #{k + 1}"
+            print("background analysis:", label, "…", flush=True)
+            rows[label] = b.stall_during_analysis(video, tmp, in_process)
+            b.spin(1.0)
     return rows
 
 
