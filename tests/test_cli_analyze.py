@@ -143,3 +143,36 @@ def test_workers_option(tmp_path, media, monkeypatch, capsys):
             main(["analyze", video, "-o", str(tmp_path / "c.h5"), "--workers", bad])
         assert exc.value.code == 2
         assert "--workers: expected a positive integer or auto" in capsys.readouterr().err
+
+
+def test_analyze_refuses_to_overwrite_its_input_or_a_foreign_file(tmp_path, media):
+    """A typo must never destroy the recording or someone else's file."""
+    import shutil
+
+    from facelens.cli import main
+
+    video = tmp_path / "copy.mp4"
+    shutil.copy(media / "videos" / "pyfeat_single_face.mp4", video)
+    before = video.read_bytes()
+    assert main(["analyze", str(video), "-o", str(video)]) == 2  # wrong suffix and same file
+    same = tmp_path / "clip.h5"
+    shutil.copy(video, same)
+    assert main(["analyze", str(same), "-o", str(same)]) == 2  # same file, right suffix
+    foreign = tmp_path / "other.h5"
+    foreign.write_bytes(b"not a facelens file")
+    assert main(["analyze", str(video), "-o", str(foreign)]) == 2
+    assert foreign.read_bytes() == b"not a facelens file"
+    assert video.read_bytes() == before
+
+
+def test_export_refuses_to_overwrite_the_results_file(tmp_path, analysed):
+    from facelens.cli import main
+
+    res = tmp_path / "r.h5"
+    res.write_bytes(analysed("videos/pyfeat_single_face.mp4").read_bytes())
+    before = res.read_bytes()
+    assert main(["export", str(res), "--csv", str(res)]) == 2
+    assert res.read_bytes() == before
+    out = tmp_path / "frames.csv"
+    assert main(["export", str(res), "--csv", str(out)]) == 0
+    assert out.stat().st_mode & 0o044  # readable by the group/others like every other output

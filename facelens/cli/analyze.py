@@ -12,9 +12,7 @@ Columns of ``export`` are documented in ``docs/results-columns.md``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,8 @@ def register(sub: Any) -> None:
                    help="mediapipe backend: threads tracking 30-s chunks side by side (default: auto = one per "
                         "core, at most 2; 1 = sequential); the results do not depend on it")
     p.add_argument("--resume", action="store_true", help="continue an interrupted analysis (RESULT.h5.partial)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing OUTPUT even if it is not a FaceLens results file")
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_analyze)
 
@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
 
 # -- analyze -------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from facelens.cli._common import refuse_same_file
     from facelens.core.models import ModelError
     from facelens.core.pipeline import AnalysisCancelled, PipelineError, run_analysis
     from facelens.core.results import ResultsError, SessionResults, partial_path
@@ -67,6 +68,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name such as {out / 'session.h5'}")
+    if out.suffix.lower() not in (".h5", ".hdf5"):
+        raise UsageError(f"results files are HDF5: give an output name ending in .h5 (not {out.name})")
+    refuse_same_file(args.input, out)
+    if out.exists() and not args.force:
+        try:
+            SessionResults.open(out).close()
+        except ResultsError:
+            raise UsageError(f"{out} exists and is not a complete FaceLens results file; "
+                             "choose another name or add --force to replace it") from None
     if args.fps <= 0:
         raise UsageError("--fps must be positive")
     if args.resume and not partial_path(out).exists():
@@ -199,45 +209,41 @@ def export_chunks(r: Any, landmarks: bool = False, rows: int = _EXPORT_ROWS) -> 
         yield pd.DataFrame(cols, columns=names)
 
 
-def _atomic_target(path: Path) -> tuple[Path, Any]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp), path
-
-
 def cmd_export(args: argparse.Namespace) -> int:
+    from facelens.cli._common import check_output_file, refuse_same_file, usage_from_os_error
+    from facelens.core.atomic import atomic_path
+
     if not args.csv and not args.parquet:
         raise UsageError("export needs --csv OUT.csv and/or --parquet OUT.parquet")
+    written = []
+    for flag, target in (("--csv", args.csv), ("--parquet", args.parquet)):
+        if target:
+            refuse_same_file(args.results, target)
+            check_output_file(target, flag)
     with _open(args.results) as r:
-        targets = []
         try:
+            # Each file appears under its name only when complete (temporary file + rename).
             if args.csv:
-                tmp, final = _atomic_target(Path(args.csv))
-                targets.append((tmp, final))
-                for k, df in enumerate(export_chunks(r, args.landmarks)):
-                    df.to_csv(tmp, mode="w" if k == 0 else "a", header=(k == 0), index=False)
+                with atomic_path(args.csv) as tmp:
+                    for k, df in enumerate(export_chunks(r, args.landmarks)):
+                        df.to_csv(tmp, mode="w" if k == 0 else "a", header=(k == 0), index=False)
+                written.append(args.csv)
             if args.parquet:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
-                tmp, final = _atomic_target(Path(args.parquet))
-                targets.append((tmp, final))
-                writer = None
-                for df in export_chunks(r, args.landmarks):
-                    table = pa.Table.from_pandas(df, preserve_index=False)
-                    writer = writer or pq.ParquetWriter(tmp, table.schema)
-                    writer.write_table(table)
-                if writer is not None:
-                    writer.close()
-            for tmp, final in targets:
-                os.replace(tmp, final)  # only complete files get the requested names
+                with atomic_path(args.parquet) as tmp:
+                    writer = None
+                    for df in export_chunks(r, args.landmarks):
+                        table = pa.Table.from_pandas(df, preserve_index=False)
+                        writer = writer or pq.ParquetWriter(tmp, table.schema)
+                        writer.write_table(table)
+                    if writer is not None:
+                        writer.close()
+                written.append(args.parquet)
         except OSError as exc:
-            raise CommandError(f"export failed: {exc}", 1) from None
-        finally:
-            for tmp, _ in targets:
-                tmp.unlink(missing_ok=True)
+            raise usage_from_os_error(exc) from None
         n = r.n_frames
-    for _, final in targets:
+    for final in written:
         print(f"wrote {final} ({n} rows)")
     return 0
