@@ -273,6 +273,7 @@ def main() -> None:
 
     old = FaceScene(size=(400, 400))
     dock = QDockWidget("3D face (embedded canvas, baseline)", b.w)
+    dock.setObjectName("dock_baseline3d")
     dock.setWidget(old.canvas.native)
     b.w.docks["face"].hide()
     b.w.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
