@@ -165,11 +165,9 @@ def _segment_note(span: ScriptSpan) -> str:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from facelens.core.hashing import sha256_file
+
+    return sha256_file(path)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -65,11 +65,9 @@ class ModelCard:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from facelens.core.hashing import sha256_file
+
+    return sha256_file(path)
 
 
 def default_manifest() -> Path:
