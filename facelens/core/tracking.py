@@ -340,6 +340,8 @@ class FaceTracker:
         """RMS distance (template cm) between the lower-face shape of ``mesh`` and of the mesh found
         afresh on the mirrored face crop, each pose-normalised on its own; NaN when no face is
         found there."""
+        import cv2
+
         from facelens.core.geometry import head_pose, posefree
 
         if self._mirror_mesh is None:
@@ -349,9 +351,11 @@ class FaceTracker:
         m = 0.5 * max(bw, bh)  # margin: mediapipe's detector needs some context around the face
         x0, y0 = int(max(bbox[0] - m, 0)), int(max(bbox[1] - m, 0))
         x1, y1 = int(min(bbox[2] + m, w)), int(min(bbox[3] + m, h))
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, :][:, ::-1])
-        if crop.shape[0] < 8 or crop.shape[1] < 8:
+        if y1 - y0 < 8 or x1 - x0 < 8:
             return float("nan")
+        # the same pixels as np.ascontiguousarray(view[:, ::-1]), but numpy copies a negative
+        # stride 3-byte element by element (~0.9 ms for a 360x340 crop); cv2.flip ~0.03 ms
+        crop = cv2.flip(rgb[y0:y1, x0:x1], 1)
         cands = self._run(self._mirror_mesh, crop)
         if not cands:
             return float("nan")
