@@ -183,6 +183,18 @@ def posefree(landmarks: np.ndarray, pose: HeadPose) -> np.ndarray:
                           pose.translation[None], np.array([pose.scale]))[0]
 
 
+def posefree_fit(landmarks: np.ndarray) -> np.ndarray:
+    """``posefree(landmarks, head_pose(landmarks))`` for one (478,3) mesh, bit for bit, without
+    the Euler angles and the masking of the batch path (the tracker's occlusion check calls it
+    twice per check; ~0.1 ms instead of ~0.3 ms each)."""
+    lm = np.asarray(landmarks, dtype=np.float64)
+    dst = lm[None, STABLE_LANDMARKS]
+    if not np.isfinite(dst).all():
+        return np.full(lm.shape, np.nan)  # as head_pose's NaN pose gives
+    rot, trans, scale = _umeyama_batch(template()[STABLE_LANDMARKS], dst)
+    return posefree_batch(lm[None], rot, trans, scale)[0]
+
+
 def apply_pose_quality(obs: FaceObservation, pose: HeadPose | None, max_yaw: float = 45.0,
                        max_pitch: float = 35.0) -> FaceObservation:
     """Flag EXTREME_POSE when |yaw| > max_yaw or |pitch| > max_pitch (degrees).

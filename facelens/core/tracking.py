@@ -174,10 +174,15 @@ class FaceTracker:
         fm = mp.solutions.face_mesh
         # the adaptive face count needs a video, several faces to look for, and count_every > 1
         self._adaptive = not static and max_num_faces > 1 and self.count_every > 1
-        self._multi: Any = fm.FaceMesh(
-            static_image_mode=static, max_num_faces=max_num_faces, refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-            min_tracking_confidence=min_tracking_confidence)
+        self._multi_args: dict[str, Any] = {
+            "static_image_mode": static, "max_num_faces": max_num_faces, "refine_landmarks": True,
+            "min_detection_confidence": min_detection_confidence,
+            "min_tracking_confidence": min_tracking_confidence}
+        # the adaptive tracker builds its several-face graph only when it first sees two faces:
+        # most sessions never do, and a graph costs ~25 ms CPU to build and close (the pipeline
+        # makes a fresh tracker every restart chunk). A graph built later starts in the same
+        # state as one built now and never fed (the hand-over _forgets it first either way).
+        self._multi: Any = None if self._adaptive else fm.FaceMesh(**self._multi_args)
         self._single: Any = fm.FaceMesh(
             static_image_mode=False, max_num_faces=1, refine_landmarks=True,
             min_detection_confidence=min_detection_confidence,
@@ -286,6 +291,10 @@ class FaceTracker:
             # hand over to the several-face graph on this very frame, so that the primary face
             # follows the documented rule (nearest the previous one, else the largest)
             self._multi_mode, self._one_face_run = True, 0
+            if self._multi is None:
+                import mediapipe as mp
+
+                self._multi = mp.solutions.face_mesh.FaceMesh(**self._multi_args)
             _forget(self._multi)
             self.stats["multi_frames"] += 1
             multi = self._run(self._multi, rgb)
@@ -342,7 +351,7 @@ class FaceTracker:
         found there."""
         import cv2
 
-        from facelens.core.geometry import head_pose, posefree
+        from facelens.core.geometry import posefree_fit
 
         if self._mirror_mesh is None:
             raise RuntimeError("this FaceTracker was made with occlusion_check=False")
@@ -366,8 +375,8 @@ class FaceTracker:
         cands = [c[_mirror_index()] for c in cands]
         other = min(cands, key=lambda c: float(np.linalg.norm(c[:, :2].mean(0) - centre)))
         mine = mesh - np.array([x0, y0, 0.0])
-        a = posefree(mine, head_pose(mine))[_lower_face()]
-        b = posefree(other, head_pose(other))[_lower_face()]
+        a = posefree_fit(mine)[_lower_face()]
+        b = posefree_fit(other)[_lower_face()]
         return float(np.sqrt(((a - b) ** 2).sum(axis=1).mean()))
 
 
