@@ -10,6 +10,11 @@ milliseconds per frame, the number of mirror checks / face counts / several-face
 how the LOW_CONFIDENCE and MULTIPLE_FACES flags and the landmarks compare with the original
 behaviour measured in the same run (``occlusion_every=1, count_every=1``). The configurations
 alternate within each repetition and the best repetition is kept, so a load spike hits both.
+
+``--against DIR`` instead compares the default tracker of this tree with the one of another
+checkout (``DIR/facelens/core/tracking.py``, e.g. ``git archive OLD facelens | tar -x -C DIR``),
+alternating in this process: CPU ms per frame for a tracker's whole life as the pipeline uses it
+per restart chunk (build, every frame, close), and whether every observation is identical.
 """
 from __future__ import annotations
 
@@ -71,13 +76,53 @@ def _compare(obs: list, ref: list) -> str:
             f"{int(multi_ref.sum())}, max landmark difference {dev:.2f} px")
 
 
+def _against(videos: list[Path], fps: float, repeat: int, other: Path) -> int:
+    """This tree's default FaceTracker against ``other``'s, build + frames + close, same frames."""
+    import importlib.util
+
+    from facelens.core import tracking
+
+    spec = importlib.util.spec_from_file_location("other_tracking", other / "facelens/core/tracking.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"no facelens/core/tracking.py under {other}")
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)  # its imports resolve to this tree's facelens (types, geometry)
+    old.FaceTracker().close()  # mediapipe's one-off start-up is not a per-chunk cost
+    for video in videos:
+        frames = _frames(video, fps)
+        best: dict[str, float] = {}
+        out: dict[str, list] = {}
+        for _ in range(max(1, repeat)):
+            for name, mod in (("other", old), ("this", tracking)):
+                c0 = time.process_time()
+                with mod.FaceTracker() as tr:
+                    out[name] = [tr.process(f) for f in frames]
+                best[name] = min(best.get(name, np.inf), (time.process_time() - c0) / len(frames) * 1e3)
+        same = len(out["this"]) == len(out["other"]) and all(
+            a.quality == b.quality and a.n_faces == b.n_faces
+            and np.array_equal(a.confidence, b.confidence, equal_nan=True)
+            and np.array_equal(a.blur, b.blur, equal_nan=True)
+            and (a.landmarks is None) == (b.landmarks is None)
+            and (a.landmarks is None or np.array_equal(a.landmarks, b.landmarks))
+            for a, b in zip(out["this"], out["other"]))
+        print(f"{video.name:<36} {len(frames):4d} frames  CPU ms/frame (build + frames + close): "
+              f"other {best['other']:.2f}  this {best['this']:.2f}  ({best['other'] / best['this']:.2f}x)"
+              f"  observations identical: {same}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("videos", nargs="*")
     ap.add_argument("--fps", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another checkout: compare its default tracker with this tree's")
     args = ap.parse_args()
     videos = [Path(v) for v in args.videos] or [_media() / "videos" / c for c in CLIPS]
+    if args.against is not None:
+        return _against(videos, args.fps, args.repeat, args.against)
     totals = {name: [0.0, 0.0, 0] for name in CONFIGS}
     for video in videos:
         frames = _frames(video, args.fps)
