@@ -72,14 +72,19 @@ def test_cancel_leaves_a_resumable_session(qtbot, window, media, tmp_path):
     assert out.with_name(out.name + ".partial").exists()  # resumable
 
 
-def test_failed_analysis_shows_the_reason(qtbot, window, tmp_path):
+def test_failed_analysis_shows_the_reason(qtbot, window, media, tmp_path):
+    import shutil
+
     from facelens.core.workspace import SessionStatus
 
     w = window
     w.open_workspace(tmp_path / "ws")
-    bad = tmp_path / "not_a_video.mp4"
-    bad.write_text("this is text, not a video")
+    # Import refuses a non-video (test_gui_usage.py); a recording damaged after import fails in the queue.
+    bad = tmp_path / "recording.mp4"
+    shutil.copy(media / VIDEO, bad)
     sid = w.import_session_values(bad, "P004")
+    assert sid is not None
+    bad.write_text("this is text, not a video")
     w.analyse(sid)
     qtbot.waitUntil(lambda: w.workspace.get_session(sid).status == SessionStatus.FAILED, timeout=60_000)
     rec = w.workspace.get_session(sid)

@@ -21,6 +21,17 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal
 
 
+def one_line(exc: object) -> str:
+    """The first non-empty line of an error (a session's reason is shown in one table cell).
+
+    multiprocessing's start-up errors, for one, begin with a newline and run to fifteen lines.
+    """
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if lines:
+        return lines[0]
+    return type(exc).__name__ if isinstance(exc, BaseException) else "unknown error"
+
+
 @dataclass
 class AnalysisJob:
     """One session to analyse."""
@@ -60,7 +71,7 @@ class AnalysisWorker(QThread):
         try:
             from facelens.core.pipeline import AnalysisCancelled, run_analysis
         except Exception as exc:  # noqa: BLE001
-            self.failed.emit(job.session_id, f"the analysis pipeline is not available: {exc}")
+            self.failed.emit(job.session_id, f"the analysis pipeline is not available: {one_line(exc)}")
             return
         try:
             kwargs: dict[str, Any] = {"fps": job.fps, "device": job.device, "resume": job.resume,
@@ -74,7 +85,7 @@ class AnalysisWorker(QThread):
         except AnalysisCancelled:
             self.cancelled.emit(job.session_id)
         except Exception as exc:  # noqa: BLE001 - becomes the session's "failed: reason"
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            msg = one_line(exc)
             traceback.print_exc()  # the full story for the log; the user sees one line
             self.failed.emit(job.session_id, msg)
 
@@ -119,7 +130,7 @@ class ProcessAnalysisWorker(AnalysisWorker):
                                            name=f"facelens-analysis-{job.session_id}", daemon=True)
             self._proc.start()
         except Exception as exc:  # noqa: BLE001
-            self.failed.emit(job.session_id, f"could not start the analysis process: {exc}")
+            self.failed.emit(job.session_id, f"could not start the analysis process: {one_line(exc)}")
             return
         finally:
             send.close()  # only the child writes; EOF on our end once it exits
@@ -161,7 +172,7 @@ class ProcessAnalysisWorker(AnalysisWorker):
                 self.cancelled.emit(sid)
                 return True
             elif kind == "failed":
-                self.failed.emit(sid, msg[1])
+                self.failed.emit(sid, one_line(msg[1]))
                 return True
 
 

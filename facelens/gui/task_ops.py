@@ -21,6 +21,24 @@ def report_available() -> bool:
         return False
 
 
+def _probe_and_hash(video: Path, report: Any, cancelled: Any) -> str:
+    """Refuse a file that is not a readable video or image, then hash it (worker thread).
+
+    Without the probe a text file or a damaged download was imported, listed as "not analysed"
+    and only failed minutes later in the analysis queue; now the import itself says why.
+    """
+    from facelens.core.video import VideoError, open_session
+
+    try:
+        session = open_session(video)
+    except VideoError as exc:
+        raise ValueError(str(exc).strip().splitlines()[0]) from None
+    close = getattr(session, "close", None)
+    if callable(close):
+        close()
+    return hash_file(video, report, cancelled)
+
+
 class TaskOps:
     """Mixin: demo, import and report export off the GUI thread."""
 
@@ -67,7 +85,7 @@ class TaskOps:
             check_pseudonym(patient)
             if not video.is_file():
                 raise WorkspaceError(f"video not found: {video}")
-            sha = run_job(self, "Import session", lambda rep, canc: hash_file(video, rep, canc),
+            sha = run_job(self, "Import session", lambda rep, canc: _probe_and_hash(video, rep, canc),
                           label=f"Checking {video.name}…")
             rec = self.workspace.import_session(video, patient, date=date, scenario=scenario, notes=notes,
                                                 sha256=sha)

@@ -67,6 +67,8 @@ class WorkspaceOps:
         """Open (or, with ``create``, create) a workspace; interrupted analyses are queued to resume."""
         from facelens.core.workspace import Workspace, WorkspaceError
 
+        if create and not self._confirm_new_workspace(Path(folder)):
+            return False
         try:
             ws = Workspace.open(Path(folder), create=create)
         except WorkspaceError as exc:
@@ -84,6 +86,25 @@ class WorkspaceOps:
                 self.statusBar().showMessage(f"Resuming the interrupted analysis of session #{rec.id}", 8000)
                 self.analyse(rec.id, resume=True)
         return True
+
+    def _confirm_new_workspace(self, folder: Path) -> bool:
+        """Ask before turning a folder that already holds other files into a workspace.
+
+        Picking e.g. the Documents folder by mistake used to create ``workspace.sqlite`` and
+        ``analyses/`` in it without a word; a missing or empty folder is created silently as before.
+        """
+        from facelens.core.workspace import DB_NAME
+
+        try:
+            if not folder.is_dir() or (folder / DB_NAME).exists() or not any(folder.iterdir()):
+                return True
+        except OSError:  # unreadable: Workspace.open reports the reason in one line
+            return True
+        answer = QMessageBox.question(
+            self, "Open workspace",
+            f"{folder} is not a FaceLens workspace and already contains other files.\n"
+            "Create a new workspace in this folder?")
+        return answer == QMessageBox.StandardButton.Yes
 
     def recent_workspaces(self) -> list[str]:
         """The remembered workspace folders, newest first.
