@@ -48,6 +48,16 @@ run (load average 12 on 2 cores), CPU ms per sampled frame, original -> defaults
 14.8 -> 8.8, single_face 14.5 -> 6.2, Wolfgang (occluded most of the time) 16.0 -> 11.0, with the
 same LOW_CONFIDENCE frames and identical landmarks. Caveat: the bands were tuned on the same
 short clips the tests use; a fast occluder on a clean face is flagged up to 0.7 s late at 10 fps.
+Where the rest goes (profiled on the Wolfgang clip at load < 1, CPU ms per sampled frame): the
+tracking mesh 3.4, the mirror checks 4.1 (their mesh 3.4, pose fits and crop 0.7), the face count
+0.4, the blur measure 0.6 (mostly the INTER_AREA resize), wire-format reading 0.2. mediapipe's
+``add_packet_to_input_stream`` costs ~0.04 ms CPU: the frame (contiguous uint8 RGB) is copied once
+into an ImageFrame (~0.09 ms) and the graph crops the face region itself; the milliseconds a
+profiler shows there are wall time spent retaking the GIL from the pipeline's other threads.
+Three things were cut without changing any output: the mirror crop is flipped with
+``cv2.flip`` (numpy copied the negative-stride view element by element, ~0.9 ms), the graphs
+run without the solution API's per-call namedtuple and message parsing (:func:`_serialized`),
+and the several-face graph is built only when needed.
 ``EXTREME_POSE`` is decided by :func:`facelens.core.geometry.apply_pose_quality`.
 mediapipe and OpenCV are imported lazily (the first tracker costs ~0.5 s to start).
 """
