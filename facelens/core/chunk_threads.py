@@ -80,8 +80,8 @@ def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int,
                  make_tracker: Callable[[], Any], emotion_model: Any, out: queue.Queue[Any],
                  halt: threading.Event) -> None:
     """Worker: decode, track and measure sampled frames ``first .. stop-1``; blocks go to ``out``."""
+    from facelens.core.affect.precomputed import emotions_for_usable_faces
     from facelens.core.pipeline import _columns
-    from facelens.core.torchface.chunk_run import _emotions
 
     tracker = None
     try:
@@ -91,7 +91,7 @@ def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int,
 
         def emit() -> None:
             cols = _columns(frames, obs)  # also sets EXTREME_POSE, before the usable test
-            emo = _emotions(emotion_model, frames, obs)
+            emo = emotions_for_usable_faces(emotion_model, frames, obs)
             for o in obs:
                 o.landmarks = None  # kept in the columns; the stage reads quality + bbox
             out.put((cols, list(obs), emo))  # columns, observations, emotion model output
@@ -130,14 +130,14 @@ def run_threaded(session: VideoSession, plan: SamplePlan, stage: Any, writer: An
     facelens.core.pipeline.AnalysisCancelled
         ``cancel()`` returned True (checked after every block).
     """
+    from facelens.core.affect.precomputed import PrecomputedEmotions
     from facelens.core.pipeline import AnalysisCancelled
-    from facelens.core.torchface.chunk_run import _Precomputed
 
     if writer.n_done % restart_every:
         raise ValueError("chunk-parallel analysis starts at a restart point")
     chunks = plan.chunks(restart_every, writer.n_done // restart_every)
     replay = copy.copy(stage)  # shares the estimator state; only the emotion model is swapped
-    replay.emotion_model = None if stage.emotion_model is None else _Precomputed(stage.emotion_model)
+    replay.emotion_model = None if stage.emotion_model is None else PrecomputedEmotions(stage.emotion_model)
     start_done, t0 = writer.n_done, time.perf_counter()
     total = max(plan.n_sampled, writer.n_done)
     window = 2 * max(1, workers)  # chunks in flight or waiting: the memory bound (module docstring)

@@ -13,7 +13,7 @@ see frames in time order. So rows wait per chunk and go to the affect stage + wr
 thread, FIFO) in time order: the group's first chunk streams as it goes (nothing earlier is
 unwritten), the others are flushed when the group ends. The affect stage is driven through a
 shallow copy whose emotion model returns the probabilities already computed at the step
-(:class:`_Precomputed`), so its state (``va``, the direct-VA smoother) is the pipeline's own and
+(:class:`facelens.core.affect.precomputed.PrecomputedEmotions`), so its state (``va``, the direct-VA smoother) is the pipeline's own and
 its logic (usable mask, fusion, smoothing) is untouched.
 
 Memory bound
@@ -37,43 +37,13 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.affect.precomputed import PrecomputedEmotions, emotions_for_usable_faces
 from facelens.core.chunked import ChunkFeeder, SamplePlan, default_threads
-from facelens.core.types import FaceObservation, Progress, SampledFrame, is_usable
+from facelens.core.types import FaceObservation, Progress
 from facelens.core.video import VideoSession
 
 _log = logging.getLogger(__name__)
 Row = tuple[dict[str, np.ndarray], FaceObservation, Any]  # one frame: columns (1, ...), obs, emotion output
-
-
-class _Precomputed:
-    """Stands in for the emotion model during the ordered affect pass: returns what was computed."""
-
-    def __init__(self, model: object) -> None:
-        self.model_id = getattr(model, "model_id", "")
-
-    def predict_faces(self, payload: list[Any], boxes: list[np.ndarray]) -> Any:
-        if payload and isinstance(payload[0], tuple):  # (probabilities, valence/arousal) models
-            return np.stack([p for p, _ in payload]), np.stack([va for _, va in payload])
-        return np.stack(payload)
-
-
-def _usable(o: FaceObservation) -> bool:
-    """The affect stage's rule for a frame that gets an emotion (``AffectStage.process``)."""
-    return bool(is_usable(np.array(o.quality))) and o.bbox is not None and bool(np.all(np.isfinite(o.bbox)))
-
-
-def _emotions(model: Any, frames: list[SampledFrame], obs: list[FaceObservation]) -> list[Any]:
-    """The emotion model on the step's usable faces (one batch); ``None`` for the others."""
-    out: list[Any] = [None] * len(frames)
-    if model is None:
-        return out
-    idx = [i for i, o in enumerate(obs) if _usable(o)]
-    if not idx:
-        return out
-    res = model.predict_faces([frames[i].rgb for i in idx], [np.asarray(obs[i].bbox, np.float64) for i in idx])
-    for j, i in enumerate(idx):
-        out[i] = (res[0][j], res[1][j]) if isinstance(res, tuple) else res[j]
-    return out
 
 
 def run_chunked(session: VideoSession, plan: SamplePlan, tracker: Any, stage: Any, writer: Any, *,
@@ -97,7 +67,7 @@ def run_chunked(session: VideoSession, plan: SamplePlan, tracker: Any, stage: An
         raise ValueError("chunk-parallel analysis starts at a restart point")
     chunks = plan.chunks(restart_every, writer.n_done // restart_every)
     replay = copy.copy(stage)  # shares the estimator state; only the emotion model is swapped
-    replay.emotion_model = None if stage.emotion_model is None else _Precomputed(stage.emotion_model)
+    replay.emotion_model = None if stage.emotion_model is None else PrecomputedEmotions(stage.emotion_model)
     start_done, t0 = writer.n_done, time.perf_counter()
     # one group's worth of blocks may wait for the writer while the next group is tracked
     max_pending = max(1, parallel) * -(-restart_every // max(1, rows))
@@ -140,7 +110,7 @@ def run_chunked(session: VideoSession, plan: SamplePlan, tracker: Any, stage: An
                     frames = [f for _, f in step]
                     obs, new = tracker.process_streams([f.rgb for f in frames], [states[c] for c in pos])
                     cols = _columns(frames, obs)  # also sets EXTREME_POSE, before the usable test
-                    emo = _emotions(stage.emotion_model, frames, obs)
+                    emo = emotions_for_usable_faces(stage.emotion_model, frames, obs)
                     for j, c in enumerate(pos):
                         states[c] = new[j]
                         obs[j].landmarks = None  # kept in the columns; the stage reads quality + bbox
