@@ -112,8 +112,25 @@ class _MovementEnergy:
         return float(z)
 
 
+class _ExponentialSmoother:
+    """First-order smoothing in time (time constant ``tau_s``), restarted after a gap of ``gap_s``.
+
+    The subclass provides ``tau_s``, ``gap_s`` and the state ``_state`` / ``_last_t`` (no annotations
+    here: the subclasses are dataclasses and must not inherit them as fields).
+    """
+
+    def _smooth(self, t: float, raw: np.ndarray) -> np.ndarray:
+        dt = t - self._last_t  # type: ignore[attr-defined]
+        if self._state is None or not np.isfinite(dt) or dt > self.gap_s or dt < 0:
+            self._state = raw
+        else:
+            self._state = self._state + (1.0 - np.exp(-dt / self.tau_s)) * (raw - self._state)
+        self._last_t = t
+        return self._state
+
+
 @dataclass
-class CircumplexVA:
+class CircumplexVA(_ExponentialSmoother):
     """Emotion posterior on the circumplex + geometric expression cues, lightly smoothed.
 
     Parameters
@@ -234,13 +251,7 @@ class CircumplexVA:
             else:
                 raw = np.array([gv, ga])
             t = float(times[i])
-            dt = t - self._last_t
-            if self._state is None or not np.isfinite(dt) or dt > self.gap_s or dt < 0:
-                self._state = raw
-            else:
-                self._state = self._state + (1.0 - np.exp(-dt / self.tau_s)) * (raw - self._state)
-            self._last_t = t
-            out[i] = np.clip(self._state, -1.0, 1.0)
+            out[i] = np.clip(self._smooth(t, raw), -1.0, 1.0)
             p_neutral = None if p is None or self._neutral < 0 else float(p[self._neutral])
             base.update(x, t, p_neutral, z)
         return out, posterior if posterior is not None else np.zeros((b, len(self.labels)), np.float32)
@@ -266,7 +277,7 @@ class CircumplexVA:
 
 
 @dataclass
-class DirectVA:
+class DirectVA(_ExponentialSmoother):
     """Valence/arousal predicted by the emotion model itself (e.g. HSEmotion), smoothed like the default."""
 
     tau_s: float = 0.3
@@ -285,12 +296,6 @@ class DirectVA:
             if not usable[i] or not np.all(np.isfinite(direct[i])):
                 self._state = None
                 continue
-            t, raw = float(times[i]), np.clip(np.asarray(direct[i], dtype=np.float64), -1, 1)
-            dt = t - self._last_t
-            if self._state is None or not np.isfinite(dt) or dt > self.gap_s or dt < 0:
-                self._state = raw
-            else:
-                self._state = self._state + (1.0 - np.exp(-dt / self.tau_s)) * (raw - self._state)
-            self._last_t = t
-            out[i] = self._state
+            raw = np.clip(np.asarray(direct[i], dtype=np.float64), -1, 1)
+            out[i] = self._smooth(float(times[i]), raw)
         return out[:, 0], out[:, 1]
