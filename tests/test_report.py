@@ -146,7 +146,7 @@ def test_prediction_no_model_and_identifying_fields(tmp_path):
     from facelens.report import build_report_for_files
 
     h5, csv = _simulated(tmp_path)
-    with_model = build_report_for_files(h5, csv, tmp_path / "m.pdf", patient_id="P123", clinician="C9")
+    with_model = build_report_for_files(h5, csv, tmp_path / "m.pdf", patient_id="PSEUDO-Q77", clinician="Zyx Quill")
     text = _flat(" ".join(_text_pages(with_model)))
     with SessionResults.open(h5) as res:
         content = rc.build_content(res, read_segments_csv(csv))
@@ -156,10 +156,12 @@ def test_prediction_no_model_and_identifying_fields(tmp_path):
     assert "YES — not validated on patients" in text and diag.model_sha256 in text
     # the simulated file has no mesh: the snapshots say why instead of drawing nothing
     assert "Not available, because" in text and "mesh" in text
-    anon = build_report_for_files(h5, csv, tmp_path / "a.pdf", patient_id="P123", clinician="C9",
+    # identifiers chosen so they cannot occur by chance (report IDs and hashes are hexadecimal)
+    assert "PSEUDO-Q77" in text and "Zyx Quill" in text
+    anon = build_report_for_files(h5, csv, tmp_path / "a.pdf", patient_id="PSEUDO-Q77", clinician="Zyx Quill",
                                   include_identifying=False, use_model=False, page_size="Letter")
     atext = _flat(" ".join(_text_pages(anon)))
-    assert "P123" not in atext and "C9" not in atext and "Clinician" not in atext
+    assert "PSEUDO-Q77" not in atext and "Zyx Quill" not in atext and "Clinician" not in atext
     assert "no model was selected" in atext
     with pdfplumber.open(anon) as doc:
         assert (round(doc.pages[0].width), round(doc.pages[0].height)) == (612, 792)
