@@ -197,15 +197,16 @@ def test_locked_database(tmp_path: Path, video: Path) -> None:
 def test_newer_schema_refused_and_migration_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Workspace.open(tmp_path / "ws").close()
     calls: list[int] = []
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, lambda conn: (calls.append(1),
-                                                            conn.execute("ALTER TABLE patients ADD COLUMN site TEXT")))
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, lambda conn: (
+        calls.append(current), conn.execute("ALTER TABLE patients ADD COLUMN site TEXT")))
     Workspace.open(tmp_path / "ws").close()
-    assert calls == [1]
+    assert calls == [current]
     raw = sqlite3.connect(tmp_path / "ws" / "workspace.sqlite")
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == current + 1
     raw.close()
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current)
     with pytest.raises(WorkspaceError) as e:
         Workspace.open(tmp_path / "ws")
     assert "newer" in one_line(e.value)

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "batch",
     "exports",  # export-mesh, segments import / export
     "gui",
+    "audit",  # audit verify
 ]
 
 

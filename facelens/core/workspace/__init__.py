@@ -24,7 +24,11 @@ Segments (:class:`facelens.core.segments.Segment`, stable ids): ``segments(sessi
 Diagnoses: ``record_diagnosis(model_id, *, session_id=None, patient_id=None, probability=None,
     interval=None, refusal="", details=None)``, ``diagnoses(session_id=None, patient_id=None)``
 Audit log: ``audit(action, details=None, user=None)``, ``audit_entries(action=None, limit=None)``;
-    every write above also adds an entry in the same transaction.
+    every write above also adds an entry in the same transaction; entries are hash-chained and
+    ``verify_audit()`` reports the first broken link (:mod:`facelens.core.workspace.audit_chain`).
+Leases: a session set to "queued"/"analysing" is leased to this Workspace object until its status
+    changes or the workspace closes; another live program's lease makes ``set_session_status`` raise
+    a one-line WorkspaceError, and ``analysed_elsewhere(id)`` tells who (:mod:`.leases`).
 
 Threads: one SQLite connection per thread, opened on first use by that thread, so a Workspace may be
 shared by the GUI thread and analysis workers (WAL: readers never wait for the writer). Do not pass a

@@ -1,8 +1,9 @@
 """The workspace's audit log: who did what, when (mixed into :class:`Workspace`).
 
 Every write method of the workspace adds its entry inside its own transaction, so the log and the
-data can never disagree; :meth:`AuditMixin.audit` records actions that change no table (a printed
-report, an export).
+data can never disagree; each entry is hash-chained to the one before it (tamper evidence:
+:mod:`facelens.core.workspace.audit_chain`, checked by :meth:`AuditMixin.verify_audit`);
+:meth:`AuditMixin.audit` records actions that change no table (a printed report, an export).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
+from facelens.core.workspace.audit_chain import ChainCheck, insert_entry, verify_chain
 from facelens.core.workspace.connection import Connections, now_iso
 from facelens.core.workspace.records import AuditEntry, WorkspaceError
 
@@ -20,11 +22,16 @@ class AuditMixin:
 
     def _audit(self, c: sqlite3.Connection, action: str, details: dict[str, Any] | None,
                user: str | None = None) -> int:
-        cur = c.execute(
-            "INSERT INTO audit_log (time, user, action, details) VALUES (?, ?, ?, ?)",
-            (now_iso(), user or self.user, action, json.dumps(details or {}, default=str)),
-        )
-        return int(cur.lastrowid or 0)
+        return insert_entry(c, now_iso(), user or self.user, action, json.dumps(details or {}, default=str))
+
+    def verify_audit(self) -> ChainCheck:
+        """Check the audit log's hash chain (:mod:`facelens.core.workspace.audit_chain`)."""
+        with self._db.reading() as c:
+            c.execute("BEGIN")  # one snapshot: a writer elsewhere cannot shift the rows under the walk
+            try:
+                return verify_chain(c)
+            finally:
+                c.execute("COMMIT")
 
     def audit(self, action: str, details: dict[str, Any] | None = None, user: str | None = None) -> AuditEntry:
         """Record an action (e.g. ``"report printed"``) in the audit log."""

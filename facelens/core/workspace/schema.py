@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 #: "FLns" as a 32-bit integer: marks the SQLite file as a FaceLens workspace.
 APPLICATION_ID = 0x464C6E73
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: audit hash chain, analysis leases
 
 SCHEMA_V1 = """
 CREATE TABLE patients (
@@ -86,8 +86,38 @@ CREATE TABLE audit_log (
 """
 
 Migration = Callable[[sqlite3.Connection], None]
-#: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1`` (none yet: version 1 is the first).
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Schema 2: a hash chain on the audit log and a lease row per session being analysed.
+
+    Entries older than the chain are covered by one ``"audit chain started"`` entry that states
+    their number and digest (see :mod:`facelens.core.workspace.audit_chain`); a new workspace has
+    none, so its chain starts at its first entry.
+    """
+    import json
+
+    from facelens.core.workspace.audit_chain import CHAIN_STARTED, insert_entry, unchained_digest
+    from facelens.core.workspace.connection import now_iso
+
+    conn.execute("ALTER TABLE audit_log ADD COLUMN prev_hash TEXT")
+    conn.execute("ALTER TABLE audit_log ADD COLUMN hash TEXT")
+    conn.execute(
+        "CREATE TABLE analysis_leases (session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,"
+        " holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, user TEXT NOT NULL,"
+        " started TEXT NOT NULL, heartbeat TEXT NOT NULL)"
+    )
+    n_old = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    if n_old:
+        top = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+        details = {"from_schema": 1, "to_schema": 2, "unchained_entries": n_old,
+                   "unchained_sha256": unchained_digest(conn, top + 1)}
+        insert_entry(conn, now_iso(), "facelens", CHAIN_STARTED, json.dumps(details))
+
+
+#: ``MIGRATIONS[v]`` upgrades a version-``v`` database to ``v + 1``. A new workspace is created at
+#: version 1 and migrated like an old one, so every migration runs on every new workspace too.
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 
 
 class SchemaError(Exception):

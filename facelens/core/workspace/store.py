@@ -7,6 +7,7 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+from facelens.core.workspace import leases
 from facelens.core.workspace.connection import Connections, now_iso, translate_errors
 from facelens.core.workspace.records import (
     Patient,
@@ -45,13 +46,14 @@ def _default_user() -> str:
 class Workspace(SegmentTableMixin, RunsMixin):
     """A FaceLens workspace. Create with :meth:`open`; close with :meth:`close` (or ``with``)."""
 
-    def __init__(self, folder: Path, db: Connections, user: str, interrupted: list[int]) -> None:
+    def __init__(self, folder: Path, db: Connections, user: str, interrupted: list[int], holder: str) -> None:
         self.folder = folder
         self.db_path = folder / DB_NAME
         self.analyses_dir = folder / ANALYSES_DIR
         self.user = user
         self._db = db
         self._interrupted = interrupted
+        self._holder = holder
 
     # ------------------------------------------------------------------ opening and closing
     @classmethod
@@ -104,16 +106,24 @@ class Workspace(SegmentTableMixin, RunsMixin):
                     raise WorkspaceError(f"{db_path}: {exc}") from None
                 # Sessions still marked "analysing" when the workspace opens were cut off (crash,
                 # power loss, app killed): remember them so the app can offer to resume.
-                rows = c.execute("SELECT id FROM sessions WHERE status = ? ORDER BY id",
-                                 (SessionStatus.ANALYSING.value,)).fetchall()
+                # A session that another live FaceLens is analysing right now was not cut off.
+                holder = leases.new_holder()
+                rows = [r for r in c.execute("SELECT id FROM sessions WHERE status = ? ORDER BY id",
+                                             (SessionStatus.ANALYSING.value,)).fetchall()
+                        if leases.foreign_live_lease(c, int(r[0]), holder) is None]
             (p / ANALYSES_DIR).mkdir(exist_ok=True)
         except BaseException:
             db.close_all()
             raise
-        return cls(p, db, user or _default_user(), [int(r[0]) for r in rows])
+        return cls(p, db, user or _default_user(), [int(r[0]) for r in rows], holder)
 
     def close(self) -> None:
-        """Close every thread's connection (all writes are already committed)."""
+        """Drop this object's analysis leases and close every thread's connection."""
+        try:
+            with self._db.transaction() as c:
+                leases.release(c, None, self._holder)
+        except WorkspaceError:  # closed already, or read-only: a dead holder's lease is taken over anyway
+            pass
         self._db.close_all()
 
     def close_thread(self) -> None:
@@ -260,6 +270,16 @@ class Workspace(SegmentTableMixin, RunsMixin):
             old = c.execute("SELECT status FROM sessions WHERE id = ?", (int(session_id),)).fetchone()
             if old is None:
                 raise WorkspaceError(f"no session {session_id}")
+            try:  # queued/analysing: take (or refresh) the lease; any other status: give it back
+                if st in (SessionStatus.QUEUED, SessionStatus.ANALYSING):
+                    leases.claim(c, int(session_id), self._holder, self.user)
+                elif (other := leases.foreign_live_lease(c, int(session_id), self._holder)) is not None:
+                    raise leases.LeaseHeld(f"session #{session_id} is being analysed in another FaceLens "
+                                           f"{other.describe()}; its status cannot be changed here")
+                else:
+                    leases.release(c, int(session_id), self._holder)
+            except leases.LeaseHeld as exc:
+                raise WorkspaceError(str(exc)) from None
             c.execute("UPDATE sessions SET status = ?, progress = ?, reason = ?, modified = ? WHERE id = ?",
                       (st.value, progress, reason or "", now_iso(), int(session_id)))
             if old[0] != st.value:
@@ -268,6 +288,11 @@ class Workspace(SegmentTableMixin, RunsMixin):
         if st is not SessionStatus.ANALYSING and int(session_id) in self._interrupted:
             self._interrupted.remove(int(session_id))
         return self.get_session(session_id)
+
+    def analysed_elsewhere(self, session_id: int) -> leases.Lease | None:
+        """The lease of another live program analysing ``session_id`` (``describe()`` says who), or None."""
+        with self._db.reading() as c:
+            return leases.foreign_live_lease(c, int(session_id), self._holder)
 
     def interrupted_sessions(self) -> list[SessionRecord]:
         """Sessions whose analysis was cut off: status "analysing" when the workspace was opened.
