@@ -24,14 +24,20 @@ class AnalysisOps:
 
     def analyse(self, session_id: int, resume: bool = False) -> None:
         """Queue a session for background analysis (resumes a ``.partial`` when there is one)."""
-        from facelens.core.workspace import SessionStatus
+        from facelens.core.workspace import SessionStatus, WorkspaceError
 
         rec = self.workspace.get_session(session_id)
         out = Path(self.workspace.results_path_for(session_id))
         partial = out.with_name(out.name + ".partial")
         device = str(self.settings.value("analysis/device", "auto") or "auto")
         job = AnalysisJob(session_id, Path(rec.video_path), out, device=device, resume=resume or partial.exists())
-        self.workspace.set_session_status(session_id, SessionStatus.QUEUED, progress=0.0)
+        try:  # refused while another FaceLens analyses this session (its lease names it)
+            self.workspace.set_session_status(session_id, SessionStatus.QUEUED, progress=0.0)
+        except WorkspaceError as exc:
+            from facelens.gui.dialogs import show_error
+
+            show_error(self, "Analyse", str(exc))
+            return
         self.queue.enqueue(job)
         self.refresh_sessions()
 
@@ -45,7 +51,7 @@ class AnalysisOps:
         self.refresh_sessions()
         job = self.queue.running
         try:
-            from facelens.core.video import open_session
+            from facelens.core.media.video import open_session
 
             with_info = open_session(job.video)
             duration = float(with_info.info.duration_s)
@@ -112,6 +118,7 @@ class AnalysisOps:
         self.workspace.set_session_status(session_id, SessionStatus.ANALYSED)
         self._live = None
         self.refresh_sessions()
+        self.model.data_changed()  # a new analysis: patient-level results are out of date
         self.statusBar().showMessage(f"Session #{session_id} analysed", 8000)
         if self.session_id == session_id:
             t = self.review.playhead
