@@ -19,8 +19,8 @@ from pathlib import Path
 def main() -> None:
     from facelens.core.affect.evaluation import DEMO_CLASSES, MANIFEST_SPANS, Tally, score_spans
     from facelens.core.affect.stage import AffectStage
-    from facelens.core.demo import build_demo, read_script
-    from facelens.core.pipeline import analyze_to_file
+    from facelens.core.demo.session import build_demo, read_script
+    from facelens.core.analysis.pipeline import analyze_to_file
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")

@@ -147,8 +147,8 @@ def speed(threads: int, repeats: int = 3) -> None:
     from facelens.core.affect.fer import INPUT_SIZE
     from facelens.core.affect.stage import AffectStage
     from facelens.core.affect.va import CircumplexVA
-    from facelens.core.geometry import EXPRESSION_NAMES
-    from facelens.core.types import FaceObservation, Quality
+    from facelens.core.face.geometry import EXPRESSION_NAMES
+    from facelens.core.common.types import FaceObservation, Quality
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
@@ -196,7 +196,7 @@ def speed(threads: int, repeats: int = 3) -> None:
 def accuracy(media: Path) -> None:
     from facelens.core.affect.fer import FER_LABELS
     from facelens.core.affect.va import circumplex_coordinates
-    from facelens.core.pipeline import analyze_to_file
+    from facelens.core.analysis.pipeline import analyze_to_file
     from facelens.core.results import SessionResults
 
     coords = circumplex_coordinates(FER_LABELS)

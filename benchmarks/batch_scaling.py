@@ -43,8 +43,8 @@ def _media() -> Path:
 def _warm(_: int) -> float:
     """Import and build a tracker once in this worker, so the timed part excludes start-up."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.video import open_session  # noqa: F401
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.media.video import open_session  # noqa: F401
 
     FaceTracker(static=False).close()
     return time.perf_counter()
@@ -52,8 +52,8 @@ def _warm(_: int) -> float:
 
 def _decode_and_track(args: tuple[str, float]) -> tuple[int, float]:
     """Frames decoded and tracked, and the seconds it took (in the worker)."""
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.video import open_session
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.media.video import open_session
 
     video, fps = args
     t0 = time.perf_counter()
@@ -82,7 +82,7 @@ def stage_throughput(video: str, fps: float, sessions: int, workers: int) -> tup
 
 
 def batch_throughput(video: str, fps: float, sessions: int, workers: int, dask: bool) -> tuple[float, float]:
-    from facelens.core.batch import BatchEntry, run_batch
+    from facelens.core.analysis.batch import BatchEntry, run_batch
 
     with tempfile.TemporaryDirectory(prefix="facelens-bench-") as tmp:
         entries = [BatchEntry(session_id=f"s{i:03d}", video=Path(video)) for i in range(sessions)]

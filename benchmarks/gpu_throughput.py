@@ -15,7 +15,7 @@ Three figures per batch size, all measured in this run on this machine:
   which is what ``facelens analyze --backend mediapipe`` runs.
 
 The ratio columns are against the baseline. Decode throughput follows: the sequential decoder
-(one PyAV decoder, as the mediapipe path uses) against :class:`facelens.core.chunked.ChunkFeeder`
+(one PyAV decoder, as the mediapipe path uses) against :class:`facelens.core.analysis.chunks.ChunkFeeder`
 with 1..N decoder threads on chunks of ``--decode-chunk`` sampled frames (the pipeline uses 300;
 test clips are short, so the default here is 20), since a fast GPU is useless if frames do not
 arrive fast enough.
@@ -43,7 +43,7 @@ def _sync(device) -> None:
 
 def load_frames(video: Path, n: int) -> tuple[list[np.ndarray], float]:
     """``n`` consecutive 10-fps frames (cycled if the clip is shorter) and the decode rate."""
-    from facelens.core.video import open_session
+    from facelens.core.media.video import open_session
 
     t0 = time.perf_counter()
     with open_session(video) as s:
@@ -56,7 +56,7 @@ def emotion_on_device(net, images, landmarks):
     """FER2013 crops made on the device (square box + 10 px, grey, 64x64) -> probabilities."""
     import torch
 
-    from facelens.core.torchface import roi
+    from facelens.core.face.torchface import roi
 
     lo = torch.nan_to_num(landmarks[..., :2]).amin(dim=1)
     hi = torch.nan_to_num(landmarks[..., :2]).amax(dim=1)
@@ -72,8 +72,8 @@ def bench_modules(device, batch: int, repeats: int, fer_net) -> float:
     """Pure model throughput: detector (128 px) + mesh (192 px crop) + emotion, faces/s."""
     import torch
 
-    from facelens.core.torchface.detector import FaceDetector
-    from facelens.core.torchface.mesh import FaceMesh
+    from facelens.core.face.torchface.detector import FaceDetector
+    from facelens.core.face.torchface.mesh import FaceMesh
 
     det, mesh = FaceDetector().to(device).eval(), FaceMesh().to(device).eval()
     images = torch.rand(batch, 3, 360, 640, device=device) * 255
@@ -95,7 +95,7 @@ def bench_chunks(device, frames: list[np.ndarray], batch: int, steps: int, fer_n
     """Chunk-parallel tracking: ``batch`` streams (offsets into the clip), ``steps`` frames each; faces/s."""
     import torch
 
-    from facelens.core.torchface import TorchFaceTracker
+    from facelens.core.face.torchface import TorchFaceTracker
 
     tr = TorchFaceTracker(device=device)
     n = len(frames)
@@ -121,8 +121,8 @@ def bench_chunks(device, frames: list[np.ndarray], batch: int, steps: int, fer_n
 
 def bench_decode(video: Path, fps: float, chunk: int, max_threads: int) -> None:
     """Sampled frames/s: the sequential decoder vs chunk decoders with 1..max_threads threads."""
-    from facelens.core.chunked import ChunkFeeder, plan_samples
-    from facelens.core.video import open_session
+    from facelens.core.analysis.chunks import ChunkFeeder, plan_samples
+    from facelens.core.media.video import open_session
 
     with open_session(video) as s:
         sum(1 for _ in s.iter_sampled(fps))  # warm-up: file cache, codec start
@@ -149,7 +149,7 @@ def bench_decode(video: Path, fps: float, chunk: int, max_threads: int) -> None:
 
 def bench_cpu_baseline(frames: list[np.ndarray]) -> float:
     """mediapipe FaceTracker + FER on the CPU, one frame at a time (the default backend)."""
-    from facelens.core.tracking import FaceTracker
+    from facelens.core.face.tracking import FaceTracker
 
     try:
         from facelens.core.affect.fer import FerEmotionModel
@@ -172,7 +172,7 @@ def bench_pipeline(video: Path, device: str, parallel: int, restart_every: int, 
     """Whole analyses in one run: mediapipe, torch frame by frame, torch chunk-parallel; frames/s."""
     import tempfile
 
-    from facelens.core import pipeline
+    from facelens.core.analysis import pipeline
 
     pipeline.RESTART_EVERY = restart_every  # short clips: several chunks (the results depend on it)
     print(f"pipeline on {video.name} at {fps:g} fps, restart every {restart_every} frames:")
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from facelens.core.torchface import resolve_device
+    from facelens.core.face.torchface import resolve_device
 
     device = resolve_device(a.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

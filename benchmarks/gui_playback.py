@@ -223,7 +223,7 @@ def main() -> None:
     if args.results and args.video:
         short, video = Path(args.results), Path(args.video)
     else:
-        from facelens.core.pipeline import analyze_to_file
+        from facelens.core.analysis.pipeline import analyze_to_file
 
         video = repo.parent / "shared" / "media" / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
         short = tmp / "bench.h5"

@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facelens.core.geometry import EXPRESSION_NAMES, template
+from facelens.core.face.geometry import EXPRESSION_NAMES, template
 from facelens.core.results import ResultsWriter
-from facelens.core.segments import Segment, write_segments_csv
-from facelens.core.simulate import simulate_session
-from facelens.core.types import Quality
+from facelens.core.annotation.segments import Segment, write_segments_csv
+from facelens.core.diagnosis.simulate import simulate_session
+from facelens.core.common.types import Quality
 
 FPS = 10.0
 

@@ -100,7 +100,7 @@ def make_long_video(src: Path, dst: Path, seconds: float) -> int:
 
 
 def _decode_only(video: Path, fps: float) -> tuple[int, _Phase]:
-    from facelens.core.video import open_session
+    from facelens.core.media.video import open_session
 
     with open_session(video) as s, _Phase() as ph:
         n = sum(1 for _ in s.iter_sampled(fps))
@@ -109,7 +109,7 @@ def _decode_only(video: Path, fps: float) -> tuple[int, _Phase]:
 
 def _pipeline(video: Path, fps: float, **kw: Any) -> tuple[int, float, _Phase]:
     """Frames, frames/s after the first batch (model loading excluded), phase figures."""
-    from facelens.core.pipeline import run_analysis
+    from facelens.core.analysis.pipeline import run_analysis
 
     with tempfile.TemporaryDirectory() as tmp, _Phase() as ph:
         first: tuple[float, int] | None = None
@@ -146,8 +146,8 @@ def _tracking_threads(video: Path, fps: float) -> tuple[float, float, float, flo
     """The clip's frames tracked by one FaceTracker, then split over two trackers in two threads:
     (wall, CPU) of each. Shows whether mediapipe lets two threads run at once, apart from the rest
     of the pipeline (decoding happens before the clock starts)."""
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.video import open_session
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.media.video import open_session
 
     with open_session(video) as s:
         frames = [f.rgb for f in s.iter_sampled(fps)]
@@ -186,8 +186,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="chunk threads of the parallel run (default auto)")
     args = ap.parse_args()
 
-    from facelens.core.pipeline import default_workers
-    from facelens.core.video import open_session
+    from facelens.core.analysis.pipeline import default_workers
+    from facelens.core.media.video import open_session
 
     video = Path(args.video)
     kw = {"backend": args.backend, "device": args.device}

@@ -12,7 +12,7 @@ behaviour measured in the same run (``occlusion_every=1, count_every=1``). The c
 alternate within each repetition and the best repetition is kept, so a load spike hits both.
 
 ``--against DIR`` instead compares the default tracker of this tree with the one of another
-checkout (``DIR/facelens/core/tracking.py``, e.g. ``git archive OLD facelens | tar -x -C DIR``),
+checkout (``DIR/facelens/core/face/tracking.py``, e.g. ``git archive OLD facelens | tar -x -C DIR``),
 alternating in this process: CPU ms per frame for a tracker's whole life as the pipeline uses it
 per restart chunk (build, every frame, close), and whether every observation is identical.
 """
@@ -41,14 +41,14 @@ def _media() -> Path:
 
 
 def _frames(path: Path, fps: float) -> list[np.ndarray]:
-    from facelens.core.video import open_session
+    from facelens.core.media.video import open_session
 
     with open_session(path) as s:
         return [f.rgb for f in s.iter_sampled(fps)]
 
 
 def _run(frames: list[np.ndarray], kwargs: dict) -> tuple[float, float, list, dict]:
-    from facelens.core.tracking import FaceTracker
+    from facelens.core.face.tracking import FaceTracker
 
     with FaceTracker(**kwargs) as tr:
         tr.process(frames[0])  # graph start-up and first detection are not per-frame costs
@@ -61,7 +61,7 @@ def _run(frames: list[np.ndarray], kwargs: dict) -> tuple[float, float, list, di
 
 
 def _compare(obs: list, ref: list) -> str:
-    from facelens.core.types import Quality
+    from facelens.core.common.types import Quality
 
     low = np.array([o.quality == Quality.LOW_CONFIDENCE for o in obs])
     low_ref = np.array([o.quality == Quality.LOW_CONFIDENCE for o in ref])
@@ -80,11 +80,11 @@ def _against(videos: list[Path], fps: float, repeat: int, other: Path) -> int:
     """This tree's default FaceTracker against ``other``'s, build + frames + close, same frames."""
     import importlib.util
 
-    from facelens.core import tracking
+    from facelens.core.face import tracking
 
-    spec = importlib.util.spec_from_file_location("other_tracking", other / "facelens/core/tracking.py")
+    spec = importlib.util.spec_from_file_location("other_tracking", other / "facelens/core/face/tracking.py")
     if spec is None or spec.loader is None:
-        raise SystemExit(f"no facelens/core/tracking.py under {other}")
+        raise SystemExit(f"no facelens/core/face/tracking.py under {other}")
     old = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)  # its imports resolve to this tree's facelens (types, geometry)
     old.FaceTracker().close()  # mediapipe's one-off start-up is not a per-chunk cost

@@ -77,7 +77,7 @@ step() {
 # Offline for pip: only the wheelhouse, whatever the machine's pip.conf says.
 export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$WH PIP_DISABLE_PIP_VERSION_CHECK=1
 # The installed package finds its data under <env>/share/facelens; FACELENS_MANIFEST is set
-# because facelens.core.models looks for the manifest beside the source tree only.
+# because facelens.core.registry looks for the manifest beside the source tree only.
 export FACELENS_MANIFEST=$ENV_DIR/share/facelens/models/manifest.toml
 
 step "virtual environment ($HAVE) in $ENV_DIR" "$PYTHON" -m venv "$ENV_DIR"

@@ -31,7 +31,7 @@ def analysed(tmp_path_factory, media):
 
     Each recording is analysed once per test session at 10 fps with the default pipeline.
     """
-    from facelens.core.pipeline import analyze_to_file
+    from facelens.core.analysis.pipeline import analyze_to_file
 
     cache: dict[str, Path] = {}
     root = tmp_path_factory.mktemp("analyses")
@@ -49,7 +49,7 @@ def analysed(tmp_path_factory, media):
 @pytest.fixture(scope="session")
 def demo_session(tmp_path_factory):
     """The embedded synthetic demo session, built and analysed once: (video, results, script)."""
-    from facelens.core.demo import build_demo
+    from facelens.core.demo.session import build_demo
 
     out = tmp_path_factory.mktemp("demo")
     return build_demo(out)

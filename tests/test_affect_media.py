@@ -62,7 +62,7 @@ def test_wolfgang_sad_then_happy(analysed):
 def test_demo_held_expressions_keep_their_valence(demo_session):
     """SYNTHETIC demo session (warped still photo, scripted spans): held smiles keep valence positive to
     their end, held sad spans negative, and the fused posterior names smile and sad spans correctly."""
-    from facelens.core.demo import read_script
+    from facelens.core.demo.session import read_script
 
     spans = read_script(demo_session.script)
     with SessionResults.open(demo_session.results) as r:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tomllib
 
-from facelens.core import labels as labels_mod
-from facelens.core.annotation import SegmentEditor, sample_clips, segment_stats
-from facelens.core.segments import Segment, SegmentError, read_segments_csv
+from facelens.core.annotation.editor import labels as labels_mod
+from facelens.core.annotation.editor import SegmentEditor, sample_clips, segment_stats
+from facelens.core.annotation.segments import Segment, SegmentError, read_segments_csv
 from facelens.core.workspace import Workspace
 
 

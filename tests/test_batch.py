@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facelens.core.batch import ManifestError, read_batch_manifest, run_batch
-from facelens.core.batch.task import read_progress
+from facelens.core.analysis.batch import ManifestError, read_batch_manifest, run_batch
+from facelens.core.analysis.batch.task import read_progress
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 5.0  # short batches on a shared 2-core machine
@@ -190,8 +190,8 @@ def test_killed_batch_resumes_to_identical_results(pool_run, tmp_path, media):
 
 def _crash_on_marked(task):
     """Stand-in session work: the session named 'crash' kills its worker process outright."""
-    from facelens.core.batch import SessionOutcome
-    from facelens.core.batch.task import write_progress
+    from facelens.core.analysis.batch import SessionOutcome
+    from facelens.core.analysis.batch.task import write_progress
 
     write_progress(task.progress_path, {"state": "running", "done": 0, "total": 1})
     if task.session_id == "crash":
@@ -201,7 +201,7 @@ def _crash_on_marked(task):
 
 
 def test_a_dying_worker_fails_only_its_session(tmp_path):
-    from facelens.core.batch import BatchEntry
+    from facelens.core.analysis.batch import BatchEntry
 
     entries = [BatchEntry(session_id=s, video=tmp_path / f"{s}.mp4") for s in ("a", "crash", "b", "c")]
     result = run_batch(entries, tmp_path / "out", workers=2, task_fn=_crash_on_marked)

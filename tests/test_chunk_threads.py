@@ -1,4 +1,4 @@
-"""Chunk-parallel mediapipe tracking (``facelens.core.chunk_threads``): identical to the sequential run.
+"""Chunk-parallel mediapipe tracking (``facelens.core.analysis.chunk_threads``): identical to the sequential run.
 
 Small restart intervals so that short clips have several chunks; ``workers=1`` is the sequential
 reference (decoder thread + frame-by-frame tracking, the path every earlier release used).
@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.core import chunked, pipeline
-from facelens.core.chunked import ChunkMismatch
+from facelens.core.analysis import chunks as chunked
+
+from facelens.core.analysis import pipeline
+from facelens.core.analysis.chunks import ChunkMismatch
 from facelens.core.results import SessionResults, partial_path
 
 CLIP = "videos/liveportrait_d3.mp4"  # 118 sampled frames, a face throughout, some LOW_CONFIDENCE
@@ -83,7 +85,7 @@ def test_seek_mismatch_falls_back_to_sequential(media, tmp_path, monkeypatch, se
             raise ChunkMismatch("simulated")
         yield from real(session, plan, first, stop, *args)
 
-    monkeypatch.setattr("facelens.core.chunk_threads.iter_chunk", flaky)
+    monkeypatch.setattr("facelens.core.analysis.chunk_threads.iter_chunk", flaky)
     out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb.h5", batch_size=10, workers=2)
     assert 50 in seen
     _assert_identical(sequential[0], _arrays(out)[0])
@@ -101,7 +103,7 @@ def test_decoding_error_after_a_seek_falls_back_too(media, tmp_path, monkeypatch
                 raise av.InvalidDataError(1094995529, "simulated", "x.mp4")
             yield f
 
-    monkeypatch.setattr("facelens.core.chunk_threads.iter_chunk", broken)
+    monkeypatch.setattr("facelens.core.analysis.chunk_threads.iter_chunk", broken)
     out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb2.h5", batch_size=10, workers=2)
     _assert_identical(sequential[0], _arrays(out)[0])
 

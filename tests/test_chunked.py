@@ -1,4 +1,4 @@
-"""Chunk-parallel decoding and tracking (``facelens.core.chunked``, ``torchface.chunk_run``).
+"""Chunk-parallel decoding and tracking (``facelens.core.analysis.chunks``, ``torchface.chunk_run``).
 
 Decoding must reproduce the sequential decoder exactly (same frames, pixels, ordinals, times);
 tracking chunks side by side must give what frame-by-frame tracking gives. Small sizes: low fps
@@ -11,9 +11,9 @@ import itertools
 import numpy as np
 import pytest
 
-from facelens.core import chunked
-from facelens.core.chunked import ChunkFeeder, ChunkMismatch, iter_chunk, plan_samples
-from facelens.core.video import open_session
+from facelens.core.analysis import chunks as chunked
+from facelens.core.analysis.chunks import ChunkFeeder, ChunkMismatch, iter_chunk, plan_samples
+from facelens.core.media.video import open_session
 
 CLIPS = ["videos/pyfeat_single_face.mp4", "videos/pyfeat_noface_face.mov"]  # H.264 MP4, HEVC MOV
 
@@ -69,7 +69,7 @@ def frames(media):
 
 
 def test_process_streams_equals_process_stream_by_stream(frames):
-    from facelens.core.torchface.tracker import TorchFaceTracker
+    from facelens.core.face.torchface.tracker import TorchFaceTracker
 
     with TorchFaceTracker(device="cpu") as tr:
         a, b = frames[:3], [np.zeros_like(frames[0]), *frames[3:5]]  # stream b starts without a face
@@ -120,7 +120,7 @@ def _assert_same(a, b, lm_tol=0.05):
 @pytest.fixture(scope="module")
 def sequential(media, tmp_path_factory):
     """The reference: torch backend, sequential decoder, frame by frame (restart every 3 frames)."""
-    from facelens.core import pipeline
+    from facelens.core.analysis import pipeline
 
     out = tmp_path_factory.mktemp("seq") / "seq.h5"
     mp = pytest.MonkeyPatch()
@@ -134,7 +134,7 @@ def sequential(media, tmp_path_factory):
 
 
 def test_chunk_parallel_pipeline_equals_sequential(media, tmp_path, monkeypatch, sequential):
-    from facelens.core import pipeline
+    from facelens.core.analysis import pipeline
 
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     out = pipeline.analyze_to_file(media / CLIPS[0], tmp_path / "par.h5", fps=5.0, backend="torch",
@@ -146,7 +146,7 @@ def test_chunk_parallel_pipeline_equals_sequential(media, tmp_path, monkeypatch,
 
 
 def test_cancel_and_resume_in_chunk_parallel_mode(media, tmp_path, monkeypatch, sequential):
-    from facelens.core import pipeline
+    from facelens.core.analysis import pipeline
     from facelens.core.results import partial_path
 
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
@@ -168,7 +168,7 @@ def test_cancel_and_resume_in_chunk_parallel_mode(media, tmp_path, monkeypatch, 
 
 
 def test_seek_mismatch_falls_back_to_sequential_decoding(media, tmp_path, monkeypatch, sequential):
-    from facelens.core import pipeline
+    from facelens.core.analysis import pipeline
 
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     real = chunked.iter_chunk

@@ -126,7 +126,7 @@ def test_ctrl_c_leaves_resumable_partial(tmp_path, media):
 
 
 def test_workers_option(tmp_path, media, monkeypatch, capsys):
-    from facelens.core import pipeline
+    from facelens.core.analysis import pipeline
 
     monkeypatch.setattr(pipeline, "RESTART_EVERY", 8)  # 24 frames: three chunks side by side
     video = str(media / "videos/pyfeat_single_face.mp4")

@@ -22,7 +22,7 @@ UNWRITABLE = "/proc/facelens-test"  # a folder nobody (not even root) can create
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory) -> Path:
     """A small simulated cohort (real results files and segments; seconds to write)."""
-    from facelens.core.simulate import simulate_cohort
+    from facelens.core.diagnosis.simulate import simulate_cohort
 
     return simulate_cohort(tmp_path_factory.mktemp("sim"), 6, 6, seed=1)
 
@@ -215,7 +215,7 @@ def test_evaluate_on_training_data_warns(capsys, sim, model_dir):
 
 
 def test_evaluate_on_new_subjects_is_external(capsys, model_dir, tmp_path):
-    from facelens.core.simulate import simulate_cohort
+    from facelens.core.diagnosis.simulate import simulate_cohort
 
     other = simulate_cohort(tmp_path / "other", 4, 4, seed=7)
     # same neutral ids (sim0001...) as the training cohort: rename them so the subjects really differ
@@ -228,7 +228,7 @@ def test_evaluate_on_new_subjects_is_external(capsys, model_dir, tmp_path):
 # -- atomic writes -----------------------------------------------------------------------------
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_atomic_write_mode_follows_umask(tmp_path, umask, mode):
-    from facelens.core.atomic import atomic_write_text
+    from facelens.core.common.atomic import atomic_write_text
 
     old = os.umask(umask)
     try:
@@ -240,7 +240,7 @@ def test_atomic_write_mode_follows_umask(tmp_path, umask, mode):
 
 
 def test_atomic_path_failure_keeps_old_file_and_no_temp(tmp_path):
-    from facelens.core.atomic import atomic_path
+    from facelens.core.common.atomic import atomic_path
 
     p = tmp_path / "a.txt"
     p.write_text("old")
@@ -251,7 +251,7 @@ def test_atomic_path_failure_keeps_old_file_and_no_temp(tmp_path):
 
 
 def test_atomic_error_names_the_final_path():
-    from facelens.core.atomic import atomic_write_bytes
+    from facelens.core.common.atomic import atomic_write_bytes
 
     with pytest.raises(OSError) as ei:
         atomic_write_bytes(f"{UNWRITABLE}/x.bin", b"1")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from facelens.cli import main
-from facelens.core.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
-from facelens.core.diagnosis import PortableModel, export_estimator, load_model, reference_model_dir
-from facelens.core.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
-from facelens.core.segments import Segment
-from facelens.core.simulate import simulate_cohort, simulate_session
+from facelens.core.diagnosis.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
+from facelens.core.diagnosis.model import PortableModel, export_estimator, load_model, reference_model_dir
+from facelens.core.diagnosis.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
+from facelens.core.annotation.segments import Segment
+from facelens.core.diagnosis.simulate import simulate_cohort, simulate_session
 
 
 def _series(values_by_label: dict[str, np.ndarray], usable_by_label: dict[str, np.ndarray] | None = None):

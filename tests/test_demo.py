@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelens.core.demo import NOTICE, DemoError, build_demo, plateau_means, read_script
-from facelens.core.segments import read_segments_csv
+from facelens.core.demo.session import NOTICE, DemoError, build_demo, plateau_means, read_script
+from facelens.core.annotation.segments import read_segments_csv
 
 SHORT_S = 12.0  # a short build keeps the generation-only tests at a few seconds
 
@@ -56,9 +56,9 @@ def test_video_decodes_with_the_scripted_duration(short_demo):
 
 def test_tracked_mesh_follows_the_script_in_single_frames(short_demo):
     """Mediapipe + geometry on one mid-span frame per expression (no pipeline needed)."""
-    from facelens.core.geometry import EXPRESSION_NAMES, expression_measures
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.video import open_session
+    from facelens.core.face.geometry import EXPRESSION_NAMES, expression_measures
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.media.video import open_session
 
     spans = read_script(short_demo.script)
     mid = {s.expression: (s.start_s + s.end_s) / 2 for s in reversed(spans)}  # first span of each

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from facelens.cli import main
-from facelens.core.diagnosis import (
+from facelens.core.diagnosis.model import (
     Prediction,
     Refusal,
     load_model,
     predict_subject,
     reference_model_dir,
 )
-from facelens.core.features import MIN_VALID_FRAMES, SessionSeries
-from facelens.core.segments import Segment, write_segments_csv
-from facelens.core.simulate import simulate_session
+from facelens.core.diagnosis.features import MIN_VALID_FRAMES, SessionSeries
+from facelens.core.annotation.segments import Segment, write_segments_csv
+from facelens.core.diagnosis.simulate import simulate_session
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_prediction_has_interval_drivers_and_card(model):
     # Logistic regression: the log-odds is the sum of all contributions plus the intercept.
     x = np.array([out.n_valid_frames["happy"]])  # (only to show the counts are there)
     assert x[0] >= MIN_VALID_FRAMES
-    from facelens.core.features import subject_features
+    from facelens.core.diagnosis.features import subject_features
 
     contrib = model.contributions(subject_features([_sim("BD")]).vector(model.feature_names))
     logit = float(np.log(out.probability_bd / (1 - out.probability_bd)))
@@ -75,7 +75,7 @@ def test_missing_neutral_is_imputed_and_said(model):
 
 
 def test_gboost_model_predicts_too(tmp_path):
-    from facelens.core.simulate import simulate_cohort
+    from facelens.core.diagnosis.simulate import simulate_cohort
 
     manifest = simulate_cohort(tmp_path / "sim", n_bd=12, n_mdd=12, seed=2)
     assert main(["cohort", "train", str(manifest), "--out", str(tmp_path / "gb"), "--classifier", "gboost"]) == 0

@@ -16,8 +16,8 @@ from facelens.core.dynamics import (
     response,
     series_indices,
 )
-from facelens.core.segments import Segment, write_segments_csv
-from facelens.core.types import Quality
+from facelens.core.annotation.segments import Segment, write_segments_csv
+from facelens.core.common.types import Quality
 
 
 def test_indices_of_an_alternating_series_match_hand_computation():
@@ -164,7 +164,7 @@ def test_response_on_a_segment_shorter_than_the_smoothing_window():
     import numpy as np
 
     from facelens.core.dynamics import compute_dynamics
-    from facelens.core.segments import Segment
+    from facelens.core.annotation.segments import Segment
 
     t = np.arange(0, 3.0, 0.1)
     v = np.where(t >= 1.0, 0.5, 0.0)

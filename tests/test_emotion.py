@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from facelens.core.affect.crops import gray_face_crop, square_box
 from facelens.core.affect.fer import FER_LABELS, FerEmotionModel
-from facelens.core.models import registry
+from facelens.core.registry import registry
 
 REF = json.loads((Path(__file__).parent / "data" / "keras_reference.json").read_text())
 
@@ -166,7 +166,7 @@ def make_hsemotion_onnx(path: Path, weights: np.ndarray, bias: np.ndarray, batch
 def test_hsemotion_loader_and_stage_preference(tmp_path, monkeypatch):
     from facelens.core.affect.hsemotion import HSE_LABELS, HSEmotionModel
     from facelens.core.affect.stage import AffectStage
-    from facelens.core.types import FaceObservation, Quality
+    from facelens.core.common.types import FaceObservation, Quality
 
     rng = np.random.default_rng(3)
     w, b = rng.normal(size=(3, 10)), rng.normal(size=10) * 0.1
@@ -272,8 +272,8 @@ def test_stage_fusion_equals_offline_fusion(fer):
     (facelens.core.affect.evaluation); that must equal what the stage computes live."""
     from facelens.core.affect.stage import AffectStage
     from facelens.core.affect.va import CircumplexVA
-    from facelens.core.geometry import EXPRESSION_NAMES
-    from facelens.core.types import FaceObservation, Quality
+    from facelens.core.face.geometry import EXPRESSION_NAMES
+    from facelens.core.common.types import FaceObservation, Quality
 
     stage = AffectStage(fer)
     rng = np.random.default_rng(11)

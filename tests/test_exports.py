@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from facelens.core.exports import (
+from facelens.core.annotation.exports import (
     ExportError,
     export_mesh,
     export_mesh_range,
@@ -16,7 +16,7 @@ from facelens.core.exports import (
     write_boris_csv,
     write_eaf,
 )
-from facelens.core.segments import Segment, read_segments_csv, write_segments_csv
+from facelens.core.annotation.segments import Segment, read_segments_csv, write_segments_csv
 
 SEGMENTS = [
     Segment(0.0, 15.0, "happy", scenario="elicitation video", note='laughs & says "no" <quietly>', author="RA-1"),
@@ -141,7 +141,7 @@ def test_posefree_mesh_obj_and_ply(analysed, tmp_path):
     import trimesh
 
     from facelens.core.results import SessionResults
-    from facelens.core.topology import triangles
+    from facelens.core.face.topology import triangles
 
     with SessionResults.open(analysed("videos/pyfeat_single_face.mp4")) as r:
         i = int(np.flatnonzero(r.usable)[len(np.flatnonzero(r.usable)) // 2])

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelens.core import geometry as g
-from facelens.core.types import FaceObservation, Quality
+from facelens.core.face import geometry as g
+from facelens.core.common.types import FaceObservation, Quality
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -100,8 +100,8 @@ def test_docs_list_every_expression():
 
 
 def _track(path: Path, fps: float = 10.0):
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.video import open_session
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.media.video import open_session
 
     with FaceTracker(occlusion_check=False) as tracker, open_session(path) as session:
         for frame in session.iter_sampled(fps):
@@ -122,8 +122,8 @@ def test_smile_raises_lip_corner_pull(media):
 
 
 def test_pose_stable_on_still_image_under_small_shifts(media):
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.video import open_session
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.media.video import open_session
 
     with open_session(media / "images" / "pyfeat_happy_single_face.jpg") as s:
         rgb = next(iter(s.iter_sampled(10))).rgb

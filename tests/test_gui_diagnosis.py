@@ -16,7 +16,7 @@ VIDEO = "videos/pyfeat_single_face.mp4"
 
 @pytest.fixture(scope="module")
 def sim_cohort(tmp_path_factory):
-    from facelens.core.simulate import simulate_cohort
+    from facelens.core.diagnosis.simulate import simulate_cohort
 
     return simulate_cohort(tmp_path_factory.mktemp("simcohort"), n_bd=8, n_mdd=8, seed=3)
 
@@ -35,7 +35,7 @@ def _session_with(ws, media, results: Path, segments) -> int:
 
 
 def test_prediction_is_shown_with_interval_drivers_and_simulated_notice(gui_window, media, sim_cohort, tmp_path):
-    from facelens.core.segments import read_segments_csv
+    from facelens.core.annotation.segments import read_segments_csv
 
     row = next(csv.DictReader(sim_cohort.open()))
     base = sim_cohort.parent
@@ -58,7 +58,7 @@ def test_prediction_is_shown_with_interval_drivers_and_simulated_notice(gui_wind
 
 
 def test_refusal_is_shown_and_recorded(gui_window, media, analysed, tmp_path):
-    from facelens.core.segments import Segment
+    from facelens.core.annotation.segments import Segment
 
     w = gui_window
     assert w.open_workspace(tmp_path / "ws")

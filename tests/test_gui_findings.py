@@ -81,7 +81,7 @@ def test_screenshot_run_leaves_the_user_settings_alone(gui_qapp, tmp_path, monke
 
 
 def test_broken_labels_file_is_reported_in_the_status_bar(qtbot, gui_qapp, gui_settings, tmp_path, monkeypatch):
-    from facelens.core import labels
+    from facelens.core.annotation.editor import labels
     from facelens.gui.main_window import MainWindow
 
     bad = tmp_path / "facelens" / "labels.toml"
@@ -104,7 +104,7 @@ def test_broken_labels_file_is_reported_in_the_status_bar(qtbot, gui_qapp, gui_s
 
 
 def test_about_box_shows_the_registry_error(monkeypatch):
-    from facelens.core import models
+    from facelens.core import registry as models
     from facelens.gui.dialogs import about_html
 
     def broken() -> list:
@@ -143,7 +143,7 @@ def test_3d_view_is_offscreen_one_render_per_change(gui_window, qtbot):
 def test_segment_table_rewrites_only_the_edited_row(gui_qapp):
     from dataclasses import replace
 
-    from facelens.core.segments import Segment
+    from facelens.core.annotation.segments import Segment
     from facelens.gui.segment_panel import SegmentPanel
 
     t = np.arange(0, 60, 0.1)

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_segment_table_is_chronological_by_default(gui_qapp):
-    from facelens.core.segments import Segment
+    from facelens.core.annotation.segments import Segment
     from facelens.gui.segment_panel import SegmentPanel
 
     t = np.arange(0, 60, 0.1)

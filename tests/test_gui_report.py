@@ -16,7 +16,7 @@ VIDEO = "videos/pyfeat_single_face.mp4"  # 2.4 s, one face
 
 @pytest.fixture
 def workspace_with_segments(tmp_path, media, analysed):
-    from facelens.core.segments import Segment
+    from facelens.core.annotation.segments import Segment
     from facelens.core.workspace import RunStatus, SessionStatus, Workspace
 
     folder = tmp_path / "ws"

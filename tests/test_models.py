@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from facelens.cli import main
-from facelens.core.models import ModelError, ModelRegistry, registry
+from facelens.core.registry import ModelError, ModelRegistry, registry
 
 FER = "fer2013-mini-xception"
 REQUIRED = ("id", "version", "task", "file", "licence", "input", "output", "training_data", "metrics", "runtime")

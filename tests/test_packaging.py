@@ -93,7 +93,7 @@ def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def test_wheel_carries_package_data_and_data_files(wheel, source_files):
     names = set(zipfile.ZipFile(wheel).namelist())
     version = wheel.name.split("-")[1]
-    assert "facelens/core/data/face_triangles.npy" in names
+    assert "facelens/core/face/data/face_triangles.npy" in names
     # Every non-Python file inside the package (data the code reads) is in the wheel.
     pkg_data = [f for f in source_files if f.startswith("facelens/") and not f.endswith(".py")]
     assert pkg_data, "expected package data under facelens/"
@@ -128,8 +128,8 @@ def test_wheel_has_no_media_weights_tests_or_big_files(wheel):
 
 def test_installed_finds_its_data_inside_the_prefix(installed, tmp_path):
     code = ("import facelens, sys\n"
-            "from facelens.core import paths, topology\n"
-            "from facelens.core.labels import default_label_set\n"
+            "from facelens.core.common import paths\nfrom facelens.core.face import topology\n"
+            "from facelens.core.annotation.labels import default_label_set\n"
             "print(facelens.__file__); print(sys.prefix)\n"
             "print(paths.resources_dir()); print(paths.models_src_dir())\n"
             "print(topology.triangles().shape); print(default_label_set().source)\n")
@@ -168,7 +168,7 @@ def test_installed_models_list_with_launcher_environment(installed, tmp_path):
 
 def test_installed_manifest_found_without_environment(installed, tmp_path):
     proc = _run([str(installed / "bin" / "python"), "-c",
-                 "from facelens.core.models import default_manifest; print(default_manifest().is_file())"],
+                 "from facelens.core.registry import default_manifest; print(default_manifest().is_file())"],
                 cwd=tmp_path)
     assert proc.stdout.strip() == "True"
 
@@ -184,16 +184,16 @@ def test_installed_gui_gets_its_style_sheet(installed, tmp_path):
 
 
 # Modules that still find data by climbing out of the package (they only work from a checkout);
-# every other lookup goes through facelens.core.paths or stays inside the package.
-KNOWN_SOURCE_TREE_LOOKUPS = {"facelens/core/models.py"}
+# every other lookup goes through facelens.core.common.paths or stays inside the package.
+KNOWN_SOURCE_TREE_LOOKUPS = {"facelens/core/registry/__init__.py"}
 
 
 def test_no_new_lookups_beside_the_source_tree():
     climb = re.compile(r"__file__\)(\.resolve\(\))?\.(parents\[[2-9]\]|parent\.parent\.parent)")
     found = {str(p.relative_to(REPO)) for p in (REPO / "facelens").rglob("*.py")
              if climb.search(p.read_text(encoding="utf-8"))}
-    found.discard("facelens/core/paths.py")
-    assert found <= KNOWN_SOURCE_TREE_LOOKUPS, f"use facelens.core.paths instead: {sorted(found - KNOWN_SOURCE_TREE_LOOKUPS)}"
+    found.discard("facelens/core/common/paths.py")
+    assert found <= KNOWN_SOURCE_TREE_LOOKUPS, f"use facelens.core.common.paths instead: {sorted(found - KNOWN_SOURCE_TREE_LOOKUPS)}"
 
 
 # -- installer scripts -------------------------------------------------------------------------

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.core import pipeline
-from facelens.core.pipeline import AnalysisCancelled, analyze_to_file, run_analysis
+from facelens.core.analysis import pipeline
+from facelens.core.analysis.pipeline import AnalysisCancelled, analyze_to_file, run_analysis
 from facelens.core.results import ResultsError, SessionResults, partial_path
-from facelens.core.types import Quality
+from facelens.core.common.types import Quality
 
 ARRAYS = ("time_s", "frame_index", "quality", "n_faces", "confidence", "blur", "bbox", "euler", "rotation",
           "translation", "scale", "expressions", "emotions", "valence", "arousal")

@@ -19,7 +19,7 @@ def qapp_vispy(qapp):
 
 def _template_px() -> np.ndarray:
     """The neutral template placed like a frontal face in a 640×480 image (x right, y down, z away)."""
-    from facelens.core import geometry
+    from facelens.core.face import geometry
 
     tpl = np.asarray(geometry.template(), dtype=np.float32) * np.array([1, -1, -1], np.float32)  # y up -> down
     width = tpl[:, 0].max() - tpl[:, 0].min()

@@ -15,8 +15,8 @@ import pytest
 from facelens.core import report_content as rc
 from facelens.core.dynamics import session_dynamics
 from facelens.core.results import SessionResults
-from facelens.core.segments import Segment, read_segments_csv, write_segments_csv
-from facelens.core.types import Quality
+from facelens.core.annotation.segments import Segment, read_segments_csv, write_segments_csv
+from facelens.core.common.types import Quality
 
 REPO = Path(__file__).resolve().parents[1]
 WOLF = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
@@ -119,7 +119,7 @@ def test_charts_are_vector_and_snapshots_are_images(wolf_pdf):
 
 
 def _simulated(tmp: Path, *, no_face: bool = False) -> tuple[Path, Path]:
-    from facelens.core.simulate import simulate_session, write_session
+    from facelens.core.diagnosis.simulate import simulate_session, write_session
 
     s = simulate_session(np.random.default_rng(3), "BD")
     if no_face:
@@ -206,7 +206,7 @@ def test_failed_build_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_snapshot_renders_offscreen():
-    from facelens.core.geometry import template
+    from facelens.core.face.geometry import template
     from facelens.render.snapshot import SnapshotError, render_face
 
     img = render_face(template(), size=120)

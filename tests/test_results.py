@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from facelens.core.results import ResultsError, ResultsWriter, SessionResults, partial_path
-from facelens.core.types import N_LANDMARKS, Quality
+from facelens.core.common.types import N_LANDMARKS, Quality
 
 NAMES = ["brow_raise", "smile", "mouth_open"]
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]

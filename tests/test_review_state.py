@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.core.review_state import ReviewState
+from facelens.viewmodel.review_state import ReviewState
 
 TIMES = np.round(np.arange(0.0, 12.0, 0.1) + 0.033, 3)  # 10 fps samples, first at 0.033 s
 
@@ -128,7 +128,7 @@ def test_empty_session() -> None:
 
 
 def test_extend_times_grows_without_resetting_the_view():
-    from facelens.core.review_state import ReviewState
+    from facelens.viewmodel.review_state import ReviewState
 
     s = ReviewState()
     s.set_session(1, [0.0, 0.1, 0.2], duration_s=0.2)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from facelens.cli import main
-from facelens.core.segments import Segment
+from facelens.core.annotation.segments import Segment
 from facelens.core.workspace import Workspace, schema
 from facelens.core.workspace.audit_chain import CHAIN_STARTED
 

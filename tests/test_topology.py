@@ -5,8 +5,8 @@ from collections import Counter
 
 import numpy as np
 
-from facelens.core import topology
-from facelens.core.geometry import template
+from facelens.core.face import topology
+from facelens.core.face.geometry import template
 
 
 def _directed_edges(tris: np.ndarray) -> list[tuple[int, int]]:

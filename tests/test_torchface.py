@@ -14,19 +14,19 @@ import numpy as np
 import pytest
 import torch
 
-from facelens.core.torchface import custom_ops, roi
-from facelens.core.torchface.detector import FaceDetector, ssd_anchors
-from facelens.core.torchface.graph import _same_pad
-from facelens.core.torchface.mesh import MESH_FILE, refinement_indices
-from facelens.core.torchface.tflite import mediapipe_model_path, read_model
-from facelens.core.torchface.tracker import TorchFaceTracker, resolve_device
-from facelens.core.types import Quality
+from facelens.core.face.torchface import custom_ops, roi
+from facelens.core.face.torchface.detector import FaceDetector, ssd_anchors
+from facelens.core.face.torchface.graph import _same_pad
+from facelens.core.face.torchface.mesh import MESH_FILE, refinement_indices
+from facelens.core.face.torchface.tflite import mediapipe_model_path, read_model
+from facelens.core.face.torchface.tracker import TorchFaceTracker, resolve_device
+from facelens.core.common.types import Quality
 
 TOL_PX = 0.5
 
 
 def _frames(media, rel: str, n: int, fps: float = 10.0) -> list[np.ndarray]:
-    from facelens.core.video import open_session
+    from facelens.core.media.video import open_session
 
     with open_session(media / rel) as s:
         return [f.rgb for f in itertools.islice(s.iter_sampled(fps=fps), n)]
@@ -199,7 +199,7 @@ def test_device_choice_and_bad_input():
 @pytest.mark.slow
 def test_pipeline_torch_backend_matches_mediapipe_backend(media, analysed, tmp_path):
     """Whole analysis with ``backend="torch"`` on the CPU: same VA (0.02) and landmarks (0.5 px)."""
-    from facelens.core.pipeline import analyze_to_file
+    from facelens.core.analysis.pipeline import analyze_to_file
     from facelens.core.results import SessionResults
 
     rel = "videos/pyfeat_single_face.mp4"

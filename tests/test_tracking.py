@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelens.core.tracking import FaceTracker
-from facelens.core.types import Quality
-from facelens.core.video import open_session
+from facelens.core.face.tracking import FaceTracker
+from facelens.core.common.types import Quality
+from facelens.core.media.video import open_session
 
 
 def _track(path: Path, until_s: float = 1e9, **kwargs) -> list[tuple[float, object]]:
@@ -162,7 +162,7 @@ def test_second_face_appearing_and_leaving(media):
 def test_fast_landmark_parsing_matches_protobuf():
     from mediapipe.framework.formats import landmark_pb2
 
-    from facelens.core.tracking import _to_pixels
+    from facelens.core.face.tracking import _to_pixels
 
     rng = np.random.default_rng(1)
     xyz = rng.uniform(-0.5, 1.5, (478, 3)).astype(np.float32)
@@ -185,10 +185,10 @@ def test_frame_quality_rule_is_shared_by_both_backends():
     """One rule (module-level) for mediapipe and torch: severity order confidence > blur > faces."""
     import inspect
 
-    from facelens.core import tracking
-    from facelens.core.torchface import tracker as torch_tracker
-    from facelens.core.tracking import frame_quality
-    from facelens.core.types import Quality
+    from facelens.core.face import tracking
+    from facelens.core.face.torchface import tracker as torch_tracker
+    from facelens.core.face.tracking import frame_quality
+    from facelens.core.common.types import Quality
 
     kw = {"min_confidence": 0.5, "blur_threshold": 10.0}
     assert frame_quality(0.4, 1.0, 3, **kw) == Quality.LOW_CONFIDENCE
@@ -205,7 +205,7 @@ def test_frame_quality_rule_is_shared_by_both_backends():
 def test_blur_measure_module_function_matches_method():
     import numpy as np
 
-    from facelens.core.tracking import blur_measure
+    from facelens.core.face.tracking import blur_measure
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)

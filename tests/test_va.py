@@ -97,8 +97,8 @@ def test_smoothing_does_not_bridge_a_missing_face():
 
 def test_stage_contract_with_fer(tmp_path):
     from facelens.core.affect.stage import AffectStage
-    from facelens.core.models import registry
-    from facelens.core.types import FaceObservation, Quality
+    from facelens.core.registry import registry
+    from facelens.core.common.types import FaceObservation, Quality
 
     registry.fetch("fer2013-mini-xception", log=lambda s: None)
     stage = AffectStage.default(device="cpu", prefer_user_models=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.core.video import VideoError, open_session
+from facelens.core.media.video import VideoError, open_session
 
 
 def _write_video(path, frames, fps=10, rotation=None, codec="libx264"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from facelens.core.segments import Segment
+from facelens.core.annotation.segments import Segment
 from facelens.core.workspace import (
     RunStatus,
     SessionStatus,

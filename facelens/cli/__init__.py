@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # Last resort (the commands check their paths themselves): one line, never a traceback.
         # An error about a named file is an unusable input/output location (2); else a failure (1).
-        from facelens.core.atomic import os_error_line
+        from facelens.core.common.atomic import os_error_line
 
         print(f"facelens: error: {os_error_line(exc, 'cannot use')}", file=sys.stderr)
         return 2 if exc.filename is not None else 1

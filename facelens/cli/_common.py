@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from facelens.cli import UsageError
-from facelens.core.atomic import os_error_line
+from facelens.core.common.atomic import os_error_line
 
 __all__ = ["check_output_dir", "check_output_file", "refuse_same_file", "usage_from_os_error"]
 

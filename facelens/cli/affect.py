@@ -57,7 +57,7 @@ def _load_features(dataset: Path):
 def _train(args: argparse.Namespace) -> int:
     from facelens.core.affect.datasets import image_sequences
     from facelens.core.affect.temporal import TemporalConfig, TemporalRegressor
-    from facelens.core.geometry import EXPRESSION_NAMES
+    from facelens.core.face.geometry import EXPRESSION_NAMES
 
     if args.epochs < 1 or args.seq_len < 2:
         raise UsageError("--epochs must be >= 1 and --seq-len >= 2")
@@ -81,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict_temporal(model: str, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from facelens.core.affect.temporal import TemporalRegressor
-    from facelens.core.models import ModelError, registry
+    from facelens.core.registry import ModelError, registry
 
     if model == "va-temporal":
         try:
@@ -109,7 +109,7 @@ def _predict_default(samples, boxes) -> tuple[np.ndarray, np.ndarray]:
     from facelens.core.affect.fer import FER_LABELS, FerEmotionModel
     from facelens.core.affect.temporal import AFFECTNET_LABELS
     from facelens.core.affect.va import CircumplexVA
-    from facelens.core.models import ModelError
+    from facelens.core.registry import ModelError
 
     try:
         fer = FerEmotionModel(device="auto")
@@ -136,7 +136,7 @@ def _predict_default(samples, boxes) -> tuple[np.ndarray, np.ndarray]:
 
 def _eval(args: argparse.Namespace) -> int:
     from facelens.core.affect.datasets import affect_metrics
-    from facelens.core.atomic import atomic_write_text
+    from facelens.core.common.atomic import atomic_write_text
     from facelens.core.dynamics import jsonable
 
     if args.json is not None:

@@ -60,10 +60,10 @@ def register(sub: Any) -> None:
 # -- analyze -------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
     from facelens.cli._common import refuse_same_file
-    from facelens.core.models import ModelError
-    from facelens.core.pipeline import AnalysisCancelled, PipelineError, run_analysis
+    from facelens.core.registry import ModelError
+    from facelens.core.analysis.pipeline import AnalysisCancelled, PipelineError, run_analysis
     from facelens.core.results import ResultsError, SessionResults, partial_path
-    from facelens.core.video import VideoError
+    from facelens.core.media.video import VideoError
 
     out = Path(args.output)
     if out.is_dir():
@@ -186,7 +186,7 @@ def export_chunks(r: Any, landmarks: bool = False, rows: int = _EXPORT_ROWS) -> 
     """The export table of a :class:`SessionResults` as pandas DataFrames of ``rows`` rows."""
     import pandas as pd
 
-    from facelens.core.types import Quality
+    from facelens.core.common.types import Quality
 
     names = _column_names(r, landmarks)
     qnames = np.array([q.name.lower() for q in Quality] + ["unknown"] * (256 - len(Quality)), dtype=object)
@@ -211,7 +211,7 @@ def export_chunks(r: Any, landmarks: bool = False, rows: int = _EXPORT_ROWS) -> 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from facelens.cli._common import check_output_file, refuse_same_file, usage_from_os_error
-    from facelens.core.atomic import atomic_path
+    from facelens.core.common.atomic import atomic_path
 
     if not args.csv and not args.parquet:
         raise UsageError("export needs --csv OUT.csv and/or --parquet OUT.parquet")

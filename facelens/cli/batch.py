@@ -63,7 +63,7 @@ class _Reporter:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from facelens.core.batch import BatchError, ManifestError, read_batch_manifest, run_batch
+    from facelens.core.analysis.batch import BatchError, ManifestError, read_batch_manifest, run_batch
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from facelens.core.simulate import simulate_cohort
+    from facelens.core.diagnosis.simulate import simulate_cohort
 
     if args.n_bd < 1 or args.n_mdd < 1:
         raise UsageError("--n-bd and --n-mdd must be at least 1")
@@ -74,7 +74,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def _load_cohort(manifest: str) -> Any:
-    from facelens.core.cohort import CohortError, load_cohort
+    from facelens.core.diagnosis.cohort import CohortError, load_cohort
 
     try:
         return load_cohort(manifest)
@@ -83,7 +83,7 @@ def _load_cohort(manifest: str) -> Any:
 
 
 def _load_model(path: str | None) -> Any:
-    from facelens.core.diagnosis import ModelError, load_model
+    from facelens.core.diagnosis.model import ModelError, load_model
 
     try:
         return load_model(path)
@@ -92,8 +92,8 @@ def _load_model(path: str | None) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from facelens.core.cohort import CohortError, format_metrics, train_model
-    from facelens.core.diagnosis import save_model
+    from facelens.core.diagnosis.cohort import CohortError, format_metrics, train_model
+    from facelens.core.diagnosis.model import save_model
 
     if args.folds < 2:
         raise UsageError("--folds must be at least 2")
@@ -127,7 +127,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from facelens.core.cohort import METRICS, evaluate_model, training_overlap
+    from facelens.core.diagnosis.cohort import METRICS, evaluate_model, training_overlap
     from facelens.core.dynamics import jsonable
 
     model = _load_model(args.model)
@@ -170,7 +170,7 @@ def _overlap_warning(overlap: dict[str, Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from facelens.core.diagnosis import Refusal, predict_subject
+    from facelens.core.diagnosis.model import Refusal, predict_subject
     from facelens.core.dynamics import jsonable
 
     if len(args.paths) > 2:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from facelens.cli import CommandError, UsageError
 
 if TYPE_CHECKING:
-    from facelens.core.demo import DemoSession
+    from facelens.core.demo.session import DemoSession
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from facelens.core.demo import DemoError, build_demo, default_demo_dir
+    from facelens.core.demo.session import DemoError, build_demo, default_demo_dir
 
     if not (math.isfinite(args.duration) and 2.0 <= args.duration <= 3600.0):
         raise UsageError(f"--duration must be between 2 and 3600 seconds, got {args.duration}")
@@ -68,7 +68,7 @@ def summary_lines(session: DemoSession) -> list[str]:
     """Frames analysed, discards and per-expression means of the measures each expression moves."""
     import numpy as np
 
-    from facelens.core.demo import plateau_means, relevant_measures
+    from facelens.core.demo.session import plateau_means, relevant_measures
     from facelens.core.results import ResultsError, SessionResults
 
     if session.results is None:

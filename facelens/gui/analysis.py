@@ -1,6 +1,6 @@
 """Background analysis: a queue of sessions, one worker at a time driving the pipeline.
 
-The pipeline is a generator (``facelens.core.pipeline.run_analysis``) that yields a ``Progress`` after
+The pipeline is a generator (``facelens.core.analysis.pipeline.run_analysis``) that yields a ``Progress`` after
 each batch and checks a cancel callable there. By default it runs in a **child process**
 (:class:`ProcessAnalysisWorker`, see ``analysis_child`` for why): a ``QThread`` in the GUI process only
 waits on the pipe and turns messages into signals. :class:`AnalysisWorker` runs it in a thread of this
@@ -69,7 +69,7 @@ class AnalysisWorker(QThread):
     def run(self) -> None:  # worker thread
         job = self.job
         try:
-            from facelens.core.pipeline import AnalysisCancelled, run_analysis
+            from facelens.core.analysis.pipeline import AnalysisCancelled, run_analysis
         except Exception as exc:  # noqa: BLE001
             self.failed.emit(job.session_id, f"the analysis pipeline is not available: {one_line(exc)}")
             return

@@ -72,7 +72,7 @@ def child_main(job: ChildJob, conn: Connection, cancel_event: Any) -> None:
 
 def _run(job: ChildJob, conn: Connection, cancel_event: Any) -> None:
     try:
-        from facelens.core.pipeline import AnalysisCancelled, run_analysis
+        from facelens.core.analysis.pipeline import AnalysisCancelled, run_analysis
     except Exception as exc:  # noqa: BLE001
         conn.send(("failed", f"the analysis pipeline is not available: {one_line(exc)}"))
         return

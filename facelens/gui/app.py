@@ -32,7 +32,7 @@ def create_app(argv: list[str] | None = None) -> Any:
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
     try:  # checkout or installed wheel (share/facelens/resources)
-        from facelens.core.paths import resources_dir
+        from facelens.core.common.paths import resources_dir
 
         res = resources_dir()
     except FileNotFoundError:  # unstyled but usable

@@ -34,8 +34,8 @@ def train_job(manifest: Path, out_dir: Path, classifier: str, folds: int) -> Any
     """The worker function: load the cohort, cross-validate, fit and save the model (atomic files)."""
 
     def job(report: Any, cancelled: Any) -> dict[str, Any]:
-        from facelens.core.cohort import load_cohort, train_model
-        from facelens.core.diagnosis import save_model
+        from facelens.core.diagnosis.cohort import load_cohort, train_model
+        from facelens.core.diagnosis.model import save_model
 
         report(0.05, f"Reading the cohort in {manifest.name}…")
         cohort = load_cohort(manifest)
@@ -142,7 +142,7 @@ class CohortDialog(QDialog):
 
     def set_model(self, folder: str) -> bool:
         """Select the model (``""``: the reference); refuses a folder that is not a usable model."""
-        from facelens.core.diagnosis import ModelError, load_model
+        from facelens.core.diagnosis.model import ModelError, load_model
 
         try:
             model = load_model(folder or None)
@@ -164,7 +164,7 @@ class CohortDialog(QDialog):
         path = self.model_path()
         if card is None:
             try:
-                from facelens.core.diagnosis import load_model
+                from facelens.core.diagnosis.model import load_model
 
                 card = load_model(path or None).card
             except Exception:  # noqa: BLE001 - shown as unknown; the panel reports the real error

@@ -1,6 +1,6 @@
 """The embedded demo session as a workspace: build (first run) and register it, then return where it is.
 
-The demo video and its analysis are made by ``facelens.core.demo.build_demo`` (reused when already
+The demo video and its analysis are made by ``facelens.core.demo.session.build_demo`` (reused when already
 built). This module puts them in a workspace next to the demo files (``<demo dir>/workspace``) under
 the pseudonym ``DEMO-001``, records the analysis run and imports the scripted segments once.
 """
@@ -14,8 +14,8 @@ DEMO_PATIENT = "DEMO-001"
 
 def load_demo(say: Callable[..., object] = print, out_dir: Path | None = None) -> tuple[Path, int]:
     """Make sure the demo is built, analysed and registered; returns (workspace folder, session id)."""
-    from facelens.core.demo import build_demo, default_demo_dir
-    from facelens.core.segments import read_segments_csv
+    from facelens.core.demo.session import build_demo, default_demo_dir
+    from facelens.core.annotation.segments import read_segments_csv
     from facelens.core.workspace import RunStatus, SessionStatus, Workspace
 
     folder = Path(out_dir) if out_dir is not None else default_demo_dir()
@@ -56,7 +56,7 @@ def prepare_demo_in_worker(report: Callable[[float, str], None], cancelled: Call
     ``facelens demo`` so that Cancel can stop it at any point; the demo's folder lock and atomic
     writes leave nothing half-written behind. Registering it in the workspace then takes a moment.
     """
-    from facelens.core.demo import default_demo_dir
+    from facelens.core.demo.session import default_demo_dir
     from facelens.gui.jobs import run_process
 
     folder = Path(out_dir) if out_dir is not None else default_demo_dir()

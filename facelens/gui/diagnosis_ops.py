@@ -52,7 +52,7 @@ class DiagnosisOps:
         def job(report: Any, cancelled: Any) -> tuple[Any, dict[str, Any]]:
             from contextlib import ExitStack
 
-            from facelens.core.diagnosis import load_model, predict_subject
+            from facelens.core.diagnosis.model import load_model, predict_subject
             from facelens.core.results import SessionResults
 
             report(float("nan"), f"Computing features of {len(inputs)} session(s)…")

@@ -4,7 +4,7 @@ Shows the probability of BD (versus MDD) with the range over the cross-validatio
 features that moved it most, the model card's summary and — prominently — when the model was trained
 on simulated data and is therefore not validated on patients. When the input is not enough the model
 refuses, and the panel shows the refusal and its reason instead of a number. The computation itself
-lives in ``facelens.core.diagnosis``; :class:`facelens.gui.diagnosis_ops.DiagnosisOps` runs it.
+lives in ``facelens.core.diagnosis.model``; :class:`facelens.gui.diagnosis_ops.DiagnosisOps` runs it.
 """
 from __future__ import annotations
 
@@ -60,6 +60,15 @@ class DiagnosisPanel(QWidget):
         self.notice.setObjectName("simulatedNotice")
         self.notice.setWordWrap(True)
         self.notice.hide()
+        # Out of date: the result no longer matches the data on screen (see viewmodel.app_model).
+        self.stale = QLabel("")
+        self.stale.setObjectName("staleNotice")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("background: #FFE0B2; color: #7A3E00; border: 1px solid #E65100; padding: 4px;")
+        self.stale.hide()
+        self.subject = QLabel("")
+        self.subject.setObjectName("diagnosisSubject")
+        self.subject.setToolTip("The patient and sessions this result was computed from")
         self.headline = QLabel("Open an analysed session with happy and sad segments, then press Compute.")
         self.headline.setObjectName("diagnosisHeadline")
         self.headline.setWordWrap(True)
@@ -93,7 +102,9 @@ class DiagnosisPanel(QWidget):
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.stale)
         lay.addWidget(self.notice)
+        lay.addWidget(self.subject)
         lay.addWidget(self.headline)
         lay.addWidget(QLabel("Top drivers"))
         lay.addWidget(self.drivers, 1)
@@ -101,20 +112,34 @@ class DiagnosisPanel(QWidget):
         lay.addWidget(self.model_label)
         lay.addLayout(row)
         self.result: Any = None
+        self.stale_reason = ""
 
     def set_model_name(self, text: str) -> None:
         self.model_label.setText(f"Model: {text}")
 
     def clear(self, message: str = "") -> None:
         self.result = None
+        self.stale_reason = ""
+        self.stale.hide()
+        self.subject.setText("")
         self.notice.hide()
         self.drivers.setRowCount(0)
         self.card.setText("")
         self.headline.setText(message or "Open an analysed session with happy and sad segments, then press Compute.")
 
-    def show_result(self, result: Any, card: dict[str, Any]) -> None:
+    def set_stale(self, reason: str) -> None:
+        """Mark the shown result out of date (``reason``) or current (``""``)."""
+        self.stale_reason = reason
+        self.stale.setText(f"<b>Out of date</b> — {html.escape(reason)}. This result does not describe the "
+                           "data on screen; press Compute again." if reason else "")
+        self.stale.setVisible(bool(reason))
+        self.headline.setEnabled(not reason)
+        self.drivers.setEnabled(not reason)
+
+    def show_result(self, result: Any, card: dict[str, Any], subject: str = "") -> None:
         """Show a ``Prediction`` or a ``Refusal`` (duck-typed on ``probability_bd``)."""
         self.result = result
+        self.subject.setText(subject)
         simulated = bool(card.get("simulated", True))
         self.notice.setText(SIMULATED_NOTICE)
         self.notice.setVisible(simulated)

@@ -42,12 +42,12 @@ def load_labels() -> tuple[list[str], list[str], str]:
     the defaults are used and the one-line reason is returned for the status bar.
     """
     try:
-        from facelens.core.labels import default_label_set
+        from facelens.core.annotation.labels import default_label_set
 
         ls = default_label_set()
         return list(ls.names), list(ls.scenarios), ""
     except Exception as exc:  # noqa: BLE001 - LabelSetError, or anything a bad file provokes
-        from facelens.core.segments import DEFAULT_LABELS, SCENARIOS
+        from facelens.core.annotation.segments import DEFAULT_LABELS, SCENARIOS
 
         line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return list(DEFAULT_LABELS), list(SCENARIOS), f"Label file not used ({line}); default labels shown"
@@ -152,7 +152,7 @@ class PreferencesDialog(QDialog):
 def model_cards() -> tuple[list[dict[str, Any]], str]:
     """Model cards from the registry, and the one-line error when it could not be read ('' if fine)."""
     try:
-        from facelens.core import models
+        from facelens.core import registry as models
 
         cards = models.cards() if hasattr(models, "cards") else models.registry().cards()  # type: ignore[attr-defined]
         return [c if isinstance(c, dict) else getattr(c, "__dict__", {"id": str(c)}) for c in cards], ""

@@ -26,7 +26,7 @@ from facelens import __version__
 from facelens.gui.analysis import AnalysisQueue
 from facelens.gui.analysis_ops import AnalysisOps
 from facelens.gui.circumplex import CircumplexWidget
-from facelens.gui.diagnosis_ops import DiagnosisOps
+from facelens.gui.controllers.diagnosis import DiagnosisController
 from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import load_labels
 from facelens.gui.face_view import FaceView
@@ -37,6 +37,8 @@ from facelens.gui.task_ops import TaskOps
 from facelens.gui.timeline import TimelineWidget
 from facelens.gui.video_view import VideoView
 from facelens.gui.workspace_ops import WorkspaceOps
+from facelens.viewmodel.app_model import AppModel
+from facelens.viewmodel.settings import AppSettings
 
 
 def label_names() -> list[str]:
@@ -60,12 +62,15 @@ def fmt_time(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
+class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
     """The application window. ``settings`` is injected so tests use a temporary one."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings()
+        self.prefs = AppSettings(self.settings)
+        self.model = AppModel()
+        self.workspace: Any = None
         self.setWindowTitle(f"FaceLens {__version__}")
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
@@ -79,6 +84,7 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.circumplex = CircumplexWidget()
         self.segments = SegmentPanel(self.labels, scenario_names)
         self.diagnosis = DiagnosisPanel()
+        self.diagnosis_ctl = DiagnosisController(self, self.model, self.prefs, self.diagnosis, lambda: self.workspace)
         self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
         self.queue = AnalysisQueue(self)
         self.banner = QLabel("")
@@ -121,7 +127,6 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.review.state.playing_changed.connect(self._on_playing)
         self.init_ops()
         self.init_tasks()
-        self.init_diagnosis()
         self._restore_layout()
 
     # -- construction --------------------------------------------------------------------------
@@ -250,6 +255,27 @@ class MainWindow(TaskOps, DiagnosisOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.overlay_action.setChecked(True)
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
+
+    # -- the open session lives in the model ---------------------------------------------------
+    @property
+    def session_id(self) -> int | None:
+        return self.model.session_id
+
+    @session_id.setter
+    def session_id(self, value: int | None) -> None:
+        """Open session (and with it the patient) in :attr:`model`; a new patient clears its results."""
+        pid = None
+        if value is not None and self.workspace is not None:
+            pid = int(self.workspace.get_session(int(value)).patient_id)
+        self.model.session_id = None if value is None else int(value)
+        self.model.patient_id = pid
+
+    def compute_diagnosis(self) -> Any:
+        """Ctrl+D: the open patient's BD-vs-MDD prediction (see ``controllers.diagnosis``)."""
+        return self.diagnosis_ctl.compute()
+
+    def open_cohort(self) -> None:
+        self.diagnosis_ctl.open_cohort()
 
     def show_shortcuts(self) -> None:
         from facelens.gui.dialogs import ShortcutsDialog

@@ -24,11 +24,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
+
+from facelens.viewmodel.settings import AppSettings
 
 PAGE_SIZES = ("A4", "Letter")
 PREVIEW_PAGES = 2
@@ -37,25 +40,41 @@ PREVIEW_PAGES = 2
 class ReportDialog(QDialog):
     """Options of a report export; ``values()`` gives ``out``, ``page_size``, ``include_identifying``."""
 
-    def __init__(self, parent: QWidget | None, settings: QSettings, default_name: str) -> None:
+    def __init__(self, parent: QWidget | None, settings: QSettings, default_name: str | Path) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export report")
         self.setMinimumWidth(560)
         self.settings = settings
-        last_dir = str(settings.value("report/dir", "") or str(Path.home()))
+        self.prefs = AppSettings(settings)
+        # An absolute default (the workspace's reports/ folder) is used as it is; a bare name goes into
+        # the folder used last.
+        default = Path(default_name)
+        if not default.is_absolute():
+            default = Path(self.prefs.report_dir or str(Path.home())) / default
         self.page_box = QComboBox()
         self.page_box.addItems(PAGE_SIZES)
-        self.page_box.setCurrentText(str(settings.value("report/page_size", "A4") or "A4"))
+        self.page_box.setCurrentText(self.prefs.report_page_size)
         self.page_box.setToolTip("Paper size of the PDF")
         self.identifying_box = QCheckBox("Leave identifying fields out (patient ID, date, clinician, annotators)")
         self.identifying_box.setToolTip("The fields are left out of the PDF entirely, not blanked; "
                                         "use it for reports that leave the clinic")
-        self.identifying_box.setChecked(str(settings.value("report/no_identifying", "false")) == "true")
+        self.identifying_box.setChecked(self.prefs.report_no_identifying)
         self.model_box = QCheckBox("Include the BD-vs-MDD model output (research use)")
         self.model_box.setToolTip("Uses the model chosen under Diagnosis → Cohort…, else the shipped reference "
                                   "model; the report states its model card and whether it is simulated")
-        self.model_box.setChecked(str(settings.value("report/use_model", "true")) == "true")
-        self.path_edit = QLineEdit(str(Path(last_dir) / default_name))
+        self.model_box.setChecked(self.prefs.report_use_model)
+        self.clinician_edit = QLineEdit(self.prefs.clinician)
+        self.clinician_edit.setPlaceholderText("responsible clinician (printed in the header)")
+        self.clinician_edit.setToolTip("Printed in the report header unless identifying fields are left out")
+        self.interpretation_edit = QPlainTextEdit()
+        self.interpretation_edit.setPlaceholderText("clinical interpretation (optional; a blank box is printed "
+                                                    "for handwriting when empty)")
+        self.interpretation_edit.setFixedHeight(70)
+        self.interpretation_edit.setToolTip("The clinician's reading of the findings, printed in the sign-off box")
+        self.signed_edit = QLineEdit("")
+        self.signed_edit.setPlaceholderText("signed off by (optional)")
+        self.signed_edit.setToolTip("Name printed on the sign-off line; leave empty to sign on paper")
+        self.path_edit = QLineEdit(str(default))
         self.path_edit.setToolTip("Where the PDF is written (written to a temporary file, then renamed)")
         browse = QPushButton("Browse…")
         browse.setToolTip("Choose the output file")
@@ -70,6 +89,9 @@ class ReportDialog(QDialog):
         form.addRow("Page size", self.page_box)
         form.addRow("", self.identifying_box)
         form.addRow("", self.model_box)
+        form.addRow("Clinician", self.clinician_edit)
+        form.addRow("Interpretation", self.interpretation_edit)
+        form.addRow("Signed off by", self.signed_edit)
         form.addRow("Save as", row)
         form.addRow("", self.preview_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -95,18 +117,21 @@ class ReportDialog(QDialog):
         if not out.parent.is_dir():
             self.error_label.setText(f"The folder {out.parent} does not exist")
             return
-        s = self.settings
-        s.setValue("report/dir", str(out.parent))
-        s.setValue("report/page_size", self.page_box.currentText())
-        s.setValue("report/no_identifying", "true" if self.identifying_box.isChecked() else "false")
-        s.setValue("report/use_model", "true" if self.model_box.isChecked() else "false")
+        s = self.prefs
+        s.report_dir = str(out.parent)
+        s.report_page_size = self.page_box.currentText()
+        s.report_no_identifying = self.identifying_box.isChecked()
+        s.report_use_model = self.model_box.isChecked()
+        s.clinician = self.clinician_edit.text()
         self.accept()
 
     def values(self) -> dict[str, Any]:
         return {"out": str(Path(self.path_edit.text().strip()).expanduser()),
                 "page_size": self.page_box.currentText(),
                 "include_identifying": not self.identifying_box.isChecked(),
-                "use_model": self.model_box.isChecked()}
+                "use_model": self.model_box.isChecked(), "clinician": self.clinician_edit.text().strip(),
+                "interpretation": self.interpretation_edit.toPlainText().strip(),
+                "signed_by": self.signed_edit.text().strip()}
 
     def preview_wanted(self) -> bool:
         return self.preview_box.isChecked()

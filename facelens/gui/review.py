@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from facelens.core.review_state import ReviewState
+from facelens.viewmodel.review_state import ReviewState
 from facelens.gui.session_data import SessionData
 
 SPEEDS = (0.5, 1.0, 2.0)

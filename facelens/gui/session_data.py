@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.types import N_LANDMARKS, QUALITY_LABELS, Quality, is_usable
+from facelens.core.common.types import N_LANDMARKS, QUALITY_LABELS, Quality, is_usable
 from facelens.render.face_mesh import normalise_extent, upright_from_image
 
 _GROW = 1024  # live buffers grow in steps of this many frames (amortised appends)

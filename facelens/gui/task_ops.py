@@ -27,7 +27,7 @@ def _probe_and_hash(video: Path, report: Any, cancelled: Any) -> str:
     Without the probe a text file or a damaged download was imported, listed as "not analysed"
     and only failed minutes later in the analysis queue; now the import itself says why.
     """
-    from facelens.core.video import VideoError, open_session
+    from facelens.core.media.video import VideoError, open_session
 
     try:
         session = open_session(video)
@@ -111,7 +111,7 @@ class TaskOps:
         if self.workspace is None or self.session_id is None or self.review.data is None:
             show_error(self, "Export report", "Open an analysed session first.")
             return None
-        dlg = ReportDialog(self, self.settings, f"session-{self.session_id}.pdf")
+        dlg = ReportDialog(self, self.settings, self.default_report_path())
         if dlg.exec() != ReportDialog.DialogCode.Accepted:
             return None
         opts = dlg.values()
@@ -120,14 +120,39 @@ class TaskOps:
             ReportPreview(self, path).exec()
         return path
 
+    def default_report_path(self) -> Path:
+        """``<workspace>/reports/<pseudonym>_<today>_session-<id>.pdf`` (the folder is created)."""
+        import datetime as dt
+
+        rec = self.workspace.get_session(int(self.session_id))
+        folder = Path(self.workspace.folder) / "reports"
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError:  # read-only workspace: the dialog says the folder does not exist
+            pass
+        return folder / f"{rec.patient_code}_{dt.date.today().isoformat()}_session-{rec.id}.pdf"
+
     def write_report(self, out: str | Path, **options: Any) -> Path | None:
-        """Write the open session's report (no dialog; used by ``export_report`` and tests)."""
+        """Write the open session's report (no dialog; used by ``export_report`` and tests).
+
+        With the model output included, a BD-vs-MDD result on screen that no longer matches the
+        patient's data is refused here (and again by the report builder, which compares the inputs'
+        fingerprint ``expected_inputs`` with the workspace at the moment it writes).
+        """
         from facelens.core.workspace import Workspace
 
         folder, sid = Path(self.workspace.folder), int(self.session_id)
-        model = str(self.settings.value("diagnosis/model", "") or "")
-        if model and "model_path" not in options:
-            options["model_path"] = model
+        if self.prefs.model_path and "model_path" not in options:
+            options["model_path"] = self.prefs.model_path
+        if options.get("use_model", True):
+            self.diagnosis_ctl.refresh_inputs()
+            fresh = self.model.diagnosis_freshness
+            if fresh.state == "stale":
+                show_error(self, "Export report", f"The BD-vs-MDD result on screen is out of date ({fresh.reason}). "
+                           "Press Compute (Ctrl+D) first, or leave the model output out of the report.")
+                return None
+            if fresh.current and self.model.diagnosis is not None:
+                options.setdefault("expected_inputs", self.model.diagnosis.key.digest)
 
         def job(report: Any, cancelled: Any) -> Path:
             import facelens.report as rep

@@ -68,7 +68,7 @@ class FrameLoader(QThread):
 
     def run(self) -> None:  # worker thread
         try:
-            from facelens.core.video import open_session
+            from facelens.core.media.video import open_session
 
             session = open_session(self.video_path)
         except Exception as exc:  # noqa: BLE001 - reported to the user as one line

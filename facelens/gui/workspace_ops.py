@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from facelens.core.segments import SegmentError
+from facelens.core.annotation.segments import SegmentError
 from facelens.gui.dialogs import ImportSessionDialog, PreferencesDialog, show_error
 from facelens.gui.session_data import SessionData
 from facelens.gui.video_view import FrameLoader
@@ -78,6 +78,7 @@ class WorkspaceOps:
         if self.workspace is not None:
             self.workspace.close()
         self.workspace = ws
+        self.model.workspace = str(Path(folder).resolve())
         self.setWindowTitle(f"FaceLens — {Path(folder).name}")
         self._remember_workspace(str(Path(folder).resolve()))
         self.refresh_sessions()
@@ -207,12 +208,13 @@ class WorkspaceOps:
         return True
 
     def _open_editor(self, session_id: int, data: SessionData | None) -> None:
-        from facelens.core.annotation import SegmentEditor
+        from facelens.core.annotation.editor import SegmentEditor
 
         author = str(self.settings.value("annotation/author", "") or "")
         self.editor = SegmentEditor(self.workspace, session_id, author,
                                     duration_s=data.duration_s if data is not None and data.duration_s else None)
         self.editor.changed.connect(self.refresh_segments)
+        self.editor.changed.connect(self.model.data_changed)  # results computed from segments go stale
         self.editor.undo_state_changed.connect(self._on_undo_state)
         self._on_undo_state(False, False)
         self.refresh_segments()
@@ -230,7 +232,7 @@ class WorkspaceOps:
     def _show_banner(self, data: SessionData) -> None:
         if data.is_demo:
             try:
-                from facelens.core.demo import CAVEAT, NOTICE
+                from facelens.core.demo.session import CAVEAT, NOTICE
             except Exception:  # noqa: BLE001
                 NOTICE, CAVEAT = "Synthetic demo session; not a patient recording.", ""
             self.banner.setText(f"<b>Demo data.</b> {NOTICE} {CAVEAT}")
@@ -329,7 +331,7 @@ class WorkspaceOps:
 
     def sample_clips(self, label: str) -> None:
         """Replace the session's segments of ``label`` by 15-s clips (undoable), per the paper's protocol."""
-        from facelens.core.annotation import sample_clips
+        from facelens.core.annotation.editor import sample_clips
 
         if self.editor is None:
             return

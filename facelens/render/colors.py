@@ -1,6 +1,6 @@
 """Colours shared by the 3D face view, the GUI plots and the printed report.
 
-Label colours come from :mod:`facelens.core.labels` when it is installed (the label set is configurable
+Label colours come from :mod:`facelens.core.annotation.labels` when it is installed (the label set is configurable
 in ``resources/labels.toml``); :data:`FALLBACK_LABEL_COLORS` is only used for labels it does not know.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def label_color(label: str) -> str:
         ``#RRGGBB``.
     """
     try:  # the configurable label set (core.labels), when it is available
-        from facelens.core import labels as _labels
+        from facelens.core.annotation.editor import labels as _labels
 
         color = _labels.label_color(label)  # type: ignore[attr-defined]
         if color:

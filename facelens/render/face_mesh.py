@@ -29,8 +29,8 @@ FRONT_AZIMUTH = 90.0
 
 
 def face_triangles() -> np.ndarray:
-    """The 852 consistently wound triangles of the 478-point mesh (from :mod:`facelens.core.topology`)."""
-    from facelens.core import topology
+    """The 852 consistently wound triangles of the 478-point mesh (from :mod:`facelens.core.face.topology`)."""
+    from facelens.core.face import topology
 
     return np.asarray(topology.triangles(), dtype=np.uint32)
 

@@ -4,7 +4,7 @@ The printed report needs still images of the face at chosen moments, on machines
 and no GL driver (a CI runner, a hospital terminal server). VisPy cannot render there, so this
 module rasterises the mesh itself: orthographic projection of the pose-free mesh (template frame:
 x toward the subject's left, y up, z toward the viewer), a z-buffer, Gouraud (smooth) shading of a
-Lambert + ambient light model from :func:`facelens.core.topology.vertex_normals`, and 2x
+Lambert + ambient light model from :func:`facelens.core.face.topology.vertex_normals`, and 2x
 supersampling for anti-aliased edges. The eye and mouth openings (the mesh's inner boundary loops)
 are filled dark behind the skin so that the expression reads at a glance, as in the 3D view.
 
@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from facelens.core.topology import boundary_loops, triangles, vertex_normals
+from facelens.core.face.topology import boundary_loops, triangles, vertex_normals
 
 #: Skin tone (sRGB 0..1). Same warm beige as the GUI's 3D view (render/colors.SKIN_RGBA).
 SKIN_RGB = (0.87, 0.72, 0.62)

@@ -1,7 +1,7 @@
 """Print charts for the report, drawn with matplotlib (Agg, no display) as vector PDF.
 
 Made for paper: black text, thin lines, label bands that carry a hatch pattern as well as a colour
-(``facelens.core.labels``, the same colours as the app), so the chart still reads when printed in
+(``facelens.core.annotation.labels``, the same colours as the app), so the chart still reads when printed in
 greyscale; the circumplex density uses a grey ramp. Each function returns PDF bytes of one figure;
 :func:`facelens.report.flowables.vector_chart` places them in the document without rasterising.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.labels import default_label_set
+from facelens.core.annotation.labels import default_label_set
 from facelens.core.report_content import AffectSeriesSection
 
 VALENCE_COLOUR = "#0072B2"  # Okabe–Ito blue, as the GUI's valence curve (render/colors.VALENCE_HEX)

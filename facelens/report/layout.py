@@ -114,7 +114,7 @@ def build_pdf(content: rc.ReportContent, out_path: str | os.PathLike[str], *, pa
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise ReportError(f"folder {parent} does not exist")
-    from facelens.core.atomic import atomic_path
+    from facelens.core.common.atomic import atomic_path
 
     try:
         with atomic_path(out) as tmp_path:

@@ -8,7 +8,7 @@ from typing import Any
 from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 
 from facelens.core import report_content as rc
-from facelens.core.labels import default_label_set
+from facelens.core.annotation.labels import default_label_set
 from facelens.report import charts
 from facelens.report.flowables import array_image, chart
 from facelens.report.style import escape, fmt, p, pct, pm, prob, table
@@ -203,6 +203,10 @@ def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
         if sec.imputed_features:
             out.append(p("Imputed with the training mean (input missing): " + escape(", ".join(sec.imputed_features)),
                          "small"))
+    if sec.session_ids:
+        ids = ", ".join(f"#{i}" for i in sec.session_ids)
+        out.append(p(f"Computed from all analysed sessions of this patient ({ids}); inputs fingerprint "
+                     f"{escape(sec.inputs_digest)}.", "small"))
     out += [p("Model card", "h2"), table([["Item", "Value"]] + _card_rows(sec.card),
                                          [0.3 * width, 0.7 * width], align_right_from=99)]
     out.append(p(f"Model file SHA-256: {sec.model_sha256}", "small"))
@@ -216,8 +220,27 @@ def models(sec: rc.ModelsSection, width: float) -> Flowables:
     return [table(rows, [0.22 * width, 0.16 * width, 0.3 * width, 0.32 * width], align_right_from=99)]
 
 
+def sign_off(sec: rc.SignOffSection, width: float) -> Flowables:
+    """A framed box: the interpretation (or ruled space to write it), then signature and date lines."""
+    text = escape(sec.interpretation).replace("\n", "<br/>") if sec.interpretation else ""
+    body = p(text, "body") if text else Spacer(1, 70)
+    who = escape(sec.signed_by) if sec.signed_by else ""
+    sign = table([[f"Signed: {who}", "Date:"]], [0.65 * width - 12, 0.35 * width - 12], header_rows=0,
+                 align_right_from=99, zebra=False)
+    box = Table([[p("Interpretation by the responsible clinician", "small")], [body], [sign]],
+                colWidths=[width], style=TableStyle([
+                    ("BOX", (0, 0), (-1, -1), 0.8, "#555555"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                    ("LINEABOVE", (0, 2), (-1, 2), 0.4, "#999999")]))
+    out: Flowables = [KeepTogether([box])]
+    if sec.identifying_omitted:
+        out.append(p("The signer's name is left out with the other identifying fields.", "small"))
+    return out
+
+
 RENDERERS: dict[type, Callable[[Any, float], Flowables]] = {
     rc.HeaderSection: header, rc.DisclaimerSection: disclaimer, rc.QualitySection: quality,
     rc.AffectSeriesSection: series, rc.VATableSection: va_table, rc.DynamicsSection: dynamics,
     rc.SnapshotSection: snapshots, rc.DiagnosisSection: diagnosis, rc.ModelsSection: models,
+    rc.SignOffSection: sign_off,
 }

@@ -110,9 +110,9 @@ def image_features(samples: list[Sample], log: Callable[[str], None] = print,
     """
     import cv2
 
-    from facelens.core.geometry import EXPRESSION_NAMES, expression_measures
-    from facelens.core.tracking import FaceTracker
-    from facelens.core.types import is_usable
+    from facelens.core.face.geometry import EXPRESSION_NAMES, expression_measures
+    from facelens.core.face.tracking import FaceTracker
+    from facelens.core.common.types import is_usable
 
     feats = np.full((len(samples), len(EXPRESSION_NAMES)), np.nan)
     boxes: list[np.ndarray | None] = [None] * len(samples)

@@ -234,7 +234,7 @@ class FerEmotionModel:
         if backend not in BACKENDS:
             raise ValueError(f"unknown emotion backend {backend!r} (use {', '.join(BACKENDS)})")
         if path is None:
-            from facelens.core.models import registry
+            from facelens.core.registry import registry
 
             path = registry.path(MODEL_ID)
         self.device = resolve_device(device)

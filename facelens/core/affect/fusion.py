@@ -38,7 +38,7 @@ Left out, because our proxies cannot show them together with the others: AU4 in 
 show AU5 and AU7 at once), AU16 (no lower-lip measure).
 
 The prototypes and contradictions follow the definitions above. The three weights were chosen on
-the synthetic demo session only (``facelens.core.demo``, scripted smile/sad/surprise/neutral spans),
+the synthetic demo session only (``facelens.core.demo.session``, scripted smile/sad/surprise/neutral spans),
 by a grid over ``Z_FULL`` in {2, 3, 4}, ``BETA`` in {3, 4, 6}, ``NEUTRAL_MARGIN`` in {0.1, 0.25}
 (best demo accuracy 486/520 at several settings; we took 3 / 6 / 0.25). ``BETA`` = 6: a fully
 present prototype multiplies the odds by e^6. The real recordings (``benchmarks/affect_eval.py``)

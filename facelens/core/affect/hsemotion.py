@@ -99,7 +99,7 @@ class HSEmotionModel:
 
 def find_user_model() -> Path | None:
     """The HSEmotion ONNX in the user models folder, if a user put one there."""
-    from facelens.core.models import registry
+    from facelens.core.registry import registry
 
     loc = registry.location(MODEL_ID)
     return loc if loc is not None and loc.is_file() else None

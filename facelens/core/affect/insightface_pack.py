@@ -130,7 +130,7 @@ class InsightFacePack:
 
 def find_pack() -> tuple[InsightFacePack | None, str]:
     """The user's insightface pack if present and loadable, else ``None`` and the notice to show."""
-    from facelens.core.models import registry
+    from facelens.core.registry import registry
 
     loc = registry.location(MODEL_ID)
     if loc is None or not loc.is_dir():

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.types import FaceObservation, SampledFrame, is_usable
+from facelens.core.common.types import FaceObservation, SampledFrame, is_usable
 
 
 class PrecomputedEmotions:

@@ -24,7 +24,7 @@ import numpy as np
 
 from facelens.core.affect.fer import FER_LABELS, FerEmotionModel
 from facelens.core.affect.va import CircumplexVA, DirectVA, ValenceArousalEstimator
-from facelens.core.types import FaceObservation, is_usable
+from facelens.core.common.types import FaceObservation, is_usable
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class AffectStage:
 
         Raises
         ------
-        facelens.core.models.ModelError
+        facelens.core.registry.ModelError
             When the FER2013 weights are missing or corrupted (message names ``facelens models fetch``).
         """
         notices = []
@@ -100,7 +100,7 @@ class AffectStage:
 
     def model_cards(self) -> list[dict]:
         """Cards of the models in use (for the results file and the report)."""
-        from facelens.core.models import ModelError, registry
+        from facelens.core.registry import ModelError, registry
 
         cards = []
         mid = getattr(self.emotion_model, "model_id", None)
@@ -133,7 +133,7 @@ class AffectStage:
     def _expression_names(self, k: int) -> list[str]:
         if self._names is None:
             try:
-                from facelens.core.geometry import EXPRESSION_NAMES
+                from facelens.core.face.geometry import EXPRESSION_NAMES
 
                 self._names = list(EXPRESSION_NAMES)
             except ImportError:

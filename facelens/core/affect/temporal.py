@@ -150,7 +150,7 @@ class TemporalRegressor:
 
     def save(self, path: Path, card: dict | None = None) -> Path:
         """Weights + config (+ model card) in one file, written atomically."""
-        from facelens.core.atomic import atomic_path, atomic_write_text
+        from facelens.core.common.atomic import atomic_path, atomic_write_text
 
         path = Path(path)
         blob = {"config": asdict(self.cfg), "state": self.net.state_dict(), "card": card or {},

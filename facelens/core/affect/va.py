@@ -1,7 +1,7 @@
 """Valence/arousal estimators (pluggable; Qt-free, numpy only).
 
 The default, :class:`CircumplexVA`, places the emotion posterior on the circumplex (Russell 1980),
-adds geometric cues from the expression measures of :mod:`facelens.core.geometry` taken relative to
+adds geometric cues from the expression measures of :mod:`facelens.core.face.geometry` taken relative to
 the person's slow neutral baseline (:mod:`facelens.core.affect.baseline`), and smooths lightly in
 time. With :meth:`CircumplexVA.estimate_fused` it also fuses the posterior with FACS-prototype
 evidence first (:mod:`facelens.core.affect.fusion`).

@@ -13,7 +13,7 @@ Public API
 ``content_for_session(workspace, session_id, options=None)``         from a workspace session
 ``ReportInputError``                        one-line error for unusable inputs
 Section types: ``HeaderSection``, ``DisclaimerSection``, ``QualitySection``, ``AffectSeriesSection``,
-``VATableSection``, ``DynamicsSection``, ``SnapshotSection``, ``DiagnosisSection``, ``ModelsSection``.
+``VATableSection``, ``DynamicsSection``, ``SnapshotSection``, ``DiagnosisSection``, ``SignOffSection``, ``ModelsSection``.
 """
 from facelens.core.report_content.build import DISCLAIMER, ReportOptions, build_content, new_report_id
 from facelens.core.report_content.sections import (
@@ -33,6 +33,7 @@ from facelens.core.report_content.sections import (
     Section,
     SegmentIndexRow,
     SegmentQuality,
+    SignOffSection,
     SnapshotSection,
     VARow,
     VATableSection,
@@ -48,6 +49,6 @@ __all__ = [
     "DISCLAIMER", "NOT_AVAILABLE", "AffectSeriesSection", "DiagnosisSection", "DisclaimerSection", "DriverRow",
     "DynamicsSection", "HeaderSection", "IndexRow", "ModelsSection", "Moment", "PublishedGroup",
     "QualitySection", "ReportContent", "ReportInputError", "ReportOptions", "Section", "SegmentIndexRow",
-    "SegmentQuality", "SnapshotSection", "VARow", "VATableSection", "build_content", "content_for_files",
+    "SegmentQuality", "SignOffSection", "SnapshotSection", "VARow", "VATableSection", "build_content", "content_for_files",
     "content_for_session", "new_report_id", "session_results_path",
 ]

@@ -2,7 +2,7 @@
 
 :func:`build_content` computes nothing the rest of FaceLens does not compute already: per-label
 statistics and indices come from :func:`facelens.core.dynamics.session_dynamics`, the prediction from
-:func:`facelens.core.diagnosis.predict_subject`; this module only selects, orders and explains them.
+:func:`facelens.core.diagnosis.model.predict_subject`; this module only selects, orders and explains them.
 """
 from __future__ import annotations
 
@@ -20,11 +20,10 @@ import numpy as np
 from facelens import __version__
 from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, segment_mask, session_dynamics
 from facelens.core.report_content import published
+from facelens.core.report_content.diagnosis_section import diagnosis_section
 from facelens.core.report_content.sections import (
     AffectSeriesSection,
-    DiagnosisSection,
     DisclaimerSection,
-    DriverRow,
     DynamicsSection,
     HeaderSection,
     IndexRow,
@@ -34,11 +33,12 @@ from facelens.core.report_content.sections import (
     ReportContent,
     SegmentIndexRow,
     SegmentQuality,
+    SignOffSection,
     SnapshotSection,
     VARow,
     VATableSection,
 )
-from facelens.core.segments import DEFAULT_LABELS, Segment
+from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 
 if TYPE_CHECKING:  # pragma: no cover
     from facelens.core.results import SessionResults
@@ -61,6 +61,9 @@ class ReportOptions:
     ``include_identifying=False`` leaves the patient ID, session date and the names of the
     clinician and annotators out of the report entirely (not blanked: absent).
     ``model_path=None`` uses the shipped reference model; ``use_model=False`` skips the prediction.
+    ``expected_inputs``: the ``InputsKey.digest`` of the prediction the user saw; a workspace report
+    refuses to print when the patient's data no longer match it (see ``sources.content_for_session``).
+    ``interpretation`` and ``signed_by``: the clinician's reading and sign-off (blank lines when empty).
     """
 
     patient_id: str = ""
@@ -72,6 +75,9 @@ class ReportOptions:
     model_path: str | Path | None = None
     report_id: str = ""
     generated_at: _dt.datetime | None = None
+    expected_inputs: str = ""
+    interpretation: str = ""
+    signed_by: str = ""
 
 
 def _fmt_s(x: float) -> str:
@@ -236,53 +242,6 @@ def _moments(res: SessionResults, segments: Sequence[Segment]) -> SnapshotSectio
     return sec
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _diagnosis(res: SessionResults, segments: Sequence[Segment], opt: ReportOptions) -> DiagnosisSection:
-    from facelens.core.diagnosis import (
-        MODEL_FILE,
-        ModelError,
-        Refusal,
-        load_model,
-        predict_subject,
-        reference_model_dir,
-    )
-
-    sec = DiagnosisSection("BD-versus-MDD model")
-    if not opt.use_model:
-        sec.unavailable = "no model was selected for this report"
-        return sec
-    try:
-        model = load_model(opt.model_path)
-    except ModelError as exc:
-        sec.unavailable = f"the model could not be loaded ({exc})"
-        return sec
-    p = Path(opt.model_path) if opt.model_path is not None else reference_model_dir()
-    f = p / MODEL_FILE if p.is_dir() else p
-    sec.model_sha256 = _sha256_file(f)
-    sec.model_id = str(model.card.get("model_id", p.name))
-    sec.card = model.card
-    sec.simulated = bool(model.card.get("simulated", True))
-    out = predict_subject(model, [(res, list(segments))])
-    if isinstance(out, Refusal):
-        sec.refused = out.reason
-        sec.n_valid_frames = dict(out.n_valid_frames)
-        return sec
-    sec.probability_bd = out.probability_bd
-    sec.interval = out.interval
-    sec.interval_method = out.interval_method
-    sec.drivers = [DriverRow(d.feature, d.value, d.contribution, d.imputed) for d in out.drivers]
-    sec.imputed_features = list(out.imputed_features)
-    sec.n_valid_frames = dict(out.n_valid_frames)
-    return sec
-
-
 def _models(res: SessionResults) -> ModelsSection:
     rows = [{"id": str(m.get("id", "?")), "version": str(m.get("version", "")), "sha256": str(m.get("sha256", "")),
              "task": str(m.get("task", "")), "training_data": str(m.get("training_data", m.get("notes", "")))}
@@ -300,7 +259,9 @@ def new_report_id(video_sha256: str, when: _dt.datetime) -> str:
 
 
 def build_content(res: SessionResults, segments: Sequence[Segment], options: ReportOptions | None = None,
-                  *, source: dict[str, Any] | None = None) -> ReportContent:
+                  *, source: dict[str, Any] | None = None,
+                  patient_sessions: Sequence[tuple[Any, Sequence[Segment]]] | None = None,
+                  session_ids: Sequence[int] = (), inputs_digest: str = "") -> ReportContent:
     """The report of one analysed session.
 
     Parameters
@@ -313,6 +274,9 @@ def build_content(res: SessionResults, segments: Sequence[Segment], options: Rep
         Header facts, identifying fields on/off, the model to use.
     source
         Where the inputs came from (recorded in the content for the audit log).
+    patient_sessions, session_ids, inputs_digest
+        All analysed sessions of the patient ((results, segments) pairs) for the BD-vs-MDD
+        prediction, their ids and the inputs' fingerprint; default: this session alone.
     """
     opt = options or ReportOptions()
     segs = sorted(segments, key=lambda s: (s.start_s, s.end_s))
@@ -320,7 +284,8 @@ def build_content(res: SessionResults, segments: Sequence[Segment], options: Rep
     generated = when.strftime("%Y-%m-%d %H:%M %Z").strip()
     report_id = opt.report_id or new_report_id(res.video_sha256, when)
     dyn = session_dynamics(res, segs)
-    diag = _diagnosis(res, segs, opt)
+    diag = diagnosis_section(patient_sessions if patient_sessions is not None else [(res, segs)], opt,
+                             session_ids=session_ids, inputs_digest=inputs_digest)
     models_sec = _models(res)
     hashes = [(m["id"], m["sha256"]) for m in models_sec.models if m["sha256"]]
     if diag.model_sha256:
@@ -337,6 +302,9 @@ def build_content(res: SessionResults, segments: Sequence[Segment], options: Rep
         _dynamics(dyn, res),
         _moments(res, segs),
         diag,
+        SignOffSection("Clinical interpretation and sign-off", interpretation=opt.interpretation,
+                       signed_by=opt.signed_by if opt.include_identifying else "",
+                       identifying_omitted=not opt.include_identifying),
         models_sec,
     ]
     return ReportContent(report_id=report_id, generated_at=when.isoformat(timespec="seconds"),

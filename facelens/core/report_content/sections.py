@@ -190,6 +190,8 @@ class DiagnosisSection(Section):
     model_sha256: str = ""
     simulated: bool = True
     card: dict[str, Any] = field(default_factory=dict)  # the model card as stored with the model
+    session_ids: list[int] = field(default_factory=list)  # the patient's sessions the prediction used
+    inputs_digest: str = ""  # InputsKey.digest of those inputs ('' when made from files)
 
 
 @dataclass
@@ -197,6 +199,15 @@ class ModelsSection(Section):
     """Models that produced the numbers (from the results file), with versions and SHA-256."""
 
     models: list[dict[str, str]] = field(default_factory=list)  # id, version, sha256, task, training_data
+
+
+@dataclass
+class SignOffSection(Section):
+    """The clinician's interpretation and sign-off (blank lines to write on when not given)."""
+
+    interpretation: str = ""
+    signed_by: str = ""
+    identifying_omitted: bool = False
 
 
 @dataclass

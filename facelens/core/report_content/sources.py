@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facelens.core.report_content.build import ReportOptions, build_content
+from facelens.core.report_content.provenance import patient_inputs
 from facelens.core.report_content.sections import ReportContent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,7 +29,7 @@ def content_for_files(results_path: str | os.PathLike[str], segments_path: str |
         Results or segments file missing, corrupt or incomplete.
     """
     from facelens.core.results import ResultsError, SessionResults
-    from facelens.core.segments import SegmentError, read_segments_csv
+    from facelens.core.annotation.segments import SegmentError, read_segments_csv
 
     try:
         segs = read_segments_csv(Path(segments_path)) if segments_path is not None else []
@@ -44,9 +46,9 @@ def content_for_files(results_path: str | os.PathLike[str], segments_path: str |
 def _check_inputs(res: Any, segs: list, options: ReportOptions | None) -> None:
     """Refuse what would otherwise print as a quiet "not available": segments beyond the
     recording, and a model the user named explicitly that cannot be loaded."""
-    from facelens.core.diagnosis import ModelError, load_model
+    from facelens.core.diagnosis.model import ModelError, load_model
     from facelens.core.dynamics import check_segments_in_results
-    from facelens.core.segments import SegmentError
+    from facelens.core.annotation.segments import SegmentError
 
     try:
         check_segments_in_results(res, segs)
@@ -90,7 +92,24 @@ def content_for_session(ws: Workspace, session_id: int,
     opt = options or ReportOptions()
     opt = replace(opt, patient_id=opt.patient_id or s.patient_code, session_date=opt.session_date or s.date,
                   scenario=opt.scenario or s.scenario)
-    source = {"workspace_session": s.id, "patient_id": s.patient_id, "results": path.name}
-    with res:
+    inputs = patient_inputs(ws, s.patient_id, opt.model_path)
+    if opt.use_model and opt.expected_inputs and opt.expected_inputs != inputs.key.digest:
+        raise ReportInputError("the BD-vs-MDD result on screen is out of date (the patient's sessions or "
+                               "segments changed since it was computed): compute it again or leave the "
+                               "model output out")
+    source = {"workspace_session": s.id, "patient_id": s.patient_id, "results": path.name,
+              "inputs_digest": inputs.key.digest}
+    with res, ExitStack() as stack:
         _check_inputs(res, segs, opt)
-        return build_content(res, segs, opt, source=source)
+        others = [(res, segs) if p == path else (stack.enter_context(_open(p)), sg) for p, sg in inputs.pairs]
+        return build_content(res, segs, opt, source=source, patient_sessions=others or [(res, segs)],
+                             session_ids=inputs.session_ids, inputs_digest=inputs.key.digest)
+
+
+def _open(path: Path) -> Any:
+    from facelens.core.results import ResultsError, SessionResults
+
+    try:
+        return SessionResults.open(path)
+    except ResultsError as exc:
+        raise ReportInputError(f"{path.name} cannot be read ({exc})") from None

@@ -18,7 +18,7 @@ Sessions:
     ``results_path_for(session)`` -> ``analyses/session-NNNNN-<sha12>.h5``
 Analysis runs: ``record_run(session_id, results_path, params, models)``, ``finish_run(run_id, status,
     message="")``, ``get_run``, ``runs(session_id)``, ``latest_run(session_id, complete_only=False)``
-Segments (:class:`facelens.core.segments.Segment`, stable ids): ``segments(session_id)``,
+Segments (:class:`facelens.core.annotation.segments.Segment`, stable ids): ``segments(session_id)``,
     ``segment_record(id)``, ``add_segment(session_id, seg)``, ``update_segment(seg)``,
     ``delete_segment(id)``, ``replace_segments(session_id, segs)``
 Diagnoses: ``record_diagnosis(model_id, *, session_id=None, patient_id=None, probability=None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from facelens.core.segments import Segment
+from facelens.core.annotation.segments import Segment
 
 
 class WorkspaceError(Exception):

@@ -1,6 +1,6 @@
 """Annotated segments of a workspace's sessions (mixed into :class:`Workspace`).
 
-Segments keep their :class:`~facelens.core.segments.Segment` id for life, so undo/redo, CSV round
+Segments keep their :class:`~facelens.core.annotation.segments.Segment` id for life, so undo/redo, CSV round
 trips and report references all point at the same row.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from facelens.core.segments import Segment, SegmentError
+from facelens.core.annotation.segments import Segment, SegmentError
 from facelens.core.workspace.audit import AuditMixin
 from facelens.core.workspace.connection import now_iso
 from facelens.core.workspace.records import SegmentRecord, WorkspaceError

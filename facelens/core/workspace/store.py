@@ -176,7 +176,7 @@ class Workspace(SegmentTableMixin, RunsMixin):
         copied. ``scenario`` is one of the label set's scenarios. ``sha256`` skips hashing when the
         caller already knows it.
         """
-        from facelens.core.labels import default_label_set
+        from facelens.core.annotation.labels import default_label_set
 
         v = Path(video).expanduser()
         if not v.is_file():
