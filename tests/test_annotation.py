@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tomllib
 
-from facelens.core.annotation.editor import labels as labels_mod
-from facelens.core.annotation.editor import SegmentEditor, sample_clips, segment_stats
+from facelens.core.annotation import labels as labels_mod
+from facelens.core.workspace.segment_editor import SegmentEditor, sample_clips, segment_stats
 from facelens.core.annotation.segments import Segment, SegmentError, read_segments_csv
 from facelens.core.workspace import Workspace
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from facelens.core.annotation.exports import (
+from facelens.core.exports import (
     ExportError,
     export_mesh,
     export_mesh_range,

@@ -81,7 +81,7 @@ def test_screenshot_run_leaves_the_user_settings_alone(gui_qapp, tmp_path, monke
 
 
 def test_broken_labels_file_is_reported_in_the_status_bar(qtbot, gui_qapp, gui_settings, tmp_path, monkeypatch):
-    from facelens.core.annotation.editor import labels
+    from facelens.core.annotation import labels
     from facelens.gui.main_window import MainWindow
 
     bad = tmp_path / "facelens" / "labels.toml"

@@ -83,7 +83,7 @@ def _single_frame(res: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_export_mesh(args: argparse.Namespace) -> int:
-    from facelens.core.annotation.exports import ExportError, export_mesh, export_mesh_range
+    from facelens.core.exports import ExportError, export_mesh, export_mesh_range
     from facelens.core.results import ResultsError, SessionResults
 
     refuse_same_file(args.results, args.output)
@@ -121,7 +121,7 @@ def _fmt_of(path: str, fmt: str | None) -> str:
 
 
 def cmd_segments_import(args: argparse.Namespace) -> int:
-    from facelens.core.annotation.exports import ExportError, read_boris_csv, read_eaf
+    from facelens.core.exports import ExportError, read_boris_csv, read_eaf
     from facelens.core.annotation.segments import write_segments_csv
 
     refuse_same_file(args.source, args.output)
@@ -144,7 +144,7 @@ def cmd_segments_import(args: argparse.Namespace) -> int:
 
 
 def cmd_segments_export(args: argparse.Namespace) -> int:
-    from facelens.core.annotation.exports import ExportError, write_boris_csv, write_eaf
+    from facelens.core.exports import ExportError, write_boris_csv, write_eaf
     from facelens.core.annotation.segments import SegmentError, read_segments_csv
 
     refuse_same_file(args.segments, args.output)

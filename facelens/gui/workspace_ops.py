@@ -208,7 +208,7 @@ class WorkspaceOps:
         return True
 
     def _open_editor(self, session_id: int, data: SessionData | None) -> None:
-        from facelens.core.annotation.editor import SegmentEditor
+        from facelens.core.workspace.segment_editor import SegmentEditor
 
         author = str(self.settings.value("annotation/author", "") or "")
         self.editor = SegmentEditor(self.workspace, session_id, author,
@@ -331,7 +331,7 @@ class WorkspaceOps:
 
     def sample_clips(self, label: str) -> None:
         """Replace the session's segments of ``label`` by 15-s clips (undoable), per the paper's protocol."""
-        from facelens.core.annotation.editor import sample_clips
+        from facelens.core.workspace.segment_editor import sample_clips
 
         if self.editor is None:
             return

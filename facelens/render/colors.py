@@ -43,7 +43,7 @@ def label_color(label: str) -> str:
         ``#RRGGBB``.
     """
     try:  # the configurable label set (core.labels), when it is available
-        from facelens.core.annotation.editor import labels as _labels
+        from facelens.core.annotation import labels as _labels
 
         color = _labels.label_color(label)  # type: ignore[attr-defined]
         if color:

@@ -1,2 +1,1 @@
-"""Annotation: segments of a session (start, end, label, scenario), label sets, editing with undo, and
-the ELAN / BORIS interchange formats."""
+"""Annotation: segments of a session (start, end, label, scenario) and the label sets that govern them."""

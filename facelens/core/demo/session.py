@@ -178,7 +178,7 @@ def _manifest_key(duration_s: float, fps: float, seed: int) -> dict[str, object]
     """What the demo output depends on: arguments, generator code, script and portrait."""
     from matplotlib import cbook
 
-    from facelens.core.demo.session import warp as demo_warp
+    from facelens.core.demo import warp as demo_warp
 
     code = hashlib.sha256()
     for p in (Path(__file__), Path(demo_warp.__file__), _script_resource()):

@@ -9,10 +9,10 @@ Public API::
 
 The per-frame CSV/Parquet export stays in ``facelens export`` (columns: ``docs/batch.md``).
 """
-from facelens.core.annotation.boris import read_boris_csv, write_boris_csv
-from facelens.core.annotation.common import ExportError
-from facelens.core.annotation.elan import read_eaf, write_eaf
-from facelens.core.face.mesh_export import export_mesh, export_mesh_range, posefree_trimesh
+from facelens.core.exports.boris import read_boris_csv, write_boris_csv
+from facelens.core.exports.common import ExportError
+from facelens.core.exports.elan import read_eaf, write_eaf
+from facelens.core.exports.mesh import export_mesh, export_mesh_range, posefree_trimesh
 
 __all__ = ["ExportError", "export_mesh", "export_mesh_range", "posefree_trimesh", "read_boris_csv",
            "read_eaf", "write_boris_csv", "write_eaf"]

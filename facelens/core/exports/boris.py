@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from facelens.core.annotation.common import ExportError, read_text, write_atomic
+from facelens.core.exports.common import ExportError, read_text, write_atomic
 from facelens.core.annotation.segments import Segment, SegmentError, new_segment_id
 
 AGGREGATED_COLUMNS = ("Observation id", "Observation date", "Description", "Observation type", "Source",

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.annotation.common import ExportError, write_atomic
+from facelens.core.exports.common import ExportError, write_atomic
 
 MESH_FORMATS = ("obj", "ply")
 

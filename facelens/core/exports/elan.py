@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from facelens.core.annotation.common import ExportError, read_text, write_atomic
+from facelens.core.exports.common import ExportError, read_text, write_atomic
 from facelens.core.annotation.segments import Segment, SegmentError, new_segment_id
 
 ROOT_TIER = "FaceLens"
