@@ -4,7 +4,7 @@ Shows the probability of BD (versus MDD) with the range over the cross-validatio
 features that moved it most, the model card's summary and — prominently — when the model was trained
 on simulated data and is therefore not validated on patients. When the input is not enough the model
 refuses, and the panel shows the refusal and its reason instead of a number. The computation itself
-lives in ``facelens.core.diagnosis.model``; :class:`facelens.gui.diagnosis_ops.DiagnosisOps` runs it.
+lives in ``facelens.core.diagnosis.model``; :class:`facelens.gui.controllers.diagnosis.DiagnosisController` runs it and keeps the result tied to its inputs.
 """
 from __future__ import annotations
 

@@ -125,9 +125,11 @@ class TaskOps:
         import datetime as dt
 
         rec = self.workspace.get_session(int(self.session_id))
+        from facelens.core.common.atomic import make_private_dirs
+
         folder = Path(self.workspace.folder) / "reports"
         try:
-            folder.mkdir(exist_ok=True)
+            make_private_dirs(folder)
         except OSError:  # read-only workspace: the dialog says the folder does not exist
             pass
         return folder / f"{rec.patient_code}_{dt.date.today().isoformat()}_session-{rec.id}.pdf"

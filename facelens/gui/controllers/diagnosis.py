@@ -1,0 +1,137 @@
+"""The BD-vs-MDD controller: computes the open patient's prediction and keeps it tied to its inputs.
+
+It subscribes to the model: when the open patient, its sessions or its segments change
+(``patient_id`` / ``data_version``), it recomputes the inputs' key
+(:func:`facelens.core.report_content.provenance.patient_inputs`, a few SQLite reads) and stores it
+with :meth:`AppModel.set_inputs`, which drops another patient's result and marks a result of the same
+patient out of date. The panel is redrawn from the model after every such change, so a number on
+screen always says whether it matches the data next to it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from facelens.core.report_content.provenance import PatientInputs, patient_inputs
+from facelens.gui.dialogs import show_error
+from facelens.gui.jobs import JobCancelled, JobFailed, run_job
+from facelens.viewmodel.app_model import AppModel, StampedResult
+from facelens.viewmodel.settings import AppSettings
+
+REFERENCE_NAME = "shipped reference model (simulated data)"
+
+
+class DiagnosisController(QObject):
+    """Compute, show and record the prediction of the open patient.
+
+    Parameters
+    ----------
+    host : QWidget
+        Parent of dialogs and progress windows.
+    model, prefs
+        The application model and settings.
+    panel : DiagnosisPanel
+        The view.
+    workspace : callable
+        Returns the open ``Workspace`` (or None).
+    """
+
+    def __init__(self, host: QWidget, model: AppModel, prefs: AppSettings, panel: Any,
+                 workspace: Callable[[], Any]) -> None:
+        super().__init__(host)
+        self.host, self.model, self.prefs, self.panel, self._ws = host, model, prefs, panel, workspace
+        panel.compute_requested.connect(self.compute)
+        panel.cohort_requested.connect(self.open_cohort)
+        model.events.patient_id.connect(self.refresh_inputs)
+        model.events.data_version.connect(self.refresh_inputs)
+        model.events.inputs.connect(self._show)
+        model.events.diagnosis.connect(self._show)
+        self.show_model_name()
+
+    # -- inputs and view -----------------------------------------------------------------------
+    def current_inputs(self) -> PatientInputs | None:
+        ws, pid = self._ws(), self.model.patient_id
+        if ws is None or pid is None:
+            return None
+        return patient_inputs(ws, pid, self.prefs.model_path)
+
+    def refresh_inputs(self, *_: Any) -> None:
+        """Fingerprint the open patient's data now (called on every change of it)."""
+        inputs = self.current_inputs()
+        self.model.set_inputs(inputs.key if inputs is not None else None)
+
+    def _show(self, *_: Any) -> None:
+        d = self.model.diagnosis
+        if d is None:
+            self.panel.clear()
+            return
+        fresh = self.model.diagnosis_freshness
+        ids = ", ".join(f"#{s}" for s, _ in d.key.sessions)
+        self.panel.show_result(d.result, d.card, subject=f"Patient {d.key.patient_code} · sessions {ids or '—'}")
+        self.panel.set_stale("" if fresh.current else fresh.reason)
+
+    def show_model_name(self) -> None:
+        path = self.prefs.model_path
+        self.panel.set_model_name(Path(path).name if path else REFERENCE_NAME)
+
+    def open_cohort(self) -> None:
+        from facelens.gui.cohort_dialog import CohortDialog
+
+        CohortDialog(self.host, self.prefs.store).exec()
+        self.show_model_name()
+        self.refresh_inputs()  # another model: the shown result is out of date
+
+    # -- compute ---------------------------------------------------------------------------------
+    def compute(self) -> Any:
+        """Predict for the open patient; returns the ``Prediction``/``Refusal`` (or None)."""
+        inputs = self.current_inputs()
+        if inputs is None or self.model.session_id is None:
+            show_error(self.host, "Diagnosis support", "Open an analysed session first.")
+            return None
+        pairs, model_path = list(inputs.pairs), self.prefs.model_path or None
+
+        def job(report: Any, cancelled: Any) -> tuple[Any, dict[str, Any]]:
+            from contextlib import ExitStack
+
+            from facelens.core.diagnosis.model import load_model, predict_subject
+            from facelens.core.results import SessionResults
+
+            report(float("nan"), f"Computing features of {len(pairs)} session(s)…")
+            model = load_model(model_path)
+            with ExitStack() as stack:
+                sessions = [(stack.enter_context(SessionResults.open(p)), segs) for p, segs in pairs]
+                return predict_subject(model, sessions), model.card
+
+        try:
+            result, card = run_job(self.host, "Diagnosis support", job, label="Running the BD-vs-MDD model…",
+                                   cancellable=False)
+        except (JobCancelled, JobFailed) as exc:
+            show_error(self.host, "Diagnosis support", f"The model could not be run: {exc}")
+            return None
+        self.model.set_inputs(inputs.key)
+        self.model.diagnosis = StampedResult(result, card, inputs.key)
+        self._record(result, card, inputs)
+        return result
+
+    def _record(self, result: Any, card: dict[str, Any], inputs: PatientInputs) -> None:
+        from facelens.core.workspace import WorkspaceError
+
+        ws = self._ws()
+        details: dict[str, Any] = {"model_path": self.prefs.model_path or "reference",
+                                   "simulated": bool(card.get("simulated", True)),
+                                   "n_valid_frames": result.n_valid_frames, "sessions": inputs.session_ids,
+                                   "inputs_digest": inputs.key.digest}
+        kw: dict[str, Any] = {"session_id": self.model.session_id, "patient_id": inputs.key.patient_id}
+        try:
+            if hasattr(result, "probability_bd"):
+                details["drivers"] = [{"feature": d.feature, "contribution": d.contribution} for d in result.drivers]
+                ws.record_diagnosis(result.model_id or "bd_mdd", probability=result.probability_bd,
+                                    interval=result.interval, details=details, **kw)
+            else:
+                ws.record_diagnosis(result.model_id or "bd_mdd", refusal=result.reason, details=details, **kw)
+        except WorkspaceError as exc:
+            self.model.message = f"The result could not be recorded: {exc}"
