@@ -90,7 +90,7 @@ def test_cohort_dialog_trains_shows_metrics_and_selects_the_model(gui_window, si
     assert not dlg.set_model(str(tmp_path))  # a folder without model.json is refused
     assert w.settings.value(MODEL_KEY) == str(tmp_path / "model")
     dlg.reject()
-    w._show_model_name()
+    w.diagnosis_ctl.show_model_name()
     assert "model" in w.diagnosis.model_label.text()
 
 

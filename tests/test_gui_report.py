@@ -130,7 +130,7 @@ def test_report_dialog_options_and_validation(gui_qapp, gui_settings, tmp_path):
     dlg._accept()
     v = dlg.values()
     assert v == {"out": str(tmp_path / "r.pdf"), "page_size": "Letter", "include_identifying": False,
-                 "use_model": True}
+                 "use_model": True, "clinician": "", "interpretation": "", "signed_by": ""}
     assert gui_settings.value("report/page_size") == "Letter"  # remembered for the next export
 
 

@@ -12,6 +12,7 @@ Public API
 ``PatientInputs``                 the key plus the (results path, segments) pairs it describes
 ``patient_inputs(ws, patient_id, model_path="") -> PatientInputs``
 ``segments_digest(pairs) -> str`` the part of the key that the segments contribute
+``session_results_path(ws, session_id) -> Path``  a session's newest complete results file
 ``InputsKey.difference(other) -> str``  why two keys differ, in plain words ('' when equal)
 """
 from __future__ import annotations
@@ -97,13 +98,19 @@ def _file_identity(path: Path) -> str:
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def session_results_path(ws: Workspace, session_id: int) -> Path:
+    """The results file of a session's newest complete analysis (or where the pipeline writes it)."""
+    run = ws.latest_run(session_id, complete_only=True)
+    if run is not None and Path(run.results_path).is_file():
+        return Path(run.results_path)
+    return Path(ws.results_path_for(session_id))
+
+
 def patient_inputs(ws: Workspace, patient_id: int, model_path: str | Path | None = "") -> PatientInputs:
     """Every analysed session of a patient with its newest complete results file and its segments.
 
     Sessions without a finished results file are left out (they cannot contribute frames).
     """
-    from facelens.core.report_content.sources import session_results_path
-
     pairs: list[tuple[Path, list[Any]]] = []
     sessions: list[tuple[int, str]] = []
     seg_pairs: list[tuple[int, list[Any]]] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facelens.core.report_content.build import ReportOptions, build_content
-from facelens.core.report_content.provenance import patient_inputs
+from facelens.core.report_content.provenance import patient_inputs, session_results_path
 from facelens.core.report_content.sections import ReportContent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,14 +60,6 @@ def _check_inputs(res: Any, segs: list, options: ReportOptions | None) -> None:
             load_model(opt.model_path)
         except ModelError as exc:
             raise ReportInputError(f"the model {opt.model_path} cannot be used: {exc}") from None
-
-
-def session_results_path(ws: Workspace, session_id: int) -> Path:
-    """The results file of a session's newest complete analysis (or where the pipeline writes it)."""
-    run = ws.latest_run(session_id, complete_only=True)
-    if run is not None and Path(run.results_path).is_file():
-        return Path(run.results_path)
-    return ws.results_path_for(session_id)
 
 
 def content_for_session(ws: Workspace, session_id: int,
