@@ -33,6 +33,10 @@ import numpy as np
 from facelens.core.common.types import N_LANDMARKS, FaceObservation, HeadPose, Quality
 
 DATA_DIR = Path(__file__).parent / "data"
+# Head-pose limits of a usable frame (degrees): beyond them the mesh fit and the expression measures are
+# unreliable (self-occluded half face), so the frame is flagged EXTREME_POSE. The one owner of this rule.
+MAX_YAW_DEG = 45.0
+MAX_PITCH_DEG = 35.0
 TEMPLATE_FILE = DATA_DIR / "face_template.npy"
 CANONICAL_VERTICES_FILE = DATA_DIR / "canonical_face_vertices.txt"
 
@@ -195,8 +199,8 @@ def posefree_fit(landmarks: np.ndarray) -> np.ndarray:
     return posefree_batch(lm[None], rot, trans, scale)[0]
 
 
-def apply_pose_quality(obs: FaceObservation, pose: HeadPose | None, max_yaw: float = 45.0,
-                       max_pitch: float = 35.0) -> FaceObservation:
+def apply_pose_quality(obs: FaceObservation, pose: HeadPose | None, max_yaw: float = MAX_YAW_DEG,
+                       max_pitch: float = MAX_PITCH_DEG) -> FaceObservation:
     """Flag EXTREME_POSE when |yaw| > max_yaw or |pitch| > max_pitch (degrees).
 
     Only usable frames (OK / MULTIPLE_FACES) are re-flagged: a worse verdict already given by the
@@ -209,7 +213,8 @@ def apply_pose_quality(obs: FaceObservation, pose: HeadPose | None, max_yaw: flo
     return obs
 
 
-def extreme_pose_mask(euler: np.ndarray, max_yaw: float = 45.0, max_pitch: float = 35.0) -> np.ndarray:
+def extreme_pose_mask(euler: np.ndarray, max_yaw: float = MAX_YAW_DEG,
+                      max_pitch: float = MAX_PITCH_DEG) -> np.ndarray:
     """Vectorised EXTREME_POSE test on (N,3) yaw/pitch/roll; NaN rows are False."""
     e = np.asarray(euler)
     with np.errstate(invalid="ignore"):

@@ -1,0 +1,201 @@
+"""Streams per-frame column batches into ``NAME.h5.partial`` and renames it to ``NAME.h5`` when complete."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facelens.core.common.atomic import create_private_file, make_private_dirs
+from facelens.core.results.schema import (
+    LANDMARK_ROWS_PER_CHUNK, ROWS_PER_CHUNK, SCHEMA_VERSION, ResultsError,
+    column_specs, set_meta, partial_path)
+
+
+class ResultsWriter:
+    """Stream per-frame column batches into ``PATH.partial``; :meth:`finish` renames to ``PATH``.
+
+    Parameters
+    ----------
+    path
+        Final results file (``.h5``).
+    meta
+        Root attributes (video path, SHA-256, duration, fps, size, params, models, ...).
+    expression_names
+        Names of the expression measures (columns of ``expressions``).
+    emotion_labels
+        Emotion class labels; ``None`` stores no ``emotions`` dataset.
+    resume
+        Reopen an existing ``PATH.partial`` and continue after its ``n_done`` frames.
+        Raises :class:`ResultsError` if there is none or it does not match.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        meta: dict[str, Any],
+        *,
+        expression_names: Sequence[str],
+        emotion_labels: Sequence[str] | None = None,
+        resume: bool = False,
+    ) -> None:
+        import h5py
+
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self._names = [str(n) for n in expression_names]
+        self._labels = None if emotion_labels is None else [str(n) for n in emotion_labels]
+        if not self._names or (self._labels is not None and not self._labels):
+            raise ValueError("expression_names and emotion_labels must not be empty")
+        self._specs = column_specs(len(self._names), None if self._labels is None else len(self._labels))
+        self._file: Any = None
+        if resume:
+            self._file = self._reopen(meta)
+        else:
+            try:  # owner-only folder and file (patient data; see core.common.atomic), then HDF5 in it
+                make_private_dirs(self.partial.parent)
+                create_private_file(self.partial)
+                self._file = h5py.File(self.partial, "w")
+            except OSError as exc:
+                raise ResultsError(f"cannot create {self.partial}: {exc}") from None
+            self._create(meta)
+        self.n_done: int = int(self._file.attrs["n_done"])
+
+    # -- creation / resumption -------------------------------------------------------------
+    def _create(self, meta: dict[str, Any]) -> None:
+        from facelens import __version__
+
+        f = self._file
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["complete"] = False
+        f.attrs["n_done"] = 0
+        f.attrs["facelens_version"] = __version__
+        f.attrs["demo"] = False
+        set_meta(f.attrs, meta)
+        frames = f.create_group("frames")
+        for name, (shape, dtype, fill) in self._specs.items():
+            rows = LANDMARK_ROWS_PER_CHUNK if name == "landmarks" else ROWS_PER_CHUNK
+            frames.create_dataset(
+                name,
+                shape=(0, *shape),
+                maxshape=(None, *shape),
+                dtype=dtype,
+                chunks=(rows, *shape),
+                compression="lzf" if name == "landmarks" else None,
+                fletcher32=True,  # a checksum per chunk: HDF5 refuses to read a damaged chunk
+                fillvalue=fill if fill is not None else 0,
+            )
+        frames["expressions"].attrs["names"] = json.dumps(self._names)
+        if self._labels is not None:
+            frames["emotions"].attrs["names"] = json.dumps(self._labels)
+        f.flush()
+
+    def _reopen(self, meta: dict[str, Any]) -> Any:
+        import h5py
+
+        if not self.partial.exists():
+            raise ResultsError(f"nothing to resume: {self.partial} does not exist")
+        try:
+            f = h5py.File(self.partial, "r+")
+        except OSError as exc:
+            raise ResultsError(f"cannot resume {self.partial} (corrupt?): {exc}") from None
+        try:
+            if int(f.attrs.get("schema_version", -1)) != SCHEMA_VERSION or "frames" not in f:
+                raise ResultsError(f"cannot resume {self.partial}: not a schema-{SCHEMA_VERSION} results file")
+            old_sha = f.attrs.get("video_sha256")
+            if meta.get("video_sha256") and old_sha and old_sha != meta["video_sha256"]:
+                raise ResultsError(f"cannot resume {self.partial}: it was made from a different video")
+            if json.loads(f["frames/expressions"].attrs["names"]) != self._names:
+                raise ResultsError(f"cannot resume {self.partial}: expression measures differ")
+            has_emo = "emotions" in f["frames"]
+            if has_emo != (self._labels is not None) or (
+                has_emo and json.loads(f["frames/emotions"].attrs["names"]) != self._labels
+            ):
+                raise ResultsError(f"cannot resume {self.partial}: emotion labels differ")
+            # Frames beyond n_done may be half written: drop them.
+            n = min([int(f.attrs.get("n_done", 0))] + [len(d) for d in f["frames"].values()])
+            for dset in f["frames"].values():
+                dset.resize(n, axis=0)
+            f.attrs["n_done"] = n
+            set_meta(f.attrs, meta)
+            f.flush()
+        except BaseException:
+            f.close()
+            raise
+        return f
+
+    # -- writing -----------------------------------------------------------------------------
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        """Append a batch of B frames (``time_s``, ``frame_index``, ``quality`` required)."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        unknown = set(columns) - set(self._specs)
+        if unknown:
+            raise ValueError(f"unknown results columns: {sorted(unknown)}")
+        missing = [k for k, (_, _, fill) in self._specs.items() if fill is None and k not in columns]
+        if missing:
+            raise ValueError(f"missing required results columns: {missing}")
+        n_rows = len(np.asarray(columns["time_s"]))
+        if n_rows == 0:
+            return
+        arrays: dict[str, np.ndarray] = {}
+        for name, (shape, dtype, fill) in self._specs.items():
+            if name in columns:
+                arr = np.asarray(columns[name], dtype=dtype)
+                if arr.shape != (n_rows, *shape):
+                    raise ValueError(f"column {name!r} has shape {arr.shape}, expected {(n_rows, *shape)}")
+            else:
+                arr = np.full((n_rows, *shape), fill, dtype=dtype)
+            arrays[name] = arr
+        frames = self._file["frames"]
+        start, stop = self.n_done, self.n_done + n_rows
+        for name, arr in arrays.items():
+            frames[name].resize(stop, axis=0)
+            frames[name][start:stop] = arr
+        # Data first, then the counter: after a crash n_done never counts unwritten rows.
+        self._file.flush()
+        self._file.attrs["n_done"] = stop
+        self._file.flush()
+        self.n_done = stop
+
+    def truncate(self, n: int) -> None:
+        """Drop frames from ``n`` on (a resume that restarts at an earlier checkpoint)."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        n = max(0, min(int(n), self.n_done))
+        for dset in self._file["frames"].values():
+            dset.resize(n, axis=0)
+        self._file.attrs["n_done"] = n
+        self._file.flush()
+        self.n_done = n
+
+    def finish(self, extra_meta: dict[str, Any] | None = None) -> Path:
+        """Mark the file complete, close it and rename ``PATH.partial`` to ``PATH``."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        if extra_meta:
+            set_meta(self._file.attrs, extra_meta)
+        self._file.attrs["n_done"] = self.n_done
+        self._file.attrs["complete"] = True
+        self._file.close()
+        self._file = None
+        os.replace(self.partial, self.path)
+        return self.path
+
+    def close(self) -> None:
+        """Stop without finishing; ``PATH.partial`` stays for a later resume."""
+        if self._file is not None:
+            try:
+                self._file.flush()
+            finally:
+                self._file.close()
+                self._file = None
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
