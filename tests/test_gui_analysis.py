@@ -49,7 +49,9 @@ def test_import_analyse_in_background_with_progress(qtbot, window, media, tmp_pa
     assert [p[0] for p in progress] == sorted(p[0] for p in progress)
     assert w.results_path(sid) is not None
     assert w.review.data is not None and w.review.data.n_frames == progress[-1][1]  # reopened when done
-    assert "analysed" in w.sessions.tree.topLevelItem(0).child(0).text(2)
+    from facelens.gui.sessions_panel import COL_STATUS
+
+    assert "analysed" in w.sessions.tree.topLevelItem(0).child(0).text(COL_STATUS)
 
 
 def test_cancel_leaves_a_resumable_session(qtbot, window, media, tmp_path):

@@ -160,7 +160,9 @@ def test_segments_create_edit_undo_delete_persist_across_restart(qtbot, qapp_vis
         assert w.segments.row_count() == 3
         w.delete_segment(third.id)
         # Mean ± SD in the table comes from the results.
-        texts = [w.segments.table.item(r, 4).text() for r in range(w.segments.row_count())]
+        from facelens.gui.segment_panel import COL
+
+        texts = [w.segments.table.item(r, COL["Valence"]).text() for r in range(w.segments.row_count())]
         assert all("±" in t for t in texts)
     finally:
         _close(qtbot, w)

@@ -88,6 +88,7 @@ class DiagnosisPanel(QWidget):
         self.card.setTextFormat(Qt.TextFormat.RichText)
         self.card.setToolTip("Summary of the model card (full card: Help → About)")
         self.model_label = QLabel("")
+        self.model_label.setWordWrap(True)  # a long model name must not widen the dock (and the window)
         self.model_label.setToolTip("The model in use; change it under Diagnosis → Cohort…")
         self.compute_button = QPushButton("Compute")
         self.compute_button.setToolTip("Predict BD vs MDD from all analysed sessions of this patient "

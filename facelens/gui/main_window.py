@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -55,6 +56,7 @@ LAYOUT_VERSION = 3
 TOP_ROW_FRACTION = 0.44
 TOP_ROW_FRACTION_SMALL = 0.38
 SMALL_HEIGHT = 900  # window heights up to this use the small-screen fraction
+TITLE_BAR_PX = 32  # assumed window-manager title bar before the window is mapped
 
 
 def fmt_time(t: float) -> str:
@@ -152,7 +154,7 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
     def _transport_bar(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.setSpacing(4)
-        self.play_button = self._tool("▶ Play", "Play / pause (Space)", self.review.toggle_play)
+        self.play_button = self._tool("▶", "Play / pause (Space)", self.review.toggle_play)
         self.play_button.setObjectName("playButton")
         row.addWidget(self._tool("|◀", "First frame (Home)", self.review.home))
         row.addWidget(self._tool("−1 s", "Back one second (Shift+←)", lambda: self.review.step_seconds(-1.0)))
@@ -166,6 +168,7 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
         self.speed_box.setToolTip("Playback speed")
         self.speed_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.speed_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.speed_box.currentIndexChanged.connect(lambda i: self.review.set_speed(SPEEDS[i]))
         row.addWidget(self.speed_box)
         self.time_label = QLabel("00:00.00 / 00:00.00")
@@ -174,13 +177,22 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
         row.addWidget(self.time_label)
         row.addStretch(1)
         self.mark_label = QLabel("")
+        self.mark_label.setObjectName("markLabel")
         self.mark_label.setToolTip("Segment start set with [ ; press ] at the end to create the segment")
-        row.addWidget(self.mark_label)
+        # Its text appears while a segment is being marked: it must never widen the window (it pushed
+        # the Segments panel off a 1366- and a 1600-px screen). It takes the free space of the row only.
+        self.mark_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.mark_label.setMinimumWidth(0)
+        row.addWidget(self.mark_label, 1)
         self.new_label_box = QComboBox()
         self.new_label_box.addItems(self.labels)
         self.new_label_box.setToolTip("Label given to new segments (drag on the Segments strip, or [ and ])")
         self.new_label_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        row.addWidget(QLabel("New segment:"))
+        self.new_label_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.new_label_box.setMinimumContentsLength(7)
+        new_label = QLabel("Label:")
+        new_label.setToolTip(self.new_label_box.toolTip())
+        row.addWidget(new_label)
         row.addWidget(self.new_label_box)
         return row
 
@@ -290,6 +302,7 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
             self.restoreGeometry(geo)
         else:
             self.resize(1400, 900)
+        self.fit_to_screen()
         saved = isinstance(state, QByteArray) and not state.isEmpty()
         if not (saved and self.restoreState(state, LAYOUT_VERSION)):
             # First start (or an older layout): the timeline about half the height, the segment
@@ -298,11 +311,26 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
 
             QTimer.singleShot(0, self._default_sizes)
 
+    def fit_to_screen(self) -> None:
+        """Keep the window on its screen: no larger than the available area (1366×768 laptops), and
+        moved back when a saved position lies off it."""
+        screen = self.screen()
+        if screen is None:
+            return
+        avail = screen.availableGeometry()
+        frame_h = max(0, self.frameGeometry().height() - self.geometry().height()) or TITLE_BAR_PX
+        w = min(self.width(), avail.width())
+        h = min(self.height(), avail.height() - frame_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        if not avail.contains(self.frameGeometry().topLeft()):
+            self.move(avail.topLeft())
+
     def _default_sizes(self) -> None:
         h, w = self.height(), self.width()
         frac = TOP_ROW_FRACTION_SMALL if h <= SMALL_HEIGHT else TOP_ROW_FRACTION
         self.resizeDocks([self.docks["video"]], [int(h * frac)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.16), int(w * 0.24)],
+        self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.15), int(w * 0.29)],
                          Qt.Orientation.Horizontal)
 
     def save_layout(self) -> None:
@@ -325,4 +353,4 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.time_label.setText(f"{fmt_time(t)} / {fmt_time(self.review.state.duration_s)}")
 
     def _on_playing(self, playing: bool) -> None:
-        self.play_button.setText("❚❚ Pause" if playing else "▶ Play")
+        self.play_button.setText("❚❚" if playing else "▶")

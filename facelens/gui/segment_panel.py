@@ -28,7 +28,13 @@ from PySide6.QtWidgets import (
 
 from facelens.render.colors import label_color, lighten
 
-COLUMNS = ("Start (s)", "End (s)", "Length", "Label", "Valence", "Arousal", "n", "Scenario", "Author", "Note")
+# The statistics come right after the label: at 1366 px the table's first six columns (up to n) stay
+# visible without scrolling; length, scenario, author and note follow.
+COLUMNS = ("Start", "End", "Label", "Valence", "Arousal", "n", "Length", "Scenario", "Author", "Note")
+HEADER_TIPS = {"Start": "segment start, seconds", "End": "segment end, seconds", "Length": "seconds",
+               "Valence": "mean ± SD over the segment's usable frames", "Arousal": "mean ± SD over usable frames",
+               "n": "usable frames in the segment"}
+COL = {name: i for i, name in enumerate(COLUMNS)}
 
 
 def segment_va(seg: Any, t: np.ndarray, valence: np.ndarray, arousal: np.ndarray,
@@ -44,7 +50,7 @@ def segment_va(seg: Any, t: np.ndarray, valence: np.ndarray, arousal: np.ndarray
 
 
 def _pm(mean: float, sd: float) -> str:
-    return "–" if not np.isfinite(mean) else f"{mean:+.2f} ± {sd:.2f}"
+    return "–" if not np.isfinite(mean) else f"{mean:+.2f}±{sd:.2f}"
 
 
 class _NumItem(QTableWidgetItem):
@@ -81,6 +87,10 @@ class SegmentPanel(QWidget):
         super().__init__(parent)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        for c, name in enumerate(COLUMNS):
+            head = self.table.horizontalHeaderItem(c)
+            if head is not None and name in HEADER_TIPS:
+                head.setToolTip(HEADER_TIPS[name])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -189,10 +199,10 @@ class SegmentPanel(QWidget):
     def _fill_row(self, r: int, s: Any, stats: tuple[float, float, float, float, int]) -> None:
         mv, sv, ma, sa, n = stats
         items = [_NumItem(f"{s.start_s:.1f}", s.start_s), _NumItem(f"{s.end_s:.1f}", s.end_s),
-                 _NumItem(f"{s.duration_s:.1f}", s.duration_s), QTableWidgetItem(s.label),
-                 _NumItem(_pm(mv, sv), mv), _NumItem(_pm(ma, sa), ma), _NumItem(str(n), n),
+                 QTableWidgetItem(s.label), _NumItem(_pm(mv, sv), mv), _NumItem(_pm(ma, sa), ma),
+                 _NumItem(str(n), n), _NumItem(f"{s.duration_s:.1f}", s.duration_s),
                  QTableWidgetItem(s.scenario), QTableWidgetItem(s.author), QTableWidgetItem(s.note)]
-        items[3].setBackground(QColor(lighten(label_color(s.label), 0.5)))
+        items[COL["Label"]].setBackground(QColor(lighten(label_color(s.label), 0.5)))
         for c, it in enumerate(items):
             it.setData(Qt.ItemDataRole.UserRole + 1, s.id)
             self.table.setItem(r, c, it)

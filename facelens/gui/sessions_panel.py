@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 _SESSION_ROLE = Qt.ItemDataRole.UserRole + 1
+# Status right after the name: in a narrow panel (1366-px screens) it stays visible; the date follows.
+COL_NAME, COL_STATUS, COL_DATE = 0, 1, 2
 
 
 def status_text(status: Any, progress: float | None = None, reason: str = "") -> str:
@@ -54,9 +56,9 @@ class SessionsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Patient / session", "Date", "Status"])
-        self.tree.setColumnWidth(0, 150)
-        self.tree.setColumnWidth(1, 84)
+        self.tree.setHeaderLabels(["Patient / session", "Status", "Date"])
+        self.tree.setColumnWidth(COL_NAME, 104)
+        self.tree.setColumnWidth(COL_STATUS, 88)
         self.tree.setAlternatingRowColors(True)
         self.tree.setToolTip("Patients are listed by pseudonymous ID only. Double-click a session to open it.")
         self.tree.itemDoubleClicked.connect(self._on_double_click)
@@ -111,10 +113,11 @@ class SessionsPanel(QWidget):
                 self.tree.addTopLevelItem(parent)
                 groups[s.patient_code] = parent
             name = f"#{s.id} {s.scenario or 'session'}"
-            item = QTreeWidgetItem([name, s.date or "", status_text(s.status, s.progress, s.reason)])
+            status = status_text(s.status, s.progress, s.reason)
+            item = QTreeWidgetItem([name, status, s.date or ""])
             item.setData(0, _SESSION_ROLE, int(s.id))
-            item.setToolTip(0, f"{s.video_path}\n{s.notes}".strip())
-            item.setToolTip(2, status_text(s.status, s.progress, s.reason))
+            item.setToolTip(COL_NAME, f"{s.date or ''}\n{s.video_path}\n{s.notes}".strip())
+            item.setToolTip(COL_STATUS, status)
             parent.addChild(item)
             self._items[int(s.id)] = item
         self.tree.expandAll()
@@ -125,8 +128,8 @@ class SessionsPanel(QWidget):
     def set_status(self, session_id: int, text: str) -> None:
         item = self._items.get(session_id)
         if item is not None:
-            item.setText(2, text)
-            item.setToolTip(2, text)
+            item.setText(COL_STATUS, text)
+            item.setToolTip(COL_STATUS, text)
 
     def selected_session(self) -> int | None:
         item = self.tree.currentItem()

@@ -18,6 +18,7 @@ from facelens.gui.session_data import SessionData
 from facelens.gui.video_view import FrameLoader
 
 MAX_RECENT = 8
+MODELS_LABEL_PX = 320  # widest the "Models: …" status-bar label may be
 
 
 class WorkspaceOps:
@@ -247,7 +248,13 @@ class WorkspaceOps:
                 names.append(str(m.get("id", m.get("name", "?"))) + (f" {m['version']}" if m.get("version") else ""))
             else:
                 names.append(str(m))
-        self.models_label.setText("Models: " + (", ".join(names) if names else "none recorded"))
+        from PySide6.QtCore import Qt
+
+        text = "Models: " + (", ".join(names) if names else "none recorded")
+        # Elided to a third of the status bar: a long list hid the status messages beside it.
+        shown = self.models_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, MODELS_LABEL_PX)
+        self.models_label.setText(shown)
+        self.models_label.setToolTip(text)
 
     # -- segments ------------------------------------------------------------------------------
     def refresh_segments(self) -> None:

@@ -144,7 +144,7 @@ def test_segment_table_rewrites_only_the_edited_row(gui_qapp):
     from dataclasses import replace
 
     from facelens.core.annotation.segments import Segment
-    from facelens.gui.segment_panel import SegmentPanel
+    from facelens.gui.segment_panel import COL, SegmentPanel
 
     t = np.arange(0, 60, 0.1)
     v = np.sin(t)
@@ -160,9 +160,9 @@ def test_segment_table_rewrites_only_the_edited_row(gui_qapp):
     panel.set_segments(segs, t, v, a, ok)
     assert panel.rows_written == 7
     row = {panel._row_id(r): r for r in range(panel.row_count())}[segs[2].id]
-    assert panel.table.item(row, 3).text() == "sad" and panel.table.item(row, 1).text() == "13.5"
+    assert panel.table.item(row, COL["Label"]).text() == "sad" and panel.table.item(row, COL["End"]).text() == "13.5"
     want_n = int(((t >= segs[2].start_s) & (t < 13.5)).sum())
-    assert panel.table.item(row, 6).text() == str(want_n)
+    assert panel.table.item(row, COL["n"]).text() == str(want_n)
     del segs[0]  # deleted: its row goes, the others stay untouched
     panel.set_segments(segs, t, v, a, ok)
     assert panel.row_count() == 5 and panel.rows_written == 7
