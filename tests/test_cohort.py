@@ -12,7 +12,8 @@ import pytest
 from facelens.cli import main
 from facelens.core.diagnosis.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
 from facelens.core.diagnosis.model import PortableModel, export_estimator, load_model, reference_model_dir
-from facelens.core.diagnosis.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
+from facelens.core.diagnosis.features import (CONTRAST_NAMES, FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries,
+                                              subject_features)
 from facelens.core.annotation.segments import Segment
 from facelens.core.diagnosis.simulate import simulate_cohort, simulate_session
 
@@ -41,7 +42,9 @@ def test_features_on_hand_computed_example():
     assert f["sad_v_sd"] == pytest.approx(0.0) and f["neutral_v_mssd"] == pytest.approx(0.0001)
     assert f["valence_contrast"] == pytest.approx(0.8) and f["arousal_contrast"] == pytest.approx(0.4)
     assert f["has_happy"] == f["has_sad"] == f["has_neutral"] == 1.0
-    assert list(f) and set(f) == set(FEATURE_NAMES)
+    assert list(f) and set(f) == set(FEATURE_NAMES) | set(CONTRAST_NAMES)
+    # within-person contrasts against the neutral segments (mean of linspace(0, 0.59, 60) = 0.295)
+    assert f["happy_v_minus_neutral"] == pytest.approx(0.005) and f["sad_v_minus_neutral"] == pytest.approx(-0.795)
 
 
 def test_sessions_are_pooled_per_label():

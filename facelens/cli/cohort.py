@@ -1,7 +1,8 @@
 """``facelens cohort simulate|train|evaluate|predict``: the BD-versus-MDD model on the command line.
 
 Exit codes: 0 done, 2 unusable input (manifest, model, results, segments) or output folder,
-1 a failure while writing, 3 ``predict`` refused (too few valid frames per label).
+1 a failure while writing, 3 ``predict`` refused (too little usable time, another sampling rate, features
+outside the training cohort; the reasons are printed).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from facelens.cli import UsageError
 from facelens.cli._common import check_output_dir, usage_from_os_error
-from facelens.cli.dynamics import _fmt, open_inputs
+from facelens.cli.dynamics import open_inputs
 
 #: Exit code of ``cohort predict`` when the input is not enough for a probability.
 EXIT_REFUSED = 3
@@ -183,7 +184,11 @@ def run_predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(jsonable({"refused": True, **asdict(out)}), indent=1))
         else:
-            print(f"REFUSED: {out.reason}")
+            print("REFUSED: no probability is given for this subject, because")
+            for r in out.reasons or [out.reason]:
+                print(f"  - {r}")
+            if out.simulated:
+                print("The model was trained on SIMULATED data; real sessions rarely resemble it.")
         return EXIT_REFUSED
     if args.json:
         data = asdict(out)
@@ -194,12 +199,16 @@ def run_predict(args: argparse.Namespace) -> int:
         print("MODEL TRAINED ON SIMULATED DATA — not validated on patients; research use only.")
     lo, hi = out.interval
     print(f"probability of BD (vs MDD): {out.probability_bd:.3f}  (fold models {lo:.3f}–{hi:.3f}); model {out.model_id}")
+    if out.calibrated is not None:
+        clo, chi, n = out.calibrated
+        print(f"calibrated: of {n} training subjects with a similar cross-validated probability, "
+              f"{clo:.0%}–{chi:.0%} had BD (Wilson 95 %)")
     if out.out_of_range:
         print(f"WARNING: far outside the training cohort (> 4 SD), the model extrapolates: {', '.join(out.out_of_range)}")
     if out.imputed_features:
         print(f"imputed (training mean, flagged): {', '.join(out.imputed_features)}")
-    print("features that moved it most (log-odds, + towards BD):")
-    for d in out.drivers:
-        print(f"  {d.feature:<22} value {_fmt(d.value)}  contribution {d.contribution:+.3f}")
-    print("valid frames: " + ", ".join(f"{k} {v}" for k, v in out.n_valid_frames.items()))
+    print("what moved it most:")
+    for line in out.drivers_plain:
+        print(f"  - {line}")
+    print("usable time: " + ", ".join(f"{k} {v:.1f} s" for k, v in out.seconds.items()))
     return 0

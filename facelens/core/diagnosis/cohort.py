@@ -59,6 +59,7 @@ class Cohort:
     simulated: bool
     manifest_sha256: str
     simulation: dict[str, Any] = field(default_factory=dict)
+    sampling_fps: float = float("nan")  # median sampling rate of the subjects' sessions
 
 
 def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
@@ -107,12 +108,15 @@ def load_cohort(manifest: str | os.PathLike[str]) -> Cohort:
             raise CohortError(f"subject {r.subject_id}: {exc}") from None
         diagnosis[r.subject_id] = r.diagnosis
     ids = sorted(sessions)
-    X = np.vstack([subject_features(sessions[s]).vector() for s in ids])
+    feats = [subject_features(sessions[s]) for s in ids]
+    X = np.vstack([f.vector() for f in feats])
+    rates = [f.sampling_fps for f in feats if np.isfinite(f.sampling_fps)]
     y = np.array([DIAGNOSES[diagnosis[s]] for s in ids], dtype=np.int64)
     mpath = Path(manifest)
     sim_file = mpath.parent / "simulation.json"
     sim = json.loads(sim_file.read_text()) if simulated and sim_file.is_file() else {}
-    return Cohort(ids, y, X, len(rows), simulated, hashlib.sha256(mpath.read_bytes()).hexdigest(), sim)
+    return Cohort(ids, y, X, len(rows), simulated, hashlib.sha256(mpath.read_bytes()).hexdigest(), sim,
+                  float(np.median(rates)) if rates else float("nan"))
 
 
 # -- fitting -------------------------------------------------------------------------------
@@ -249,7 +253,14 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
         # Training distribution of each feature, so that a prediction can say when a subject lies
         # far outside what the model has seen (extrapolation).
         "feature_stats": {"mean": [_finite_or_none(x) for x in np.nanmean(cohort.X, axis=0)],
-                          "sd": [_finite_or_none(x) for x in np.nanstd(cohort.X, axis=0, ddof=1)]},
+                          "sd": [_finite_or_none(x) for x in np.nanstd(cohort.X, axis=0, ddof=1)],
+                          "corr": _feature_corr(cohort.X),
+                          "min": [_finite_or_none(x) for x in np.nanmin(cohort.X, axis=0)],
+                          "max": [_finite_or_none(x) for x in np.nanmax(cohort.X, axis=0)]},
+        # largest squared Mahalanobis distance of a training subject (guard.support_problems)
+        "training_d2_max": _training_d2_max(cohort.X),
+        # MSSD and inertia are per sampling step: predictions refuse sessions sampled otherwise
+        "sampling_fps": _finite_or_none(cohort.sampling_fps),
         "software": {"facelens": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -264,6 +275,35 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
 
 def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
+
+
+def _training_d2_max(X: np.ndarray) -> float | None:
+    """Largest squared Mahalanobis distance of a training subject, computed as the guard computes it."""
+    from facelens.core.diagnosis.guard import mahalanobis2
+
+    mean, sd = np.nanmean(X, axis=0), np.nanstd(X, axis=0, ddof=1)
+    corr = np.asarray(_feature_corr(X))
+    flags = np.array([n.startswith("has_") for n in FEATURE_NAMES])
+    d2 = []
+    for row in X:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = np.where(flags | ~(sd > 0), np.nan, (row - mean) / sd)
+        ok = np.isfinite(z)
+        if ok.sum() >= 2:
+            d2.append(mahalanobis2(corr, z, ok))
+    return _finite_or_none(float(max(d2))) if d2 else None
+
+
+def _feature_corr(X: np.ndarray) -> list[list[float]]:
+    """Correlation matrix of the features (missing values mean-imputed; constant features 0, diagonal 1),
+    for the Mahalanobis check of :mod:`facelens.core.diagnosis.guard`."""
+    mean = np.nanmean(X, axis=0)
+    filled = np.where(np.isfinite(X), X, np.where(np.isfinite(mean), mean, 0.0))
+    sd = filled.std(axis=0)
+    z = np.where(sd > 0, (filled - filled.mean(axis=0)) / np.where(sd > 0, sd, 1.0), 0.0)
+    c = (z.T @ z) / max(len(X), 1)
+    np.fill_diagonal(c, 1.0)
+    return [[round(float(v), 6) for v in row] for row in c]
 
 
 def evaluate_model(model: PortableModel, cohort: Cohort, n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, float]]:

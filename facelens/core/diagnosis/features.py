@@ -2,8 +2,8 @@
 
 All sessions of a subject are pooled per segment label (happy / sad / neutral): frame values
 from every segment with that label, successive differences only inside a segment. A label
-with fewer than ``MIN_VALID_FRAMES`` valid frames is *missing*: its features are NaN and its
-flag ``has_<label>`` is 0. The model imputes NaN features with training-set means (stored in
+with less than ``MIN_VALID_SECONDS`` of valid frames (seconds, whatever the sampling rate) is
+*missing*: its features are NaN and its flag ``has_<label>`` is 0. The model imputes NaN features with training-set means (stored in
 the model) and the flag tells it that it did; nothing is ever silently set to zero.
 The feature list with definitions is in ``docs/dynamics.md``.
 """
@@ -21,8 +21,11 @@ from facelens.core.annotation.segments import Segment
 if TYPE_CHECKING:  # pragma: no cover
     from facelens.core.results import SessionResults
 
-#: Minimum valid frames for a label to count as present: 5 s at the 10-fps sampling rate,
-#: a third of the seed paper's 15-s clip (a FaceLens choice, see docs/dynamics.md).
+#: Minimum valid time for a label to count as present: 5 s, a third of the seed paper's 15-s clip
+#: (a FaceLens choice, see docs/dynamics.md). Counted in seconds (valid frames x the session's
+#: median sampling step), so that the rule does not change with the frame rate.
+MIN_VALID_SECONDS = 5.0
+#: The same at the 10-fps rate of the models (kept for model cards and older callers).
 MIN_VALID_FRAMES = 50
 LABELS = ("happy", "sad", "neutral")
 _PER_LABEL = ("v_mean", "v_sd", "a_mean", "a_sd", "v_mssd", "a_mssd", "v_inertia", "a_inertia")
@@ -33,6 +36,9 @@ FEATURE_NAMES: tuple[str, ...] = tuple(
     + ["valence_contrast", "arousal_contrast"]
     + [f"has_{lab}" for lab in LABELS]
 )
+#: Within-person contrasts against the person's own neutral segments, reported beside the absolute
+#: features (the shipped reference model predates them and does not use them).
+CONTRAST_NAMES: tuple[str, ...] = tuple(f"{lab}_{ax}_minus_neutral" for lab in ("happy", "sad") for ax in "va")
 
 
 @dataclass
@@ -61,6 +67,8 @@ class SubjectFeatures:
     n_valid: dict[str, int]  # valid frames per label, all sessions
     n_sessions: int
     missing_labels: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # valid seconds per label, all sessions
+    sampling_fps: float = float("nan")  # median sampling rate of the sessions
 
     def vector(self, names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:
         """Values in model order (NaN for missing features, to be imputed by the model)."""
@@ -79,6 +87,32 @@ def _label_indices(sessions: Sequence[SessionSeries], label: str, which: str) ->
     return pooled_indices(pieces, pac_threshold=PAC_THRESHOLD)
 
 
+def _step(s: SessionSeries) -> float:
+    """Sampling step (s): the mean of the steps up to twice the median (gaps left out). Not the
+    median itself: a 24-fps recording sampled at 10 fps shows frames 0.083 and 0.125 s apart, whose
+    median is 0.083 s although the rate is 10 per second."""
+    dt = np.diff(np.asarray(s.time_s, np.float64))
+    dt = dt[np.isfinite(dt) & (dt > 0)]
+    if dt.size == 0:
+        return float("nan")
+    return float(dt[dt <= 2.0 * np.median(dt)].mean())
+
+
+def _valid_seconds(sessions: Sequence[SessionSeries], label: str) -> float:
+    total = 0.0
+    for s in sessions:
+        segs = [g for g in s.segments if g.label == label]
+        t = np.asarray(s.time_s, np.float64)
+        inside = np.zeros(t.shape, bool)
+        for g in segs:
+            inside |= (t >= g.start_s) & (t < g.end_s)
+        ok = inside & np.asarray(s.usable, bool) & np.isfinite(s.valence) & np.isfinite(s.arousal)
+        step = _step(s)
+        if np.isfinite(step):
+            total += float(ok.sum()) * step
+    return total
+
+
 def subject_features(sessions: Sequence[SessionSeries]) -> SubjectFeatures:
     """Pool a subject's sessions into the feature vector (see module docstring).
 
@@ -93,11 +127,13 @@ def subject_features(sessions: Sequence[SessionSeries]) -> SubjectFeatures:
     values: dict[str, float] = {}
     n_valid: dict[str, int] = {}
     missing: list[str] = []
+    seconds: dict[str, float] = {}
     for lab in LABELS:
         vi = _label_indices(sessions, lab, "v")
         ai = _label_indices(sessions, lab, "a")
         n_valid[lab] = vi.n_valid
-        present = vi.n_valid >= MIN_VALID_FRAMES
+        seconds[lab] = _valid_seconds(sessions, lab)
+        present = seconds[lab] >= MIN_VALID_SECONDS - 1e-9
         if not present:
             missing.append(lab)
         got = {
@@ -109,4 +145,9 @@ def subject_features(sessions: Sequence[SessionSeries]) -> SubjectFeatures:
         values[f"has_{lab}"] = 1.0 if present else 0.0
     values["valence_contrast"] = values["happy_v_mean"] - values["sad_v_mean"]
     values["arousal_contrast"] = values["happy_a_mean"] - values["sad_a_mean"]
-    return SubjectFeatures(values, n_valid, len(sessions), missing)
+    for lab in ("happy", "sad"):
+        for ax in "va":
+            values[f"{lab}_{ax}_minus_neutral"] = values[f"{lab}_{ax}_mean"] - values[f"neutral_{ax}_mean"]
+    steps = [x for x in (_step(s) for s in sessions) if np.isfinite(x)]
+    fps = 1.0 / float(np.median(steps)) if steps else float("nan")
+    return SubjectFeatures(values, n_valid, len(sessions), missing, seconds, fps)

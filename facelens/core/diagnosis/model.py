@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from facelens.core.diagnosis.features import MIN_VALID_FRAMES, SessionSeries, subject_features
+from facelens.core.diagnosis.features import CONTRAST_NAMES, MIN_VALID_SECONDS, SessionSeries, subject_features
 
 if TYPE_CHECKING:  # pragma: no cover
     from facelens.core.results import SessionResults
@@ -219,6 +219,12 @@ class Prediction:
     out_of_range: list[str] = field(default_factory=list)  # features beyond OUT_OF_RANGE_SD training SDs
     card: dict[str, Any] = field(repr=False, default_factory=dict)
     interval_method: str = "range of the cross-validation fold models' probabilities (not a calibrated CI)"
+    #: (low, high, n): fraction of BD, Wilson 95 %, among training subjects whose out-of-fold
+    #: probability fell in the same bin (None when the card has no reliability curve there)
+    calibrated: tuple[float, float, int] | None = None
+    drivers_plain: list[str] = field(default_factory=list)  # the drivers in plain words (feature_names)
+    seconds: dict[str, float] = field(default_factory=dict)  # usable seconds per label
+    contrasts: dict[str, float] = field(default_factory=dict)  # within-person contrasts vs neutral
 
     @property
     def leaning(self) -> str:
@@ -233,12 +239,15 @@ class Refusal:
     missing: list[str]
     n_valid_frames: dict[str, int]
     model_id: str
+    reasons: list[str] = field(default_factory=list)  # every reason, plain words (``reason`` joins them)
+    simulated: bool = False  # the model was trained on simulated data
 
 
 SessionInput = Union[SessionSeries, "tuple[SessionResults, Sequence[Segment]]"]
 
 
-def predict_subject(model: PortableModel, sessions: Sequence[SessionInput]) -> Prediction | Refusal:
+def predict_subject(model: PortableModel, sessions: Sequence[SessionInput],
+                    nuisance_probabilities: Sequence[float] | None = None) -> Prediction | Refusal:
     """Predict BD vs MDD from all sessions of one subject, or refuse with the reason.
 
     Parameters
@@ -250,25 +259,42 @@ def predict_subject(model: PortableModel, sessions: Sequence[SessionInput]) -> P
 
     Notes
     -----
-    Refuses when there is no session, or when a label in ``REQUIRED_LABELS`` has fewer than
-    ``MIN_VALID_FRAMES`` valid frames over all sessions. A missing neutral label (or an
-    undefined index) is imputed with the training mean and listed in ``imputed_features``.
+    Refuses (:mod:`facelens.core.diagnosis.guard`) when there is no session, when a label in
+    ``REQUIRED_LABELS`` has less than ``MIN_VALID_SECONDS`` of valid frames over all sessions, when
+    the sampling rate is not the model's, when the features lie outside the training distribution,
+    or when ``nuisance_probabilities`` (the same session under the validity harness's perturbations)
+    move the probability by more than 0.1. A missing neutral label (or an undefined index) is
+    imputed with the training mean and listed in ``imputed_features``.
     """
+    from facelens.core.diagnosis import guard
+    from facelens.core.diagnosis.feature_names import describe_driver
+
     model_id = str(model.card.get("model_id", ""))
+    simulated = bool(model.card.get("simulated", True))
     if not sessions:
-        return Refusal("no session given", list(REQUIRED_LABELS), {}, model_id)
+        return Refusal("no session given", list(REQUIRED_LABELS), {}, model_id, ["no session given"], simulated)
     series = [s if isinstance(s, SessionSeries) else SessionSeries.from_results(s[0], s[1]) for s in sessions]
     feats = subject_features(series)
-    short = [lab for lab in REQUIRED_LABELS if feats.n_valid[lab] < MIN_VALID_FRAMES]
+    short = [lab for lab in REQUIRED_LABELS if feats.seconds[lab] < MIN_VALID_SECONDS - 1e-9]
     if short:
         parts = []
         for lab in short:
             annotated = any(g.label == lab for s in series for g in s.segments)
-            parts.append(f"'{lab}' has {feats.n_valid[lab]} valid frames (need {MIN_VALID_FRAMES})"
+            parts.append(f"'{lab}' has {feats.seconds[lab]:.1f} s of valid frames (need {MIN_VALID_SECONDS:.0f} s)"
                          if annotated else f"no '{lab}' segment annotated")
-        return Refusal("not enough input: " + "; ".join(parts), short, dict(feats.n_valid), model_id)
+        return Refusal("not enough input: " + "; ".join(parts), short, dict(feats.n_valid), model_id, parts,
+                       simulated)
     x = feats.vector(model.feature_names)
+    problems = guard.support_problems(model.card, model.feature_names, x, feats)
     p = float(model.predict_proba(x)[0])
+    unstable = guard.instability_problem(p, nuisance_probabilities or [])
+    if unstable:
+        problems.append(unstable)
+    if problems:
+        reason = "the model cannot support a prediction for this subject: " + "; ".join(problems)
+        if simulated:
+            reason += " (the model was trained on simulated data, which real sessions rarely resemble)"
+        return Refusal(reason, [], dict(feats.n_valid), model_id, problems, simulated)
     folds = model.fold_probas(x)[:, 0] if model.folds else np.array([p])
     contrib = model.contributions(x)
     order = np.argsort(-np.abs(contrib))[:N_DRIVERS]
@@ -280,8 +306,11 @@ def predict_subject(model: PortableModel, sessions: Sequence[SessionInput]) -> P
         probability_bd=p, interval=(float(folds.min()), float(folds.max())),
         fold_probabilities=[float(f) for f in folds], drivers=drivers, imputed_features=imputed,
         missing_labels=list(feats.missing_labels), n_valid_frames=dict(feats.n_valid),
-        n_sessions=feats.n_sessions, model_id=model_id, simulated=bool(model.card.get("simulated", True)),
-        out_of_range=out_of_range, card=model.card,
+        n_sessions=feats.n_sessions, model_id=model_id, simulated=simulated,
+        out_of_range=out_of_range, card=model.card, calibrated=guard.calibrated_interval(model.card, p),
+        drivers_plain=[describe_driver(d.feature, d.value, d.contribution, d.imputed) for d in drivers],
+        seconds=dict(feats.seconds),
+        contrasts={n: float(feats.values[n]) for n in CONTRAST_NAMES},
     )
 
 
