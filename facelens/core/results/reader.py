@@ -212,3 +212,21 @@ def _corrupt(path: Path, exc: BaseException) -> ResultsError:
     """The one-line error for a damaged results file: never shown as a result, offered for re-analysis."""
     why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return ResultsError(f"{path} is damaged ({why}); analyse the session again to replace it")
+
+
+def stored_affect_inputs(path: str | os.PathLike[str], n: int) -> dict[str, Any]:
+    """What the valence/arousal estimator saw for the first ``n`` frames of a (partial) file:
+    ``emotions`` (stored, fused; None when the file has none), ``expressions``, ``time_s``, ``quality``.
+
+    The one reader of the results format outside :class:`SessionResults` (used to resume exactly).
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            fr = f["frames"]
+            return {"emotions": fr["emotions"][:n] if "emotions" in fr else None,
+                    "expressions": fr["expressions"][:n], "time_s": fr["time_s"][:n],
+                    "quality": fr["quality"][:n]}
+    except (OSError, KeyError) as exc:
+        raise ResultsError(f"{Path(path).name}: cannot read the stored frames to resume ({exc})") from None

@@ -7,8 +7,10 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+from facelens.core.common.atomic import create_private_file, make_private_dirs
 from facelens.core.workspace import leases
 from facelens.core.workspace.connection import Connections, now_iso, translate_errors
+from facelens.core.workspace.files import owner_only
 from facelens.core.workspace.records import (
     Patient,
     SessionRecord,
@@ -88,8 +90,9 @@ class Workspace(SegmentTableMixin, RunsMixin):
                 raise WorkspaceError(f"{db_path} is not a file")
             if not create:
                 raise WorkspaceError(f"{p} is not a FaceLens workspace (no {DB_NAME})")
-            try:
-                p.mkdir(parents=True, exist_ok=True)
+            try:  # owner-only: the folder 0700, the database 0600 (SQLite gives -wal/-shm its mode)
+                make_private_dirs(p)
+                create_private_file(db_path)
             except OSError as exc:
                 raise WorkspaceError(f"cannot create workspace folder {p}: {exc.strerror}") from None
         db = Connections(db_path, timeout_s)
@@ -111,7 +114,8 @@ class Workspace(SegmentTableMixin, RunsMixin):
                 rows = [r for r in c.execute("SELECT id FROM sessions WHERE status = ? ORDER BY id",
                                              (SessionStatus.ANALYSING.value,)).fetchall()
                         if leases.foreign_live_lease(c, int(r[0]), holder) is None]
-            (p / ANALYSES_DIR).mkdir(exist_ok=True)
+            make_private_dirs(p / ANALYSES_DIR)
+            owner_only(p, DB_NAME, ANALYSES_DIR)
         except BaseException:
             db.close_all()
             raise

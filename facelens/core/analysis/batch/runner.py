@@ -28,6 +28,7 @@ from typing import Any
 from facelens.core.analysis.batch.manifest import BatchEntry
 from facelens.core.analysis.batch.rows import write_cohort_tables
 from facelens.core.analysis.batch.task import SessionOutcome, SessionTask, read_progress, run_session
+from facelens.core.common.atomic import make_private_dirs
 
 _POLL_S = 0.5
 
@@ -108,7 +109,7 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
     out = Path(out_dir)
     created = not out.exists()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(out)
     except OSError as exc:
         raise BatchError(f"cannot create {out}: {exc.strerror or exc}") from None
     # each local worker gets an equal share of the cores for torch (mediapipe keeps its own threads)

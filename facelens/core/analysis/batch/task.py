@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facelens.core.common.atomic import atomic_write_text, make_private_dirs
+
 PROGRESS_DIR = "progress"
 SESSIONS_DIR = "sessions"
 _PROGRESS_EVERY_S = 0.5
@@ -72,10 +74,7 @@ class SessionOutcome:
 
 def write_progress(path: Path, state: dict[str, Any]) -> None:
     """Replace ``path`` with ``state`` as JSON (atomic, so a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(state), make_parents=True)  # owner-only, like every output
 
 
 def read_progress(path: Path) -> dict[str, Any]:
@@ -166,7 +165,7 @@ def _analyse(task: SessionTask, info: dict[str, Any], resume: bool) -> None:
     # (results are identical either way; see core/chunk_threads.py).
     kw: dict[str, Any] = {"fps": task.fps, "device": task.device, "backend": task.backend,
                           "batch_size": task.batch_size, "workers": 1}
-    task.results_path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(task.results_path.parent)
     try:
         gen = run_analysis(task.video, task.results_path, resume=resume, **kw)
         _drain(gen, task, info)
