@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
 
 from facelens import __version__
 from facelens.gui.analysis import AnalysisQueue
-from facelens.gui.analysis_ops import AnalysisOps
 from facelens.gui.circumplex import CircumplexWidget
+from facelens.gui.controllers.analysis import AnalysisController
 from facelens.gui.controllers.diagnosis import DiagnosisController
 from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import load_labels
@@ -64,7 +64,7 @@ def fmt_time(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
+class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
     """The application window. ``settings`` is injected so tests use a temporary one."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
@@ -89,6 +89,7 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.diagnosis_ctl = DiagnosisController(self, self.model, self.prefs, self.diagnosis, lambda: self.workspace)
         self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
         self.queue = AnalysisQueue(self)
+        self.analysis_ctl = AnalysisController(self, self.model, self.prefs, self.queue)
         self.banner = QLabel("")
         self.banner.setObjectName("demoBanner")
         self.banner.setWordWrap(True)
@@ -125,6 +126,7 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
         self.labels_warning_label.setToolTip("Fix the label file (see docs/gui.md) and restart FaceLens")
         self.labels_warning_label.setVisible(bool(self.labels_warning))
         self.statusBar().addWidget(self.labels_warning_label)
+        self.model.events.message.connect(self._on_message)
         self.review.state.playhead_changed.connect(self._on_playhead)
         self.review.state.playing_changed.connect(self._on_playing)
         self.init_ops()
@@ -281,6 +283,20 @@ class MainWindow(TaskOps, AnalysisOps, WorkspaceOps, QMainWindow):
             pid = int(self.workspace.get_session(int(value)).patient_id)
         self.model.session_id = None if value is None else int(value)
         self.model.patient_id = pid
+
+    @property
+    def _live(self) -> Any:
+        """The session a running analysis is filling (``controllers.analysis``)."""
+        return self.analysis_ctl.live
+
+    def analyse(self, session_id: int, resume: bool = False, confirm: bool = True) -> bool:
+        """Queue a session for analysis (asks first when it already has results)."""
+        return self.analysis_ctl.analyse(session_id, resume=resume, confirm=confirm)
+
+    def _on_message(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 10000)
+            self.model.message = ""  # the same message later fires again
 
     def compute_diagnosis(self) -> Any:
         """Ctrl+D: the open patient's BD-vs-MDD prediction (see ``controllers.diagnosis``)."""

@@ -33,19 +33,11 @@ class WorkspaceOps:
         self.session_id = None
         self.editor = None
         self._mark: float | None = None
-        self._quitting = False
         s = self.sessions
         s.import_requested.connect(lambda: self.import_session())
         s.open_requested.connect(self.open_session)
         s.analyse_requested.connect(self.analyse)
         s.cancel_requested.connect(self.queue.cancel)
-        q = self.queue
-        q.started.connect(self._on_analysis_started)
-        q.progress.connect(self._on_analysis_progress)
-        q.finished.connect(self._on_analysis_finished)
-        q.cancelled.connect(self._on_analysis_cancelled)
-        q.failed.connect(self._on_analysis_failed)
-        q.idle.connect(self.sessions.hide_progress)
         t = self.timeline
         t.create_requested.connect(self.create_segment)
         t.segment_edited.connect(lambda sid, a, b: self._edit(sid, start_s=a, end_s=b))
@@ -86,7 +78,7 @@ class WorkspaceOps:
         if resume:
             for rec in ws.interrupted_sessions():
                 self.statusBar().showMessage(f"Resuming the interrupted analysis of session #{rec.id}", 8000)
-                self.analyse(rec.id, resume=True)
+                self.analyse(rec.id, resume=True, confirm=False)
         return True
 
     def _confirm_new_workspace(self, folder: Path) -> bool:
@@ -146,7 +138,8 @@ class WorkspaceOps:
 
     def refresh_sessions(self) -> None:
         if self.workspace is not None:
-            self.sessions.set_sessions(self.workspace.list_sessions(), self.session_id)
+            # The user's selection stays where it is (it used to jump back to the open session).
+            self.sessions.set_sessions(self.workspace.list_sessions())
 
     def import_session(self, video: str | Path | None = None) -> int | None:
         """Ask for the session's details and import it; returns its id."""
@@ -395,7 +388,7 @@ class WorkspaceOps:
 
     def shutdown(self) -> None:
         """Stop workers and threads, save the layout, close the workspace (idempotent)."""
-        self._quitting = True
+        self.analysis_ctl.quitting = True
         self.queue.stop_all()
         self.review.close()
         self.save_layout()
