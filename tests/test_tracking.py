@@ -162,7 +162,7 @@ def test_second_face_appearing_and_leaving(media):
 def test_fast_landmark_parsing_matches_protobuf():
     from mediapipe.framework.formats import landmark_pb2
 
-    from facelens.core.face.tracking import _to_pixels
+    from facelens.core.face.tracking.adapter import landmarks_px as _to_pixels
 
     rng = np.random.default_rng(1)
     xyz = rng.uniform(-0.5, 1.5, (478, 3)).astype(np.float32)

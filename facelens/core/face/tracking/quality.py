@@ -1,0 +1,210 @@
+"""Quality measures of a tracked face: the occlusion test and its schedule, blur, the flag rule.
+
+Occlusion (``LOW_CONFIDENCE``). mediapipe's FaceMesh gives no per-frame score, so the tracker
+asks for a second opinion: the landmark model is run once more on the *mirrored* face, on the
+tracked face's region mirrored (the same model, no detector: :func:`~.adapter.landmark_model`).
+Mapped back, the two meshes agree closely on a visible face and disagree where the model guesses
+behind an occluder: the lower-face RMS distance ``D`` (template cm, each mesh pose-normalised
+on its own) gives ``confidence = clip(1 - D / (2 * disagreement_at_half), 0, 1)``; no face
+found in the mirrored region gives 0. Earlier versions ran a whole FaceMesh (detector, then the
+landmark model, in static mode) on the mirrored crop; the region version skips the detector
+and its start-up cost per call. How ``disagreement_at_half`` was chosen and what it flags:
+``docs/expressions.md``, "Quality flags".
+
+:class:`OcclusionSchedule` decides on which frames the test runs (see :class:`FaceTracker
+<facelens.core.face.tracking.policy.FaceTracker>`); frames in between carry the last value.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from facelens.core.common.types import Quality
+from facelens.core.face.tracking.adapter import Graph, landmarks_px, region
+
+DEFAULT_BLUR_THRESHOLD = 25.0
+DEFAULT_BLUR_SIZE = 128
+DEFAULT_MIN_CONFIDENCE = 0.5
+DEFAULT_DISAGREEMENT_AT_HALF = 0.45  # cm (template units): confidence 0.5 at this disagreement
+_EYE_OUTER = (33, 263)  # the points mediapipe turns its face region by
+_REGION_SCALE = 1.5  # region side / the mesh's longer bounding-box side, as FaceMesh's tracking
+
+
+@lru_cache(maxsize=1)
+def mirror_index() -> np.ndarray:
+    """Landmark i's left-right counterpart, from the (exactly symmetric) template."""
+    from facelens.core.face.geometry import template
+
+    t = template()
+    mirrored = t * np.array([-1.0, 1.0, 1.0])
+    d = ((mirrored[:, None, :] - t[None, :, :]) ** 2).sum(axis=2)
+    return np.argmin(d, axis=1)
+
+
+@lru_cache(maxsize=1)
+def lower_face() -> np.ndarray:
+    """Landmarks below the nose tip: mouth, chin, lower cheeks."""
+    from facelens.core.face.geometry import template
+
+    return np.flatnonzero(template()[:, 1] < -1.0)
+
+
+class MirrorCheck:
+    """The occlusion test: the landmark model's second opinion on the mirrored face.
+
+    Parameters
+    ----------
+    graph
+        :func:`~facelens.core.face.tracking.adapter.landmark_model` (with iris refinement, the
+        tracking mesh's model), or a static :func:`~facelens.core.face.tracking.adapter.face_mesh`
+        (the earlier, detector-driven test).
+    by_region
+        True for the landmark model on the mirrored region, False for the static FaceMesh.
+    disagreement_at_half
+        Disagreement (template cm) that gives confidence 0.5.
+    """
+
+    def __init__(self, graph: Graph, by_region: bool,
+                 disagreement_at_half: float = DEFAULT_DISAGREEMENT_AT_HALF) -> None:
+        self.graph, self.by_region = graph, bool(by_region)
+        self.disagreement_at_half = float(disagreement_at_half)
+
+    def confidence(self, rgb: np.ndarray, mesh: np.ndarray, bbox: np.ndarray) -> float:
+        """Landmark confidence in [0, 1] (0: the model finds no face in the mirrored region)."""
+        d = self.disagreement(rgb, mesh, bbox)
+        if not np.isfinite(d):
+            return 0.0
+        return float(np.clip(1.0 - d / (2.0 * self.disagreement_at_half), 0.0, 1.0))
+
+    def disagreement(self, rgb: np.ndarray, mesh: np.ndarray, bbox: np.ndarray) -> float:
+        """RMS distance (template cm) between the lower-face shape of ``mesh`` and of the mesh the
+        model finds on the mirrored face, each pose-normalised on its own; NaN when it finds none."""
+        import cv2
+
+        from facelens.core.face.geometry import posefree_fit
+
+        h, w = rgb.shape[:2]
+        m = 0.5 * max(bbox[2] - bbox[0], bbox[3] - bbox[1])  # context around the face region
+        x0, y0 = int(max(bbox[0] - m, 0)), int(max(bbox[1] - m, 0))
+        x1, y1 = int(min(bbox[2] + m, w)), int(min(bbox[3] + m, h))
+        if y1 - y0 < 8 or x1 - x0 < 8:
+            return float("nan")
+        crop = cv2.flip(rgb[y0:y1, x0:x1], 1)  # numpy's [:, ::-1] copy is ~30x slower
+        mine = mesh - np.array([x0, y0, 0.0])
+        other = self._by_region(crop, mine) if self.by_region else self._by_detection(crop, bbox, x0, y0)
+        if other is None:
+            return float("nan")
+        p, q = posefree_fit(mine)[lower_face()], posefree_fit(other)[lower_face()]
+        return float(np.sqrt(((p - q) ** 2).sum(axis=1).mean()))
+
+    def _by_region(self, crop: np.ndarray, mine: np.ndarray) -> np.ndarray | None:
+        """The model's mesh on the mirrored crop, from the tracked mesh's region mirrored; back in
+        unmirrored crop coordinates with the landmark indices swapped back."""
+        ch, cw = crop.shape[:2]
+        mirrored = mine[mirror_index()]  # the tracked mesh as the mirrored face's mesh
+        mirrored[:, 0] = cw - mirrored[:, 0]
+        lo, hi = mirrored[:, :2].min(axis=0), mirrored[:, :2].max(axis=0)
+        a, b = mirrored[_EYE_OUTER[0]], mirrored[_EYE_OUTER[1]]
+        roi = region(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, _REGION_SCALE * float(max(hi - lo)),
+                     float(-np.arctan2(-(b[1] - a[1]), b[0] - a[0])), cw, ch)
+        found = self.graph.run({"image": crop, "roi": roi}, "face_landmarks")
+        if not found:
+            return None
+        other = landmarks_px(found[0], cw, ch)
+        other[:, 0] = cw - other[:, 0]
+        return other[mirror_index()]
+
+    def _by_detection(self, crop: np.ndarray, bbox: np.ndarray, x0: int, y0: int) -> np.ndarray | None:
+        """The same from a static FaceMesh (detector, then the landmark model) on the mirrored
+        crop: the found face nearest the tracked face's centre."""
+        ch, cw = crop.shape[:2]
+        cands = [landmarks_px(f, cw, ch) for f in self.graph.run({"image": crop}, "multi_face_landmarks")]
+        if not cands:
+            return None
+        centre = np.array([(bbox[0] + bbox[2]) / 2 - x0, (bbox[1] + bbox[3]) / 2 - y0])
+        for c in cands:
+            c[:, 0] = cw - c[:, 0]
+        cands = [c[mirror_index()] for c in cands]
+        return min(cands, key=lambda c: float(np.linalg.norm(c[:, :2].mean(0) - centre)))
+
+
+class OcclusionSchedule:
+    """When the occlusion test runs: on the first frame of a face; then every ``every_clear``-th
+    frame while the last confidence is at least ``clear_above``, every ``every``-th below that,
+    every frame below ``recheck_below`` and on the ``recheck_after_flag`` frames after a flagged
+    one (below ``min_confidence``)."""
+
+    def __init__(self, every: int, every_clear: int, clear_above: float, recheck_below: float,
+                 recheck_after_flag: int, min_confidence: float) -> None:
+        self.every, self.every_clear = max(1, int(every)), max(1, int(every_clear))
+        self.clear_above, self.recheck_below = float(clear_above), float(recheck_below)
+        self.recheck_after_flag, self.min_confidence = int(recheck_after_flag), float(min_confidence)
+        self.held: float | None = None  # last measured confidence of the current face
+        self._since_check = 0
+        self._since_flag = 1 << 30
+
+    def forget(self) -> None:
+        """A new face (or none): the next frame with a face is measured."""
+        self.held = None
+
+    def due(self) -> bool:
+        """Whether this frame is measured; when not, it carries :attr:`held`."""
+        held = self.held
+        every = self.every_clear if held is not None and held >= self.clear_above else self.every
+        if (held is None or self._since_check >= every - 1 or held < self.recheck_below
+                or self._since_flag < self.recheck_after_flag):
+            return True
+        self._since_check += 1
+        self._since_flag += 1
+        return False
+
+    def measured(self, confidence: float) -> None:
+        """Record this frame's measured confidence."""
+        self.held, self._since_check = confidence, 0
+        self._since_flag = 0 if confidence < self.min_confidence else self._since_flag + 1
+
+
+def blur_measure(rgb: np.ndarray, bbox: np.ndarray, size: int) -> float:
+    """Variance of the Laplacian of the grey face crop resized to ``size`` square (NaN: empty crop).
+
+    Shared by both tracking backends so that they flag the same frames as motion-blurred.
+    """
+    import cv2
+
+    crop = _crop(rgb, bbox)
+    if crop.size == 0:
+        return float("nan")
+    # resize first: the grey conversion then runs on size² pixels, not on the whole crop
+    # (both steps are linear, so the order changes only the rounding)
+    small = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def frame_quality(confidence: float, blur: float, n_faces: int, *, min_confidence: float,
+                  blur_threshold: float) -> Quality:
+    """Quality code of a frame with a tracked face, the same rule for both backends.
+
+    Checked in order of severity: low confidence (occlusion / poor fit), then motion blur, then
+    other faces in view; a NaN blur (empty crop) does not count as blurred.
+    """
+    if confidence < min_confidence:
+        return Quality.LOW_CONFIDENCE
+    if blur < blur_threshold:
+        return Quality.MOTION_BLUR
+    if n_faces > 1:
+        return Quality.MULTIPLE_FACES
+    return Quality.OK
+
+
+def bbox_of(mesh: np.ndarray) -> np.ndarray:
+    """(x0, y0, x1, y1) of a mesh's points."""
+    return np.array([mesh[:, 0].min(), mesh[:, 1].min(), mesh[:, 0].max(), mesh[:, 1].max()])
+
+
+def _crop(rgb: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    x0, y0 = max(int(np.floor(bbox[0])), 0), max(int(np.floor(bbox[1])), 0)
+    x1, y1 = min(int(np.ceil(bbox[2])), w), min(int(np.ceil(bbox[3])), h)
+    return rgb[y0:y1, x0:x1]
