@@ -149,7 +149,7 @@ def _run_window(app: Any, window: Any, workspace: str | None, *, demo: bool, scr
         if screenshot:  # something worth looking at: the first analysed session
             window.open_first_session()
     else:
-        last = window.settings.value("recent/last")
+        last = window.prefs.last_workspace
         if last and Path(str(last)).is_dir():
             window.open_workspace(str(last))
     if at is not None:

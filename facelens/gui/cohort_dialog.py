@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from facelens.gui.jobs import JobCancelled, JobFailed, run_job
+from facelens.viewmodel.settings import KEYS, AppSettings
 
-MODEL_KEY = "diagnosis/model"
+MODEL_KEY = KEYS["model_path"]  # the store key, for tests that inspect the settings file
 
 
 def train_job(manifest: Path, out_dir: Path, classifier: str, folds: int) -> Any:
@@ -138,7 +139,7 @@ class CohortDialog(QDialog):
             self.set_model(d)
 
     def model_path(self) -> str:
-        return str(self.settings.value(MODEL_KEY, "") or "")
+        return str(AppSettings(self.settings).model_path)
 
     def set_model(self, folder: str) -> bool:
         """Select the model (``""``: the reference); refuses a folder that is not a usable model."""
@@ -149,8 +150,9 @@ class CohortDialog(QDialog):
         except (ModelError, OSError, ValueError) as exc:
             self.current.setText(f"<span style='color:#b00020'>Not a usable model: {html.escape(str(exc))}</span>")
             return False
-        self.settings.setValue(MODEL_KEY, folder)
-        self.settings.sync()
+        prefs = AppSettings(self.settings)
+        prefs.model_path = folder
+        prefs.sync()
         self._show_current(model.card)
         return True
 

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from facelens import __version__
+from facelens.viewmodel.settings import DEVICES, AppSettings
 
 VIDEO_FILTER = "Recordings (*.mp4 *.mov *.m4v *.avi *.mkv *.webm *.jpg *.jpeg *.png);;All files (*)"
-DEVICES = ("auto", "cpu", "cuda")
 
 
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
@@ -131,9 +131,10 @@ class PreferencesDialog(QDialog):
         self.device_box = QComboBox()
         self.device_box.addItems(["auto", "CPU", "GPU (CUDA)"])
         self.device_box.setToolTip("auto uses a CUDA GPU when one is available, else the CPU")
-        dev = str(settings.value("analysis/device", "auto"))
+        self.prefs = AppSettings(settings)
+        dev = self.prefs.device
         self.device_box.setCurrentIndex(DEVICES.index(dev) if dev in DEVICES else 0)
-        self.author_edit = QLineEdit(str(settings.value("annotation/author", "")))
+        self.author_edit = QLineEdit(self.prefs.author)
         self.author_edit.setPlaceholderText("your initials or annotator code")
         form = QFormLayout(self)
         form.addRow("Analysis device", self.device_box)
@@ -144,8 +145,8 @@ class PreferencesDialog(QDialog):
         form.addRow(buttons)
 
     def _save(self) -> None:
-        self.settings.setValue("analysis/device", DEVICES[self.device_box.currentIndex()])
-        self.settings.setValue("annotation/author", self.author_edit.text().strip())
+        self.prefs.device = DEVICES[self.device_box.currentIndex()]
+        self.prefs.author = self.author_edit.text()
         self.accept()
 
 

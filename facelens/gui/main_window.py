@@ -312,8 +312,8 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
 
     # -- layout memory ---------------------------------------------------------------------
     def _restore_layout(self) -> None:
-        geo = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
+        geo = self.prefs.window_geometry
+        state = self.prefs.window_state
         if isinstance(geo, QByteArray) and not geo.isEmpty():
             self.restoreGeometry(geo)
         else:
@@ -350,9 +350,9 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
                          Qt.Orientation.Horizontal)
 
     def save_layout(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
-        self.settings.sync()
+        self.prefs.window_geometry = self.saveGeometry()
+        self.prefs.window_state = self.saveState(LAYOUT_VERSION)
+        self.prefs.sync()
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state, LAYOUT_VERSION)

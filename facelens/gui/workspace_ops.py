@@ -17,7 +17,6 @@ from facelens.gui.dialogs import ImportSessionDialog, PreferencesDialog, show_er
 from facelens.gui.session_data import SessionData
 from facelens.gui.video_view import FrameLoader
 
-MAX_RECENT = 8
 MODELS_LABEL_PX = 320  # widest the "Models: …" status-bar label may be
 
 
@@ -101,22 +100,11 @@ class WorkspaceOps:
         return answer == QMessageBox.StandardButton.Yes
 
     def recent_workspaces(self) -> list[str]:
-        """The remembered workspace folders, newest first.
-
-        QSettings (INI and native back-ends alike) hands a one-entry list back as a plain string;
-        iterating that would split the folder into its characters, so it is wrapped here, once,
-        for every reader.
-        """
-        value = self.settings.value("recent/workspaces")
-        if value is None or value == "":
-            return []
-        items = [value] if isinstance(value, str) else list(value)
-        return [str(x) for x in items if str(x)]
+        """The remembered workspace folders, newest first (``AppSettings.recent_workspaces``)."""
+        return self.prefs.recent_workspaces
 
     def _remember_workspace(self, folder: str) -> None:
-        recent = [x for x in self.recent_workspaces() if x != folder]
-        self.settings.setValue("recent/workspaces", [folder] + recent[: MAX_RECENT - 1])
-        self.settings.setValue("recent/last", folder)
+        self.prefs.remember_workspace(folder)
         self._update_recent_menu()
 
     def _update_recent_menu(self) -> None:
@@ -204,7 +192,7 @@ class WorkspaceOps:
     def _open_editor(self, session_id: int, data: SessionData | None) -> None:
         from facelens.core.workspace.segment_editor import SegmentEditor
 
-        author = str(self.settings.value("annotation/author", "") or "")
+        author = self.prefs.author
         self.editor = SegmentEditor(self.workspace, session_id, author,
                                     duration_s=data.duration_s if data is not None and data.duration_s else None)
         self.editor.changed.connect(self.refresh_segments)
@@ -363,7 +351,7 @@ class WorkspaceOps:
     # -- other menu entries ------------------------------------------------------------------
     def preferences(self) -> None:
         if PreferencesDialog(self.settings, self).exec() and self.editor is not None:
-            self.editor.author = str(self.settings.value("annotation/author", "") or "")
+            self.editor.author = self.prefs.author
 
     # -- drag and drop, closing ----------------------------------------------------------------
     def dragEnterEvent(self, ev: Any) -> None:
