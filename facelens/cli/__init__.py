@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "demo",
     "models",  # models list / fetch
     "affect",  # train-va, eval-affect
+    "recon",  # recon build-model / contact-sheet (+ modules in recon.RECON_MODULES)
     "dynamics",
     "cohort",  # cohort simulate / train / evaluate / predict
     "report",

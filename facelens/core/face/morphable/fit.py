@@ -1,0 +1,177 @@
+"""Per-frame fitting of the morphable model: one identity per session, expression per frame.
+
+The model is linear with Gaussian priors, so the maximum a-posteriori fit has a closed form. For a
+pose-free mesh ``x_n`` (residual ``r_n = x_n - mean``), identity ``a`` and expression ``e_n``::
+
+    minimise  sum_n w_n |r_n - A a - B e_n|^2_W  +  |a / sd_id|^2  +  sum_n |e_n / sd_exp|^2
+
+with ``W`` the vertex weights over ``noise_sd^2`` and ``w_n`` a frame weight. Eliminating ``e_n``
+leaves the identity as ``a = (sum w_n G + L_id)^-1 A'S sum w_n r_n`` (``S`` the marginal precision
+``W - W B M^-1 B' W``, ``G = A'S A``, ``M = B'W B + L_exp``), then ``e_n = M^-1 B'W (r_n - A a)``.
+
+*Causal* fitting (the pipeline's, :class:`SessionFitter`): frame ``n`` uses the identity of
+frames ``0..n`` (running sums), so it streams, resumes by replay and does not depend on how frames
+are split into batches (every product is an ``einsum`` row by row, bit for bit the same for any
+batch size). ``causal=False`` uses the identity of the whole session for every frame. A still is a
+session of one frame: its identity comes from the image under the prior. Frame weights
+``w_n = 1 / (1 + (rho_n / rho_0)^2)`` from the frame's own single-frame fit residual ``rho_n``
+keep badly tracked frames (occlusion) from pulling the identity.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from facelens.core.face.morphable.model import MorphableModel
+
+# Outer eye corners (mediapipe 33, 263): the unit of the residual.
+EYE_CORNERS = (33, 263)
+
+
+@dataclass
+class SessionFit:
+    """Fit of one session.
+
+    Attributes
+    ----------
+    identity
+        (K_id,) identity of the session (after its last frame).
+    expression
+        (N, K_exp) expression coefficients per frame (NaN where not usable).
+    residual
+        (N,) mean distance of the fitted to the tracked mesh points, in units of the frame's own
+        inter-ocular distance (outer eye corners); NaN where not usable.
+    identity_frames
+        (N, K_id) the identity each frame was fitted with (constant unless causal).
+    """
+
+    identity: np.ndarray
+    expression: np.ndarray
+    residual: np.ndarray
+    identity_frames: np.ndarray
+
+
+class _Operator:
+    """Matrices of the closed-form fit, computed once per model."""
+
+    def __init__(self, model: MorphableModel) -> None:
+        w = np.repeat(model.vertex_weight.astype(np.float64), 3) / model.noise_sd**2  # (D,)
+        a = model.identity_basis.reshape(model.n_identity, -1).astype(np.float64)  # (Ki, D)
+        b = model.expression_basis.reshape(model.n_expression, -1).astype(np.float64)  # (Ke, D)
+        m = (b * w) @ b.T + np.diag(1.0 / model.expression_sd.astype(np.float64) ** 2)
+        minv = np.linalg.inv(m)
+        self.exp_op = minv @ (b * w)  # (Ke, D): e = exp_op (r - A'a)
+        aw = a * w
+        self.id_op = aw - (aw @ b.T) @ self.exp_op  # (Ki, D) = A'S
+        gram = self.id_op @ a.T  # G = A'S A
+        gram = 0.5 * (gram + gram.T)
+        sd = model.identity_sd.astype(np.float64)
+        evals, vecs = np.linalg.eigh(sd[:, None] * gram * sd[None, :])
+        self.white = np.ascontiguousarray(vecs.T * sd[None, :])  # (Ki, Ki): V' diag(sd)
+        self.unwhite = np.ascontiguousarray(sd[:, None] * vecs)  # diag(sd) V
+        self.evals = np.maximum(evals, 0.0)
+        self.a, self.b = a, b
+        self.mean = model.mean.reshape(-1).astype(np.float64)
+        self.used = np.flatnonzero(model.vertex_weight > 0)
+        self.rho0 = float(model.meta.get("fit_residual_scale", 0.05))
+
+    def identity(self, count: np.ndarray, sums: np.ndarray) -> np.ndarray:
+        """(N, Ki) identities from frame-weight counts (N,) and weighted sums of A'S r (N, Ki)."""
+        z = np.einsum("kj,nj->nk", self.white, sums) / (count[:, None] * self.evals[None, :] + 1.0)
+        return np.einsum("kj,nj->nk", self.unwhite, z)
+
+    def expression(self, r: np.ndarray, ident: np.ndarray) -> np.ndarray:
+        """(N, Ke) expressions of residuals (N, D) given identities (N, Ki)."""
+        return np.einsum("kd,nd->nk", self.exp_op, r - np.einsum("kd,nk->nd", self.a, ident))
+
+    def residual(self, x: np.ndarray, ident: np.ndarray, expr: np.ndarray) -> np.ndarray:
+        """(N,) mean point distance of fit to data over the weighted vertices, in inter-ocular units."""
+        fit = (self.mean + np.einsum("kd,nk->nd", self.a, ident) + np.einsum("kd,nk->nd", self.b, expr))
+        p = x.reshape(len(x), -1, 3)
+        err = np.linalg.norm(p[:, self.used] - fit.reshape(len(x), -1, 3)[:, self.used], axis=2).mean(axis=1)
+        iod = np.linalg.norm(p[:, EYE_CORNERS[1]] - p[:, EYE_CORNERS[0]], axis=1)
+        return err / iod
+
+
+_OPS: dict[int, tuple[MorphableModel, _Operator]] = {}
+
+
+def _operator(model: MorphableModel) -> _Operator:
+    hit = _OPS.get(id(model))
+    if hit is None or hit[0] is not model:
+        hit = (model, _Operator(model))
+        _OPS[id(model)] = hit
+    return hit[1]
+
+
+class SessionFitter:
+    """Causal fit of one session in time order, batch after batch (the pipeline's per-frame stage).
+
+    State is two running sums; :meth:`update` on the frames of a session split into any batches
+    gives exactly the result of one call on all of them.
+    """
+
+    def __init__(self, model: MorphableModel) -> None:
+        self.model = model
+        self.op = _operator(model)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new session."""
+        self._count = 0.0
+        self._sums = np.zeros(self.model.n_identity)
+
+    @property
+    def identity(self) -> np.ndarray:
+        """(K_id,) identity from the frames seen so far (zeros before the first usable frame)."""
+        return self.op.identity(np.array([self._count]), self._sums[None])[0]
+
+    def update(self, posefree: np.ndarray, usable: np.ndarray) -> SessionFit:
+        """Fit the next frames: ``posefree`` (B, 478, 3) template-frame meshes, ``usable`` (B,) bool."""
+        op = self.op
+        x = np.asarray(posefree, np.float64).reshape(len(posefree), -1)
+        ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+        r = np.where(ok[:, None], x - op.mean, 0.0)
+        y = np.einsum("kd,nd->nk", op.id_op, r)  # A'S r_n
+        # each frame alone (a still): its residual sets the frame weight
+        one = np.ones(len(x))
+        a1 = op.identity(one, y)
+        rho = op.residual(np.where(ok[:, None], x, op.mean), a1, op.expression(r, a1))
+        w = np.where(ok, 1.0 / (1.0 + (np.nan_to_num(rho) / op.rho0) ** 2), 0.0)
+        count = np.cumsum(np.concatenate([[self._count], w]))[1:]
+        sums = np.cumsum(np.concatenate([self._sums[None], w[:, None] * y]), axis=0)[1:]
+        ident = op.identity(count, sums)
+        expr = op.expression(r, ident)
+        res = op.residual(np.where(ok[:, None], x, op.mean), ident, expr)
+        if len(x):
+            self._count, self._sums = float(count[-1]), sums[-1].copy()
+        expr[~ok] = np.nan
+        res[~ok] = np.nan
+        return SessionFit(identity=self.identity, expression=expr, residual=res, identity_frames=ident)
+
+
+def fit_session(posefree_landmarks: np.ndarray, usable: np.ndarray, model: MorphableModel | None = None,
+                causal: bool = True) -> SessionFit:
+    """Fit a whole session of pose-free meshes (N, 478, 3) with ``usable`` (N,) frames.
+
+    ``causal=True`` (default) gives exactly what the pipeline stores; ``causal=False`` fits every
+    frame with the identity of the whole session.
+    """
+    if model is None:
+        from facelens.core.face.morphable.model import load_default
+
+        model = load_default()
+    fitter = SessionFitter(model)
+    fit = fitter.update(posefree_landmarks, usable)
+    if causal:
+        return fit
+    op = fitter.op
+    x = np.asarray(posefree_landmarks, np.float64).reshape(len(fit.residual), -1)
+    ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+    ident = np.repeat(fit.identity[None], len(x), axis=0)
+    r = np.where(ok[:, None], x - op.mean, 0.0)
+    expr = op.expression(r, ident)
+    res = op.residual(np.where(ok[:, None], x, op.mean), ident, expr)
+    expr[~ok], res[~ok] = np.nan, np.nan
+    return SessionFit(identity=fit.identity, expression=expr, residual=res, identity_frames=ident)
