@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from facelens import __version__
+from facelens.core.common.console import native_log_filter
 
 # Sub-command modules, in the order --help lists them.
 COMMAND_MODULES = [
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="FaceLens: facial affective dynamics from recorded sessions (research / decision support).",
     )
     parser.add_argument("--version", action="version", version=f"facelens {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the native libraries' log lines (mediapipe, TensorFlow Lite)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:  # every listed module must import: a missing one is a bug, not a skip
         importlib.import_module(f"facelens.cli.{name}").register(sub)
@@ -60,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with native_log_filter(enabled=not args.verbose):
+            return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"facelens: error: {exc}", file=sys.stderr)
         return 2
