@@ -16,7 +16,7 @@ from facelens.cli import CommandError, UsageError
 from facelens.cli._common import check_output_dir, check_output_file
 
 #: Modules under ``facelens.cli`` that add ``recon`` sub-commands (``register_recon(subparsers)``).
-RECON_MODULES: list[str] = []
+RECON_MODULES: list[str] = ["recon_asmv2l"]  # recon train / eval (AsmV2L)
 _HOOKS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 

@@ -21,8 +21,12 @@ import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 CROP_SIZE = 224
 MARGIN = 0.2
@@ -206,6 +210,20 @@ def with_targets(frames: FrameSet, morph: object) -> FrameSet:
     out = frames.subset(np.arange(len(frames)))
     out.id_coef, out.exp_coef = ids, exps
     return out
+
+
+def resize_crops(crops: np.ndarray, size: int) -> "torch.Tensor":
+    """(N,S,S,3) uint8 crops -> (N,3,size,size) uint8 tensor (area averaging when shrinking)."""
+    import torch
+    import torch.nn.functional as F
+
+    out = []
+    for k in range(0, len(crops), 64):
+        x = torch.from_numpy(np.ascontiguousarray(crops[k:k + 64])).permute(0, 3, 1, 2).float() / 255.0
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="area")
+        out.append((x * 255).round().to(torch.uint8))
+    return torch.cat(out) if out else torch.zeros((0, 3, size, size), dtype=torch.uint8)
 
 
 def split_sessions(sessions: np.ndarray, val_frac: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

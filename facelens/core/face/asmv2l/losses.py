@@ -3,8 +3,8 @@ weighting and the language-guided weighted text-to-image loss L_WT.
 
 * ``landmark_loss``: mean 2D distance of the projected model vertices to the tracked mesh, in units of
   the tracked inter-ocular distance (outer eye corners 33-263), per-vertex weighted.
-* ``coefficient_loss``: squared error of identity / expression (SD units) and pose against the morphable
-  fit of the tracked mesh (distillation of the closed-form fit into the image network).
+* ``coefficient_loss``: Huber error of identity / expression (SD units) and squared error of the pose
+  against the morphable fit of the tracked mesh (distillation of the closed-form fit into the network).
 * ``joint_image_loss`` (L_CJ): L1 between the crop and (a) the mesh rendered with learned albedo and SH
   lighting through :mod:`.render` (3D half), weighted per pixel by the region weights of the vertices
   it blends (the pixel-vertex mapping of the rasteriser), and (b) the dense 2D map decoded to RGB
@@ -82,8 +82,9 @@ def landmark_loss(pred: torch.Tensor, target: torch.Tensor, vweight: torch.Tenso
 
 
 def coefficient_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Distillation of the morphable fit: identity + expression (SD units) + pose."""
-    return (F.mse_loss(out["id"], batch["id"]) + F.mse_loss(out["exp"], batch["exp"])
+    """Distillation of the morphable fit: identity + expression (SD units, Huber: a few badly tracked
+    frames have coefficients of 10-20 SD) + pose (squared error, radians and crop units, x10)."""
+    return (F.smooth_l1_loss(out["id"], batch["id"]) + F.smooth_l1_loss(out["exp"], batch["exp"])
             + F.mse_loss(out["pose"], batch["pose"]) * 10.0)
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from facelens.core.face.asmv2l import checkpoint as ckpt
-from facelens.core.face.asmv2l.data import FrameSet, split_sessions
+from facelens.core.face.asmv2l.data import FrameSet, resize_crops, split_sessions
 from facelens.core.face.asmv2l.losses import (RegionWeights, coefficient_loss, joint_image_loss,
                                               landmark_loss, text_image_loss)
 from facelens.core.face.asmv2l.network import AsmConfig, AsmV2L
@@ -66,7 +65,7 @@ class Trainer:
     faces
         (T,3) mesh triangles.
     cfg, opts
-        Network sizes and run options; ignored when resuming (the checkpoint's are used).
+        Network sizes and run options; when resuming, the checkpoint's are used except ``epochs``.
     encoder
         Sentence encoder with ``encode(list[str]) -> (n, 384)``; default all-MiniLM-L6-v2.
     """
@@ -78,7 +77,9 @@ class Trainer:
         self.path = self.out / "checkpoint.pt"
         state = ckpt.load(self.path) if self.path.is_file() else None
         if state is not None:
-            cfg, opts = AsmConfig.from_dict(state["config"]), TrainOptions(**state["options"])
+            saved = TrainOptions(**state["options"])
+            saved.epochs = opts.epochs  # the one option a resumed run may change: train longer
+            cfg, opts = AsmConfig.from_dict(state["config"]), saved
         cfg.use_text = opts.text_rec
         self.cfg, self.opts = cfg, opts
         torch.manual_seed(opts.seed)
@@ -104,7 +105,7 @@ class Trainer:
             self.net.pose_mean.copy_(torch.from_numpy(frames.pose[train_idx].mean(0)))
         sens = region_sensitivity(morph.expression_basis, morph.expression_sd, self.net.vertex_region.cpu().numpy())  # type: ignore[attr-defined]
         self.rw = RegionWeights(torch.from_numpy(sens), self.net.vertex_region.cpu(), opts.area_weighting)
-        self.images = self._resize(frames.crops)
+        self.images = resize_crops(frames.crops, cfg.input_size)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
         self.epoch, self.step, self.history = 0, 0, []
         if state is not None:
@@ -113,15 +114,6 @@ class Trainer:
             self.rw.load_state_dict(state["region_weights"])
             self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
             self.log(f"resuming {self.path} at epoch {self.epoch + 1}, step {self.step}")
-
-    def _resize(self, crops: np.ndarray) -> torch.Tensor:
-        out = []
-        for k in range(0, len(crops), 64):
-            x = torch.from_numpy(crops[k:k + 64]).permute(0, 3, 1, 2).float() / 255.0
-            if x.shape[-1] != self.cfg.input_size:
-                x = F.interpolate(x, size=(self.cfg.input_size,) * 2, mode="area")
-            out.append((x * 255).round().to(torch.uint8))
-        return torch.cat(out)
 
     def _batch(self, idx: np.ndarray, gen: torch.Generator | None) -> dict[str, torch.Tensor]:
         f, dev = self.frames, self.device
@@ -167,7 +159,8 @@ class Trainer:
                 "optimizer": self.opt.state_dict(), "region_weights": self.rw.state_dict(), "epoch": self.epoch,
                 "step": self.step, "history": self.history, "val_sessions": list(self.val_sessions),
                 "text": {"vocab": self.vocab, "embeddings": self.text_emb.numpy()},
-                "measure_stats": {"median": self.median, "sd": self.sd}}
+                "measure_stats": {"median": self.median, "sd": self.sd},
+                "train_mean_landmarks": self.frames.landmarks[self.train_idx].mean(0)}
 
     def run(self, progress: bool = True, stop_after_steps: int | None = None) -> list[dict]:
         """Train to ``opts.epochs`` (from where the checkpoint left off); returns the history.

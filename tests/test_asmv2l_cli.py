@@ -1,0 +1,89 @@
+"""``facelens recon train`` / ``recon eval`` end to end on two real recordings, and the pipeline's
+batched reconstructor on the exported weights (a few seconds of training, CPU)."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from facelens.cli import main
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, media):
+    ds = tmp_path_factory.mktemp("asmv2l_ds")
+    os.symlink(media / "images" / "pyfeat_happy_single_face.jpg", ds / "happy.jpg")
+    os.symlink(media / "videos" / "pyfeat_single_face.mp4", ds / "single.mp4")
+    out = tmp_path_factory.mktemp("asmv2l_run")
+    rc = main(["recon", "train", str(ds), "--out", str(out), "--epochs", "2", "--batch-size", "2",
+               "--max-per-video", "4", "--val-frac", "0.5", "--no-text-rec"])
+    assert rc == 0
+    return ds, out
+
+
+def test_train_writes_checkpoint_log_weights_and_card(run):
+    _, out = run
+    for name in ("checkpoint.pt", "training_log.csv", "training_log.json", "training_log.png", "asmv2l.pt",
+                 "MODEL_CARD.md", "model_card.json", "prepared.npz"):
+        assert (out / name).is_file(), name
+    log = json.loads((out / "training_log.json").read_text())
+    assert [r["epoch"] for r in log] == [1, 2] and all(np.isfinite(r["total"]) for r in log)
+    card = json.loads((out / "model_card.json").read_text())
+    assert len(card["sha256"]) == 64 and "nme_mean_shape" in card["metrics_held_out"]
+    assert (out / "asmv2l.pt").stat().st_size < 5_000_000
+
+
+def test_train_again_resumes_and_stops(run, capsys):
+    ds, out = run
+    assert main(["recon", "train", str(ds), "--out", str(out), "--epochs", "2", "--no-text-rec"]) == 0
+    assert "resuming" in capsys.readouterr().out
+
+
+def test_eval_reports_metrics(run, tmp_path):
+    ds, out = run
+    js = tmp_path / "m.json"
+    assert main(["recon", "eval", str(out / "checkpoint.pt"), str(ds), "--prepared", str(out / "prepared.npz"),
+                 "--split", "val", "--json", str(js)]) == 0
+    m = json.loads(js.read_text())
+    for k in ("nme", "nme_mean_shape", "nme_model_mean", "coef_rmse_exp", "photometric"):
+        assert np.isfinite(m[k]), k
+
+
+def test_bad_inputs_exit_2(run, tmp_path, capsys):
+    ds, out = run
+    assert main(["recon", "eval", str(tmp_path / "none.pt"), str(ds)]) == 2
+    (tmp_path / "bad.pt").write_text("x")
+    assert main(["recon", "eval", str(tmp_path / "bad.pt"), str(ds)]) == 2
+    assert main(["recon", "train", str(tmp_path / "nodata"), "--out", str(tmp_path / "o")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["recon", "train", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("facelens: error:") == 4
+
+
+def test_reconstructor_batches_frames(run, media):
+    import cv2
+
+    from facelens.core.face.asmv2l.inference import AsmV2LReconstructor, parse_reconstruction
+    from facelens.core.face.geometry import posefree_fit
+    from facelens.core.face.tracking import FaceTracker
+
+    _, out = run
+    rgb = cv2.imread(str(media / "images" / "pyfeat_happy_single_face.jpg"))[:, :, ::-1].copy()
+    with FaceTracker(static=True) as t:
+        lm = t.process(rgb).landmarks
+    rec = AsmV2LReconstructor(out / "asmv2l.pt", device="cpu")
+    frames = [rgb, rgb, rgb]
+    lms = np.stack([lm, lm, np.full_like(lm, np.nan)])
+    pf = np.stack([posefree_fit(x) for x in lms])
+    res = rec.update(frames, lms, np.array([True, True, True]), posefree=pf)
+    assert res.expression.shape == (3, rec.net.exp_sd.shape[0])
+    assert np.isfinite(res.expression[:2]).all() and np.isnan(res.expression[2]).all()
+    np.testing.assert_allclose(res.expression[0], res.expression[1], atol=1e-5)  # same crop, same answer
+    assert np.isfinite(res.residual[:2]).all()
+    assert parse_reconstruction("fit") == ("fit", None)
+    assert parse_reconstruction("asmv2l:x.pt")[1].name == "x.pt"
+    with pytest.raises(ValueError):
+        parse_reconstruction("deca")
