@@ -163,7 +163,7 @@ class FaceView(QWidget):
     def set_vertices(self, vertices: np.ndarray | None, reason: str = "") -> None:
         """Show a mesh (view space) or, with ``None``, hide it and say why."""
         self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
-        self.status.setText("" if vertices is not None else (f"no usable face: {reason}" if reason else ""))
+        self.status.setText("" if vertices is not None else (f"frame excluded: {reason}" if reason else ""))
 
     def reset_view(self) -> None:
         self.scene.reset_view()

@@ -135,9 +135,13 @@ class ReviewController(QObject):
         if d is None or (i == self.current_frame and not force):
             return
         self.current_frame = i
-        verts = d.view_mesh(i, posefree=self.state.posefree_only) if i >= 0 else None
-        self.face.set_vertices(verts, d.reason_at(i) if i >= 0 else "not analysed yet")
-        self.video.set_landmarks(d.landmarks_px(i) if i >= 0 else None)
+        # A frame left out of the analysis (no face, hand over the face, blur, extreme pose) is a gap
+        # here too: neither the 3D face nor the overlay is drawn, and both say why.
+        why = d.reason_at(i) if i >= 0 else "not analysed yet"
+        verts = d.view_mesh(i, posefree=self.state.posefree_only) if i >= 0 and not why else None
+        self.face.set_vertices(verts, why)
+        self.video.set_landmarks(d.landmarks_px(i) if i >= 0 and not why else None)
+        self.video.set_excluded(why if i >= 0 else "")
         self.frame_shown.emit(i)
 
     def _on_frame(self, t: float, image: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
@@ -148,6 +148,10 @@ class TimelineWidget(QWidget):
         self._duration = 1.0
         self.cursor_time = 0.0
         self.glw.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # Qt's own tool-tip event (sent after the pointer rests) reaches the graphics view, whose scene
+        # hides every tool tip no item claims: ours vanished before anyone could read it. The filter
+        # answers that event over a gap with the reason.
+        self.glw.viewport().installEventFilter(self)
 
     def _curve_plot(self, row: int, name: str, color: str) -> pg.PlotItem:
         plot = self.glw.addPlot(row=row, col=0, viewBox=_SeekViewBox(self))
@@ -250,10 +254,10 @@ class TimelineWidget(QWidget):
         lo, hi = self.valence_plot.getViewBox().viewRange()[0]
         return float(lo), float(hi)
 
-    def _on_mouse_moved(self, pos: QPointF) -> None:
-        # Tooltip with the reason over gap frames (and the time everywhere on the curves).
+    def gap_text_at(self, pos: QPointF) -> str:
+        """Tool-tip text for a scene position over an excluded frame of the curves ('' elsewhere)."""
         if not len(self._t) or self._reason is None:
-            return
+            return ""
         for plot in (self.valence_plot, self.arousal_plot):
             vb = plot.getViewBox()
             if vb.sceneBoundingRect().contains(pos):
@@ -263,7 +267,21 @@ class TimelineWidget(QWidget):
                     i -= 1
                 why = self._reason(i)
                 if why and abs(self._t[i] - t) < 0.5:
-                    QToolTip.showText(QCursor.pos(), f"{self._t[i]:.1f} s: no usable face ({why})", self)
-                else:
-                    QToolTip.hideText()
-                return
+                    return f"{self._t[i]:.1f} s: frame excluded — {why}"
+                return ""
+        return ""
+
+    def _on_mouse_moved(self, pos: QPointF) -> None:
+        text = self.gap_text_at(pos)
+        if text:
+            QToolTip.showText(QCursor.pos(), text, self.glw)
+        elif QToolTip.isVisible() and "frame excluded" in QToolTip.text():
+            QToolTip.hideText()
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+        if ev.type() == QEvent.Type.ToolTip and obj is self.glw.viewport():
+            text = self.gap_text_at(self.glw.mapToScene(ev.pos()))
+            if text:
+                QToolTip.showText(ev.globalPos(), text, self.glw)
+                return True
+        return super().eventFilter(obj, ev)

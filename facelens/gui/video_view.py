@@ -107,6 +107,7 @@ class VideoView(QWidget):
         self._landmarks: QPolygonF | None = None
         self.show_overlay = True
         self.message = "No session open"
+        self.excluded = ""  # why the frame on screen was left out of the analysis ('' when it was used)
 
     def sizeHint(self) -> QSize:
         return QSize(480, 270)
@@ -131,6 +132,14 @@ class VideoView(QWidget):
             xy = np.asarray(landmarks_px, dtype=float)[:, :2]
             self._landmarks = QPolygonF([QPointF(float(x), float(y)) for x, y in xy])
         self.update()
+
+    def set_excluded(self, reason: str) -> None:
+        """Mark the frame as excluded from the analysis (a banner with the reason), or clear it."""
+        if reason != self.excluded:
+            self.excluded = reason
+            self.setToolTip(f"Frame excluded from the analysis: {reason}" if reason else
+                            "Video frame at the playhead (mesh overlay: View ▸ Mesh overlay)")
+            self.update()
 
     def set_overlay(self, on: bool) -> None:
         self.show_overlay = bool(on)
@@ -160,6 +169,13 @@ class VideoView(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         r = self._target_rect()
         p.drawImage(r, self._image)
+        if self.excluded:
+            p.save()
+            band = QRectF(r.x(), r.y(), r.width(), 24)
+            p.fillRect(band, QColor(183, 28, 28, 200))
+            p.setPen(QColor("#FFFFFF"))
+            p.drawText(band, Qt.AlignmentFlag.AlignCenter, f"excluded: {self.excluded}")
+            p.restore()
         if self.show_overlay and self._landmarks is not None:
             s = r.width() / self._image.width()
             p.translate(r.x(), r.y())
