@@ -73,6 +73,13 @@ class NeutralBaseline:
         self.mean, self.var, self._seen = None, None, None
         self.weight, self.neutral_weight, self.last_t = 0.0, 0.0, float("nan")
 
+    def fix(self, mean: np.ndarray, sd: np.ndarray) -> None:
+        """Set the baseline to a known neutral face (an anchor) with full trust."""
+        self.mean = np.asarray(mean, np.float64).copy()
+        self.var = np.asarray(sd, np.float64) ** 2
+        self._seen = np.isfinite(self.mean)
+        self.weight = self.neutral_weight = self.warm_weight
+
     @property
     def trust(self) -> float:
         """0..1: how far the baseline can be relied on (accumulated neutral weight)."""

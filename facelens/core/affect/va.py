@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from facelens.core.affect.anchor import NeutralAnchor
 from facelens.core.affect.baseline import NeutralBaseline, spread_floors
 from facelens.core.affect.fusion import PrototypeScorer, fuse
 
@@ -48,6 +49,10 @@ VALENCE_CUES = {"lip_corner_pull_l": 1.0, "lip_corner_pull_r": 1.0, "cheek_raise
                 "brow_lower": -1.0, "lip_corner_depress": -1.0}
 AROUSAL_CUES = {"upper_lid_raise_l": 1.0, "upper_lid_raise_r": 1.0, "upper_lid_raise": 1.0,
                 "mouth_open": 1.0, "jaw_drop": 1.0}
+#: A frame whose eye_closure lies this many baseline spreads above the neutral face is a blink (or a
+#: squeeze): its lid cues and the movement step into and out of it say nothing about arousal. On a
+#: still face blinks raised arousal MSSD about fourfold (issue 12); 3 SD: a FaceLens convention.
+BLINK_Z = 3.0
 
 
 def _squash(z: list[float]) -> float:
@@ -145,6 +150,12 @@ class CircumplexVA(_ExponentialSmoother):
         A gap longer than this (or unusable frames) restarts the smoothing.
     baseline_tau_s
         Time constant of the neutral baseline (:class:`NeutralBaseline`).
+    anchor
+        A fixed neutral face (:mod:`facelens.core.affect.anchor`): when given, the baseline is this
+        anchor with full trust and is never updated (no seeding by the first frame, no feedback
+        from the fused posterior).
+    exclude_blinks
+        Leave the lid cues and the movement step out of arousal on blink frames (``BLINK_Z``).
 
     Notes
     -----
@@ -159,6 +170,8 @@ class CircumplexVA(_ExponentialSmoother):
     tau_s: float = 0.3
     gap_s: float = 1.0
     baseline_tau_s: float = 120.0
+    anchor: NeutralAnchor | None = None
+    exclude_blinks: bool = True
     name: str = "circumplex-warriner+geometry"
     _coords: np.ndarray = field(init=False, repr=False)
     _base: NeutralBaseline | None = field(init=False, default=None, repr=False)
@@ -167,6 +180,8 @@ class CircumplexVA(_ExponentialSmoother):
     _cue_v: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None, repr=False)
     _cue_a: tuple[np.ndarray, np.ndarray] | None = field(init=False, default=None, repr=False)
     _prev_expr: np.ndarray | None = field(init=False, default=None, repr=False)
+    _blink: int = field(init=False, default=-1, repr=False)
+    _lid_cue: np.ndarray = field(init=False, default_factory=lambda: np.zeros(0, bool), repr=False)
     _energy: _MovementEnergy = field(init=False, repr=False)
     _last_t: float = field(init=False, default=float("nan"), repr=False)
     _state: np.ndarray | None = field(init=False, default=None, repr=False)
@@ -194,27 +209,34 @@ class CircumplexVA(_ExponentialSmoother):
             self._base = None
         self._names = names
         self._base = NeutralBaseline(floor=spread_floors(names), tau_s=self.baseline_tau_s)
+        if self.anchor is not None and len(self.anchor.mean) == len(names):
+            self._base.fix(self.anchor.mean, self.anchor.sd)
         self._scorer = PrototypeScorer(self.labels, names)
         index = {n: i for i, n in enumerate(names)}
+        self._blink = index.get("eye_closure", -1) if self.exclude_blinks else -1
 
         def cues(table: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
             used = [(index[n], s) for n, s in table.items() if n in index]
             return np.array([i for i, _ in used], int), np.array([s for _, s in used], float)
 
         self._cue_v, self._cue_a = cues(VALENCE_CUES), cues(AROUSAL_CUES)
+        self._lid_cue = np.array(["lid" in names[i] for i in self._cue_a[0]], bool)
 
     def _geometric(self, expr: np.ndarray, z: np.ndarray, trust: float) -> tuple[float, float]:
         """Geometric (valence, arousal) of one usable frame, each in (-1, 1)."""
         assert self._cue_v is not None and self._cue_a is not None
         zt = z * trust
         zv = list(zt[self._cue_v[0]] * self._cue_v[1])
-        za = list(zt[self._cue_a[0]] * self._cue_a[1])
+        blink = self._blink >= 0 and bool(zt[self._blink] > BLINK_Z)
+        sel = ~self._lid_cue if blink else np.ones(len(self._cue_a[0]), bool)
+        za = list(zt[self._cue_a[0][sel]] * self._cue_a[1][sel])
         # movement energy: mean absolute change of the expression vector since the previous frame
-        if self._prev_expr is not None and expr.size:
+        # (none across a gap or an unusable frame, nor into or out of a blink)
+        if self._prev_expr is not None and expr.size and not blink:
             d = np.abs(expr - self._prev_expr)
             step = float(np.nanmean(d)) if np.isfinite(d).any() else float("nan")
             za.append(self._energy.zscore_and_update(step))
-        self._prev_expr = expr
+        self._prev_expr = None if blink else expr
         return _squash(zv), _squash(za)
 
     def _run(self, emotions: np.ndarray | None, expressions: np.ndarray, names: Sequence[str],
@@ -231,7 +253,12 @@ class CircumplexVA(_ExponentialSmoother):
         for i in range(b):
             if not usable[i]:
                 self._state = None  # smoothing must not bridge across missing faces
+                self._prev_expr = None  # nor the movement step
                 continue
+            if np.isfinite(self._last_t) and float(times[i]) - self._last_t > self.gap_s:
+                # a gap in time (a pause, a cut): no movement step across it, and the movement
+                # reference starts afresh (what came before the pause is not this stretch's "usual")
+                self._prev_expr, self._energy = None, _MovementEnergy()
             x = expressions[i]
             z = base.zscores(x)
             trust = base.trust
@@ -253,7 +280,8 @@ class CircumplexVA(_ExponentialSmoother):
             t = float(times[i])
             out[i] = np.clip(self._smooth(t, raw), -1.0, 1.0)
             p_neutral = None if p is None or self._neutral < 0 else float(p[self._neutral])
-            base.update(x, t, p_neutral, z)
+            if self.anchor is None:
+                base.update(x, t, p_neutral, z)
         return out, posterior if posterior is not None else np.zeros((b, len(self.labels)), np.float32)
 
     def estimate(self, emotions: np.ndarray | None, expressions: np.ndarray, expression_names: Sequence[str],
