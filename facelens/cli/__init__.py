@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "recon",  # recon build-model / contact-sheet (+ modules in recon.RECON_MODULES)
     "dynamics",
     "cohort",  # cohort simulate / train / evaluate / predict
+    "validate",  # validity harness, fast subset
     "report",
     "batch",
     "exports",  # export-mesh, segments import / export

@@ -1,0 +1,108 @@
+"""Accuracy against labels: DiffusionFER faces (valence, arousal, 7 expression classes).
+
+The faces are analysed as stills by ``facelens batch`` (one results file per image); this module
+reads the stored per-image values of the shipped pipeline, or re-runs an estimator on the stored
+per-image measures. A still has no person baseline, so the geometric cues of the shipped estimator
+are inert there (trust 0): its still-image figures are those of the appearance path. Estimators
+fitted on DiffusionFER must be scored out of fold (their own 5-fold CV); :func:`score` refuses to
+score an estimator in-sample when told it was fitted on these labels.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facelens.core.validation import metrics
+
+#: AffectNet's 7 basic classes as DiffusionFER codes them; FER2013 names map onto them.
+CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
+FER_TO_CLASS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
+                "surprise": "surprise", "neutral": "neutral"}
+
+
+@dataclass
+class Labelled:
+    """Predictions and labels of a labelled image set (NaN / '' where there was no usable face)."""
+
+    ids: list[str]
+    true_class: list[str]
+    true_va: np.ndarray  # (N, 2)
+    pred_va: np.ndarray  # (N, 2)
+    pred_class: list[str]
+    source: str = ""
+
+
+@dataclass
+class AccuracyResult:
+    n: int
+    n_scored: int
+    v_ccc: float
+    a_ccc: float
+    v_rmse: float
+    a_rmse: float
+    v_r: float
+    a_r: float
+    pred_sd: tuple[float, float]
+    label_sd: tuple[float, float]
+    acc7: float
+    recall: dict[str, float] = field(default_factory=dict)
+    confusion: list[list[int]] = field(default_factory=list)
+
+
+def read_cached(folder: Path) -> Labelled:
+    """Stored pipeline outputs of a ``facelens batch`` run with a ``labels.tsv`` beside it.
+
+    ``labels.tsv`` columns: session_id, results (relative path), expression, valence, arousal.
+    """
+    from facelens.core.results import ResultsError, SessionResults
+
+    rows = list(csv.DictReader((folder / "labels.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"))
+    ids, tc, tva, pva, pc = [], [], [], [], []
+    for r in rows:
+        ids.append(r["session_id"])
+        tc.append(r["expression"])
+        tva.append((float(r["valence"]), float(r["arousal"])))
+        v = a = float("nan")
+        cls = ""
+        try:
+            with SessionResults.open(folder / r["results"]) as res:
+                if res.n_frames and bool(res.usable[0]):
+                    v, a = float(res.valence[0]), float(res.arousal[0])
+                    if res.emotions is not None and np.all(np.isfinite(res.emotions[0])):
+                        cls = FER_TO_CLASS.get(res.emotion_labels[int(np.argmax(res.emotions[0]))], "")
+        except ResultsError:
+            pass
+        pva.append((v, a))
+        pc.append(cls)
+    return Labelled(ids, tc, np.array(tva, float), np.array(pva, float), pc, str(folder.name))
+
+
+def score(data: Labelled, fitted_on_these_labels: bool = False) -> AccuracyResult:
+    """V/A CCC, RMSE, r and 7-class accuracy with confusion matrix (rows true, columns predicted).
+
+    Raises
+    ------
+    ValueError
+        When ``fitted_on_these_labels``: such figures must come from out-of-fold predictions.
+    """
+    if fitted_on_these_labels:
+        raise ValueError("this estimator was fitted on these labels: score its out-of-fold predictions instead")
+    t, p = data.true_va, data.pred_va
+    ok = np.all(np.isfinite(p), axis=1)
+    conf = metrics.confusion(data.true_class, data.pred_class, CLASSES)
+    _, recall = metrics.class_accuracy(conf)
+    scored = int(np.sum([c != "" for c in data.pred_class]))
+    # accuracy over every labelled image: a face without a value counts as wrong
+    acc_all = float(np.trace(conf) / len(data.ids)) if data.ids else float("nan")
+    return AccuracyResult(
+        n=len(data.ids), n_scored=int(ok.sum()),
+        v_ccc=metrics.ccc(t[:, 0], p[:, 0]), a_ccc=metrics.ccc(t[:, 1], p[:, 1]),
+        v_rmse=metrics.rmse(t[:, 0], p[:, 0]), a_rmse=metrics.rmse(t[:, 1], p[:, 1]),
+        v_r=metrics.pearson(t[:, 0], p[:, 0]), a_r=metrics.pearson(t[:, 1], p[:, 1]),
+        pred_sd=(float(np.nanstd(p[:, 0])), float(np.nanstd(p[:, 1]))),
+        label_sd=(float(np.std(t[ok, 0])), float(np.std(t[ok, 1]))),
+        acc7=acc_all if scored else float("nan"),
+        recall={c: float(r) for c, r in zip(CLASSES, recall)}, confusion=conf.tolist())

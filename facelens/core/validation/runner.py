@@ -1,0 +1,125 @@
+"""Run the shipped per-frame stages on sampled frames and keep what the VA estimators need.
+
+The expensive part of an analysis (face tracking and the appearance model) runs once per clip and
+variant; the valence/arousal estimators (cheap, stateful) then run many times on the stored
+:class:`FrameData` (ablation, sensitivity, segment orders). The steps are the pipeline's own, in
+its order: ``FaceTracker.process`` frame by frame (restarted every ``restart_every`` sampled
+frames of :class:`~facelens.core.analysis.contract.AnalysisConfig`), the engines' per-frame step
+:func:`~facelens.core.analysis.frame_columns.frame_columns` (head pose, expression measures, the
+extreme-pose rule), then the FER2013 posterior of the usable faces.
+``tests/test_validation.py`` checks that valence/arousal computed from :class:`FrameData` equal
+``facelens analyze``'s on a real clip.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facelens.core.common.types import Quality, is_usable
+from facelens.core.validation.sampling import SampledClip
+
+#: Bump when what :func:`track_clip` computes changes (invalidates cached FrameData).
+CACHE_VERSION = "1"
+
+
+@dataclass
+class FrameData:
+    """Per-sampled-frame outputs of tracking, geometry and the appearance model."""
+
+    time_s: np.ndarray  # (N,)
+    quality: np.ndarray  # (N,) uint8 Quality codes
+    expressions: np.ndarray  # (N, K) float32
+    fer: np.ndarray  # (N, 7) float32 FER2013 posterior, NaN rows where unusable
+    euler: np.ndarray  # (N, 3) yaw, pitch, roll degrees
+    landmarks: np.ndarray  # (N, 478, 3) float32 image-frame mesh
+
+    @property
+    def usable(self) -> np.ndarray:
+        return np.asarray(is_usable(self.quality), bool)
+
+    def take(self, index: np.ndarray, time_s: np.ndarray | None = None) -> FrameData:
+        """Rows ``index`` (e.g. a re-ordering), optionally with new times."""
+        d = {f.name: getattr(self, f.name)[index] for f in fields(self)}
+        if time_s is not None:
+            d["time_s"] = np.asarray(time_s, np.float64)
+        return FrameData(**d)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **{f.name: getattr(self, f.name) for f in fields(self)})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> FrameData:
+        with np.load(path) as z:
+            return cls(**{f.name: z[f.name] for f in fields(cls)})
+
+
+class Analyser:
+    """Holds the appearance model (loaded once) and tracks clips into :class:`FrameData`.
+
+    Parameters
+    ----------
+    cache_dir
+        Folder for cached FrameData (``None``: no cache).
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        from facelens.core.affect.fer import FerEmotionModel
+
+        self.model = FerEmotionModel(device="cpu")
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+
+    def _cache_path(self, key: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256(f"{CACHE_VERSION}:{key}".encode()).hexdigest()[:20]
+        return self.cache_dir / f"{digest}.npz"
+
+    def track(self, clip: SampledClip, key: str | None = None) -> FrameData:
+        """FrameData of ``clip`` (from the cache when ``key`` names a cached run)."""
+        path = self._cache_path(key) if key else None
+        if path is not None and path.is_file():
+            return FrameData.load(path)
+        data = track_clip(clip.frames, clip.time_s, self.model)
+        if path is not None:
+            data.save(path)
+        return data
+
+
+def track_clip(frames: list[np.ndarray], time_s: np.ndarray, model: Any) -> FrameData:
+    """Tracker + geometry + FER2013 posterior for frames in time order (see module docstring)."""
+    from facelens.core.analysis.contract import AnalysisConfig
+    from facelens.core.analysis.frame_columns import frame_columns
+    from facelens.core.common.types import SampledFrame
+    from facelens.core.face.tracking import FaceTracker
+
+    config = AnalysisConfig()
+    sampled = [SampledFrame(i, i, float(t), rgb) for i, (rgb, t) in enumerate(zip(frames, time_s))]
+    obs = []
+    tracker = FaceTracker(static=False)
+    try:
+        for f in sampled:
+            if f.index and f.index % config.restart_every == 0:
+                tracker.close()  # the engines' restart points
+                tracker = FaceTracker(static=False)
+            obs.append(tracker.process(f.rgb))
+    finally:
+        tracker.close()
+    cols = frame_columns(sampled, obs, config)
+    quality, bbox = cols["quality"].copy(), cols["bbox"]
+    n = len(frames)
+    fer = np.full((n, 7), np.nan, np.float32)
+    usable = np.asarray(is_usable(quality), bool)
+    idx = np.flatnonzero(usable & np.all(np.isfinite(bbox), axis=1))
+    quality[usable & ~np.all(np.isfinite(bbox), axis=1)] = int(Quality.NO_FACE)  # the stage's rule: no box, no face
+    if idx.size:
+        fer[idx] = model.predict_faces([frames[i] for i in idx], [bbox[i].astype(np.float64) for i in idx])
+    return FrameData(np.asarray(time_s, np.float64), quality, cols["expressions"], fer,
+                     cols["euler"].astype(np.float32), cols["landmarks"])

@@ -1,0 +1,139 @@
+"""The validity harness (fast subset): statistics, perturbations, segment order, blinks, the runner
+against `facelens analyze`, the report and the CLI's refusals of bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelens.core.affect.fer import FER_LABELS
+from facelens.core.validation import estimators, invariance, metrics, perturb
+from facelens.core.validation.runner import FrameData
+
+def _names() -> list[str]:
+    from facelens.core.face.geometry import EXPRESSION_NAMES
+
+    return list(EXPRESSION_NAMES)
+
+
+def test_icc_2_1_matches_shrout_fleiss_worked_example():
+    # Shrout & Fleiss (1979), Table 2: 6 targets, 4 judges; ICC(2,1) = 0.29
+    t = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]], float)
+    assert metrics.icc_2_1(t) == pytest.approx(0.29, abs=0.005)
+    x = np.linspace(-1, 1, 50)
+    assert metrics.icc_2_1(np.column_stack([x, x])) == pytest.approx(1.0)
+    assert metrics.icc_2_1(np.column_stack([x, x + 0.5])) < 0.9  # absolute agreement: a shift counts
+
+
+def test_ccc_rmse_and_confusion():
+    x = np.linspace(-1, 1, 40)
+    assert metrics.ccc(x, x) == pytest.approx(1.0) and metrics.ccc(x, 0.5 * x) < metrics.pearson(x, 0.5 * x)
+    assert metrics.rmse(x, x + 0.1) == pytest.approx(0.1) and metrics.max_shift(x, x[::-1]) == pytest.approx(2.0)
+    conf = metrics.confusion(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
+    acc, recall = metrics.class_accuracy(conf)
+    assert conf.tolist() == [[1, 1], [0, 1]] and acc == pytest.approx(2 / 3) and recall.tolist() == [0.5, 1.0]
+
+
+def test_perturbations_are_deterministic_and_do_what_they_say():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(60, 200, (64, 96, 3), dtype=np.uint8) for _ in range(4)]
+    left = perturb.variant("light_from_left").apply(frames)
+    assert left[0][:, :10].mean() > frames[0][:, :10].mean() + 20 and left[0][:, -10:].mean() < frames[0][:, -10:].mean() - 20
+    assert all(np.array_equal(a, b) for a, b in zip(left, perturb.variant("light_from_left").apply(frames)))
+    m = perturb.variant("mirror").apply(frames)
+    assert np.array_equal(perturb.variant("mirror").apply(m)[0], frames[0])
+    coded = perturb.downscale_reencode(frames)
+    assert coded[0].shape == frames[0].shape and not np.array_equal(coded[0], frames[0])
+    assert {v.family for v in perturb.variants()} == set(perturb.FAMILIES)
+    with pytest.raises(ValueError, match="unknown perturbation"):
+        perturb.variant("sepia")
+
+
+def _session(first: str) -> tuple[FrameData, list[tuple[float, float, str]]]:
+    """A still face: 4 s neutral and 4 s smile (lip corners, cheeks), FER2013 agreeing; ``first`` leads."""
+    names = _names()
+    n = 40
+    rng = np.random.default_rng(1)
+    expr = rng.normal(0, 0.004, (2 * n, len(names))).astype(np.float32)
+    fer = np.full((2 * n, 7), 0.02, np.float32)
+    smile = slice(0, n) if first == "happy" else slice(n, 2 * n)
+    neutral = slice(n, 2 * n) if first == "happy" else slice(0, n)
+    for k in ("lip_corner_pull_l", "lip_corner_pull_r", "cheek_raise"):
+        expr[smile, names.index(k)] += 0.15
+    fer[smile, FER_LABELS.index("happy")] = 0.88
+    fer[neutral, FER_LABELS.index("neutral")] = 0.88
+    t = np.arange(2 * n) / 10.0
+    d = FrameData(t, np.zeros(2 * n, np.uint8), expr, fer, np.zeros((2 * n, 3), np.float32),
+                  np.zeros((2 * n, 1, 3), np.float32))
+    spans = [(0.0, 4.0, first), (4.0, 8.0, "neutral" if first == "happy" else "happy")]
+    return d, spans
+
+
+def test_segment_order_moves_the_shipped_baseline_but_not_the_anchored_one():
+    d, spans = _session("neutral")
+    shipped = invariance.order_effect(d, spans, estimators.get("circumplex"))
+    anchored = invariance.order_effect(d, spans, estimators.get("circumplex-anchored"))
+    # the streaming baseline is seeded by the first frame: a smile shown first becomes "neutral"
+    assert max(shipped["valence"], shipped["arousal"]) > 0.05
+    assert max(anchored["valence"], anchored["arousal"]) <= 0.02  # the issue's target
+
+
+def test_blinks_do_not_raise_arousal_instability():
+    from facelens.core.affect.va import CircumplexVA
+    from facelens.core.dynamics import series_indices
+
+    names = _names()
+    n = 200
+    rng = np.random.default_rng(2)
+    expr = rng.normal(0, 0.003, (n, len(names)))
+    blinks = np.zeros(n, bool)
+    blinks[40::25] = True  # a blink every 2.5 s on a still, neutral face
+    expr[blinks, names.index("eye_closure")] += 0.9
+    for k in ("upper_lid_raise_l", "upper_lid_raise_r"):
+        expr[blinks, names.index(k)] -= 0.08
+    t, ok = np.arange(n) / 10.0, np.ones(n, bool)
+    fer = np.tile(np.eye(7, dtype=np.float32)[FER_LABELS.index("neutral")], (n, 1))
+    out = {}
+    for flag in (False, True):
+        _, v, a = CircumplexVA(labels=FER_LABELS, exclude_blinks=flag).estimate_fused(fer, expr, names, t, ok)
+        out[flag] = series_indices(a, ok, t).mssd
+    assert out[True] < 0.5 * out[False]
+
+
+def test_runner_gives_what_facelens_analyze_stores(media, analysed):
+    from facelens.core.results import SessionResults
+    from facelens.core.validation.runner import Analyser
+    from facelens.core.validation.sampling import sample_clip
+
+    rel = "videos/pyfeat_single_face.mp4"
+    d = Analyser().track(sample_clip(media / rel))
+    v, a, post = estimators.get("circumplex")(d)
+    with SessionResults.open(analysed(rel)) as res:
+        assert np.array_equal(res.quality, d.quality)
+        np.testing.assert_allclose(res.valence, v, atol=1e-5)
+        np.testing.assert_allclose(res.arousal, a, atol=1e-5)
+        np.testing.assert_allclose(res.emotions, post, atol=1e-5)
+
+
+def test_fast_harness_writes_a_report(media, tmp_path):
+    from facelens.core.validation import clips
+    from facelens.core.validation.harness import HarnessConfig, run_harness
+    from facelens.core.validation.report import write
+
+    cfg = HarnessConfig(media=media, clips=clips.FAST[:1], variants=("light_from_left",), max_seconds=2.5)
+    res = run_harness(cfg, log=lambda m: None)
+    fam = res["estimators"]["circumplex"]["families"]["lighting"]
+    assert 0.0 <= fam["seg_shift_v"] < 2.0 and np.isfinite(fam["seg_icc_v"])
+    md = write(res, tmp_path)
+    text = md.read_text()
+    assert "Reliability under nuisance" in text and "data:image/png;base64," in text
+    assert (tmp_path / "validity.json").is_file()
+
+
+def test_validate_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
+    from facelens.cli import main
+
+    assert main(["validate", "--media", str(tmp_path)]) == 2
+    (tmp_path / "m" / "videos").mkdir(parents=True)
+    assert main(["validate", "--media", str(tmp_path / "m"), "--variants", "sepia"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(e.startswith("facelens: error:") for e in err)
