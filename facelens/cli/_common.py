@@ -13,7 +13,7 @@ from pathlib import Path
 from facelens.cli import UsageError
 from facelens.core.common.atomic import os_error_line
 
-__all__ = ["check_output_dir", "check_output_file", "refuse_same_file", "usage_from_os_error"]
+__all__ = ["check_output_dir", "check_output_file", "refuse_same_file", "require_models", "usage_from_os_error"]
 
 
 def _probe(folder: Path, what: Path) -> None:
@@ -78,3 +78,15 @@ def refuse_same_file(source: str | os.PathLike[str], output: str | os.PathLike[s
 def usage_from_os_error(exc: OSError, action: str = "cannot write") -> UsageError:
     """An unwritable output as a one-line ``UsageError`` (exit 2) naming the final path."""
     return UsageError(os_error_line(exc, action))
+
+
+def require_models() -> None:
+    """Every model an analysis loads is present and matches its SHA-256, else ``UsageError`` (exit 2),
+    checked before the video is opened or any model starts (:mod:`facelens.core.analysis.preflight`)."""
+    from facelens.core.analysis.preflight import check_models, model_error_line
+    from facelens.core.registry import ModelError
+
+    try:
+        check_models()
+    except ModelError as exc:
+        raise UsageError(model_error_line(exc)) from None

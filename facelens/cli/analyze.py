@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing OUTPUT even if it is not a FaceLens results file")
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    p.add_argument("--restart-every", type=int, default=300, help=argparse.SUPPRESS)  # tests: short chunks
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("info", help="summarise a results file")
@@ -59,7 +60,7 @@ def register(sub: Any) -> None:
 
 # -- analyze -------------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from facelens.cli._common import refuse_same_file
+    from facelens.cli._common import check_output_file, refuse_same_file, require_models
     from facelens.core.common.atomic import make_private_dirs
     from facelens.core.registry import ModelError
     from facelens.core.analysis.pipeline import AnalysisCancelled, PipelineError, run_analysis
@@ -72,6 +73,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".h5", ".hdf5"):
         raise UsageError(f"results files are HDF5: give an output name ending in .h5 (not {out.name})")
     refuse_same_file(args.input, out)
+    if out.parent.is_dir():  # an unwritable folder (read-only, full, not ours): exit 2 before any work
+        check_output_file(out, "-o")
     if out.exists() and not args.force:
         try:
             SessionResults.open(out).close()
@@ -80,6 +83,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                              "choose another name or add --force to replace it") from None
     if args.fps <= 0:
         raise UsageError("--fps must be positive")
+    require_models()  # missing or corrupted weights: exit 2 before the video is opened or a model starts
     if args.resume and not partial_path(out).exists():
         print(f"facelens: nothing to resume ({partial_path(out).name} not found); starting from the beginning",
               file=sys.stderr)
@@ -87,7 +91,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     bar = None
     try:
         for progress in run_analysis(args.input, out, fps=args.fps, device=args.device, backend=args.backend,
-                                     resume=args.resume, batch_size=args.batch_size, workers=args.workers):
+                                     resume=args.resume, batch_size=args.batch_size, workers=args.workers,
+                                     restart_every=args.restart_every):
             if bar is None:
                 bar = _progress_bar(progress.total, progress.done)
             bar.total = max(bar.total or 0, progress.total)

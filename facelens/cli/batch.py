@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from facelens.cli import CommandError, UsageError
-from facelens.cli._common import check_output_dir
+from facelens.cli._common import check_output_dir, require_models
 
 _STATUS_EVERY_S = 5.0
 
@@ -74,6 +74,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         entries = read_batch_manifest(args.manifest)
     except ManifestError as exc:
         raise UsageError(str(exc)) from None
+    if not args.scheduler:  # a cluster's workers hold their own models
+        require_models()
     engine = f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.workers} local worker(s)"
     print(f"batch: {len(entries)} session(s) on {engine} -> {out}", file=sys.stderr, flush=True)
     try:

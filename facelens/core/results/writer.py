@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from facelens.core.common.atomic import create_private_file, make_private_dirs
+from facelens.core.results.space import bytes_per_frame, check_free_space
 from facelens.core.results.schema import (
     LANDMARK_ROWS_PER_CHUNK, ROWS_PER_CHUNK, SCHEMA_VERSION, ResultsError,
     column_specs, set_meta, partial_path)
@@ -31,6 +32,9 @@ class ResultsWriter:
     resume
         Reopen an existing ``PATH.partial`` and continue after its ``n_done`` frames.
         Raises :class:`ResultsError` if there is none or it does not match.
+    expect_frames
+        Frames still to come: refuse at once (``ResultsError``, nothing created) when the disk
+        cannot hold them (:mod:`facelens.core.results.space`); every batch is checked as well.
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class ResultsWriter:
         expression_names: Sequence[str],
         emotion_labels: Sequence[str] | None = None,
         resume: bool = False,
+        expect_frames: int | None = None,
     ) -> None:
         import h5py
 
@@ -52,8 +57,16 @@ class ResultsWriter:
             raise ValueError("expression_names and emotion_labels must not be empty")
         self._specs = column_specs(len(self._names), None if self._labels is None else len(self._labels))
         self._file: Any = None
+        if expect_frames and not resume:
+            self._reserve(int(expect_frames))
         if resume:
             self._file = self._reopen(meta)
+            if expect_frames:
+                try:
+                    self._reserve(int(expect_frames) - int(self._file.attrs["n_done"]))
+                except ResultsError:
+                    self._file.close()
+                    raise
         else:
             try:  # owner-only folder and file (patient data; see core.common.atomic), then HDF5 in it
                 make_private_dirs(self.partial.parent)
@@ -63,6 +76,12 @@ class ResultsWriter:
                 raise ResultsError(f"cannot create {self.partial}: {exc}") from None
             self._create(meta)
         self.n_done: int = int(self._file.attrs["n_done"])
+
+    def _reserve(self, n_frames: int) -> None:
+        folder = self.partial.parent
+        while not folder.is_dir() and folder.parent != folder:  # the nearest folder that exists
+            folder = folder.parent
+        check_free_space(folder, max(n_frames, 0) * bytes_per_frame(self._specs), f"the results of {self.path.name}")
 
     # -- creation / resumption -------------------------------------------------------------
     def _create(self, meta: dict[str, Any]) -> None:
@@ -150,6 +169,8 @@ class ResultsWriter:
             else:
                 arr = np.full((n_rows, *shape), fill, dtype=dtype)
             arrays[name] = arr
+        check_free_space(self.partial.parent, sum(a.nbytes for a in arrays.values()), self.path.name,
+                         f" (the {self.n_done} frames so far are kept in {self.partial.name}: free space, then resume)")
         frames = self._file["frames"]
         start, stop = self.n_done, self.n_done + n_rows
         for name, arr in arrays.items():

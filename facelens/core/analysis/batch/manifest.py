@@ -3,8 +3,9 @@
 A manifest is a CSV with a ``video`` column (paths relative to the manifest) and the optional
 columns ``subject_id``, ``diagnosis``, ``segments`` (a segments CSV, relative to the manifest)
 and ``session_id``. Sessions are named by ``session_id`` when given, else by the video's file
-stem; repeated names get ``_2``, ``_3``, ... in manifest order, so the same manifest always
-gives the same names and a re-run finds its earlier results.
+stem; repeated stems get ``_2``, ``_3``, ... in manifest order, so the same manifest always
+gives the same names and a re-run finds its earlier results. A video listed twice, a repeated
+``session_id`` or a repeated column is refused (it would count a session twice in the cohort).
 """
 from __future__ import annotations
 
@@ -60,12 +61,17 @@ def read_batch_manifest(path: str | os.PathLike[str]) -> list[BatchEntry]:
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ManifestError(f"cannot read manifest {p.name}: {exc}") from None
     header = [h.strip() for h in (csv.DictReader(text.splitlines()).fieldnames or [])]
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise ManifestError(f"{p.name}: column {twice[0]!r} appears twice in the header")
     if "video" not in header:
         raise ManifestError(f"{p.name}: needs a 'video' column (optional: {', '.join(OPTIONAL_COLUMNS)})")
     if not rows:
         raise ManifestError(f"{p.name}: no sessions listed")
     base = p.resolve().parent
     used: dict[str, int] = {}
+    given: dict[str, int] = {}  # explicit session_id -> line
+    videos: dict[Path, int] = {}  # video -> line: a session listed twice would count twice in the cohort
     entries: list[BatchEntry] = []
     for line, raw in enumerate(rows, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
@@ -78,7 +84,16 @@ def read_batch_manifest(path: str | os.PathLike[str]) -> list[BatchEntry]:
         if seg:
             seg_path = Path(seg).expanduser()
             seg_path = seg_path if seg_path.is_absolute() else base / seg_path
-        name = _safe_name(row.get("session_id") or video.stem)
+        if video in videos:
+            raise ManifestError(f"{p.name} line {line}: video {row['video']} is already listed on line "
+                                f"{videos[video]} (each session once)")
+        videos[video] = line
+        sid = row.get("session_id", "")
+        if sid and sid in given:
+            raise ManifestError(f"{p.name} line {line}: session_id {sid!r} is already used on line {given[sid]}")
+        if sid:
+            given[sid] = line
+        name = _safe_name(sid or video.stem)
         used[name] = used.get(name, 0) + 1
         if used[name] > 1:
             name = f"{name}_{used[name]}"
