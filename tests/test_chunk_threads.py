@@ -5,6 +5,7 @@ reference (decoder thread + frame-by-frame tracking, the path every earlier rele
 """
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 
@@ -34,18 +35,12 @@ def _assert_identical(a, b):
 @pytest.fixture(scope="module")
 def sequential(media, tmp_path_factory):
     out = tmp_path_factory.mktemp("seq") / "seq.h5"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(pipeline, "RESTART_EVERY", 25)
-    try:
-        pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=1)
-    finally:
-        mp.undo()
+    pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=1, restart_every=25)
     return _arrays(out)
 
 
 def test_two_workers_equal_the_sequential_run(media, tmp_path, monkeypatch, sequential):
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
-    progress = list(pipeline.run_analysis(media / CLIP, tmp_path / "par.h5", batch_size=10, workers=2))
+    progress = list(pipeline.run_analysis(media / CLIP, tmp_path / "par.h5", batch_size=10, workers=2, restart_every=25))
     got, params = _arrays(tmp_path / "par.h5")
     ref, ref_params = sequential
     assert len(got["time_s"]) == 118 and params["workers"] == 2 and ref_params["workers"] == 1
@@ -57,7 +52,6 @@ def test_two_workers_equal_the_sequential_run(media, tmp_path, monkeypatch, sequ
 
 
 def test_three_workers_cancel_then_resume(media, tmp_path, monkeypatch, sequential):
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
     out = tmp_path / "cut.h5"
     calls = {"n": 0}
 
@@ -66,16 +60,15 @@ def test_three_workers_cancel_then_resume(media, tmp_path, monkeypatch, sequenti
         return calls["n"] == 5  # inside the third chunk (after 10, 20, 25, 35, 45 frames)
 
     with pytest.raises(pipeline.AnalysisCancelled) as exc:
-        for _ in pipeline.run_analysis(media / CLIP, out, batch_size=10, workers=3, cancel=cancel):
+        for _ in pipeline.run_analysis(media / CLIP, out, batch_size=10, workers=3, cancel=cancel, restart_every=25):
             pass
     assert exc.value.done == 45
     assert partial_path(out).exists() and not out.exists()
-    pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=2, resume=True)
+    pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=2, resume=True, restart_every=25)
     _assert_identical(sequential[0], _arrays(out)[0])
 
 
 def test_seek_mismatch_falls_back_to_sequential(media, tmp_path, monkeypatch, sequential):
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
     real = chunked.iter_chunk
     seen = []
 
@@ -86,15 +79,13 @@ def test_seek_mismatch_falls_back_to_sequential(media, tmp_path, monkeypatch, se
         yield from real(session, plan, first, stop, *args)
 
     monkeypatch.setattr("facelens.core.analysis.chunk_threads.iter_chunk", flaky)
-    out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb.h5", batch_size=10, workers=2)
+    out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb.h5", batch_size=10, workers=2, restart_every=25)
     assert 50 in seen
     _assert_identical(sequential[0], _arrays(out)[0])
 
 
 def test_decoding_error_after_a_seek_falls_back_too(media, tmp_path, monkeypatch, sequential):
     import av
-
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
     real = chunked.iter_chunk
 
     def broken(session, plan, first, stop, *args):
@@ -104,31 +95,32 @@ def test_decoding_error_after_a_seek_falls_back_too(media, tmp_path, monkeypatch
             yield f
 
     monkeypatch.setattr("facelens.core.analysis.chunk_threads.iter_chunk", broken)
-    out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb2.h5", batch_size=10, workers=2)
+    out = pipeline.analyze_to_file(media / CLIP, tmp_path / "fb2.h5", batch_size=10, workers=2, restart_every=25)
     _assert_identical(sequential[0], _arrays(out)[0])
 
 
 def test_worker_error_surfaces_and_leaves_a_resumable_partial(media, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 25)
-    real = pipeline._make_tracker
-    made = {"n": 0}
+    from facelens.core.analysis import chunk_threads
 
-    def failing(backend, device, static):
-        made["n"] += 1
-        if made["n"] == 4:  # run_analysis's own tracker, then chunks 0, 1, 2: the third chunk's fails
-            raise RuntimeError("simulated tracker failure")
-        return real(backend, device, static)
+    real = chunk_threads.frame_columns
 
-    monkeypatch.setattr(pipeline, "_make_tracker", failing)
+    def failing(frames, obs, config):
+        if frames[0].index >= 50:  # the third chunk (frames 50-74) fails inside its worker thread
+            raise RuntimeError("simulated failure in a chunk worker")
+        return real(frames, obs, config)
+
+    monkeypatch.setattr(chunk_threads, "frame_columns", failing)
     out = tmp_path / "err.h5"
     with pytest.raises(RuntimeError, match="simulated"):
-        pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=2)
+        pipeline.analyze_to_file(media / CLIP, out, batch_size=10, workers=2, restart_every=25)
     assert not out.exists() and partial_path(out).exists()
+    with h5py.File(partial_path(out), "r") as f:  # the chunks before the failing one were written, in order
+        assert int(f.attrs["n_done"]) == 50 and len(f["frames/time_s"]) == 50
 
 
 def test_single_chunk_and_images_run_sequentially(media, tmp_path):
-    out = pipeline.analyze_to_file(media / "images/pyfeat_happy_single_face.jpg", tmp_path / "i.h5", workers=2)
+    out = pipeline.analyze_to_file(media / "images/pyfeat_happy_single_face.jpg", tmp_path / "i.h5", workers=2, restart_every=25)
     with SessionResults.open(out) as r:
         assert r.n_frames == 1 and r.usable[0]
     with pytest.raises(pipeline.PipelineError):
-        pipeline.analyze_to_file(media / CLIP, tmp_path / "x.h5", workers=0)
+        pipeline.analyze_to_file(media / CLIP, tmp_path / "x.h5", workers=0, restart_every=25)

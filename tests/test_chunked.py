@@ -123,22 +123,15 @@ def sequential(media, tmp_path_factory):
     from facelens.core.analysis import pipeline
 
     out = tmp_path_factory.mktemp("seq") / "seq.h5"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(pipeline, "RESTART_EVERY", 3)
-    try:
-        pipeline.analyze_to_file(media / CLIPS[0], out, fps=5.0, backend="torch", device="cpu",
-                                 batch_size=2, parallel_chunks=0)
-    finally:
-        mp.undo()
+    pipeline.analyze_to_file(media / CLIPS[0], out, fps=5.0, backend="torch", device="cpu",
+                             batch_size=2, parallel_chunks=0, restart_every=3)
     return _arrays(out)
 
 
 def test_chunk_parallel_pipeline_equals_sequential(media, tmp_path, monkeypatch, sequential):
     from facelens.core.analysis import pipeline
-
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     out = pipeline.analyze_to_file(media / CLIPS[0], tmp_path / "par.h5", fps=5.0, backend="torch",
-                                   device="cpu", batch_size=2, parallel_chunks=3, decode_threads=2)
+                                   device="cpu", batch_size=2, parallel_chunks=3, decode_threads=2, restart_every=3)
     got, params = _arrays(out)
     ref, _ = sequential
     assert len(got["time_s"]) == 12 and params["backend"] == "torch"  # 4 chunks: groups of 3 and 1
@@ -148,8 +141,6 @@ def test_chunk_parallel_pipeline_equals_sequential(media, tmp_path, monkeypatch,
 def test_cancel_and_resume_in_chunk_parallel_mode(media, tmp_path, monkeypatch, sequential):
     from facelens.core.analysis import pipeline
     from facelens.core.results import partial_path
-
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     out = tmp_path / "cut.h5"
     kw = {"fps": 5.0, "backend": "torch", "device": "cpu", "batch_size": 2, "parallel_chunks": 2}
     calls = {"n": 0}
@@ -159,18 +150,16 @@ def test_cancel_and_resume_in_chunk_parallel_mode(media, tmp_path, monkeypatch, 
         return calls["n"] == 3  # after blocks of 2, 1, 2 reported (the writer may be a block ahead)
 
     with pytest.raises(pipeline.AnalysisCancelled) as exc:
-        for _ in pipeline.run_analysis(media / CLIPS[0], out, cancel=cancel, **kw):
+        for _ in pipeline.run_analysis(media / CLIPS[0], out, cancel=cancel, **kw, restart_every=3):
             pass
     assert 5 <= exc.value.done < 12
     assert partial_path(out).exists() and not out.exists()
-    pipeline.analyze_to_file(media / CLIPS[0], out, resume=True, **kw)
+    pipeline.analyze_to_file(media / CLIPS[0], out, resume=True, **kw, restart_every=3)
     _assert_same(sequential[0], _arrays(out)[0])
 
 
 def test_seek_mismatch_falls_back_to_sequential_decoding(media, tmp_path, monkeypatch, sequential):
     from facelens.core.analysis import pipeline
-
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 3)
     real = chunked.iter_chunk
 
     def flaky(session, plan, first, stop, *args):
@@ -180,5 +169,5 @@ def test_seek_mismatch_falls_back_to_sequential_decoding(media, tmp_path, monkey
 
     monkeypatch.setattr(chunked, "iter_chunk", flaky)
     out = pipeline.analyze_to_file(media / CLIPS[0], tmp_path / "fb.h5", fps=5.0, backend="torch",
-                                   device="cpu", batch_size=2, parallel_chunks=2)
+                                   device="cpu", batch_size=2, parallel_chunks=2, restart_every=3)
     _assert_same(sequential[0], _arrays(out)[0])

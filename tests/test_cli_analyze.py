@@ -126,15 +126,15 @@ def test_ctrl_c_leaves_resumable_partial(tmp_path, media):
 
 
 def test_workers_option(tmp_path, media, monkeypatch, capsys):
-    from facelens.core.analysis import pipeline
+    from facelens.core.analysis import engines
 
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 8)  # 24 frames: three chunks side by side
     video = str(media / "videos/pyfeat_single_face.mp4")
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
-    assert main(["analyze", video, "-o", str(a), "--workers", "1"]) == 0
-    assert main(["analyze", video, "-o", str(b), "--workers", "auto"]) == 0
+    short = ["--restart-every", "8"]  # 24 frames: three chunks side by side
+    assert main(["analyze", video, "-o", str(a), "--workers", "1", *short]) == 0
+    assert main(["analyze", video, "-o", str(b), "--workers", "auto", *short]) == 0
     with SessionResults.open(a) as ra, SessionResults.open(b) as rb:
-        assert ra.params["workers"] == 1 and rb.params["workers"] == pipeline.default_workers()
+        assert ra.params["workers"] == 1 and rb.params["workers"] == engines.default_workers()
         for name in ("quality", "confidence", "expressions", "emotions", "valence", "arousal"):
             assert np.array_equal(getattr(ra, name), getattr(rb, name), equal_nan=True), name
         assert np.array_equal(ra.landmarks(slice(None)), rb.landmarks(slice(None)))

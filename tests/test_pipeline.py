@@ -40,9 +40,8 @@ def test_progress_reports_each_batch_with_partial_columns(media, tmp_path):
 
 def test_cancel_then_resume_is_identical_to_one_run(media, tmp_path, monkeypatch):
     # Small restart interval so the resume point falls inside this short clip (118 frames).
-    monkeypatch.setattr(pipeline, "RESTART_EVERY", 32)
     video = media / "videos/liveportrait_d3.mp4"
-    whole = analyze_to_file(video, tmp_path / "whole.h5", batch_size=16)
+    whole = analyze_to_file(video, tmp_path / "whole.h5", batch_size=16, restart_every=32)
 
     out = tmp_path / "cut.h5"
     calls = {"n": 0}
@@ -52,10 +51,10 @@ def test_cancel_then_resume_is_identical_to_one_run(media, tmp_path, monkeypatch
         return calls["n"] == 3  # after 48 frames, i.e. 16 past the restart point at 32
 
     with pytest.raises(AnalysisCancelled):
-        for _ in run_analysis(video, out, batch_size=16, cancel=cancel):
+        for _ in run_analysis(video, out, batch_size=16, cancel=cancel, restart_every=32):
             pass
     assert partial_path(out).exists() and not out.exists()
-    analyze_to_file(video, out, batch_size=16, resume=True)
+    analyze_to_file(video, out, batch_size=16, resume=True, restart_every=32)
     assert not partial_path(out).exists()
     with SessionResults.open(whole) as a, SessionResults.open(out) as b:
         assert a.n_frames == b.n_frames == 118

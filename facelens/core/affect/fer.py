@@ -161,7 +161,7 @@ class _OrtRunner:
     path and 6-9x faster than torch's default layout (``benchmarks/affect_speed.py``), at any batch
     size. torch stays the reference (and the CUDA path): :class:`FerEmotionModel` checks at load that
     both agree. One session per intra-op thread count, following ``torch.get_num_threads()`` so that
-    the pipeline's single-thread setting (``pipeline._TorchThreads``) applies here too.
+    the pipeline's single-thread setting (``analysis.trackers.TorchThreads``) applies here too.
     """
 
     def __init__(self, net: torch.nn.Module) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,6 +28,33 @@ from facelens.core.affect.va import CircumplexVA, DirectVA, ValenceArousalEstima
 from facelens.core.common.types import FaceObservation, is_usable
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class FrameEmotions:
+    """The emotion model's output for a block of frames, before the stateful valence/arousal pass.
+
+    ``usable`` (B,) bool: frames with a usable face (the others get NaN everywhere);
+    ``probabilities`` (B, 7) float32: the appearance model's posterior; ``direct_va`` (B, 2): the
+    model's own valence/arousal (HSEmotion) or ``None``. Rows can be sliced and joined, so engines
+    that run the model on other batches (chunks side by side) regroup them into the writer's blocks.
+    """
+
+    usable: np.ndarray
+    probabilities: np.ndarray
+    direct_va: np.ndarray | None = None
+
+    def rows(self, start: int, stop: int) -> FrameEmotions:
+        """Rows ``start .. stop-1``."""
+        d = None if self.direct_va is None else self.direct_va[start:stop]
+        return FrameEmotions(self.usable[start:stop], self.probabilities[start:stop], d)
+
+    @staticmethod
+    def concat(parts: Sequence[FrameEmotions]) -> FrameEmotions:
+        """Rows of ``parts`` one after the other."""
+        d = None if parts[0].direct_va is None else np.concatenate([p.direct_va for p in parts])  # type: ignore[misc]
+        return FrameEmotions(np.concatenate([p.usable for p in parts]),
+                             np.concatenate([p.probabilities for p in parts]), d)
 
 
 class AffectStage:
@@ -142,48 +170,67 @@ class AffectStage:
             return [f"expr_{i}" for i in range(k)]  # unknown layout: no named cue applies
         return self._names
 
-    def process(self, frames_rgb: list[np.ndarray], observations: list[FaceObservation],
-                expressions: np.ndarray, times: np.ndarray, include_fer: bool = False) -> dict[str, np.ndarray]:
-        """Emotions (B, 7) float32, valence (B,) and arousal (B,) float32; NaN rows where unusable.
+    def emotions(self, frames_rgb: list[np.ndarray], observations: list[FaceObservation]) -> FrameEmotions:
+        """The stateless part: the emotion model on the batch's usable faces (one call, one batch).
 
-        ``include_fer`` adds ``emotions_fer``: the appearance model's own posterior before fusion.
+        Any thread may run it, in any order; :meth:`valence_arousal` then takes the result in time order.
         """
         b = len(observations)
-        if len(frames_rgb) != b or len(times) != b:
-            raise ValueError(f"batch sizes differ: {len(frames_rgb)} frames, {b} observations, {len(times)} times")
-        expressions = np.asarray(expressions, dtype=np.float64)
-        expressions = expressions.reshape(b, -1) if b else expressions.reshape(0, -1 if expressions.size else 0)
-        times = np.asarray(times, dtype=np.float64)
+        if len(frames_rgb) != b:
+            raise ValueError(f"batch sizes differ: {len(frames_rgb)} frames, {b} observations")
         usable = np.array([bool(is_usable(np.array(o.quality))) and o.bbox is not None
                            and np.all(np.isfinite(o.bbox)) for o in observations], dtype=bool)
-        emotions = np.full((b, len(FER_LABELS)), np.nan, dtype=np.float32)
+        probs = np.full((b, len(FER_LABELS)), np.nan, dtype=np.float32)
+        direct = np.full((b, 2), np.nan) if self.uses_model_va else None
         idx = np.flatnonzero(usable)
-        direct = None
         if self.emotion_model is not None and idx.size:
             faces = [frames_rgb[i] for i in idx]
             boxes = [np.asarray(observations[i].bbox, dtype=np.float64) for i in idx]
-            if self.uses_model_va:
+            if direct is not None:
                 p, va = self.emotion_model.predict_faces(faces, boxes)  # type: ignore[attr-defined]
-                direct = np.full((b, 2), np.nan)
                 direct[idx] = va
             else:
                 p = self.emotion_model.predict_faces(faces, boxes)  # type: ignore[attr-defined]
-            emotions[idx] = p
-        raw = emotions
-        if direct is not None:
-            valence, arousal = self._direct.smooth(direct, times, usable)
+            probs[idx] = p
+        return FrameEmotions(usable=usable, probabilities=probs, direct_va=direct)
+
+    def valence_arousal(self, emotions: FrameEmotions, expressions: np.ndarray, times: np.ndarray,
+                        include_fer: bool = False) -> dict[str, np.ndarray]:
+        """The stateful part, called in time order: emotions (B, 7) as stored (fused by default),
+        valence (B,) and arousal (B,) float32; NaN rows where unusable.
+
+        ``include_fer`` adds ``emotions_fer``: the appearance model's own posterior before fusion.
+        """
+        b = len(emotions.usable)
+        if len(times) != b:
+            raise ValueError(f"batch sizes differ: {b} emotion rows, {len(times)} times")
+        expressions = np.asarray(expressions, dtype=np.float64)
+        expressions = expressions.reshape(b, -1) if b else expressions.reshape(0, -1 if expressions.size else 0)
+        times = np.asarray(times, dtype=np.float64)
+        usable, raw = emotions.usable, emotions.probabilities
+        out_emotions = raw
+        if emotions.direct_va is not None and self.emotion_model is not None:
+            valence, arousal = self._direct.smooth(emotions.direct_va, times, usable)
         else:
             names = self._expression_names(expressions.shape[1] if b else 0)
             if self.emotion_model is not None and self.fuse and hasattr(self.va, "estimate_fused"):
                 fused, valence, arousal = self.va.estimate_fused(raw, expressions, names, times, usable)
-                emotions = np.where(np.isfinite(raw), fused, np.nan).astype(np.float32)
+                out_emotions = np.where(np.isfinite(raw), fused, np.nan).astype(np.float32)
             else:
-                valence, arousal = self.va.estimate(emotions if self.emotion_model is not None else None,
+                valence, arousal = self.va.estimate(raw if self.emotion_model is not None else None,
                                                     expressions, names, times, usable)
-        out = {"emotions": emotions, "valence": valence.astype(np.float32), "arousal": arousal.astype(np.float32)}
+        out = {"emotions": out_emotions, "valence": valence.astype(np.float32),
+               "arousal": arousal.astype(np.float32)}
         if include_fer:
             out["emotions_fer"] = raw
         return out
+
+    def process(self, frames_rgb: list[np.ndarray], observations: list[FaceObservation],
+                expressions: np.ndarray, times: np.ndarray, include_fer: bool = False) -> dict[str, np.ndarray]:
+        """:meth:`emotions` then :meth:`valence_arousal` on one batch (sequential use)."""
+        if len(times) != len(observations):
+            raise ValueError(f"batch sizes differ: {len(observations)} observations, {len(times)} times")
+        return self.valence_arousal(self.emotions(frames_rgb, observations), expressions, times, include_fer)
 
     def warm_up(self, emotions: np.ndarray | None, expressions: np.ndarray, times: np.ndarray,
                 quality: np.ndarray) -> None:

@@ -5,10 +5,9 @@ points), so tracking is defined per *chunk* and chunks are independent. :func:`r
 hands whole chunks to ``workers`` threads; each decodes its chunk with its own seeking decoder
 (:func:`facelens.core.analysis.chunks.iter_chunk`, checked frame by frame against the sampling plan),
 tracks it with a fresh :class:`~facelens.core.face.tracking.FaceTracker`, measures geometry and runs
-the emotion model, then drops the RGB frames. The main thread takes the chunks' row blocks in
-time order and runs the stateful part (valence/arousal baseline and smoothing, through the
-affect stage with a stand-in emotion model that returns the probabilities already computed) and
-the writer.
+the emotion model (the affect stage's stateless part), then drops the RGB frames. The main thread
+takes the chunks' row blocks in time order and hands them to the ordered sink (valence/arousal
+baseline and smoothing, the writer).
 
 Why threads, not processes: mediapipe's ``FaceMesh.process`` releases the GIL while its graph
 runs (measured on the 2-core build machine: the Wolfgang clip, 197 frames, tracked by one thread
@@ -42,18 +41,21 @@ needs a second free core (tracking alone scaled 1.5-1.75x on two threads at load
 """
 from __future__ import annotations
 
-import copy
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from facelens.core.affect.stage import AffectStage
 from facelens.core.analysis.chunks import ChunkMismatch, SamplePlan, iter_chunk
+from facelens.core.analysis.contract import AnalysisConfig
+from facelens.core.analysis.frame_columns import frame_columns
+from facelens.core.analysis.sequential import block_rows
+from facelens.core.analysis.sink import OrderedSink
 from facelens.core.common.types import FaceObservation, Progress, SampledFrame
-from facelens.core.media.video import VideoSession, _av_errors
+from facelens.core.media.video import VideoSession, av_errors
 
 _log = logging.getLogger(__name__)
 _END = object()  # a worker's last item on its chunk's queue
@@ -67,7 +69,7 @@ def _decoded(session: VideoSession, plan: SamplePlan, first: int, stop: int) -> 
         while True:
             try:
                 f = next(frames, None)
-            except _av_errors() as exc:
+            except av_errors() as exc:
                 raise ChunkMismatch(f"decoding after a seek failed ({str(exc)[:120]})") from None
             if f is None:
                 return
@@ -76,29 +78,23 @@ def _decoded(session: VideoSession, plan: SamplePlan, first: int, stop: int) -> 
         frames.close()  # type: ignore[attr-defined]  # the chunk's container, also when a worker halts
 
 
-def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int, rows: int,
-                 make_tracker: Callable[[], Any], emotion_model: Any, out: queue.Queue[Any],
-                 halt: threading.Event) -> None:
-    """Worker: decode, track and measure sampled frames ``first .. stop-1``; blocks go to ``out``."""
-    from facelens.core.affect.precomputed import emotions_for_usable_faces
-    from facelens.core.analysis.pipeline import _columns
-
+def _track_chunk(session: VideoSession, plan: SamplePlan, span: tuple[int, int], rows: int,
+                 config: AnalysisConfig, make_tracker: Callable[[], Any], stage: AffectStage,
+                 out: queue.Queue[Any], halt: threading.Event) -> None:
+    """Worker: decode, track, measure and run the emotion model on sampled frames ``span``."""
     tracker = None
     try:
-        tracker = make_tracker()  # fresh per chunk, as the sequential loop restarts it
+        tracker = make_tracker()  # fresh per chunk, as the sequential engine restarts it
         frames: list[SampledFrame] = []
         obs: list[FaceObservation] = []
 
         def emit() -> None:
-            cols = _columns(frames, obs)  # also sets EXTREME_POSE, before the usable test
-            emo = emotions_for_usable_faces(emotion_model, frames, obs)
-            for o in obs:
-                o.landmarks = None  # kept in the columns; the stage reads quality + bbox
-            out.put((cols, list(obs), emo))  # columns, observations, emotion model output
+            cols = frame_columns(frames, obs, config)  # also sets EXTREME_POSE, before the usable test
+            out.put((cols, stage.emotions([f.rgb for f in frames], obs)))
             frames.clear()  # the RGB frames go here
             obs.clear()
 
-        for f in _decoded(session, plan, first, stop):
+        for f in _decoded(session, plan, *span):
             if halt.is_set():
                 return
             frames.append(f)
@@ -115,64 +111,52 @@ def _track_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int,
         out.put(_END)
 
 
-def run_threaded(session: VideoSession, plan: SamplePlan, stage: Any, writer: Any, *,
-                 make_tracker: Callable[[], Any], restart_every: int, rows: int, workers: int,
-                 cancel: Callable[[], bool] | None = None) -> Iterator[Progress]:
-    """Track the chunks from ``writer.n_done`` (a restart point) to the end with ``workers`` threads.
+class ThreadedChunkEngine:
+    """Restart chunks tracked by ``workers`` threads; blocks reach the sink in time order.
 
-    Yields a :class:`Progress` after each block written. Does not finish the writer.
-
-    Raises
-    ------
-    facelens.core.analysis.chunks.ChunkMismatch
-        Seek decoding disagreed with the plan; the rows written so far are correct and the
-        caller may go on sequentially from the last restart point.
-    facelens.core.analysis.pipeline.AnalysisCancelled
-        ``cancel()`` returned True (checked after every block).
+    Raises :class:`~facelens.core.analysis.chunks.ChunkMismatch` when seek decoding disagrees with
+    the plan (the rows written so far are correct; the pipeline goes on sequentially).
     """
-    from facelens.core.affect.precomputed import PrecomputedEmotions
-    from facelens.core.analysis.pipeline import AnalysisCancelled
 
-    if writer.n_done % restart_every:
-        raise ValueError("chunk-parallel analysis starts at a restart point")
-    chunks = plan.chunks(restart_every, writer.n_done // restart_every)
-    replay = copy.copy(stage)  # shares the estimator state; only the emotion model is swapped
-    replay.emotion_model = None if stage.emotion_model is None else PrecomputedEmotions(stage.emotion_model)
-    start_done, t0 = writer.n_done, time.perf_counter()
-    total = max(plan.n_sampled, writer.n_done)
-    window = 2 * max(1, workers)  # chunks in flight or waiting: the memory bound (module docstring)
-    halt = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="facelens-chunk")
-    queues: dict[int, queue.Queue[Any]] = {}
-    futures: list[Future] = []
-    submitted = 0
+    name = "threaded-chunks"
 
-    def fill(consuming: int) -> None:
-        nonlocal submitted
-        while submitted < len(chunks) and submitted < consuming + window:
-            a, b = chunks[submitted]
-            q: queue.Queue[Any] = queue.Queue()
-            queues[submitted] = q
-            futures.append(pool.submit(_track_chunk, session, plan, a, b, rows, make_tracker,
-                                       stage.emotion_model, q, halt))
-            submitted += 1
+    def __init__(self, config: AnalysisConfig, make_tracker: Callable[[], Any], plan: SamplePlan,
+                 workers: int) -> None:
+        self.config, self.make_tracker, self.plan, self.workers = config, make_tracker, plan, workers
 
-    try:
-        for k in range(len(chunks)):
-            fill(k)
-            blocks = queues.pop(k)
-            while (item := blocks.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                cols, obs, emo = item
-                cols.update(replay.process(emo, obs, cols["expressions"], cols["time_s"]))
-                writer.append(cols)
-                done = writer.n_done
-                rate = (done - start_done) / max(time.perf_counter() - t0, 1e-9)
-                eta = (total - done) / rate if rate > 0 else float("nan")
-                yield Progress(done=done, total=total, rate=rate, eta_s=eta, message="analysing", partial=cols)
-                if cancel is not None and cancel():
-                    raise AnalysisCancelled(writer.partial, writer.n_done)
-    finally:
-        halt.set()  # workers stop at their next frame; queued chunks are not started
-        pool.shutdown(wait=True, cancel_futures=True)
+    def run(self, session: VideoSession, sink: OrderedSink) -> Iterator[Progress]:
+        cfg, plan = self.config, self.plan
+        if sink.n_done % cfg.restart_every:
+            raise ValueError("chunk-parallel analysis starts at a restart point")
+        chunks = plan.chunks(cfg.restart_every, sink.n_done // cfg.restart_every)
+        sink.total = max(plan.n_sampled, sink.n_done)
+        rows = block_rows(session, cfg.batch_size)
+        window = 2 * max(1, self.workers)  # chunks in flight or waiting: the memory bound (module docstring)
+        halt = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="facelens-chunk")
+        queues: dict[int, queue.Queue[Any]] = {}
+        futures: list[Future] = []
+        submitted = 0
+
+        def fill(consuming: int) -> None:
+            nonlocal submitted
+            while submitted < len(chunks) and submitted < consuming + window:
+                q: queue.Queue[Any] = queue.Queue()
+                queues[submitted] = q
+                futures.append(pool.submit(_track_chunk, session, plan, chunks[submitted], rows, cfg,
+                                           self.make_tracker, sink.stage, q, halt))
+                submitted += 1
+
+        try:
+            for k in range(len(chunks)):
+                fill(k)
+                blocks = queues.pop(k)
+                while (item := blocks.get()) is not _END:
+                    if isinstance(item, BaseException):
+                        raise item
+                    cols, emotions = item
+                    yield sink.write(cols, emotions)
+                    sink.checkpoint()
+        finally:
+            halt.set()  # workers stop at their next frame; queued chunks are not started
+            pool.shutdown(wait=True, cancel_futures=True)

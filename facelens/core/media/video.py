@@ -34,7 +34,7 @@ class VideoError(Exception):
 _AV_ERRORS: tuple[type[BaseException], ...] = ()
 
 
-def _av_errors() -> tuple[type[BaseException], ...]:
+def av_errors() -> tuple[type[BaseException], ...]:
     global _AV_ERRORS
     if not _AV_ERRORS:
         import av
@@ -49,7 +49,7 @@ def _open_container(path: Path) -> Any:
 
     try:
         container = av.open(str(path))
-    except _av_errors() as exc:
+    except av_errors() as exc:
         raise VideoError(f"{path.name} is not a video or image FaceLens can read ({_short(exc)})") from None
     if container.streams.video:
         container.streams.video[0].thread_type = "AUTO"
@@ -188,7 +188,7 @@ class VideoSession(Session):
     def _decode(self, container: Any, stream: Any) -> Iterator[Any]:
         try:
             yield from container.decode(stream)
-        except _av_errors() as exc:
+        except av_errors() as exc:
             raise VideoError(f"{self.path.name}: decoding failed ({_short(exc)})") from None
 
     def _time(self, frame: Any, fallback: Fraction) -> Fraction:

@@ -7,8 +7,9 @@ looks complete. After each batch it flushes and records ``n_done``; a later
 ``ResultsWriter(..., resume=True)`` truncates the partial file to ``n_done`` frames and
 carries on appending from there.
 """
-from facelens.core.results.reader import SessionResults
+from facelens.core.results.reader import SessionResults, stored_affect_inputs
 from facelens.core.results.schema import PARTIAL_SUFFIX, SCHEMA_VERSION, ResultsError, partial_path
 from facelens.core.results.writer import ResultsWriter
 
-__all__ = ["PARTIAL_SUFFIX", "SCHEMA_VERSION", "ResultsError", "ResultsWriter", "SessionResults", "partial_path"]
+__all__ = ["PARTIAL_SUFFIX", "SCHEMA_VERSION", "ResultsError", "ResultsWriter", "SessionResults", "partial_path",
+           "stored_affect_inputs"]
