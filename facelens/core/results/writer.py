@@ -171,16 +171,25 @@ class ResultsWriter:
             arrays[name] = arr
         check_free_space(self.partial.parent, sum(a.nbytes for a in arrays.values()), self.path.name,
                          f" (the {self.n_done} frames so far are kept in {self.partial.name}: free space, then resume)")
-        frames = self._file["frames"]
         start, stop = self.n_done, self.n_done + n_rows
+        datasets = self._datasets()
         for name, arr in arrays.items():
-            frames[name].resize(stop, axis=0)
-            frames[name][start:stop] = arr
+            datasets[name].resize(stop, axis=0)
+            datasets[name][start:stop] = arr
         # Data first, then the counter: after a crash n_done never counts unwritten rows.
         self._file.flush()
         self._file.attrs["n_done"] = stop
         self._file.flush()
         self.n_done = stop
+
+    def _datasets(self) -> dict[str, Any]:
+        """The open per-frame datasets by name: looked up once (an h5py lookup by name costs
+        ~0.3 ms, 16 a batch, most of what writing a batch cost)."""
+        cached = getattr(self, "_open_datasets", None)
+        if cached is None or cached[0] is not self._file:
+            cached = (self._file, {name: self._file["frames"][name] for name in self._specs})
+            self._open_datasets = cached
+        return cached[1]
 
     def truncate(self, n: int) -> None:
         """Drop frames from ``n`` on (a resume that restarts at an earlier checkpoint)."""
