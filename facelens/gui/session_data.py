@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.common.timeaxis import nearest_frame
 from facelens.core.common.types import N_LANDMARKS, QUALITY_LABELS, Quality, is_usable
 from facelens.render.face_mesh import normalise_extent, upright_from_image
 
@@ -136,13 +137,7 @@ class SessionData:
         n = self._n
         if n == 0:
             return -1
-        ts = self.time_s
-        j = int(np.searchsorted(ts, t))
-        if j <= 0:
-            return 0
-        if j >= n:
-            return n - 1
-        return j if (ts[j] - t) < (t - ts[j - 1]) else j - 1
+        return nearest_frame(self.time_s, t)
 
     def reason_at(self, i: int) -> str:
         """Why frame ``i`` is not usable ('' when it is)."""

@@ -16,6 +16,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
+from facelens.core.common.timeaxis import nearest_frame
 from facelens.render.colors import AROUSAL_HEX, GAP_HEX, VALENCE_HEX, label_color
 
 MIN_SEGMENT_S = 0.2  # drags shorter than this are clicks, not segments
@@ -262,9 +263,7 @@ class TimelineWidget(QWidget):
             vb = plot.getViewBox()
             if vb.sceneBoundingRect().contains(pos):
                 t = float(vb.mapSceneToView(pos).x())
-                i = int(np.clip(np.searchsorted(self._t, t), 0, len(self._t) - 1))
-                if i > 0 and abs(self._t[i - 1] - t) < abs(self._t[i] - t):
-                    i -= 1
+                i = nearest_frame(self._t, t)
                 why = self._reason(i)
                 if why and abs(self._t[i] - t) < 0.5:
                     return f"{self._t[i]:.1f} s: frame excluded — {why}"

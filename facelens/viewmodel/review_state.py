@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from psygnal import Signal
 
+from facelens.core.common.timeaxis import nearest_frame
+
 SPEEDS = (0.5, 1.0, 2.0)
 _EPS = 1e-9
 
@@ -202,12 +204,7 @@ class ReviewState:
         t = self._times
         if t.size == 0:
             return -1
-        i = int(np.searchsorted(t, self._playhead))
-        if i >= t.size:
-            return t.size - 1
-        if i > 0 and self._playhead - t[i - 1] <= t[i] - self._playhead:
-            return i - 1
-        return i
+        return nearest_frame(t, self._playhead)
 
     def step_frames(self, n: int) -> None:
         """Move ``n`` sampled frames forward (negative: back); from between frames, the next one

@@ -76,7 +76,7 @@ class SessionResults:
             raise ResultsError(f"{p} is a folder, not a results file")
         try:
             handle = h5py.File(p, "r")
-        except OSError:
+        except (OSError, RuntimeError, ValueError):
             raise ResultsError(f"{p} is not a FaceLens results file (not HDF5 or corrupt)") from None
         try:
             version = handle.attrs.get("schema_version")
@@ -93,7 +93,7 @@ class SessionResults:
         except ResultsError:
             handle.close()
             raise
-        except (KeyError, OSError, ValueError) as exc:
+        except (KeyError, OSError, ValueError, RuntimeError, TypeError) as exc:  # h5py on damaged metadata
             handle.close()
             raise _corrupt(p, exc) from None
 
@@ -104,7 +104,7 @@ class SessionResults:
             chunks = self._landmarks.iter_chunks() if self._landmarks.chunks and self.n_frames else []
             for sel in chunks:
                 self._landmarks[sel]
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:
             raise _corrupt(self.path, exc) from None
 
     # -- metadata ----------------------------------------------------------------------------
@@ -186,12 +186,9 @@ class SessionResults:
         """Index of the sampled frame nearest to time ``t`` (clamped to the session)."""
         if self.n_frames == 0:
             raise ResultsError(f"{self.path} has no frames")
-        j = int(np.searchsorted(self.time_s, t))
-        if j <= 0:
-            return 0
-        if j >= self.n_frames:
-            return self.n_frames - 1
-        return j if (self.time_s[j] - t) < (t - self.time_s[j - 1]) else j - 1
+        from facelens.core.common.timeaxis import nearest_frame
+
+        return nearest_frame(self.time_s, t)
 
     def close(self) -> None:
         if self._file is not None:

@@ -1,0 +1,35 @@
+"""The session's time axis: which sampled frame a time falls on (the one owner of that rule)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def nearest_frame(times: np.ndarray, t: float) -> int:
+    """Index of the sampled frame nearest to time ``t``, clamped to the session; -1 when there are none.
+
+    ``times`` is increasing. A time exactly between two frames belongs to the earlier one (a frame is
+    shown until the next one starts at least as close).
+    """
+    ts = np.asarray(times, dtype=np.float64)
+    n = ts.size
+    if n == 0:
+        return -1
+    if not np.isfinite(t):
+        return 0 if t < 0 else n - 1
+    j = int(np.searchsorted(ts, t))
+    if j <= 0:
+        return 0
+    if j >= n:
+        return n - 1
+    return j if (ts[j] - t) < (t - ts[j - 1]) else j - 1
+
+
+def nearest_frames(times: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """:func:`nearest_frame` for every time of ``query`` (``times`` non-empty)."""
+    ts = np.asarray(times, dtype=np.float64)
+    q = np.asarray(query, dtype=np.float64)
+    j = np.clip(np.searchsorted(ts, q), 1, max(ts.size - 1, 1))
+    if ts.size == 1:
+        return np.zeros(q.shape, dtype=np.int64)
+    later = (ts[j] - q) < (q - ts[j - 1])
+    return np.where(later, j, j - 1).astype(np.int64)
