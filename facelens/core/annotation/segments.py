@@ -80,6 +80,8 @@ def parse_segments_csv(text: str, source: str = "segments") -> list[Segment]:
         raise SegmentError(f"{source}: missing column(s) {', '.join(missing)} (need start_s,end_s,label)")
     out: list[Segment] = []
     for line_no, row in enumerate(reader, start=2):
+        if None in row:  # more cells than the header has columns
+            raise SegmentError(f"{source} line {line_no}: more values than columns ({', '.join(fields)})")
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         try:
             start, end = float(row["start_s"]), float(row["end_s"])

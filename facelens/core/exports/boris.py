@@ -84,8 +84,8 @@ def read_boris_csv(path: str | os.PathLike[str]) -> list[Segment]:
     text = read_text(p, "BORIS file")
     first = text.splitlines()[0] if text.strip() else ""
     delim = "\t" if first.count("\t") > first.count(",") else ","
-    rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()}
-            for r in csv.DictReader(io.StringIO(text), delimiter=delim)]
+    rows = [{(k or "").strip(): (v if isinstance(v, str) else "").strip() for k, v in r.items() if k is not None}
+            for r in csv.DictReader(io.StringIO(text), delimiter=delim)]  # cells beyond the header: dropped
     cols = set(rows[0]) if rows else {c.strip() for c in first.split(delim)}
     if "Behavior" not in cols:
         raise ExportError(f"{p.name}: not a BORIS export (no 'Behavior' column)")

