@@ -172,3 +172,13 @@ def test_response_on_a_segment_shorter_than_the_smoothing_window():
     segs = [Segment(1.0, 1.3, "happy"), Segment(0.0, 1.0, "neutral")]
     dyn = compute_dynamics(t, v, a, np.ones(t.size, bool), segs)
     assert dyn.to_dict()  # serialisable, computed
+
+
+def test_inertia_uses_each_segments_own_mean():
+    # two white-noise segments at different levels are not "inert" (one pooled mean gave 0.89)
+    from facelens.core.dynamics import consecutive_pairs, pooled_indices
+
+    rng = np.random.default_rng(0)
+    pieces = [(lvl + rng.normal(0, 0.05, 150), consecutive_pairs(np.ones(150, bool))) for lvl in (0.3, 0.6)]
+    out = pooled_indices(pieces)
+    assert abs(out.inertia) < 0.15 and out.mean == pytest.approx(0.45, abs=0.02)

@@ -169,17 +169,26 @@ def pooled_indices(
     -----
     SD uses ``ddof=1``. MSSD is the mean of squared successive differences; PAC the fraction
     of them with magnitude above ``pac_threshold``. Inertia is the lag-1 autocorrelation
-    ``(Σ (x_i − m)(x_{i+1} − m) / n_pairs) / (Σ (x_j − m)² / n_valid)`` with ``m`` the mean of
-    all valid values, so gaps reduce the pairs but do not bias the estimate.
+    ``(Σ (x_i − m_p)(x_{i+1} − m_p) / n_pairs) / (Σ (x_j − m_p)² / n_valid)`` where ``m_p`` is
+    the mean of the valid values of the *piece* (segment) the frame belongs to: with one pooled
+    mean, two segments at different levels looked inert (white noise at 0.3 and 0.6: 0.89, issue
+    12); gaps reduce the pairs but do not bias the estimate; clipped to [-1, 1] (the ratio can
+    pass ±1 slightly when many frames have no pair). What it means here: the 0.3-s smoother of the
+    VA estimators alone gives white noise a lag-1 autocorrelation of exp(-0.1 / 0.3) ≈ 0.72 at
+    10 fps, so values near 0.7 say nothing about the person (docs/dynamics.md).
     """
     values: list[np.ndarray] = []
     lag_a: list[np.ndarray] = []
     lag_b: list[np.ndarray] = []
+    centred: list[np.ndarray] = []
     for x, pairs in pieces:
         x = np.asarray(x, dtype=np.float64)
-        values.append(x[np.isfinite(x)])
-        lag_a.append(x[pairs])
-        lag_b.append(x[pairs + 1])
+        fin = x[np.isfinite(x)]
+        values.append(fin)
+        m_p = float(fin.mean()) if fin.size else 0.0
+        centred.append(fin - m_p)
+        lag_a.append(x[pairs] - m_p)
+        lag_b.append(x[pairs + 1] - m_p)
     v = np.concatenate(values) if values else np.empty(0)
     a = np.concatenate(lag_a) if lag_a else np.empty(0)
     b = np.concatenate(lag_b) if lag_b else np.empty(0)
@@ -192,8 +201,9 @@ def pooled_indices(
         d = b - a
         mssd = float(np.mean(d * d))
         pac = float(np.mean(np.abs(d) > pac_threshold))
-        var = float(np.mean((v - mean) ** 2))
-        inertia = float(np.mean((a - mean) * (b - mean)) / var) if var > 0 else nan
+        c = np.concatenate(centred)
+        var = float(np.mean(c * c))
+        inertia = float(np.clip(np.mean(a * b) / var, -1.0, 1.0)) if var > 0 else nan
     else:
         mssd = pac = inertia = nan
     return SeriesIndices(n, n_pairs, mean, sd, mssd, pac, inertia, rng)
