@@ -44,7 +44,7 @@ def _warm(_: int) -> float:
     """Import and build a tracker once in this worker, so the timed part excludes start-up."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.media.video import open_session  # noqa: F401
+    from facelens.core.media.video import open_media  # noqa: F401
 
     FaceTracker(static=False).close()
     return time.perf_counter()
@@ -53,11 +53,11 @@ def _warm(_: int) -> float:
 def _decode_and_track(args: tuple[str, float]) -> tuple[int, float]:
     """Frames decoded and tracked, and the seconds it took (in the worker)."""
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
     video, fps = args
     t0 = time.perf_counter()
-    session = open_session(video)
+    session = open_media(video)
     tracker = FaceTracker(static=False)
     n = 0
     try:

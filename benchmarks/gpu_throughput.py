@@ -43,10 +43,10 @@ def _sync(device) -> None:
 
 def load_frames(video: Path, n: int) -> tuple[list[np.ndarray], float]:
     """``n`` consecutive 10-fps frames (cycled if the clip is shorter) and the decode rate."""
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
     t0 = time.perf_counter()
-    with open_session(video) as s:
+    with open_media(video) as s:
         frames = [f.rgb for f in s.iter_sampled(fps=10.0)]
     rate = len(frames) / (time.perf_counter() - t0)
     return list(itertools.islice(itertools.cycle(frames), n)), rate
@@ -122,9 +122,9 @@ def bench_chunks(device, frames: list[np.ndarray], batch: int, steps: int, fer_n
 def bench_decode(video: Path, fps: float, chunk: int, max_threads: int) -> None:
     """Sampled frames/s: the sequential decoder vs chunk decoders with 1..max_threads threads."""
     from facelens.core.analysis.chunks import ChunkFeeder, plan_samples
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
-    with open_session(video) as s:
+    with open_media(video) as s:
         sum(1 for _ in s.iter_sampled(fps))  # warm-up: file cache, codec start
         t0 = time.perf_counter()
         n = sum(1 for _ in s.iter_sampled(fps))

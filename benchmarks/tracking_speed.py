@@ -12,9 +12,9 @@ behaviour measured in the same run (``occlusion_every=1, count_every=1``). The c
 alternate within each repetition and the best repetition is kept, so a load spike hits both.
 
 ``--against DIR`` instead compares the default tracker of this tree with the one of another
-checkout (``DIR/facelens/core/face/tracking.py``, e.g. ``git archive OLD facelens | tar -x -C DIR``),
-alternating in this process: CPU ms per frame for a tracker's whole life as the pipeline uses it
-per restart chunk (build, every frame, close), and whether every observation is identical.
+checkout (e.g. ``git worktree add DIR OLD``), each in a process of its own, alternating: CPU ms
+per frame for a tracker's whole life as the pipeline uses it per restart chunk (build, every
+frame, close), and whether every observation is identical.
 """
 from __future__ import annotations
 
@@ -23,11 +23,20 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.append(str(REPO))  # after PYTHONPATH: --against runs other trees with theirs
+
+
+def _open_media(path: Any) -> Any:
+    """The tree's media opener (``open_media``; ``open_session`` in older checkouts)."""
+    from facelens.core.media import video
+
+    return (getattr(video, "open_media", None) or video.open_session)(path)
+
 
 CLIPS = ["pyfeat_WolfgangLanger_Pexels.mp4", "pyfeat_single_face.mp4", "liveportrait_d3.mp4",
          "pyfeat_noface_face.mov"]
@@ -41,9 +50,7 @@ def _media() -> Path:
 
 
 def _frames(path: Path, fps: float) -> list[np.ndarray]:
-    from facelens.core.media.video import open_session
-
-    with open_session(path) as s:
+    with _open_media(path) as s:
         return [f.rgb for f in s.iter_sampled(fps)]
 
 
@@ -76,38 +83,55 @@ def _compare(obs: list, ref: list) -> str:
             f"{int(multi_ref.sum())}, max landmark difference {dev:.2f} px")
 
 
+def _observations_digest(obs: list) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for o in obs:
+        h.update(f"{int(o.quality)} {o.n_faces} {o.confidence!r} {o.blur!r}".encode())
+        if o.landmarks is not None:
+            h.update(np.ascontiguousarray(o.landmarks).tobytes())
+    return h.hexdigest()
+
+
+def _against_child(video: str, fps: float) -> None:
+    """One tracker life (build, every frame, close) on ``video``: CPU ms/frame and a digest."""
+    from facelens.core.face.tracking import FaceTracker
+
+    frames = _frames(Path(video), fps)
+    FaceTracker().close()  # mediapipe's one-off start-up is not a per-chunk cost
+    c0 = time.process_time()
+    with FaceTracker() as tr:
+        obs = [tr.process(f) for f in frames]
+    cpu = (time.process_time() - c0) / len(frames) * 1e3
+    print(f"RESULT {cpu} {len(frames)} {_observations_digest(obs)}")
+
+
 def _against(videos: list[Path], fps: float, repeat: int, other: Path) -> int:
-    """This tree's default FaceTracker against ``other``'s, build + frames + close, same frames."""
-    import importlib.util
+    """This tree's default FaceTracker against ``other``'s (a checkout, e.g. ``git worktree add
+    DIR OLD``), each in its own process with ``PYTHONPATH`` = its tree, alternating: CPU ms per
+    frame for a tracker's whole life as the pipeline uses it per restart chunk, and whether the
+    observations are identical (digest of every quality, count, confidence, blur and landmark)."""
+    import subprocess
 
-    from facelens.core.face import tracking
-
-    spec = importlib.util.spec_from_file_location("other_tracking", other / "facelens/core/face/tracking.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"no facelens/core/face/tracking.py under {other}")
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)  # its imports resolve to this tree's facelens (types, geometry)
-    old.FaceTracker().close()  # mediapipe's one-off start-up is not a per-chunk cost
+    trees = {"other": other.resolve(), "this": REPO}
     for video in videos:
-        frames = _frames(video, fps)
         best: dict[str, float] = {}
-        out: dict[str, list] = {}
+        digest: dict[str, str] = {}
+        n = 0
         for _ in range(max(1, repeat)):
-            for name, mod in (("other", old), ("this", tracking)):
-                c0 = time.process_time()
-                with mod.FaceTracker() as tr:
-                    out[name] = [tr.process(f) for f in frames]
-                best[name] = min(best.get(name, np.inf), (time.process_time() - c0) / len(frames) * 1e3)
-        same = len(out["this"]) == len(out["other"]) and all(
-            a.quality == b.quality and a.n_faces == b.n_faces
-            and np.array_equal(a.confidence, b.confidence, equal_nan=True)
-            and np.array_equal(a.blur, b.blur, equal_nan=True)
-            and (a.landmarks is None) == (b.landmarks is None)
-            and (a.landmarks is None or np.array_equal(a.landmarks, b.landmarks))
-            for a, b in zip(out["this"], out["other"]))
-        print(f"{video.name:<36} {len(frames):4d} frames  CPU ms/frame (build + frames + close): "
+            for name, tree in trees.items():
+                proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(video),
+                                       "--fps", str(fps)], env={**os.environ, "PYTHONPATH": str(tree)},
+                                      cwd=tree, capture_output=True, text=True)
+                line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode or not line:
+                    raise SystemExit(f"{tree}: {proc.stderr.strip()[-600:]}")
+                cpu, n_s, digest[name] = line[-1].split()[1:]
+                best[name], n = min(best.get(name, np.inf), float(cpu)), int(n_s)
+        print(f"{video.name:<36} {n:4d} frames  CPU ms/frame (build + frames + close): "
               f"other {best['other']:.2f}  this {best['this']:.2f}  ({best['other'] / best['this']:.2f}x)"
-              f"  observations identical: {same}")
+              f"  observations identical: {digest['other'] == digest['this']}")
     print(f"load average during the run: {os.getloadavg()[0]:.1f}")
     return 0
 
@@ -119,7 +143,11 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--against", type=Path, default=None,
                     help="another checkout: compare its default tracker with this tree's")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        _against_child(args.child, args.fps)
+        return 0
     videos = [Path(v) for v in args.videos] or [_media() / "videos" / c for c in CLIPS]
     if args.against is not None:
         return _against(videos, args.fps, args.repeat, args.against)

@@ -13,7 +13,7 @@ import pytest
 
 from facelens.core.analysis import chunks as chunked
 from facelens.core.analysis.chunks import ChunkFeeder, ChunkMismatch, iter_chunk, plan_samples
-from facelens.core.media.video import open_session
+from facelens.core.media.video import open_media
 
 CLIPS = ["videos/pyfeat_single_face.mp4", "videos/pyfeat_noface_face.mov"]  # H.264 MP4, HEVC MOV
 
@@ -21,7 +21,7 @@ CLIPS = ["videos/pyfeat_single_face.mp4", "videos/pyfeat_noface_face.mov"]  # H.
 @pytest.mark.parametrize("rel", CLIPS)
 @pytest.mark.parametrize("fps,length", [(10.0, 7), (3.0, 2)])
 def test_chunk_decoders_reproduce_the_sequential_decoder(media, rel, fps, length):
-    with open_session(media / rel) as s:
+    with open_media(media / rel) as s:
         seq = list(s.iter_sampled(fps))
         plan = plan_samples(s, fps)
         assert plan is not None and plan.n_sampled == len(seq)
@@ -43,7 +43,7 @@ def test_chunk_decoders_reproduce_the_sequential_decoder(media, rel, fps, length
 
 
 def test_a_wrong_plan_is_detected_not_decoded_silently(media):
-    with open_session(media / CLIPS[0]) as s:
+    with open_media(media / CLIPS[0]) as s:
         plan = plan_samples(s, 10.0)
         assert plan is not None
         bad = chunked.SamplePlan(plan.pts.copy(), plan.sampled, plan.start, plan.time_base)
@@ -54,7 +54,7 @@ def test_a_wrong_plan_is_detected_not_decoded_silently(media):
 
 
 def test_no_plan_for_images(media):
-    with open_session(media / "images/pyfeat_happy_single_face.jpg") as s:
+    with open_media(media / "images/pyfeat_happy_single_face.jpg") as s:
         assert plan_samples(s, 10.0) is None
 
 
@@ -64,7 +64,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def frames(media):
-    with open_session(media / CLIPS[0]) as s:
+    with open_media(media / CLIPS[0]) as s:
         return [f.rgb for f in itertools.islice(s.iter_sampled(5.0), 6)]
 
 

@@ -58,12 +58,12 @@ def test_tracked_mesh_follows_the_script_in_single_frames(short_demo):
     """Mediapipe + geometry on one mid-span frame per expression (no pipeline needed)."""
     from facelens.core.face.geometry import EXPRESSION_NAMES, expression_measures
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
     spans = read_script(short_demo.script)
     mid = {s.expression: (s.start_s + s.end_s) / 2 for s in reversed(spans)}  # first span of each
     got = {}
-    with open_session(short_demo.video) as sess, FaceTracker(static=True) as tracker:
+    with open_media(short_demo.video) as sess, FaceTracker(static=True) as tracker:
         for expr, t in mid.items():
             obs = tracker.process(sess.frame_at(t).rgb)
             assert obs.landmarks is not None, f"no face at {t:.1f} s ({expr})"

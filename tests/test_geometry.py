@@ -101,9 +101,9 @@ def test_docs_list_every_expression():
 
 def _track(path: Path, fps: float = 10.0):
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
-    with FaceTracker(occlusion_check=False) as tracker, open_session(path) as session:
+    with FaceTracker(occlusion_check=False) as tracker, open_media(path) as session:
         for frame in session.iter_sampled(fps):
             yield frame.time_s, tracker.process(frame.rgb)
 
@@ -123,9 +123,9 @@ def test_smile_raises_lip_corner_pull(media):
 
 def test_pose_stable_on_still_image_under_small_shifts(media):
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
-    with open_session(media / "images" / "pyfeat_happy_single_face.jpg") as s:
+    with open_media(media / "images" / "pyfeat_happy_single_face.jpg") as s:
         rgb = next(iter(s.iter_sampled(10))).rgb
     angles = []
     with FaceTracker(static=True, occlusion_check=False) as tracker:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.core.analysis import pipeline
 from facelens.core.analysis.pipeline import AnalysisCancelled, analyze_to_file, run_analysis
 from facelens.core.results import ResultsError, SessionResults, partial_path
 from facelens.core.common.types import Quality

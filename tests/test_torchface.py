@@ -26,9 +26,9 @@ TOL_PX = 0.5
 
 
 def _frames(media, rel: str, n: int, fps: float = 10.0) -> list[np.ndarray]:
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
-    with open_session(media / rel) as s:
+    with open_media(media / rel) as s:
         return [f.rgb for f in itertools.islice(s.iter_sampled(fps=fps), n)]
 
 

@@ -8,12 +8,12 @@ import pytest
 
 from facelens.core.face.tracking import FaceTracker
 from facelens.core.common.types import Quality
-from facelens.core.media.video import open_session
+from facelens.core.media.video import open_media
 
 
 def _track(path: Path, until_s: float = 1e9, **kwargs) -> list[tuple[float, object]]:
     out = []
-    with FaceTracker(**kwargs) as tracker, open_session(path) as session:
+    with FaceTracker(**kwargs) as tracker, open_media(path) as session:
         for frame in session.iter_sampled(10.0):
             if frame.time_s > until_s:
                 break
@@ -46,7 +46,7 @@ def test_hand_over_face_is_flagged_and_clear_face_is_not(media):
 
 
 def _still(media: Path) -> np.ndarray:
-    with open_session(media / "images" / "pyfeat_happy_single_face.jpg") as s:
+    with open_media(media / "images" / "pyfeat_happy_single_face.jpg") as s:
         return next(iter(s.iter_sampled(10))).rgb
 
 

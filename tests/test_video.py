@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelens.core.media.video import VideoError, open_session
+from facelens.core.media.video import VideoError, open_media
 
 
 def _write_video(path, frames, fps=10, rotation=None, codec="libx264"):
@@ -24,7 +24,7 @@ def _write_video(path, frames, fps=10, rotation=None, codec="libx264"):
 
 
 def test_sampling_count_and_times_cfr(media):
-    with open_session(media / "videos/pyfeat_single_face.mp4") as s:
+    with open_media(media / "videos/pyfeat_single_face.mp4") as s:
         assert (s.info.width, s.info.height, s.info.native_fps) == (640, 360, 30.0)
         frames = list(s.iter_sampled(10.0))
         assert len(frames) == s.n_sampled(10.0) == 24
@@ -36,7 +36,7 @@ def test_sampling_count_and_times_cfr(media):
 
 def test_sampling_takes_latest_frame_not_after_target(media):
     # 23.976 fps: frames every 1001/24000 s; target 0.1 s takes the frame at 0.0834 s, not 0.125 s.
-    with open_session(media / "videos/pyfeat_WolfgangLanger_Pexels.mp4") as s:
+    with open_media(media / "videos/pyfeat_WolfgangLanger_Pexels.mp4") as s:
         frames = list(s.iter_sampled(10.0))
     times = np.array([f.time_s for f in frames])
     assert len(frames) == 197
@@ -48,7 +48,7 @@ def test_sampling_takes_latest_frame_not_after_target(media):
 
 
 def test_vfr_hevc_mov_times(media):
-    with open_session(media / "videos/pyfeat_noface_face.mov") as s:
+    with open_media(media / "videos/pyfeat_noface_face.mov") as s:
         assert s.info.codec == "hevc" and (s.info.width, s.info.height) == (960, 540)
         assert s.info.n_frames == 169
         all_frames = list(s.iter_sampled(fps=1000.0))  # far above the native rate: every frame once
@@ -67,7 +67,7 @@ def test_vfr_hevc_mov_times(media):
 
 
 def test_frame_at_matches_sampled_frames(media):
-    with open_session(media / "videos/pyfeat_WolfgangLanger_Pexels.mp4") as s:
+    with open_media(media / "videos/pyfeat_WolfgangLanger_Pexels.mp4") as s:
         frames = list(s.iter_sampled(10.0))
         rng = np.random.default_rng(0)
         picks = list(rng.choice(len(frames), 12, replace=False)) + [0, len(frames) - 1]
@@ -81,7 +81,7 @@ def test_frame_at_matches_sampled_frames(media):
 
 
 def test_start_index_resumes_the_same_sequence(media):
-    with open_session(media / "videos/liveportrait_d3.mp4") as s:
+    with open_media(media / "videos/liveportrait_d3.mp4") as s:
         full = list(s.iter_sampled(10.0))
         tail = list(s.iter_sampled(10.0, start_index=40))
     assert [f.index for f in tail] == list(range(40, len(full)))
@@ -89,7 +89,7 @@ def test_start_index_resumes_the_same_sequence(media):
 
 
 def test_image_is_one_frame_session(media):
-    with open_session(media / "images/pyfeat_happy_single_face.jpg") as s:
+    with open_media(media / "images/pyfeat_happy_single_face.jpg") as s:
         assert s.info.is_image and s.n_sampled(10.0) == 1
         frames = list(s.iter_sampled())
         assert len(frames) == 1 and frames[0].time_s == 0.0
@@ -102,7 +102,7 @@ def test_rotation_metadata_makes_frames_upright(tmp_path):
     img[:16, :16] = 255  # a white block in the top-left corner
     path = tmp_path / "rot.mp4"
     _write_video(path, [img] * 5, rotation=90)  # display matrix: rotate 90° counter-clockwise
-    with open_session(path) as s:
+    with open_media(path) as s:
         assert s.info.rotation_deg == 90 and (s.info.width, s.info.height) == (48, 64)
         rgb = next(iter(s.iter_sampled())).rgb
     assert rgb.shape == (64, 48, 3)
@@ -123,6 +123,6 @@ def test_bad_inputs_raise_one_line_video_error(tmp_path, media, kind):
         path.write_bytes(src[: len(src) // 2])
     elif kind == "truncated_data":  # moov first (fast start): the sample table outlives the data
         path.write_bytes((media / "videos/pyfeat_WolfgangLanger_Pexels.mp4").read_bytes()[:800_000])
-    with pytest.raises(VideoError) as info, open_session(path) as s:
+    with pytest.raises(VideoError) as info, open_media(path) as s:
         list(s.iter_sampled())
     assert "\n" not in str(info.value) and str(info.value)

@@ -84,11 +84,11 @@ def _load_cohort(manifest: str) -> Any:
 
 
 def _load_model(path: str | None) -> Any:
-    from facelens.core.diagnosis.model import ModelError, load_model
+    from facelens.core.diagnosis.model import DiagnosisModelError, load_model
 
     try:
         return load_model(path)
-    except ModelError as exc:
+    except DiagnosisModelError as exc:
         raise UsageError(str(exc)) from None
 
 

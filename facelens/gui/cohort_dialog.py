@@ -143,11 +143,11 @@ class CohortDialog(QDialog):
 
     def set_model(self, folder: str) -> bool:
         """Select the model (``""``: the reference); refuses a folder that is not a usable model."""
-        from facelens.core.diagnosis.model import ModelError, load_model
+        from facelens.core.diagnosis.model import DiagnosisModelError, load_model
 
         try:
             model = load_model(folder or None)
-        except (ModelError, OSError, ValueError) as exc:
+        except (DiagnosisModelError, OSError, ValueError) as exc:
             self.current.setText(f"<span style='color:#b00020'>Not a usable model: {html.escape(str(exc))}</span>")
             return False
         prefs = AppSettings(self.settings)

@@ -27,10 +27,10 @@ def _probe_and_hash(video: Path, report: Any, cancelled: Any) -> str:
     Without the probe a text file or a damaged download was imported, listed as "not analysed"
     and only failed minutes later in the analysis queue; now the import itself says why.
     """
-    from facelens.core.media.video import VideoError, open_session
+    from facelens.core.media.video import VideoError, open_media
 
     try:
-        session = open_session(video)
+        session = open_media(video)
     except VideoError as exc:
         raise ValueError(str(exc).strip().splitlines()[0]) from None
     close = getattr(session, "close", None)
@@ -68,7 +68,7 @@ class TaskOps:
             return False
         if not self.open_workspace(folder, resume=False):
             return False
-        return bool(self.open_session(session_id))
+        return bool(self.open_media(session_id))
 
     # -- import ----------------------------------------------------------------------------
     def import_session_values(self, video: Path, patient: str, date: str = "", scenario: str = "other",

@@ -68,9 +68,9 @@ class FrameLoader(QThread):
 
     def run(self) -> None:  # worker thread
         try:
-            from facelens.core.media.video import open_session
+            from facelens.core.media.video import open_media
 
-            session = open_session(self.video_path)
+            session = open_media(self.video_path)
         except Exception as exc:  # noqa: BLE001 - reported to the user as one line
             self.failed.emit(f"cannot open the recording {self.video_path.name}: {exc}")
             return

@@ -55,13 +55,13 @@ from facelens.core.analysis.frame_columns import frame_columns
 from facelens.core.analysis.sequential import block_rows
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.common.types import FaceObservation, Progress, SampledFrame
-from facelens.core.media.video import VideoSession, av_errors
+from facelens.core.media.video import VideoSource, av_errors
 
 _log = logging.getLogger(__name__)
 _END = object()  # a worker's last item on its chunk's queue
 
 
-def _decoded(session: VideoSession, plan: SamplePlan, first: int, stop: int) -> Iterator[SampledFrame]:
+def _decoded(session: VideoSource, plan: SamplePlan, first: int, stop: int) -> Iterator[SampledFrame]:
     """The chunk's frames; a decoding error after the seek becomes :class:`ChunkMismatch`, so the
     pipeline goes on with the sequential decoder (which reports a damaged file in one line)."""
     frames = iter_chunk(session, plan, first, stop)
@@ -78,7 +78,7 @@ def _decoded(session: VideoSession, plan: SamplePlan, first: int, stop: int) -> 
         frames.close()  # type: ignore[attr-defined]  # the chunk's container, also when a worker halts
 
 
-def _track_chunk(session: VideoSession, plan: SamplePlan, span: tuple[int, int], rows: int,
+def _track_chunk(session: VideoSource, plan: SamplePlan, span: tuple[int, int], rows: int,
                  config: AnalysisConfig, make_tracker: Callable[[], Any], stage: AffectStage,
                  out: queue.Queue[Any], halt: threading.Event) -> None:
     """Worker: decode, track, measure and run the emotion model on sampled frames ``span``."""
@@ -124,7 +124,7 @@ class ThreadedChunkEngine:
                  workers: int) -> None:
         self.config, self.make_tracker, self.plan, self.workers = config, make_tracker, plan, workers
 
-    def run(self, session: VideoSession, sink: OrderedSink) -> Iterator[Progress]:
+    def run(self, session: VideoSource, sink: OrderedSink) -> Iterator[Progress]:
         cfg, plan = self.config, self.plan
         if sink.n_done % cfg.restart_every:
             raise ValueError("chunk-parallel analysis starts at a restart point")

@@ -12,7 +12,7 @@ Decoding
 --------
 :func:`plan_samples` demuxes the file once without decoding (packet timestamps only; much
 cheaper than decoding) and applies the sampling rule of
-:meth:`facelens.core.media.video.VideoSession.iter_sampled` to the sorted presentation times, which
+:meth:`facelens.core.media.video.VideoSource.iter_sampled` to the sorted presentation times, which
 gives every sampled frame's index, native ordinal and time before anything is decoded. Each
 chunk then gets its own decoder (:func:`iter_chunk`): a seek to the keyframe before the chunk's
 first sampled frame, decoding forward. :class:`ChunkFeeder` runs these decoders in a thread pool
@@ -43,7 +43,7 @@ from typing import Any, Self
 import numpy as np
 
 from facelens.core.common.types import SampledFrame
-from facelens.core.media.video import Session, VideoSession, _covers_target, _open_container
+from facelens.core.media.video import MediaSource, VideoSource, _covers_target, _open_container
 
 DECODE_BUDGET_BYTES = 256 * 2**20  # decoded RGB frames waiting in all chunk decoders together
 
@@ -84,13 +84,13 @@ class SamplePlan:
         return [(a, min(a + length, n)) for a in range(first * length, n, length)]
 
 
-def plan_samples(session: Session, fps: float) -> SamplePlan | None:
+def plan_samples(session: MediaSource, fps: float) -> SamplePlan | None:
     """The sampling plan of ``session`` at ``fps``, or ``None`` where it cannot be planned exactly.
 
     Images, streams with packets lacking timestamps and streams with fewer packets than the
     header announces (truncated: the sequential decoder reports those) give ``None``.
     """
-    if not isinstance(session, VideoSession) or fps <= 0:
+    if not isinstance(session, VideoSource) or fps <= 0:
         return None
     container = _open_container(session.path)
     try:
@@ -122,7 +122,7 @@ def plan_samples(session: Session, fps: float) -> SamplePlan | None:
     return SamplePlan(ordered, np.asarray(sampled, dtype=np.int64), start, tb)
 
 
-def iter_chunk(session: VideoSession, plan: SamplePlan, first: int, stop: int,
+def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
                codec_threads: int = 1) -> Iterator[SampledFrame]:
     """Sampled frames ``first .. stop-1`` decoded after a seek, checked against ``plan``.
 
@@ -207,7 +207,7 @@ class ChunkFeeder:
     frames (the last chunk of a video may be shorter).
     """
 
-    def __init__(self, session: VideoSession, plan: SamplePlan, chunks: Sequence[tuple[int, int]],
+    def __init__(self, session: VideoSource, plan: SamplePlan, chunks: Sequence[tuple[int, int]],
                  threads: int = 2, prefetch: int | None = None) -> None:
         self.chunks = list(chunks)
         frame_bytes = max(1, session.info.width * session.info.height * 3)

@@ -22,7 +22,7 @@ from facelens.core.analysis.contract import AnalysisConfig
 from facelens.core.analysis.sequential import SequentialEngine
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.common.types import Progress
-from facelens.core.media.video import Session
+from facelens.core.media.video import MediaSource
 
 _log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ _log = logging.getLogger(__name__)
 class Engine(Protocol):
     name: str
 
-    def run(self, session: Session, sink: OrderedSink) -> Iterator[Progress]: ...
+    def run(self, session: MediaSource, sink: OrderedSink) -> Iterator[Progress]: ...
 
 
 def default_workers() -> int:
@@ -48,7 +48,7 @@ def n_workers(config: AnalysisConfig) -> int:
     return (config.workers or default_workers()) if config.backend == "mediapipe" else 1
 
 
-def choose_engine(config: AnalysisConfig, session: Session, start: int, device: str,
+def choose_engine(config: AnalysisConfig, session: MediaSource, start: int, device: str,
                   new_tracker: Callable[[], Any]) -> Engine:
     """The engine for this session from frame ``start`` (a restart point) on."""
     sequential = SequentialEngine(config, new_tracker)
@@ -63,7 +63,7 @@ def choose_engine(config: AnalysisConfig, session: Session, start: int, device: 
     left = [] if plan is None else plan.chunks(config.restart_every, start // config.restart_every)
     if plan is None or (config.backend == "mediapipe" and len(left) < 2):
         # no plan (odd files), or a single chunk left: nothing to run side by side
-        _log.info("%s: decoding sequentially", Path(session.info.path).name)
+        _log.info("decoding sequentially (no seek plan or one chunk left)")  # no file names in logs: privacy
         return sequential
     if config.backend == "mediapipe":
         from facelens.core.analysis.chunk_threads import ThreadedChunkEngine
@@ -84,7 +84,7 @@ class _ClosingEngine:
     def __init__(self, engine: Any, tracker: Any) -> None:
         self._engine, self._tracker, self.name = engine, tracker, engine.name
 
-    def run(self, session: Session, sink: OrderedSink) -> Iterator[Progress]:
+    def run(self, session: MediaSource, sink: OrderedSink) -> Iterator[Progress]:
         try:
             yield from self._engine.run(session, sink)
         finally:

@@ -50,7 +50,7 @@ from facelens.core.analysis.sequential import SequentialEngine
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.analysis.trackers import TorchThreads, make_tracker, resolve_device, tracker_cards
 from facelens.core.common.types import Progress
-from facelens.core.media.video import Session, open_session
+from facelens.core.media.video import MediaSource, open_media
 from facelens.core.results import ResultsError, ResultsWriter, partial_path, stored_affect_inputs
 
 __all__ = ["AnalysisCancelled", "AnalysisConfig", "PipelineError", "analyze_to_file", "default_workers",
@@ -83,14 +83,14 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                                 restart_every=restart_every, workers=workers, parallel_chunks=parallel_chunks,
                                 decode_threads=decode_threads)
     config.check()
-    session = open_session(video)  # VideoError for unusable input, before any file is touched
+    session = open_media(video)  # VideoError for unusable input, before any file is touched
     try:
         yield from run_session(session, Path(out), config, resume=resume, cancel=cancel, demo=demo)
     finally:
         session.close()
 
 
-def _metadata(session: Session, config: AnalysisConfig, device: str, stage: Any, demo: bool,
+def _metadata(session: MediaSource, config: AnalysisConfig, device: str, stage: Any, demo: bool,
               blur: Any, min_conf: Any) -> dict[str, Any]:
     from facelens import __version__
     from facelens.core.common.hashing import sha256_file
@@ -108,7 +108,7 @@ def _metadata(session: Session, config: AnalysisConfig, device: str, stage: Any,
             "notices": list(getattr(stage, "notices", []))}
 
 
-def run_session(session: Session, out: Path, config: AnalysisConfig, *, resume: bool = False,
+def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resume: bool = False,
                 cancel: Callable[[], bool] | None = None, demo: bool = False) -> Iterator[Progress]:
     """:func:`run_analysis` on an open session (the caller closes it)."""
     from facelens.core.affect.stage import AffectStage
@@ -152,7 +152,7 @@ def _warm_up(stage: Any, out: Path, n: int) -> None:
     stage.warm_up(stored["emotions"], stored["expressions"], stored["time_s"], stored["quality"])
 
 
-def _run_with_fallback(engine: Any, session: Session, sink: OrderedSink, config: AnalysisConfig, out: Path,
+def _run_with_fallback(engine: Any, session: MediaSource, sink: OrderedSink, config: AnalysisConfig, out: Path,
                        new_tracker: Callable[[], Any]) -> Iterator[Progress]:
     """Run ``engine``; if seek decoding disagrees, go on sequentially from the last restart point."""
     from facelens.core.analysis.chunks import ChunkMismatch
@@ -160,15 +160,14 @@ def _run_with_fallback(engine: Any, session: Session, sink: OrderedSink, config:
     try:
         yield from engine.run(session, sink)
     except ChunkMismatch as exc:
-        _log.warning("%s: seek decoding differs from sequential decoding (%s); going on sequentially",
-                     Path(session.info.path).name, exc)
+        _log.warning("seek decoding differs from sequential decoding (%s); going on sequentially", exc)
         _to_restart_point(sink.writer, config)
         sink.stage.reset()
         _warm_up(sink.stage, out, sink.n_done)
         yield from SequentialEngine(config, new_tracker).run(session, sink)
 
 
-def _finish(session: Session, writer: ResultsWriter, t0: float, start_done: int) -> Iterator[Progress]:
+def _finish(session: MediaSource, writer: ResultsWriter, t0: float, start_done: int) -> Iterator[Progress]:
     if writer.n_done == 0:
         raise ResultsError(f"{Path(session.info.path).name}: no frame was decoded")
     wall = time.perf_counter() - t0

@@ -18,13 +18,13 @@ from facelens.core.analysis.contract import AnalysisConfig
 from facelens.core.analysis.frame_columns import frame_columns
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.common.types import Progress, SampledFrame
-from facelens.core.media.video import Session
+from facelens.core.media.video import MediaSource
 
 QUEUE_BYTES = 192 * 2**20  # decoded frames waiting for the tracker, at most
 BATCH_BYTES = 256 * 2**20  # RGB frames of one batch (the affect stage needs whole frames)
 
 
-def block_rows(session: Session, batch_size: int) -> int:
+def block_rows(session: MediaSource, batch_size: int) -> int:
     """Frames per block: ``batch_size``, fewer for huge frames (the RGB of one block is bounded)."""
     return max(1, min(batch_size, BATCH_BYTES // max(1, session.info.width * session.info.height * 3)))
 
@@ -34,7 +34,7 @@ class _Decoder:
 
     _END = object()
 
-    def __init__(self, session: Session, fps: float, start_index: int) -> None:
+    def __init__(self, session: MediaSource, fps: float, start_index: int) -> None:
         frame_bytes = max(1, session.info.width * session.info.height * 3)
         self._q: queue.Queue[Any] = queue.Queue(maxsize=int(np.clip(QUEUE_BYTES // frame_bytes, 2, 64)))
         self._stop = threading.Event()
@@ -51,7 +51,7 @@ class _Decoder:
                 continue
         return False
 
-    def _run(self, session: Session, fps: float, start_index: int) -> None:
+    def _run(self, session: MediaSource, fps: float, start_index: int) -> None:
         try:
             for frame in session.iter_sampled(fps, start_index):
                 if not self._put(frame):
@@ -97,7 +97,7 @@ class SequentialEngine:
     def __init__(self, config: AnalysisConfig, make_tracker: Any) -> None:
         self.config, self.make_tracker = config, make_tracker
 
-    def run(self, session: Session, sink: OrderedSink) -> Iterator[Progress]:
+    def run(self, session: MediaSource, sink: OrderedSink) -> Iterator[Progress]:
         cfg = self.config
         sink.total = max(sink.total, session.n_sampled(cfg.fps))
         stage = sink.stage

@@ -40,7 +40,7 @@ from facelens.core.analysis.contract import AnalysisConfig
 from facelens.core.analysis.frame_columns import frame_columns
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.common.types import Progress
-from facelens.core.media.video import VideoSession
+from facelens.core.media.video import VideoSource
 
 _log = logging.getLogger(__name__)
 Row = tuple[dict[str, np.ndarray], FrameEmotions]  # one frame: columns (1, ...), emotion output (1 row)
@@ -58,7 +58,7 @@ class TorchBatchedEngine:
     def __init__(self, config: AnalysisConfig, tracker: Any, plan: SamplePlan, parallel: int) -> None:
         self.config, self.tracker, self.plan, self.parallel = config, tracker, plan, max(1, parallel)
 
-    def run(self, session: VideoSession, sink: OrderedSink) -> Iterator[Progress]:
+    def run(self, session: VideoSource, sink: OrderedSink) -> Iterator[Progress]:
         cfg, plan, parallel, tracker = self.config, self.plan, self.parallel, self.tracker
         if sink.n_done % cfg.restart_every:
             raise ValueError("chunk-parallel analysis starts at a restart point")

@@ -38,7 +38,7 @@ N_DRIVERS = 5
 OUT_OF_RANGE_SD = 4.0
 
 
-class ModelError(Exception):
+class DiagnosisModelError(Exception):
     """A model file that cannot be used; one-line message."""
 
 
@@ -139,10 +139,10 @@ class PortableModel:
         try:
             d = json.loads(text)
             if d.get("format") != MODEL_FORMAT:
-                raise ModelError(f"{source}: not a FaceLens BD-vs-MDD model (format {d.get('format')!r})")
+                raise DiagnosisModelError(f"{source}: not a FaceLens BD-vs-MDD model (format {d.get('format')!r})")
             return cls(d["classifier"], list(d["feature_names"]), d["final"], list(d["folds"]), d["card"])
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise ModelError(f"{source}: corrupt model file ({exc})") from None
+            raise DiagnosisModelError(f"{source}: corrupt model file ({exc})") from None
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> PortableModel:
@@ -150,13 +150,13 @@ def load_model(path: str | os.PathLike[str] | None = None) -> PortableModel:
     p = Path(path) if path is not None else reference_model_dir()
     f = p / MODEL_FILE if p.is_dir() else p
     if not f.is_file():
-        raise ModelError(f"model not found: {f}")
+        raise DiagnosisModelError(f"model not found: {f}")
     try:
         text = f.read_text(encoding="utf-8")
     except UnicodeDecodeError:  # e.g. a results file given where the model goes
-        raise ModelError(f"{f.name} is not a FaceLens BD-vs-MDD model (not a JSON text file)") from None
+        raise DiagnosisModelError(f"{f.name} is not a FaceLens BD-vs-MDD model (not a JSON text file)") from None
     except OSError as exc:
-        raise ModelError(f"cannot read model {f}: {exc.strerror or exc}") from None
+        raise DiagnosisModelError(f"cannot read model {f}: {exc.strerror or exc}") from None
     return PortableModel.from_json(text, source=f.name)
 
 

@@ -1,6 +1,6 @@
 """Reading a recorded session: decoding with PyAV, sampling by presentation time, random access.
 
-Sampling rule (``Session.iter_sampled``): for target times ``k / fps`` (k = 0, 1, ...) the
+Sampling rule (``MediaSource.iter_sampled``): for target times ``k / fps`` (k = 0, 1, ...) the
 sampler takes the latest decoded frame whose presentation time is ``<= k / fps``. A native
 frame that is the latest for several targets (a gap in a variable-frame-rate stream) is
 emitted once, with its own time. Equivalently, frame *i* is emitted when the interval
@@ -62,7 +62,7 @@ def _upright(rgb: np.ndarray, ccw_deg: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
 
 
-def open_session(path: str | os.PathLike[str]) -> Session:
+def open_media(path: str | os.PathLike[str]) -> MediaSource:
     """Open a video or still image; raises :class:`VideoError` with a one-line reason."""
     p = Path(path)
     if not p.exists():
@@ -72,11 +72,11 @@ def open_session(path: str | os.PathLike[str]) -> Session:
     if p.stat().st_size == 0:
         raise VideoError(f"{p} is empty")
     if p.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSession(p)
-    return VideoSession(p)
+        return ImageSource(p)
+    return VideoSource(p)
 
 
-class Session:
+class MediaSource:
     """A recording opened for reading. ``info`` describes it (after rotation)."""
 
     info: VideoInfo
@@ -96,14 +96,14 @@ class Session:
     def close(self) -> None:  # pragma: no cover - overridden
         pass
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> MediaSource:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-class ImageSession(Session):
+class ImageSource(MediaSource):
     """A still photograph: a session of one frame at time 0 (EXIF orientation applied)."""
 
     def __init__(self, path: Path) -> None:
@@ -128,7 +128,7 @@ class ImageSession(Session):
         return self._frame()
 
 
-class VideoSession(Session):
+class VideoSource(MediaSource):
     """A video file decoded with PyAV (``thread_type="AUTO"``)."""
 
     def __init__(self, path: Path) -> None:

@@ -28,8 +28,8 @@ def content_for_files(results_path: str | os.PathLike[str], segments_path: str |
     ReportInputError
         Results or segments file missing, corrupt or incomplete.
     """
-    from facelens.core.results import ResultsError, SessionResults
     from facelens.core.annotation.segments import SegmentError, read_segments_csv
+    from facelens.core.results import ResultsError, SessionResults
 
     try:
         segs = read_segments_csv(Path(segments_path)) if segments_path is not None else []
@@ -46,9 +46,9 @@ def content_for_files(results_path: str | os.PathLike[str], segments_path: str |
 def _check_inputs(res: Any, segs: list, options: ReportOptions | None) -> None:
     """Refuse what would otherwise print as a quiet "not available": segments beyond the
     recording, and a model the user named explicitly that cannot be loaded."""
-    from facelens.core.diagnosis.model import ModelError, load_model
-    from facelens.core.dynamics import check_segments_in_results
     from facelens.core.annotation.segments import SegmentError
+    from facelens.core.diagnosis.model import DiagnosisModelError, load_model
+    from facelens.core.dynamics import check_segments_in_results
 
     try:
         check_segments_in_results(res, segs)
@@ -58,7 +58,7 @@ def _check_inputs(res: Any, segs: list, options: ReportOptions | None) -> None:
     if opt.use_model and opt.model_path is not None:
         try:
             load_model(opt.model_path)
-        except ModelError as exc:
+        except DiagnosisModelError as exc:
             raise ReportInputError(f"the model {opt.model_path} cannot be used: {exc}") from None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facelens.core.media.video import open_session
+from facelens.core.media.video import open_media
 
 
 @dataclass
@@ -42,7 +42,7 @@ def sample_clip(path: str | os.PathLike[str], fps: float = 10.0, phase: float = 
     rate = fps * (2 if phase else 1)
     frames: list[np.ndarray] = []
     times: list[float] = []
-    with open_session(path) as session:
+    with open_media(path) as session:
         for f in session.iter_sampled(rate):
             if max_seconds is not None and f.time_s >= max_seconds:
                 break

@@ -134,9 +134,9 @@ def run_session(task: SessionTask) -> SessionOutcome:
             read_segments_csv(task.segments)
         from facelens.core.common.hashing import sha256_file
         from facelens.core.results import partial_path
-        from facelens.core.media.video import open_session
+        from facelens.core.media.video import open_media
 
-        open_session(task.video).close()  # VideoError (missing, corrupt) with a one-line reason
+        open_media(task.video).close()  # VideoError (missing, corrupt) with a one-line reason
         if _existing_matches(task, sha256_file(task.video)):
             out.skipped = True
         else:
