@@ -171,7 +171,11 @@ def test_response_on_a_segment_shorter_than_the_smoothing_window():
     a = np.zeros_like(t)
     segs = [Segment(1.0, 1.3, "happy"), Segment(0.0, 1.0, "neutral")]
     dyn = compute_dynamics(t, v, a, np.ones(t.size, bool), segs)
-    assert dyn.to_dict()  # serialisable, computed
+    d = json.loads(json.dumps(dyn.to_dict()))  # JSON-ready, not only truthy
+    happy = d["by_label"]["happy"]
+    assert happy["n_frames"] == 3 and happy["valence"]["mean"] == 0.5 and happy["valence"]["n_pairs"] == 2
+    assert happy["valence"]["inertia"] is None  # 3 constant frames: undefined, never a made-up number
+    assert d["by_label"]["neutral"]["n_frames"] == 10
 
 
 def test_inertia_uses_each_segments_own_mean():
