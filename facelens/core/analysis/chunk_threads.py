@@ -70,7 +70,7 @@ def _decoded(session: VideoSource, plan: SamplePlan, first: int, stop: int) -> I
             try:
                 f = next(frames, None)
             except av_errors() as exc:
-                raise ChunkMismatch(f"decoding after a seek failed ({str(exc)[:120]})") from None
+                raise ChunkMismatch(f"decoding after a seek failed ({type(exc).__name__})") from None  # no path: logged
             if f is None:
                 return
             yield f
