@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from facelens.core.common.timeaxis import nearest_frame
+from facelens.core.face.geometry import posefree_batch
 from facelens.core.common.types import N_LANDMARKS, QUALITY_LABELS, Quality, is_usable
 from facelens.render.face_mesh import normalise_extent, upright_from_image
 
@@ -173,7 +174,8 @@ class SessionData:
             s = float(self._sc[i])  # type: ignore[index]
             if lm is None or not np.isfinite(s) or s == 0:
                 return None
-            pf = ((lm - self._tr[i]) @ self._rot[i] / s).astype(np.float32)  # type: ignore[index]
+            pf = posefree_batch(lm[None], self._rot[i][None], self._tr[i][None],  # type: ignore[index]
+                                np.array([s]))[0].astype(np.float32)
         return pf if np.all(np.isfinite(pf)) else None
 
     def close(self) -> None:

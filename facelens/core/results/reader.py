@@ -170,12 +170,13 @@ class SessionResults:
         The stored pose maps the template to the image (``x = s R p + t``), so undoing it
         leaves the expression-only shape in template units. NaN when the frame has no face.
         """
-        lm = self.landmarks(i).astype(np.float64)
-        rot = self.rotation[i].astype(np.float64)
+        from facelens.core.face.geometry import posefree_batch
+
         s = float(self.scale[i])
         if not np.isfinite(s) or s == 0.0:
             return np.full((N_LANDMARKS, 3), np.nan)
-        return (lm - self.translation[i]) @ rot / s
+        return posefree_batch(self.landmarks(i)[None], self.rotation[i][None].astype(np.float64),
+                              self.translation[i][None].astype(np.float64), np.array([s]))[0]
 
     def discard_counts(self) -> dict[str, int]:
         """Unusable frames per reason (``QUALITY_LABELS``), zero counts included."""

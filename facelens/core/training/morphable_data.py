@@ -12,11 +12,11 @@ from facelens.core.results import ResultsError, SessionResults
 def posefree_from_arrays(landmarks: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
                          scale: np.ndarray) -> np.ndarray:
     """(N, 478, 3) template-frame meshes ``R' (x - t) / s`` from stored image-frame landmarks and pose."""
-    lm = np.asarray(landmarks, np.float64)
-    centred = lm - np.asarray(translation, np.float64)[:, None, :]
-    out = np.einsum("nki,nij->nkj", centred, np.asarray(rotation, np.float64))
+    from facelens.core.face.geometry import posefree_batch  # the one owner of the transform
+
     with np.errstate(invalid="ignore", divide="ignore"):
-        return out / np.asarray(scale, np.float64)[:, None, None]
+        return posefree_batch(landmarks, np.asarray(rotation, np.float64), np.asarray(translation, np.float64),
+                              np.asarray(scale, np.float64))
 
 
 def session_posefree(path: Path) -> tuple[np.ndarray, np.ndarray]:
