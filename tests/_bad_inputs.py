@@ -8,7 +8,6 @@ Small videos are encoded with PyAV from frames of a shared test recording.
 from __future__ import annotations
 
 import fractions
-import os
 import struct
 from pathlib import Path
 
@@ -27,7 +26,7 @@ def face_frames(video: Path, n: int, width: int = 320) -> list[np.ndarray]:
     with av.open(str(video)) as c:
         for frame in c.decode(video=0):
             img = frame.to_ndarray(format="rgb24")
-            h = int(round(img.shape[0] * width / img.shape[1])) // 2 * 2
+            h = round(img.shape[0] * width / img.shape[1]) // 2 * 2
             out.append(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA))
             if len(out) == n:
                 break

@@ -49,8 +49,8 @@ def test_intact_chain_verifies(ws_dir: Path, capsys) -> None:
     ("UPDATE audit_log SET user = 'someone' WHERE id = 2", 2),
     ("DELETE FROM audit_log WHERE id = 2", 3),                                 # a row removed
     ("UPDATE audit_log SET time = '2020-01-01T00:00:00.000+00:00' WHERE id = 5", 5),
-    ("INSERT INTO audit_log (id, time, user, action, details, prev_hash, hash) "
-     "SELECT 6, time, user, 'report printed', details, hash, hash FROM audit_log WHERE id = 5", 6),
+    (("INSERT INTO audit_log (id, time, user, action, details, prev_hash, hash) "
+      "SELECT 6, time, user, 'report printed', details, hash, hash FROM audit_log WHERE id = 5"), 6),
 ])
 def test_edited_row_is_caught_at_its_link(ws_dir: Path, capsys, edit: str, broken: int) -> None:
     raw = _raw(ws_dir)

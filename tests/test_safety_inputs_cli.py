@@ -15,10 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _bad_inputs as bad
 import numpy as np
 import pytest
 
-import _bad_inputs as bad
 from facelens.cli import main
 from facelens.core.results import SessionResults, partial_path
 
@@ -88,7 +88,7 @@ def test_analyze_bad_video(kind, corpus, earlier, capsys):
 
 def _facelens(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess:
     cmd = [*(prefix or []), sys.executable, "-m", "facelens", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _without_root_file_access() -> list[str]:
@@ -97,7 +97,7 @@ def _without_root_file_access() -> list[str]:
     if os.geteuid() != 0:
         return []
     cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
-    if shutil.which("setpriv") is None or subprocess.run([*cmd, "true"], capture_output=True).returncode != 0:
+    if shutil.which("setpriv") is None or subprocess.run([*cmd, "true"], capture_output=True, check=False).returncode != 0:
         pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE (setpriv): root reads any file")
     return cmd
 
@@ -107,7 +107,7 @@ def test_unreadable_file(corpus, tmp_path):
     shutil.copyfile(corpus["one-frame video"][0], video)
     video.chmod(0o000)
     prefix = _without_root_file_access()
-    probe = subprocess.run([*prefix, "cat", str(video)], capture_output=True)
+    probe = subprocess.run([*prefix, "cat", str(video)], capture_output=True, check=False)
     assert probe.returncode != 0, "the file is still readable"
     (tmp_path / "out").mkdir()
     proc = _facelens("analyze", str(video), "-o", str(tmp_path / "out" / "r.h5"), prefix=prefix)
@@ -119,12 +119,12 @@ def test_unreadable_file(corpus, tmp_path):
 def _in_mount(opts: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
     if shutil.which("unshare") is None:
         pytest.skip("needs unshare(1) for a private mount")
-    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, check=False)
     if probe.returncode != 0:
         pytest.skip(f"private mounts not permitted here: {probe.stderr.decode().strip()}")
     script = f'mount -t tmpfs -o {opts} tmpfs "$0" && exec "$@"'
     return subprocess.run(["unshare", "-m", "sh", "-c", script, str(folder), sys.executable, "-m", "facelens", *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_read_only_output_folder(corpus, tmp_path):
@@ -147,7 +147,7 @@ def test_full_disk(corpus, tmp_path):
 def test_disk_filling_during_the_analysis(corpus, tmp_path, capsys, monkeypatch):
     """Another program fills the disk mid-analysis: the writer stops before HDF5 meets a full disk
     (which crashed the interpreter), keeps the frames so far, and the resume gives the full result."""
-    import facelens.core.results.space as space
+    from facelens.core.results import space
 
     video = corpus["spaces and non-ASCII in the path"][0]
     out = tmp_path / "r.h5"
@@ -176,8 +176,8 @@ def test_disk_filling_during_the_analysis(corpus, tmp_path, capsys, monkeypatch)
 @pytest.mark.parametrize("state", ["missing", "corrupt"])
 def test_missing_or_corrupt_model(corpus, tmp_path, capsys, monkeypatch, state):
     """With a fresh model cache: exit 2 naming the model, before the video is opened or a model starts."""
-    import facelens.core.affect.stage as stage
-    import facelens.core.analysis.pipeline as pipeline
+    from facelens.core.affect import stage
+    from facelens.core.analysis import pipeline
     from facelens.core.registry import registry
 
     cache = tmp_path / "cache"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 import _bad_inputs as bad
+import pytest
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 

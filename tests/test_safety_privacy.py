@@ -119,22 +119,22 @@ _AUDITED = textwrap.dedent("""
 
 
 def _offline(tmp: Path, what: str, *argv: str) -> tuple[subprocess.CompletedProcess, list]:
-    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False).returncode == 0:
         prefix = ["unshare", "-n"]
-    elif subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0:
+    elif subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False).returncode == 0:
         prefix = ["unshare", "-rn"]  # an unprivileged user namespace: same effect
     else:
         pytest.skip("cannot create a network namespace here (unshare -n / -rn refused)")
     log = tmp / f"sockets-{what}-{len(list(tmp.glob('sockets-*')))}.json"
     proc = subprocess.run([*prefix, sys.executable, "-c", _AUDITED, str(log), what, *argv],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     return proc, json.loads(log.read_text()) if log.exists() else [["no log", proc.stderr[-500:]]]
 
 
 @pytest.mark.slow
 def test_analysis_report_and_gui_start_work_offline_without_sockets(tmp_path, media):
     check = subprocess.run(["unshare", "-n", "python3", "-c",
-                            "import socket; print(len(socket.if_nameindex()))"], capture_output=True, text=True)
+                            "import socket; print(len(socket.if_nameindex()))"], capture_output=True, text=True, check=False)
     if check.returncode == 0:
         assert check.stdout.strip() == "1"  # only the (down) loopback interface: really no network
     video = _face_video(tmp_path, media)
@@ -182,7 +182,7 @@ def test_deidentified_report_has_no_identifying_field_in_text_or_metadata(tmp_pa
     h5 = sim.parent / "sessions" / "sim0001.h5"
     segs = write_segments_csv([Segment(1.0, 20.0, "happy", author=ANNOTATOR, note="smiles"),
                                Segment(25.0, 40.0, "sad", author=ANNOTATOR)], tmp_path / "s.csv")
-    common = dict(patient_id=PATIENT, session_date=DATE, clinician=CLINICIAN, use_model=False)
+    common = {"patient_id": PATIENT, "session_date": DATE, "clinician": CLINICIAN, "use_model": False}
     full = build_report_for_files(h5, segs, tmp_path / "full.pdf", signed_by=SIGNER, **common)
     anon = build_report_for_files(h5, segs, tmp_path / "anon.pdf", include_identifying=False, signed_by=SIGNER,
                                   **common)
