@@ -120,3 +120,24 @@ def test_lease_is_released_on_close_and_status_change(ws_session) -> None:
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.gui
+def test_gui_says_when_a_session_is_analysed_in_another_program(gui_window, ws_session, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    folder, sid = ws_session
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: warned.append(a[2])))
+    holder = _python(_HOLDER, str(folder), str(sid), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"holding"
+        assert gui_window.open_workspace(folder, create=False)
+        assert gui_window.queue.running is None and not gui_window.queue.is_busy()  # not "resumed" here
+        gui_window.analyse(sid)
+        assert len(warned) == 1 and "another FaceLens" in warned[0] and f"process {holder.pid}" in warned[0]
+        assert not gui_window.queue.is_busy()
+        assert gui_window.workspace.get_session(sid).status is SessionStatus.ANALYSING  # the other's status
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
