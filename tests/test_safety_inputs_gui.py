@@ -124,3 +124,17 @@ def test_gui_refuses_a_corrupt_workspace_and_keeps_the_open_one(gui_window, tmp_
     assert w.workspace is not None and w.workspace.folder == tmp_path / "good"
     assert db.read_bytes() == b"SQLite format 3\0" + bytes(4000)
     _healthy(w, tmp_path / "good")
+
+
+def test_gui_analyse_checks_the_models_first(gui_window, tmp_path, messages, monkeypatch):
+    from facelens.core.workspace import SessionStatus
+
+    monkeypatch.setenv("FACELENS_MODEL_CACHE", str(tmp_path / "empty-cache"))  # a fresh home: no weights
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"\0" * 512)
+    sid = w.workspace.import_session(video, "P001").id
+    w.analyse(sid)
+    assert len(messages) == 1 and _one_line(messages[0]) and "facelens models fetch" in messages[0]
+    assert not w.queue.is_busy() and w.workspace.get_session(sid).status is SessionStatus.NOT_ANALYSED

@@ -82,6 +82,14 @@ class AnalysisController(QObject):
         partial = out.with_name(out.name + ".partial")
         job = AnalysisJob(session_id, Path(rec.video_path), out, device=self.prefs.device,
                           resume=resume or partial.exists())
+        from facelens.core.analysis.preflight import check_models, model_error_line
+        from facelens.core.registry import ModelError
+
+        try:  # missing/corrupt weights: say so now, not minutes later in the queue
+            check_models()
+        except ModelError as exc:
+            show_error(self.host, "Analyse", model_error_line(exc))
+            return False
         try:  # refused while another FaceLens analyses this session (its lease names it)
             ws.set_session_status(session_id, SessionStatus.QUEUED, progress=0.0)
         except WorkspaceError as exc:
