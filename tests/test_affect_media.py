@@ -61,7 +61,11 @@ def test_wolfgang_sad_then_happy(analysed):
 
 def test_demo_held_expressions_keep_their_valence(demo_session):
     """SYNTHETIC demo session (warped still photo, scripted spans): held smiles keep valence positive to
-    their end, held sad spans negative, and the fused posterior names smile and sad spans correctly."""
+    their end, held sad spans negative, and the fused posterior names smile and sad spans.
+
+    A REGRESSION check on tuning data, not evidence of accuracy: the fusion constants (BETA, Z_FULL,
+    NEUTRAL_MARGIN) were chosen by a grid on this very demo, so the class check passes by
+    construction. Accuracy is measured by benchmarks/validity.py on labels nothing was tuned on."""
     from facelens.core.demo.session import read_script
 
     spans = read_script(demo_session.script)

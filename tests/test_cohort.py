@@ -10,11 +10,16 @@ import numpy as np
 import pytest
 
 from facelens.cli import main
-from facelens.core.diagnosis.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
-from facelens.core.diagnosis.model import PortableModel, export_estimator, load_model, reference_model_dir
-from facelens.core.diagnosis.features import (CONTRAST_NAMES, FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries,
-                                              subject_features)
 from facelens.core.annotation.segments import Segment
+from facelens.core.diagnosis.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
+from facelens.core.diagnosis.features import (
+    CONTRAST_NAMES,
+    FEATURE_NAMES,
+    MIN_VALID_FRAMES,
+    SessionSeries,
+    subject_features,
+)
+from facelens.core.diagnosis.model import PortableModel, export_estimator, load_model, reference_model_dir
 from facelens.core.diagnosis.simulate import simulate_cohort, simulate_session
 
 

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from facelens.cli import main
+from facelens.core.annotation.segments import Segment, write_segments_csv
+from facelens.core.diagnosis.features import MIN_VALID_FRAMES, SessionSeries
 from facelens.core.diagnosis.model import (
     Prediction,
     Refusal,
@@ -14,8 +16,6 @@ from facelens.core.diagnosis.model import (
     predict_subject,
     reference_model_dir,
 )
-from facelens.core.diagnosis.features import MIN_VALID_FRAMES, SessionSeries
-from facelens.core.annotation.segments import Segment, write_segments_csv
 from facelens.core.diagnosis.simulate import simulate_session
 
 

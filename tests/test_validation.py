@@ -9,6 +9,7 @@ from facelens.core.affect.fer import FER_LABELS
 from facelens.core.validation import estimators, invariance, metrics, perturb
 from facelens.core.validation.runner import FrameData
 
+
 def _names() -> list[str]:
     from facelens.core.face.geometry import EXPRESSION_NAMES
 
@@ -94,7 +95,7 @@ def test_blinks_do_not_raise_arousal_instability():
     fer = np.tile(np.eye(7, dtype=np.float32)[FER_LABELS.index("neutral")], (n, 1))
     out = {}
     for flag in (False, True):
-        _, v, a = CircumplexVA(labels=FER_LABELS, exclude_blinks=flag).estimate_fused(fer, expr, names, t, ok)
+        _, _, a = CircumplexVA(labels=FER_LABELS, exclude_blinks=flag).estimate_fused(fer, expr, names, t, ok)
         out[flag] = series_indices(a, ok, t).mssd
     assert out[True] < 0.5 * out[False]
 

@@ -50,7 +50,7 @@ def _robust(x: np.ndarray, names: Sequence[str], source: str) -> NeutralAnchor:
     med = np.nanmedian(x, axis=0)
     mad = np.nanmedian(np.abs(x - med), axis=0) * MAD_TO_SD
     sd = np.maximum(np.where(np.isfinite(mad), mad, 0.0), spread_floors(names))
-    return NeutralAnchor(med, sd, source, int(len(x)))
+    return NeutralAnchor(med, sd, source, len(x))
 
 
 def anchor_from_spans(expressions: np.ndarray, usable: np.ndarray, time_s: np.ndarray,

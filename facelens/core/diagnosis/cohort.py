@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.annotation.segments import SegmentError, read_segments_csv
+from facelens.core.diagnosis.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
 from facelens.core.diagnosis.model import PortableModel, export_estimator
 from facelens.core.dynamics import PAC_THRESHOLD
-from facelens.core.diagnosis.features import FEATURE_NAMES, MIN_VALID_FRAMES, SessionSeries, subject_features
-from facelens.core.annotation.segments import SegmentError, read_segments_csv
 
 CLASSIFIERS = ("logreg", "gboost")
 DIAGNOSES = {"BD": 1, "MDD": 0}  # BD is the positive class (sensitivity = BD recall)

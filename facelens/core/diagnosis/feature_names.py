@@ -6,6 +6,10 @@ returned as they are, so a newer model never crashes an older display.
 """
 from __future__ import annotations
 
+import math
+
+_INERTIA = ("how slowly {ax} changes in the {{L}} segments (lag-1 autocorrelation at 10 fps; "
+            "the 0.3-s smoothing alone gives about 0.7)")
 LABEL_WORDS = {"happy": "happy", "sad": "sad", "neutral": "neutral"}
 _PER_LABEL = {
     "v_mean": ("average valence (pleasantness) in the {L} segments", "VA units, -1 to +1"),
@@ -16,10 +20,8 @@ _PER_LABEL = {
                "VA units squared"),
     "a_mssd": ("moment-to-moment arousal instability in the {L} segments (MSSD per 0.1-s step)",
                "VA units squared"),
-    "v_inertia": ("how slowly valence changes in the {L} segments (lag-1 autocorrelation at 10 fps; "
-                  "the 0.3-s smoothing alone gives about 0.7)", "-1 to +1"),
-    "a_inertia": ("how slowly arousal changes in the {L} segments (lag-1 autocorrelation at 10 fps; "
-                  "the 0.3-s smoothing alone gives about 0.7)", "-1 to +1"),
+    "v_inertia": (_INERTIA.format(ax="valence"), "-1 to +1"),
+    "a_inertia": (_INERTIA.format(ax="arousal"), "-1 to +1"),
     "v_minus_neutral": ("valence in the {L} segments relative to the person's neutral segments", "VA units"),
     "a_minus_neutral": ("arousal in the {L} segments relative to the person's neutral segments", "VA units"),
 }
@@ -49,6 +51,7 @@ def describe_driver(feature: str, value: float, contribution: float, imputed: bo
     """One line: what the feature is, its value with unit, and which way it pushed the prediction."""
     words, unit = plain_name(feature)
     direction = "towards BD" if contribution > 0 else "towards MDD"
-    shown = "not measured (training average used)" if imputed or value != value else f"{value:.3g}"
-    unit_txt = f" {unit}" if unit and not imputed and value == value else ""
+    measured = not imputed and math.isfinite(value)
+    shown = f"{value:.3g}" if measured else "not measured (training average used)"
+    unit_txt = f" {unit}" if unit and measured else ""
     return f"{words}: {shown}{unit_txt}; pushed {direction} ({contribution:+.2f} log-odds)"

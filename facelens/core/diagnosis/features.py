@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facelens.core.dynamics import PAC_THRESHOLD, SeriesIndices, label_pieces, pooled_indices
 from facelens.core.annotation.segments import Segment
+from facelens.core.dynamics import PAC_THRESHOLD, SeriesIndices, label_pieces, pooled_indices
 
 if TYPE_CHECKING:  # pragma: no cover
     from facelens.core.results import SessionResults

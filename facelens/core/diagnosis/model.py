@@ -21,11 +21,16 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from facelens.core.diagnosis.features import CONTRAST_NAMES, MIN_VALID_SECONDS, SessionSeries, subject_features
+from facelens.core.diagnosis.features import (
+    CONTRAST_NAMES,
+    MIN_VALID_SECONDS,
+    SessionSeries,
+    subject_features,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from facelens.core.results import SessionResults
     from facelens.core.annotation.segments import Segment
+    from facelens.core.results import SessionResults
 
 MODEL_FORMAT = "facelens-bd-mdd/1"
 MODEL_FILE = "model.json"

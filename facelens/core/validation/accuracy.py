@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -106,3 +107,36 @@ def score(data: Labelled, fitted_on_these_labels: bool = False) -> AccuracyResul
         label_sd=(float(np.std(t[ok, 0])), float(np.std(t[ok, 1]))),
         acc7=acc_all if scored else float("nan"),
         recall={c: float(r) for c, r in zip(CLASSES, recall)}, confusion=conf.tolist())
+
+
+def rescore(folder: Path, estimate: Any, fitted_on_these_labels: bool = False) -> AccuracyResult:
+    """Re-run an estimator (``estimators.get(...)``) on each stored still and score it.
+
+    Each image becomes a one-frame :class:`FrameData` from its results file (the stored emotions of
+    a still are FER2013's own posterior: the fusion has no trusted baseline on a first frame).
+    """
+    from facelens.core.results import ResultsError, SessionResults
+    from facelens.core.validation.runner import FrameData
+
+    base = read_cached(folder)
+    rows = list(csv.DictReader((folder / "labels.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"))
+    pva, pc = [], []
+    for r in rows:
+        v = a = float("nan")
+        cls = ""
+        try:
+            with SessionResults.open(folder / r["results"]) as res:
+                if res.n_frames and res.emotions is not None:
+                    d = FrameData(res.time_s[:1], res.quality[:1], res.expressions[:1], res.emotions[:1],
+                                  res.euler[:1].astype(np.float32), np.zeros((1, 1, 3), np.float32))
+                    vv, aa, post = estimate(d)
+                    v, a = float(vv[0]), float(aa[0])
+                    # an estimator without a posterior (geometry only) classifies nothing
+                    if post is not None and np.all(np.isfinite(post[0])) and np.isfinite(v):
+                        cls = FER_TO_CLASS.get(res.emotion_labels[int(np.argmax(post[0]))], "")
+        except ResultsError:
+            pass
+        pva.append((v, a))
+        pc.append(cls)
+    data = Labelled(base.ids, base.true_class, base.true_va, np.array(pva, float), pc, base.source)
+    return score(data, fitted_on_these_labels)

@@ -4,8 +4,11 @@
 the FACS-prototype evidence, then :class:`~facelens.core.affect.va.CircumplexVA`); the ablations
 ``appearance-only`` (FER2013 posterior on the circumplex, no fusion, no geometric cues) and
 ``geometry-only`` (geometric cues alone) take parts of it away. A candidate estimator is added with
-:func:`register`; ``g`` (the temporal regressor) is looked up in :mod:`facelens.core.affect` when
-that module provides ``harness_estimator()``.
+:func:`register`; ``g`` (the temporal regressor) is looked up in :mod:`facelens.core.affect.g_runtime` (or
+``temporal``) when that module provides ``harness_estimator(**params) -> EstimateFn`` (a function of
+:class:`FrameData`, which carries the landmarks G's coefficients are fitted from). An estimator
+fitted on DiffusionFER sets ``fitted_on_diffusionfer = True`` on the returned function, so the
+harness scores its accuracy only out of fold.
 """
 from __future__ import annotations
 
@@ -83,7 +86,7 @@ def _discover() -> None:
     """Register candidate estimators that other modules offer (``harness_estimator``)."""
     import importlib
 
-    for mod, name in (("facelens.core.affect.temporal", "g"),):
+    for mod, name in (("facelens.core.affect.g_runtime", "g"), ("facelens.core.affect.temporal", "g")):
         if name in _REGISTRY:
             continue
         try:

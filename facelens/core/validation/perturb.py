@@ -110,7 +110,7 @@ def _encode_h264(frames: FrameList, crf: int, fps: float) -> FrameList | None:
     buf = io.BytesIO()
     h, w = frames[0].shape[:2]
     with av.open(buf, mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=int(round(fps)))
+        stream = out.add_stream("libx264", rate=round(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
         for f in frames:
@@ -132,7 +132,7 @@ def downscale_reencode(frames: FrameList, crf: int = CRF, fps: float = 10.0) -> 
         return []
     h, w = frames[0].shape[:2]
     hw, ww = max(2, (h // 2) // 2 * 2), max(2, (w // 2) // 2 * 2)  # even sizes for yuv420p
-    small = [cv2.resize(f, (ww, hh), interpolation=cv2.INTER_AREA) for f, hh in zip(frames, [hw] * len(frames))]
+    small = [cv2.resize(f, (ww, hw), interpolation=cv2.INTER_AREA) for f in frames]
     coded = _encode_h264(small, crf, fps)
     if coded is None:
         coded = []

@@ -78,22 +78,22 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
         lines += [f"Reproduce: `{command}`", ""]
     lines += [f"Clips ({len(cfg['clips'])}, first {cfg['max_seconds']:g} s each at 10 fps): "
               + ", ".join(Path(c).stem for c in cfg["clips"]), "",
-              "Targets: segment-mean ICC(2,1) ≥ 0.9 and shift ≤ 0.1 per family; |corr(V, A)| ≤ 0.6; "
-              "segment-order effect ≤ 0.02.", ""]
+              ("Targets: segment-mean ICC(2,1) ≥ 0.9 and shift ≤ 0.1 per family; |corr(V, A)| ≤ 0.6; "
+               "segment-order effect ≤ 0.02."), ""]
     for name, acc in result.get("accuracy", {}).items():
         lines += [f"## Accuracy against labels: {name}", "",
                   "| n | scored | V-CCC | A-CCC | V-RMSE | A-RMSE | V r | A r | pred SD V/A | label SD V/A | 7-class acc |",
                   "|---|---|---|---|---|---|---|---|---|---|---|",
-                  f"| {acc['n']} | {acc['n_scored']} | {_f(acc['v_ccc'])} | {_f(acc['a_ccc'])} | {_f(acc['v_rmse'])} | "
-                  f"{_f(acc['a_rmse'])} | {_f(acc['v_r'])} | {_f(acc['a_r'])} | {_f(acc['pred_sd'][0], 2)}/"
-                  f"{_f(acc['pred_sd'][1], 2)} | {_f(acc['label_sd'][0], 2)}/{_f(acc['label_sd'][1], 2)} | "
-                  f"{_f(acc['acc7'])} |", "",
+                  (f"| {acc['n']} | {acc['n_scored']} | {_f(acc['v_ccc'])} | {_f(acc['a_ccc'])} | "
+                   f"{_f(acc['v_rmse'])} | {_f(acc['a_rmse'])} | {_f(acc['v_r'])} | {_f(acc['a_r'])} | "
+                   f"{_f(acc['pred_sd'][0], 2)}/{_f(acc['pred_sd'][1], 2)} | {_f(acc['label_sd'][0], 2)}/"
+                   f"{_f(acc['label_sd'][1], 2)} | {_f(acc['acc7'])} |"), "",
                   "Per-class recall: " + ", ".join(f"{c} {_f(r, 2)}" for c, r in acc["recall"].items()), "",
                   _confusion_plot(acc["confusion"], CLASSES), ""]
     for est, r in result["estimators"].items():
         lines += [f"## Estimator `{est}`", "", "### Reliability under nuisance (worst variant per family)", "",
-                  "| family | seg ICC V | seg ICC A | seg shift V | seg shift A | frame ICC V | frame ICC A | "
-                  "frame shift V | frame shift A |", "|---|---|---|---|---|---|---|---|---|"]
+                  ("| family | seg ICC V | seg ICC A | seg shift V | seg shift A | frame ICC V | frame ICC A | "
+                   "frame shift V | frame shift A |"), "|---|---|---|---|---|---|---|---|---|"]
         for fam, s in r["families"].items():
             lines.append(f"| {fam} | {_f(s['seg_icc_v'])} | {_f(s['seg_icc_a'])} | {_f(s['seg_shift_v'])} | "
                          f"{_f(s['seg_shift_a'])} | {_f(s['frame_icc_v'])} | {_f(s['frame_icc_a'])} | "

@@ -1,6 +1,6 @@
 """Sampled frames of a recording, as the pipeline samples them, with the harness's timing variants.
 
-:func:`sample_clip` uses the pipeline's own sampler (``Session.iter_sampled``: the frame shown at
+:func:`sample_clip` uses the pipeline's own sampler (``MediaSource.iter_sampled``: the frame shown at
 each sampling instant ``k / fps``). The phase-offset variant samples at twice the rate and keeps
 the odd frames, i.e. the instants ``(k + 1/2) / fps``: the same recording, the same frame rate,
 a different choice of frames. Clips are cut to ``max_seconds`` to keep the harness's CPU cost down.
