@@ -10,17 +10,18 @@ mediapipe's own landmark tracking and the identity of the primary face). Each ca
   largest) and the frame stays usable.
 * ``LOW_CONFIDENCE`` — the mesh is not trustworthy: the face is occluded (a hand, an object) or the
   landmark model is unsure. mediapipe's FaceMesh solution exposes no per-frame score, so the
-  tracker asks for a second opinion: the face crop is mirrored left-right and meshed afresh
-  (detector + landmark model, static mode); mapped back, the two meshes agree closely on a
-  visible face (lower-face RMS 0.1-0.3 cm in template units) and disagree where the model
-  guesses behind an occluder (0.4-0.75 cm with a hand over the mouth).
-  ``confidence = clip(1 - D / (2 * disagreement_at_half), 0, 1)``; no face in the mirror crop
-  gives 0.
+  tracker asks for a second opinion: the landmark model runs once more on the mirrored face, on
+  the tracked face's region mirrored (no detector); mapped back, the two meshes agree closely on
+  a visible face and disagree where the model guesses behind an occluder.
+  ``confidence = clip(1 - D / (2 * disagreement_at_half), 0, 1)`` from the lower-face
+  disagreement ``D``; no face found in the mirrored region gives 0 (:mod:`.quality`).
+  ``occlusion_method="detect"`` is the earlier test (a static FaceMesh, detector + model, on the
+  mirrored crop; 6.3 vs 4.5 CPU ms per check, Wolfgang clip, one run at load 10).
 * ``MOTION_BLUR`` — the variance of the Laplacian of the face crop, resized to ``blur_size``
   pixels square, is below ``blur_threshold``.
 
-Cost (``benchmarks/tracking_speed.py``): the mirrored second opinion costs more than the tracking
-mesh itself (CPU ms per frame on this busy 2-core machine: mesh ~4-5.5, mirror check ~8), and a
+Cost (``benchmarks/tracking_speed.py``): a second opinion costs about as much as the tracking
+mesh itself (CPU ms per frame on this busy 2-core machine: ~4.5 each), and a
 FaceMesh graph asked for several faces runs its face detector on *every* frame while it sees fewer
 faces than that (~2 ms). Two schedules keep the flags at a fraction of that cost (video mode only;
 ``static=True`` checks every image):
@@ -32,31 +33,32 @@ faces than that (~2 ms). Two schedules keep the flags at a fraction of that cost
   through these bands first), and on the ``recheck_after_flag`` frames after a flagged one
   (occlusions last many frames). Frames in between carry the last measured confidence, so an
   occlusion's onset is flagged at most ``occlusion_every_clear - 1`` frames late. The bands were
-  chosen by replaying the every-frame confidences of the four test clips (Wolfgang 197 sampled
-  frames with 48 flagged, single_face 24/0, liveportrait_d3 118/2, noface_face 24 faces/0): the
-  defaults flag exactly the same frames with 47 % of the checks (single_face: 3 of 24); every
-  4th frame without the bands missed 11 of 48. A lower-face appearance-change cue (normalised
-  8x16 thumbnail difference) added no hits in that replay and was left out.
+  chosen with the detector-driven test by replaying its every-frame confidences of the four test
+  clips (Wolfgang 197 sampled frames with 48 flagged, single_face 24/0, liveportrait_d3 118/2,
+  noface_face 24 faces/0): the defaults flagged exactly the same frames with 47 % of the checks;
+  every 4th frame without the bands missed 11 of 48. A lower-face appearance-change cue
+  (normalised 8x16 thumbnail difference) added no hits in that replay and was left out.
 * Face count (``count_every``): a one-face FaceMesh graph tracks the face (no detector while
   tracking); mediapipe's short-range face detector counts the faces when the track starts and every
   ``count_every``-th frame (the count is carried in between). When it sees two or more, a
   ``max_num_faces`` graph takes over (every frame, primary face chosen as above) until it has seen
   one face on ``_SWITCH_BACK`` frames in a row.
 
-``occlusion_every=1, count_every=1`` gives the original every-frame behaviour. Measured in one
-run (load average 12 on 2 cores), CPU ms per sampled frame, original -> defaults: all four clips
-14.8 -> 8.8, single_face 14.5 -> 6.2, Wolfgang (occluded most of the time) 16.0 -> 11.0, with the
-same LOW_CONFIDENCE frames and identical landmarks. Caveat: the bands were tuned on the same
-short clips the tests use; a fast occluder on a clean face is flagged up to 0.7 s late at 10 fps.
-Where the rest goes (profiled on the Wolfgang clip at load < 1, CPU ms per sampled frame): the
-tracking mesh 3.4, the mirror checks 4.1 (their mesh 3.4, pose fits and crop 0.7), the face count
+``occlusion_every=1, count_every=1`` gives the every-frame behaviour. Measured in one run with the
+detector-driven test (load average 12 on 2 cores), CPU ms per sampled frame, every frame ->
+defaults: all four clips 14.8 -> 8.8, single_face 14.5 -> 6.2, Wolfgang (occluded most of the
+time) 16.0 -> 11.0, with the same LOW_CONFIDENCE frames and identical landmarks. Caveat: the bands
+were tuned on the short clips the tests use; a fast occluder on a clean face is flagged up to
+0.7 s late at 10 fps. Where the rest went then (profiled on the Wolfgang clip at load < 1, CPU ms
+per sampled frame): the tracking mesh 3.4, the mirror checks 4.1 (their mesh 3.4, pose fits and
+crop 0.7), the face count
 0.4, the blur measure 0.6 (mostly the INTER_AREA resize), wire-format reading 0.2. mediapipe's
 ``add_packet_to_input_stream`` costs ~0.04 ms CPU: the frame (contiguous uint8 RGB) is copied once
 into an ImageFrame (~0.09 ms) and the graph crops the face region itself; the milliseconds a
 profiler shows there are wall time spent retaking the GIL from the pipeline's other threads.
 Three things were cut without changing any output: the mirror crop is flipped with
 ``cv2.flip`` (numpy copied the negative-stride view element by element, ~0.9 ms), the graphs
-run without the solution API's per-call namedtuple and message parsing (:func:`_serialized`),
+run without the solution API's per-call namedtuple and message parsing (:class:`.adapter.Graph`),
 and the several-face graph is built only when needed.
 ``EXTREME_POSE`` is decided by :func:`facelens.core.face.geometry.apply_pose_quality`.
 mediapipe and OpenCV are imported lazily (the first tracker costs ~0.5 s to start).

@@ -14,7 +14,7 @@ import numpy as np
 from facelens.core.common.types import FaceObservation, Quality
 from facelens.core.face.tracking import adapter
 from facelens.core.face.tracking.quality import (
-    DEFAULT_BLUR_SIZE, DEFAULT_BLUR_THRESHOLD, DEFAULT_DISAGREEMENT_AT_HALF, DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_BLUR_SIZE, DEFAULT_BLUR_THRESHOLD, DEFAULT_MIN_CONFIDENCE,
     MirrorCheck, OcclusionSchedule, bbox_of, blur_measure, frame_quality)
 
 DEFAULT_OCCLUSION_EVERY = 4
@@ -49,7 +49,8 @@ class FaceTracker:
         ``"region"``: the landmark model on the mirrored face region (default); ``"detect"``: a
         static FaceMesh (detector + model) on the mirrored crop, the earlier test.
     disagreement_at_half
-        Mirror disagreement (template cm) that gives confidence 0.5.
+        Mirror disagreement (template cm) that gives confidence 0.5 (default: the method's own,
+        :data:`~.quality.DEFAULT_DISAGREEMENT_AT_HALF`).
     occlusion_every, occlusion_every_clear, clear_above, recheck_below, recheck_after_flag
         The occlusion schedule (:class:`~.quality.OcclusionSchedule`; ``occlusion_every_clear``
         defaults to twice ``occlusion_every``, 1 when that is 1).
@@ -64,8 +65,8 @@ class FaceTracker:
                  min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5,
                  blur_threshold: float = DEFAULT_BLUR_THRESHOLD, blur_size: int = DEFAULT_BLUR_SIZE,
                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, reacquire_radius: float = 1.0,
-                 occlusion_check: bool = True, occlusion_method: str = "detect",
-                 disagreement_at_half: float = DEFAULT_DISAGREEMENT_AT_HALF,
+                 occlusion_check: bool = True, occlusion_method: str = "region",
+                 disagreement_at_half: float | None = None,
                  occlusion_every: int = DEFAULT_OCCLUSION_EVERY, occlusion_every_clear: int | None = None,
                  clear_above: float = DEFAULT_CLEAR_ABOVE, recheck_below: float = DEFAULT_RECHECK_BELOW,
                  recheck_after_flag: int = DEFAULT_RECHECK_AFTER_FLAG,
