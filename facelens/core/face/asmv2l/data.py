@@ -123,9 +123,9 @@ def crop_frame(rgb: np.ndarray, landmarks: np.ndarray, size: int = CROP_SIZE) ->
 
 
 def _frames(path: Path, is_video: bool, fps: float, max_per_video: int) -> Iterator[tuple[int, np.ndarray]]:
-    from facelens.core.media.video import open_session
+    from facelens.core.media.video import open_media
 
-    with open_session(path) as sess:
+    with open_media(path) as sess:
         n = sess.n_sampled(fps) if is_video else 1
         step = max(1, int(np.ceil(n / max_per_video))) if is_video else 1
         for f in sess.iter_sampled(fps):
