@@ -138,3 +138,32 @@ def test_validate_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
     assert main(["validate", "--media", str(tmp_path / "m"), "--variants", "sepia"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("facelens: error:") for e in err)
+
+
+def _sim_session(group: str, seed: int = 3):
+    from facelens.core.diagnosis.features import SessionSeries
+    from facelens.core.diagnosis.simulate import simulate_session
+
+    s = simulate_session(np.random.default_rng(seed), group, 1.0)
+    return SessionSeries(s["time_s"], s["valence"], s["arousal"], s["quality"] == 0, s["segments"])
+
+
+def test_prediction_refuses_when_nuisance_moves_it_or_the_rate_differs():
+    from facelens.core.diagnosis.model import Prediction, Refusal, load_model, predict_subject
+
+    model = load_model(None)
+    s = _sim_session("BD")
+    ok = predict_subject(model, [s], nuisance_probabilities=[])
+    assert isinstance(ok, Prediction) and ok.calibrated is not None and ok.drivers_plain
+    lo, hi, n = ok.calibrated
+    assert 0.0 <= lo <= hi <= 1.0 and n > 0
+    assert all("log-odds" in d and "_" not in d.split(":")[0] for d in ok.drivers_plain)  # no raw names
+    p = ok.probability_bd
+    shaky = predict_subject(model, [s], nuisance_probabilities=[p, min(1.0, p + 0.2) if p < 0.8 else p - 0.2])
+    assert isinstance(shaky, Refusal) and any("unstable" in r for r in shaky.reasons)
+    steady = predict_subject(model, [s], nuisance_probabilities=[p + 0.05 if p < 0.9 else p - 0.05])
+    assert isinstance(steady, Prediction)
+    faster = type(s)(s.time_s * (10.0 / 24.0), s.valence, s.arousal, s.usable,
+                     [type(g)(g.start_s * 10 / 24, g.end_s * 10 / 24, g.label) for g in s.segments])
+    r = predict_subject(model, [faster])  # the same 150 frames per label at 24 frames/s: 6.25 s each
+    assert isinstance(r, Refusal) and any("sampled at 24.0 frames/s" in x for x in r.reasons)

@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="optional model folder (default: the shipped reference model), then the results file")
     q.add_argument("--segments", required=True, help="segments CSV of the results file")
     q.add_argument("--json", action="store_true")
+    q.add_argument("--nuisance-check", action="store_true",
+                   help="re-analyse the recording under 3 nuisance perturbations and refuse when P(BD) moves > 0.1")
     q.set_defaults(func=run_predict)
 
 
@@ -170,6 +172,18 @@ def _overlap_warning(overlap: dict[str, Any]) -> str:
     return ""
 
 
+def _nuisance(res: Any, segs: Any, model: Any) -> list[float] | None:
+    """P(BD) under the validity harness's session perturbations, or None (said on stderr) without the video."""
+    from facelens.core.validation.session_check import nuisance_probabilities
+
+    video = Path(str(res.meta.get("video_path", "")))
+    if not video.is_file():
+        print("nuisance check skipped: the analysed recording is not available", file=sys.stderr)
+        return None
+    fps = float(res.params.get("fps", 10.0))
+    return nuisance_probabilities(video, segs, model, fps=fps)
+
+
 def run_predict(args: argparse.Namespace) -> int:
     from facelens.core.diagnosis.model import Refusal, predict_subject
     from facelens.core.dynamics import jsonable
@@ -179,7 +193,8 @@ def run_predict(args: argparse.Namespace) -> int:
     model = _load_model(args.paths[0] if len(args.paths) == 2 else None)
     res, segs = open_inputs(args.paths[-1], args.segments)
     with res:
-        out = predict_subject(model, [(res, segs)])
+        nuisance = _nuisance(res, segs, model) if args.nuisance_check else None
+        out = predict_subject(model, [(res, segs)], nuisance_probabilities=nuisance)
     if isinstance(out, Refusal):
         if args.json:
             print(json.dumps(jsonable({"refused": True, **asdict(out)}), indent=1))

@@ -82,6 +82,32 @@ register("appearance-only", lambda **kw: circumplex("appearance", **kw))
 register("geometry-only", lambda **kw: circumplex("geometry", **kw))
 
 
+def g_estimator(**params: Any) -> EstimateFn:
+    """The shipped temporal regressor G (``models/g``) run as the harness sees a session: pose-free
+    meshes -> morphable-model expression coefficients (causal fit, as the pipeline stores them) ->
+    G, with the raw FER2013 posterior appended when its card says ``coef+appearance``. G was fitted on
+    the DiffusionFER labels, so the harness does not score its accuracy there (its own CV does)."""
+    from facelens.core.affect.fer import FER_LABELS
+    from facelens.core.affect.g_runtime import G_LABELS, GRunner, load_default_g
+    from facelens.core.face import geometry
+    from facelens.core.face.morphable import fit_session
+
+    model = load_default_g()
+    to_fer = [G_LABELS.index({"angry": "anger"}.get(lab, lab)) for lab in FER_LABELS]
+
+    def run(d: FrameData) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        pose = geometry.head_pose_batch(d.landmarks)
+        posefree = geometry.posefree_batch(d.landmarks, pose["rotation"], pose["translation"], pose["scale"])
+        x = fit_session(posefree, d.usable).expression
+        if model.card.get("inputs") == "coef+appearance":
+            x = np.concatenate([x, d.fer.astype(np.float64)], axis=1)
+        va, p = GRunner(model).step(x, d.usable)
+        return va[:, 0], va[:, 1], p[:, to_fer]
+
+    run.fitted_on_diffusionfer = True  # type: ignore[attr-defined]
+    return run
+
+
 def _discover() -> None:
     """Register candidate estimators that other modules offer (``harness_estimator``)."""
     import importlib
@@ -96,6 +122,14 @@ def _discover() -> None:
         factory = getattr(m, "harness_estimator", None)
         if callable(factory):
             register(name, factory)
+    if "g" not in _REGISTRY:
+        try:
+            from facelens.core.affect.g_runtime import default_g_path
+
+            if default_g_path().is_file():
+                register("g", g_estimator)
+        except ImportError:
+            pass
 
 
 def available() -> list[str]:
