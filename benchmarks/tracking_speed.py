@@ -123,7 +123,7 @@ def _against(videos: list[Path], fps: float, repeat: int, other: Path) -> int:
             for name, tree in trees.items():
                 proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(video),
                                        "--fps", str(fps)], env={**os.environ, "PYTHONPATH": str(tree)},
-                                      cwd=tree, capture_output=True, text=True)
+                                      cwd=tree, capture_output=True, text=True, check=False)
                 line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
                 if proc.returncode or not line:
                     raise SystemExit(f"{tree}: {proc.stderr.strip()[-600:]}")

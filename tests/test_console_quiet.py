@@ -11,10 +11,10 @@ from facelens.core.common.console import hidden, native_log_filter
 CHATTER = [
     b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
     b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
-    b"W0000 00:00:1796185896.016246   10071 inference_feedback_manager.cc:114] Feedback manager requires "
-    b"a model with a single signature inference. Disabling support for feedback tensors.",
-    b"W0000 00:00:1796185896.104790   10069 landmark_projection_calculator.cc:186] Using NORM_RECT without "
-    b"IMAGE_DIMENSIONS is only supported for the square ROI.",
+    (b"W0000 00:00:1796185896.016246   10071 inference_feedback_manager.cc:114] Feedback manager requires "
+     b"a model with a single signature inference. Disabling support for feedback tensors."),
+    (b"W0000 00:00:1796185896.104790   10069 landmark_projection_calculator.cc:186] Using NORM_RECT without "
+     b"IMAGE_DIMENSIONS is only supported for the square ROI."),
 ]
 
 
@@ -38,7 +38,8 @@ def test_filter_drops_chatter_and_keeps_the_rest_in_order(capfd):
 def _analyze(media: Path, tmp_path: Path, *flags: str) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("facelens")
     return subprocess.run([str(exe), *flags, "analyze", str(media / "images" / "pyfeat_happy_single_face.jpg"),
-                           "-o", str(tmp_path / f"r{len(flags)}.h5")], capture_output=True, timeout=300)
+                           "-o", str(tmp_path / f"r{len(flags)}.h5")], check=False, capture_output=True,
+                          timeout=300)
 
 
 def test_cli_hides_native_lines_unless_verbose(media, tmp_path):

@@ -70,11 +70,22 @@ schedules), :mod:`.quality` (occlusion test, blur, the flag rule shared with the
 from __future__ import annotations
 
 from facelens.core.face.tracking.policy import (
-    DEFAULT_CLEAR_ABOVE, DEFAULT_COUNT_EVERY, DEFAULT_OCCLUSION_EVERY, DEFAULT_RECHECK_AFTER_FLAG,
-    DEFAULT_RECHECK_BELOW, FaceTracker)
+    DEFAULT_CLEAR_ABOVE,
+    DEFAULT_COUNT_EVERY,
+    DEFAULT_OCCLUSION_EVERY,
+    DEFAULT_RECHECK_AFTER_FLAG,
+    DEFAULT_RECHECK_BELOW,
+    FaceTracker,
+)
 from facelens.core.face.tracking.quality import (
-    DEFAULT_BLUR_SIZE, DEFAULT_BLUR_THRESHOLD, DEFAULT_DISAGREEMENT_AT_HALF, DEFAULT_MIN_CONFIDENCE,
-    bbox_of, blur_measure, frame_quality)
+    DEFAULT_BLUR_SIZE,
+    DEFAULT_BLUR_THRESHOLD,
+    DEFAULT_DISAGREEMENT_AT_HALF,
+    DEFAULT_MIN_CONFIDENCE,
+    bbox_of,
+    blur_measure,
+    frame_quality,
+)
 
 _bbox = bbox_of  # the name the torch backend imports
 

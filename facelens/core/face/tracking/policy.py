@@ -14,8 +14,15 @@ import numpy as np
 from facelens.core.common.types import FaceObservation, Quality
 from facelens.core.face.tracking import adapter
 from facelens.core.face.tracking.quality import (
-    DEFAULT_BLUR_SIZE, DEFAULT_BLUR_THRESHOLD, DEFAULT_MIN_CONFIDENCE,
-    MirrorCheck, OcclusionSchedule, bbox_of, blur_measure, frame_quality)
+    DEFAULT_BLUR_SIZE,
+    DEFAULT_BLUR_THRESHOLD,
+    DEFAULT_MIN_CONFIDENCE,
+    MirrorCheck,
+    OcclusionSchedule,
+    bbox_of,
+    blur_measure,
+    frame_quality,
+)
 
 DEFAULT_OCCLUSION_EVERY = 4
 DEFAULT_CLEAR_ABOVE = 0.75  # single_face (clean, frontal): 5th-75th percentile 0.78-0.86
