@@ -87,3 +87,37 @@ def test_reconstructor_batches_frames(run, media):
     assert parse_reconstruction("asmv2l:x.pt")[1].name == "x.pt"
     with pytest.raises(ValueError):
         parse_reconstruction("deca")
+
+
+def test_analysis_stage_columns_and_resume(run, media, tmp_path):
+    import cv2
+    import h5py
+
+    from facelens.core.analysis.asmv2l_stage import CROPS_KEY, AsmV2LStage, block_crops, needs_crops
+    from facelens.core.face.geometry import head_pose_batch
+    from facelens.core.face.tracking import FaceTracker
+
+    _, out = run
+    rgb = cv2.imread(str(media / "images" / "pyfeat_happy_single_face.jpg"))[:, :, ::-1].copy()
+    with FaceTracker(static=True) as t:
+        lm = t.process(rgb).landmarks
+    lms = np.stack([lm, lm, np.full_like(lm, np.nan)]).astype(np.float32)
+    pose = head_pose_batch(lms)
+    cols = {"landmarks": lms, "rotation": pose["rotation"], "translation": pose["translation"],
+            "scale": pose["scale"], "quality": np.array([0, 0, 2], np.uint8)}
+    cols[CROPS_KEY] = block_crops([rgb] * 3, lms, cols["quality"])
+    stage = AsmV2LStage(out / "asmv2l.pt", device="cpu")
+    c = stage.columns(cols)
+    assert CROPS_KEY not in cols  # never reaches the writer
+    k_exp, k_id = stage.coef_sizes
+    assert c["coef_exp"].shape == (3, k_exp) and c["coef_id"].shape == (3, k_id)
+    assert np.isfinite(c["coef_exp"][:2]).all() and np.isnan(c["coef_exp"][2]).all()
+    assert np.isfinite(c["fit_residual"][:2]).all()
+    # resume: the identity mean continues from the stored coefficients
+    h5 = tmp_path / "p.h5"
+    with h5py.File(h5, "w") as f:
+        f.create_group("frames").create_dataset("coef_id", data=c["coef_id"])
+    again = AsmV2LStage(out / "asmv2l.pt", device="cpu")
+    again.warm_up(h5, 3)
+    np.testing.assert_allclose(again.rec.identity, stage.rec.identity, rtol=1e-5, atol=1e-6)
+    assert stage.card()["sha256"] and needs_crops("asmv2l") and not needs_crops("fit")

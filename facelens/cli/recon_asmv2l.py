@@ -38,13 +38,37 @@ def register_recon(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("datasets", type=Path, nargs="+", metavar="DATASET")
     ev.add_argument("--split", choices=("all", "val", "train"), default="all",
                     help="val/train: the checkpoint's held-out / training sessions only")
-    ev.add_argument("--g", type=Path, help="temporal regressor G (.pt from `facelens train-va`) for E-ACC/V-CCC/A-CCC")
+    ev.add_argument("--g", help="temporal regressor G for E-ACC/V-CCC/A-CCC: 'default' (the shipped one) or a G .npz")
     ev.add_argument("--prepared", type=Path)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--fps", type=float, default=2.0)
     ev.add_argument("--max-per-video", type=int, default=30)
     ev.add_argument("--json", type=Path, help="also write the metrics here")
     ev.set_defaults(func=_eval)
+
+    ls = sub.add_parser("checkpoints", help="AsmV2L weights found (shipped and user models folder) with their cards")
+    ls.add_argument("--json", action="store_true", help="print the list as JSON")
+    ls.set_defaults(func=_list)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from facelens.core.face.asmv2l.inference import checkpoint_folders, list_checkpoints
+
+    rows = list_checkpoints()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print("no AsmV2L weights in " + ", ".join(str(f) for f in checkpoint_folders()))
+    for r in rows:
+        if "error" in r:
+            print(f"{r['path']}: {r['error']}")
+            continue
+        m = r["metrics_held_out"]
+        nme = f"held-out NME {m['nme']:.4f} (mean shape {m.get('nme_mean_shape', float('nan')):.4f})" if "nme" in m else ""
+        print(f"{r['id']}: {r['path']} sha256 {r['sha256'][:12]}... epochs {r['epochs']} {nme}; "
+              f"data {', '.join(map(str, r['training_data']))}")
+    return 0
 
 
 def _device(spec: str) -> str:
@@ -157,17 +181,7 @@ def _eval(args: argparse.Namespace) -> int:
         frames = frames.subset(np.flatnonzero(held if args.split == "val" else ~held))
     if not len(frames):
         raise CommandError("no usable face in the selected frames", code=3)
-    g, names = None, ()
-    if args.g:
-        from facelens.core.affect.temporal import AFFECTNET_LABELS, TemporalRegressor
-
-        try:
-            g, names = TemporalRegressor.load(args.g), AFFECTNET_LABELS
-        except Exception as exc:  # noqa: BLE001 - any unreadable model file is a usage error
-            raise UsageError(f"--g {args.g}: {type(exc).__name__}: {exc}") from None
-        if g.cfg.n_features != morph.n_expression:
-            raise UsageError(f"--g {args.g} takes {g.cfg.n_features} features, not the model's {morph.n_expression} "
-                             "expression coefficients")
+    g, names = (None, ()) if not args.g else _load_g(args.g, frames, morph.n_expression)
     res = evaluate(net, resize_crops(frames.crops, net.cfg.input_size), frames, state.get("train_mean_landmarks"),
                    g=g, class_names=names, device=device)
     for k, v in res.items():
@@ -175,3 +189,45 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(res, indent=1), encoding="utf-8")
     return 0
+
+
+class _GOnFrames:
+    """G run over one session's frames: the network's (or the fit's) coefficients, plus the FER2013
+    posterior of each frame's crop when G's card says its inputs are ``coef+appearance``."""
+
+    def __init__(self, model, appearance) -> None:
+        from facelens.core.affect.g_runtime import GRunner
+
+        self.runner = GRunner(model)
+        self.appearance = appearance
+
+    def predict(self, coef, rows):
+        import numpy as np
+
+        x = coef if self.appearance is None else np.concatenate([coef, self.appearance[rows]], axis=1)
+        self.runner.reset()
+        return self.runner.step(x, np.ones(len(x), bool))
+
+
+def _load_g(spec: str, frames, n_exp: int):
+    import numpy as np
+
+    from facelens.core.affect.g_runtime import G_LABELS, GModel, GModelError, load_default_g
+
+    try:
+        model = load_default_g() if spec == "default" else GModel.load(Path(spec))
+    except (GModelError, OSError) as exc:
+        raise UsageError(f"--g {spec}: {exc}") from None
+    extra = model.n_inputs - n_exp
+    if extra not in (0, 7):
+        raise UsageError(f"--g {spec} takes {model.n_inputs} inputs, not {n_exp} coefficients (+ 7 appearance)")
+    appearance = None
+    if extra:
+        from facelens.core.affect.fer import FerEmotionModel
+
+        fer = FerEmotionModel(device="cpu")
+        side = frames.crops.shape[1]
+        lm = frames.landmarks[:, :468, :2] * side
+        boxes = [np.r_[b.min(0), b.max(0)] for b in lm]
+        appearance = np.asarray(fer.predict_faces(list(frames.crops), boxes), np.float64)
+    return _GOnFrames(model, appearance), G_LABELS

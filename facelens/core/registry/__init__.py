@@ -56,7 +56,8 @@ class ModelCard:
 
     @property
     def kind(self) -> str:
-        """Source kind: ``pypi-wheel``, ``installed-package``, ``user-file`` or ``trained``."""
+        """Source kind: ``pypi-wheel``, ``installed-package``, ``user-file``, ``trained`` or ``shipped``
+        (a small file in the software's own ``models`` folder, at ``source.path``)."""
         return str(self.source.get("kind", ""))
 
     def as_dict(self) -> dict:
@@ -154,6 +155,10 @@ class ModelRegistry:
             except metadata.PackageNotFoundError:
                 return None
             return Path(str(dist.locate_file(card.source["path"])))
+        if card.kind == "shipped":
+            from facelens.core.common.paths import models_src_dir
+
+            return models_src_dir() / card.source["path"]
         return user_dir() / card.file
 
     def status(self, model_id: str) -> str:
@@ -196,6 +201,10 @@ class ModelRegistry:
             pkg = f"{card.source['package']}=={card.source['package_version']}"
             what = "missing" if state == "missing" else "corrupted (SHA-256 mismatch)"
             raise ModelError(f"model '{model_id}' is {what}: reinstall {pkg}")
+        if card.kind == "shipped":
+            what = "missing" if state == "missing" else "corrupted (SHA-256 mismatch)"
+            raise ModelError(f"model '{model_id}' is {what} at {where}: reinstall FaceLens or rebuild it "
+                             f"({card.source.get('reproduce', 'see its model card')})")
         raise ModelError(f"model '{model_id}' not found: put {card.file} into {user_dir()}")
 
     def fetch(self, model_id: str, log: Callable[[str], None] = print) -> Path:

@@ -82,7 +82,7 @@ def _g_metrics(g: object, exp_cm: np.ndarray, frames: FrameSet, suffix: str,
     cls = np.full(len(frames), -1)
     for s in np.unique(frames.session):
         rows = np.flatnonzero(frames.session == s)
-        v, p = g.predict(exp_cm[rows])  # type: ignore[attr-defined]
+        v, p = g.predict(exp_cm[rows], rows)  # type: ignore[attr-defined]
         va[rows], cls[rows] = v, np.argmax(np.nan_to_num(p, nan=-1.0), axis=1)
     names = list(class_names)
     lab = np.array([names.index(LABEL_ALIASES.get(x, x)) if LABEL_ALIASES.get(x, x) in names else -1
@@ -101,7 +101,8 @@ def evaluate(net: torch.nn.Module, images: torch.Tensor, frames: FrameSet, train
              g: object | None = None, class_names: tuple[str, ...] = (), device: str = "cpu") -> dict[str, float]:
     """All metrics of the module notes for ``frames`` (their coefficient targets must be filled).
 
-    ``g`` has ``predict((T, K_exp) cm) -> (va (T, 2), probabilities (T, C))`` with classes
+    ``g`` has ``predict((T, K_exp) cm, rows) -> (va (T, 2), probabilities (T, C))`` (``rows``: the
+    frames' indices in ``frames``, one session in time order) with classes
     ``class_names`` (the caller loads it: G lives in the affect stage, above this package).
     """
     p = predict(net, images, device, photometric=True)

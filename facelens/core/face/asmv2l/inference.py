@@ -128,3 +128,46 @@ class AsmV2LReconstructor:
                 self._n += 1
             ident[i] = self._sum / max(self._n, 1) * sd_id
         return FrameCoefficients(identity=self.identity, expression=expr, residual=res, identity_frames=ident)
+
+
+def checkpoint_folders() -> list[Path]:
+    """Where AsmV2L weights are looked for: the shipped ``models/asmv2l`` and ``<user models>/asmv2l``."""
+    from facelens.core.common.paths import models_src_dir
+    from facelens.core.registry import user_dir
+
+    out = []
+    try:
+        out.append(models_src_dir() / "asmv2l")
+    except FileNotFoundError:
+        pass
+    return out + [user_dir() / "asmv2l"]
+
+
+def list_checkpoints() -> list[dict]:
+    """Every AsmV2L weights/checkpoint file in :func:`checkpoint_folders` with its card.
+
+    Each entry: ``path``, ``sha256``, and the card's ``id``, ``training_data``, ``epochs`` and
+    ``metrics_held_out`` (empty for a training checkpoint, whose card is written at export).
+    """
+    from facelens.core.common.hashing import sha256_file
+
+    rows = []
+    for folder in checkpoint_folders():
+        for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
+            try:
+                card = dict(ckpt.load(path).get("card") or {})
+            except ckpt.CheckpointError as exc:
+                rows.append({"path": str(path), "error": str(exc)})
+                continue
+            rows.append({"path": str(path), "sha256": sha256_file(path), "id": card.get("id", path.stem),
+                         "training_data": card.get("training_data", []), "epochs": card.get("epochs"),
+                         "metrics_held_out": card.get("metrics_held_out", {})})
+    return rows
+
+
+def default_checkpoint() -> Path:
+    """The registry's ``asmv2l-small`` weights (verified against the manifest's SHA-256)."""
+    from facelens.core.registry import registry
+
+    return registry.path(REGISTRY_ID)
+
