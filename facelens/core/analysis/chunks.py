@@ -43,7 +43,7 @@ from typing import Any, Self
 import numpy as np
 
 from facelens.core.common.types import SampledFrame
-from facelens.core.media.video import MediaSource, VideoSource, _covers_target, _open_container
+from facelens.core.media.video import MediaSource, VideoSource, open_container
 
 DECODE_BUDGET_BYTES = 256 * 2**20  # decoded RGB frames waiting in all chunk decoders together
 
@@ -92,7 +92,7 @@ def plan_samples(session: MediaSource, fps: float) -> SamplePlan | None:
     """
     if not isinstance(session, VideoSource) or fps <= 0:
         return None
-    container = _open_container(session.path)
+    container = open_container(session.path)
     try:
         stream = container.streams.video[0]
         pts: list[int] = []
@@ -112,14 +112,8 @@ def plan_samples(session: MediaSource, fps: float) -> SamplePlan | None:
     ordered = np.unique(np.asarray(pts, dtype=np.int64))  # presentation order; duplicates dropped
     if expected and ordered.size < 0.95 * expected:
         return None
-    tb, start = session._tb, session._start
-    rate = Fraction(fps).limit_denominator(10000)
-    end = Fraction(session.info.duration_s).limit_denominator(10**6)
-    times = [(int(p) - start) * tb for p in ordered]
-    sampled = [i for i in range(len(times) - 1) if _covers_target(times[i], times[i + 1], rate)]
-    if _covers_target(times[-1], session._end_of_last(times[-1], end), rate):
-        sampled.append(len(times) - 1)
-    return SamplePlan(ordered, np.asarray(sampled, dtype=np.int64), start, tb)
+    sampled = session.sampled_positions(ordered, fps)  # the media stage owns the sampling rule
+    return SamplePlan(ordered, np.asarray(sampled, dtype=np.int64), session._start, session._tb)
 
 
 def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
@@ -137,7 +131,7 @@ def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
     lo = int(plan.sampled[first])
     hi = int(plan.sampled[stop]) if stop < plan.n_sampled else int(plan.pts.size)  # span end (ordinal)
     target = int(plan.pts[lo])
-    container = _open_container(session.path)
+    container = open_container(session.path)
     try:
         stream = container.streams.video[0]
         if codec_threads > 1:
@@ -157,7 +151,7 @@ def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
                 raise ChunkMismatch(f"decoded frame at pts {p}, planned {int(plan.pts[ordinal])} "
                                     f"({plan.time_of(ordinal):.3f} s)")
             if k < stop and ordinal == int(plan.sampled[k]):
-                yield SampledFrame(k, ordinal, plan.time_of(ordinal), session._rgb(frame))
+                yield SampledFrame(k, ordinal, plan.time_of(ordinal), session.to_rgb(frame))
                 k += 1
             ordinal += 1
             if ordinal >= hi:

@@ -43,7 +43,7 @@ def av_errors() -> tuple[type[BaseException], ...]:
     return _AV_ERRORS
 
 
-def _open_container(path: Path) -> Any:
+def open_container(path: Path) -> Any:
     """Open with threaded decoding (PyAV releases the GIL while decoding)."""
     import av
 
@@ -133,7 +133,7 @@ class VideoSource(MediaSource):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        container = _open_container(path)
+        container = open_container(path)
         try:
             if not container.streams.video:
                 raise VideoError(f"{path.name} has no video track")
@@ -195,7 +195,7 @@ class VideoSource(MediaSource):
         pts = frame.pts if frame.pts is not None else frame.dts
         return fallback if pts is None else (pts - self._start) * self._tb
 
-    def _rgb(self, frame: Any) -> np.ndarray:
+    def to_rgb(self, frame: Any) -> np.ndarray:
         return _upright(frame.to_ndarray(format="rgb24"), self._rotation)
 
     def _timed_frames(self, container: Any) -> Iterator[tuple[int, Fraction, Any]]:
@@ -218,23 +218,20 @@ class VideoSource(MediaSource):
 
         ``start_index`` skips the first sampled frames without converting them to RGB (resume).
         """
-        if fps <= 0:
-            raise ValueError("fps must be positive")
-        rate = Fraction(fps).limit_denominator(10000)
-        end = Fraction(self.info.duration_s).limit_denominator(10**6)
-        container = _open_container(self.path)
+        rate, end = self._rate_and_end(fps)
+        container = open_container(self.path)
         index = 0
         try:
             held: tuple[int, Fraction, Any] | None = None
             for item in self._timed_frames(container):
                 if held is not None and _covers_target(held[1], item[1], rate):
                     if index >= start_index:
-                        yield SampledFrame(index, held[0], float(held[1]), self._rgb(held[2]))
+                        yield SampledFrame(index, held[0], float(held[1]), self.to_rgb(held[2]))
                     index += 1
                 held = item
             if held is not None and _covers_target(held[1], self._end_of_last(held[1], end), rate):
                 if index >= start_index:
-                    yield SampledFrame(index, held[0], float(held[1]), self._rgb(held[2]))
+                    yield SampledFrame(index, held[0], float(held[1]), self.to_rgb(held[2]))
                 index += 1
         finally:
             container.close()
@@ -242,6 +239,23 @@ class VideoSource(MediaSource):
         if expected and held is not None and held[0] + 1 < 0.95 * expected:
             raise VideoError(f"{self.path.name} is truncated or damaged: decoded {held[0] + 1} of "
                              f"{expected} frames (stopped at {float(held[1]):.2f} s)")
+
+    def _rate_and_end(self, fps: float) -> tuple[Fraction, Fraction]:
+        if fps <= 0:
+            raise ValueError("fps must be positive")
+        return Fraction(fps).limit_denominator(10000), Fraction(self.info.duration_s).limit_denominator(10**6)
+
+    def sampled_positions(self, pts: np.ndarray, fps: float) -> list[int]:
+        """Positions in ``pts`` (every frame's presentation timestamp, in presentation order) of the
+        frames :meth:`iter_sampled` emits at ``fps``: the same rule, planned without decoding."""
+        rate, end = self._rate_and_end(fps)
+        times = [(int(p) - self._start) * self._tb for p in pts]
+        if not times:
+            return []
+        sampled = [i for i in range(len(times) - 1) if _covers_target(times[i], times[i + 1], rate)]
+        if _covers_target(times[-1], self._end_of_last(times[-1], end), rate):
+            sampled.append(len(times) - 1)
+        return sampled
 
     def _end_of_last(self, t_last: Fraction, end: Fraction) -> Fraction:
         """When the last frame stops being shown: the stream's end, else one native frame later."""
@@ -260,7 +274,7 @@ class VideoSource(MediaSource):
         """
         target = Fraction(max(0.0, float(t))).limit_denominator(10**6)
         if self._ra is None:
-            self._ra = _open_container(self.path)
+            self._ra = open_container(self.path)
         state = self._ra_state
         if state is None or not (state[2] <= target < state[2] + _FORWARD_DECODE_LIMIT_S):
             state = self._seek(target)
@@ -294,7 +308,7 @@ class VideoSource(MediaSource):
 
     def _sample_from(self, frame: Any, t: Fraction) -> SampledFrame:
         ordinal = int(round(float(t) * self.info.native_fps)) if self.info.native_fps else 0
-        return SampledFrame(index=-1, frame_index=ordinal, time_s=float(t), rgb=self._rgb(frame))
+        return SampledFrame(index=-1, frame_index=ordinal, time_s=float(t), rgb=self.to_rgb(frame))
 
     def close(self) -> None:
         if self._ra is not None:
