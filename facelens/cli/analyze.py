@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import numpy as np
 from facelens.cli import CommandError, UsageError
 
 EXIT_NO_FACE = 3
-_EXPORT_ROWS = 4096  # rows per chunk: bounded memory for long sessions with landmarks
 
 
 def register(sub: Any) -> None:
@@ -39,6 +37,9 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=_workers, default=None, metavar="N",
                    help="mediapipe backend: threads tracking 30-s chunks side by side (default: auto = one per "
                         "core, at most 2; 1 = sequential); the results do not depend on it")
+    p.add_argument("--va", default="circumplex", choices=["circumplex", "g"],
+                   help="valence/arousal/emotion estimator: circumplex (FER2013 + geometry, default) or g "
+                        "(temporal regressor over the morphable model's coefficients; docs/morphable.md)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted analysis (RESULT.h5.partial)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing OUTPUT even if it is not a FaceLens results file")
@@ -92,7 +93,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         for progress in run_analysis(args.input, out, fps=args.fps, device=args.device, backend=args.backend,
                                      resume=args.resume, batch_size=args.batch_size, workers=args.workers,
-                                     restart_every=args.restart_every):
+                                     restart_every=args.restart_every, va=args.va):
             if bar is None:
                 bar = _progress_bar(progress.total, progress.done)
             bar.total = max(bar.total or 0, progress.total)
@@ -177,45 +178,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 # -- export --------------------------------------------------------------------------------------
-def _column_names(r: Any, landmarks: bool) -> list[str]:
-    names = ["time_s", "frame_index", "face_ok", "quality", "yaw", "pitch", "roll"]
-    names += [f"expr_{n}" for n in r.expression_names]
-    names += [f"emo_{lab}" for lab in r.emotion_labels]
-    if np.isfinite(r.valence).any() or np.isfinite(r.arousal).any():
-        names += ["valence", "arousal"]
-    if landmarks:
-        names += [f"{axis}_{i}" for axis in "xyz" for i in range(478)]
-    return names
-
-
-def export_chunks(r: Any, landmarks: bool = False, rows: int = _EXPORT_ROWS) -> Iterator[Any]:
-    """The export table of a :class:`SessionResults` as pandas DataFrames of ``rows`` rows."""
-    import pandas as pd
-
-    from facelens.core.common.types import Quality
-
-    names = _column_names(r, landmarks)
-    qnames = np.array([q.name.lower() for q in Quality] + ["unknown"] * (256 - len(Quality)), dtype=object)
-    for start in range(0, r.n_frames, rows):
-        sl = slice(start, min(start + rows, r.n_frames))
-        cols: dict[str, Any] = {"time_s": r.time_s[sl], "frame_index": r.frame_index[sl],
-                                "face_ok": r.usable[sl].astype(np.int8), "quality": qnames[r.quality[sl]],
-                                "yaw": r.euler[sl, 0], "pitch": r.euler[sl, 1], "roll": r.euler[sl, 2]}
-        for j, n in enumerate(r.expression_names):
-            cols[f"expr_{n}"] = r.expressions[sl, j]
-        for j, lab in enumerate(r.emotion_labels):
-            cols[f"emo_{lab}"] = r.emotions[sl, j]
-        if "valence" in names:
-            cols["valence"], cols["arousal"] = r.valence[sl], r.arousal[sl]
-        if landmarks:
-            lm = r.landmarks(sl)
-            for a, axis in enumerate("xyz"):
-                for i in range(lm.shape[1]):
-                    cols[f"{axis}_{i}"] = lm[:, i, a]
-        yield pd.DataFrame(cols, columns=names)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
+    from facelens.core.results.export_table import export_chunks
+
     from facelens.cli._common import check_output_file, refuse_same_file, usage_from_os_error
     from facelens.core.common.atomic import atomic_path
 
