@@ -62,6 +62,10 @@ def main() -> int:
         from dataclasses import asdict
 
         result["accuracy"] = {k: asdict(v) for k, v in acc.items()}
+        from facelens.core.validation.accuracy import neutral_spread
+
+        result["identity"] = {"shipped pipeline, DiffusionFER faces labelled neutral":
+                              neutral_spread(read_cached(args.diffusionfer))}
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     cmd = (f"python benchmarks/validity.py --media MEDIA --clips {args.clips} --max-seconds {args.max_seconds:g}"
            + (" --diffusionfer DIFFUSIONFER_BATCH_OUTPUT" if args.diffusionfer else "")

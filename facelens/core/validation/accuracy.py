@@ -140,3 +140,18 @@ def rescore(folder: Path, estimate: Any, fitted_on_these_labels: bool = False) -
         pc.append(cls)
     data = Labelled(base.ids, base.true_class, base.true_va, np.array(pva, float), pc, base.source)
     return score(data, fitted_on_these_labels)
+
+
+def neutral_spread(data: Labelled) -> dict[str, float]:
+    """Identity check: predicted VA of the faces labelled neutral (every one a different person).
+
+    An estimator free of identity would put them all near (0, 0): reported are the mean and SD of
+    predicted valence and arousal and the share of neutral faces beyond 0.2 on either axis.
+    """
+    m = np.array([c == "neutral" for c in data.true_class]) & np.all(np.isfinite(data.pred_va), axis=1)
+    p = data.pred_va[m]
+    if not len(p):
+        return {"n": 0}
+    far = np.mean(np.any(np.abs(p) > 0.2, axis=1))
+    return {"n": len(p), "v_mean": float(p[:, 0].mean()), "v_sd": float(p[:, 0].std()),
+            "a_mean": float(p[:, 1].mean()), "a_sd": float(p[:, 1].std()), "share_beyond_0.2": float(far)}

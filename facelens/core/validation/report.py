@@ -90,6 +90,11 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
                    f"{_f(acc['label_sd'][1], 2)} | {_f(acc['acc7'])} |"), "",
                   "Per-class recall: " + ", ".join(f"{c} {_f(r, 2)}" for c, r in acc["recall"].items()), "",
                   _confusion_plot(acc["confusion"], CLASSES), ""]
+    for name, sp in result.get("identity", {}).items():
+        if sp.get("n"):
+            lines += [f"## Identity: {name}", "", "| n | V mean ± SD | A mean ± SD | share beyond 0.2 |", "|---|---|---|---|",
+                      (f"| {sp['n']} | {_f(sp['v_mean'])} ± {_f(sp['v_sd'])} | {_f(sp['a_mean'])} ± "
+                       f"{_f(sp['a_sd'])} | {_f(sp['share_beyond_0.2'], 2)} |"), ""]
     for est, r in result["estimators"].items():
         lines += [f"## Estimator `{est}`", "", "### Reliability under nuisance (worst variant per family)", "",
                   ("| family | seg ICC V | seg ICC A | seg shift V | seg shift A | frame ICC V | frame ICC A | "
