@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--epochs", type=int, default=40)
     tr.add_argument("--seq-len", type=int, default=50, help="training sequence length in frames (10 fps)")
     tr.add_argument("--seed", type=int, default=0)
+    _g_options(tr)
     tr.set_defaults(func=_train)
 
     ev = subparsers.add_parser("eval-affect", help="V-CCC, A-CCC, V-RMSE, A-RMSE, E-ACC on an AffectNet-like folder")
@@ -27,7 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--model", default="default",
                     help="'default' (FER2013 + circumplex), 'va-temporal' (user models folder) or a .pt file")
     ev.add_argument("--json", type=Path, help="also write the metrics to this JSON file")
+    ev.add_argument("--cv", type=int, default=0, help="with --results: K-fold cross-validation of G (train-va's settings)")
+    ev.add_argument("--epochs", type=int, default=30, help="with --cv: training epochs per fold")
+    ev.add_argument("--seed", type=int, default=0)
+    _g_options(ev)
     ev.set_defaults(func=_eval)
+
+
+def _g_options(p: argparse.ArgumentParser) -> None:
+    """G over the morphable model's coefficients, read from the pipeline's analyses (cli/affect_g.py)."""
+    p.add_argument("--results", type=Path, default=None,
+                   help="`facelens batch` output of the dataset's images (manifest: `facelens recon manifest`): "
+                        "train/score G on what the pipeline stored; --model default then scores the stored values, "
+                        "'g' the shipped G, a .npz another G")
+    p.add_argument("--inputs", choices=("coef", "coef+appearance"), default="coef+appearance",
+                   help="G's inputs with --results: expression coefficients, plus the stored appearance posterior")
+    p.add_argument("--videos", type=Path, nargs="*", default=[],
+                   help="with --results: unlabelled video results (files or batch folders) for G's smoothness term")
 
 
 def _load_features(dataset: Path):
@@ -55,6 +72,10 @@ def _load_features(dataset: Path):
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.results is not None:
+        from facelens.cli.affect_g import train
+
+        return train(args)
     from facelens.core.affect.datasets import image_sequences
     from facelens.core.affect.temporal import TemporalConfig, TemporalRegressor
     from facelens.core.face.geometry import EXPRESSION_NAMES
@@ -135,6 +156,10 @@ def _predict_default(samples, boxes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    if args.results is not None:
+        from facelens.cli.affect_g import evaluate
+
+        return evaluate(args)
     from facelens.core.affect.datasets import affect_metrics
     from facelens.core.common.atomic import atomic_write_text
     from facelens.core.dynamics import jsonable
@@ -152,11 +177,11 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"model: {args.model}   images scored: {m['n_scored']}/{m['n']}")
     for key in ("V-CCC", "A-CCC", "V-RMSE", "A-RMSE", "E-ACC-8", "E-ACC-7"):
         print(f"{key:7s} {m[key]:.3f}" if np.isfinite(m[key]) else f"{key:7s} —  (undefined: {_why_undefined(key, m)})")
-    print(f"for reference only, seed paper (AsmV2L 2026) on AffectNet's validation set: {PAPER_AFFECTNET}; "
+    print(f"for reference only, seed paper (AsmV2L 2026) on AffectNet's validation set: {_paper_affectnet()}; "
           f"comparable only on that same set, and a figure from {m['n_scored']} image(s) carries a wide "
           "uncertainty")
     if args.json:
-        data = {"model": args.model, **m, "paper_reference": PAPER_AFFECTNET,
+        data = {"model": args.model, **m, "paper_reference": _paper_affectnet(),
                 "note": "paper figures: AffectNet validation set; these: the dataset named here"}
         try:
             atomic_write_text(args.json, json.dumps(jsonable(data), indent=1))
@@ -166,7 +191,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 #: The seed paper's AffectNet figures (AsmV2L 2026), printed next to local results for orientation.
-PAPER_AFFECTNET = "V-CCC 0.79, A-CCC 0.71, V-RMSE 0.30, A-RMSE 0.29, E-ACC 0.70 (8-class 0.7125)"
+def _paper_affectnet() -> str:
+    from facelens.core.common.published import affectnet_line
+
+    return affectnet_line()
+
 
 
 def _why_undefined(key: str, m: dict) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.common import published
 from facelens.core.annotation.segments import Segment, segments_to_csv
 from facelens.core.common.types import Quality
 
@@ -44,11 +45,11 @@ GAP_S = 3.0
 TAU_S = 1.0
 ICC = 0.5
 # label -> (valence mean, valence SD, arousal mean, arousal SD) of frame-level estimates.
+# happy and sad: the paper's figures (facelens.core.common.published); neutral: ASSUMPTION (no numbers given)
+_NEUTRAL_ASSUMED = {"BD": (-0.08, 0.08, -0.05, 0.08), "MDD": (-0.04, 0.08, -0.05, 0.08)}
 GROUP_VA: dict[str, dict[str, tuple[float, float, float, float]]] = {
-    "BD": {"happy": (0.411, 0.089, 0.423, 0.092), "sad": (-0.326, 0.067, -0.313, 0.066),
-           "neutral": (-0.08, 0.08, -0.05, 0.08)},  # neutral: ASSUMPTION (paper gives no numbers)
-    "MDD": {"happy": (0.316, 0.096, 0.322, 0.098), "sad": (-0.253, 0.076, -0.217, 0.071),
-            "neutral": (-0.04, 0.08, -0.05, 0.08)},  # neutral: ASSUMPTION
+    g: {**{label: published.GROUP_VA[label][g] for label in ("happy", "sad")}, "neutral": _NEUTRAL_ASSUMED[g]}
+    for g in ("BD", "MDD")
 }
 AR1: dict[str, float] = {"BD": 0.85, "MDD": 0.88}  # ASSUMPTION (direction: Kuppens et al. 2010)
 AR1_SUBJECT_SD = 0.05  # between-subject SD of the AR(1) coefficient (ASSUMPTION)

@@ -1,24 +1,24 @@
 """Published group values printed next to a patient's numbers, for orientation only.
 
-Source: the seed paper itself, AsmV2L (2026), BD versus MDD, 130 BD / 132 MDD patients, its group
+The figures live in :mod:`facelens.core.common.published`. Source: the seed paper itself, AsmV2L (2026), BD versus MDD, 130 BD / 132 MDD patients, its group
 valence/arousal statistics (group mean ± SD of frame-level estimates per elicitation condition, happy
 and sad). For the neutral condition the paper reports no significant difference and gives no numbers
 ("both slightly negative, BD more negative"), so the report prints none.
 """
 from __future__ import annotations
 
+from facelens.core.common import published
 from facelens.core.report_content.sections import PublishedGroup
 
-CITATION = ("AsmV2L (2026), bipolar disorder vs major depressive disorder from facial affect; "
-            "130 BD / 132 MDD patients; group mean ± SD of frame-level valence/arousal estimates.")
+CITATION = published.CITATION
 NEUTRAL_NOTE = "no numbers published (no significant group difference; both slightly negative, BD more negative)"
 ORIENTATION_NOTE = ("Group values are printed for orientation only: they come from another cohort, "
                     "recording protocol and estimator, and a single session is not comparable to a group mean.")
 
 #: label -> (BD, MDD)
 GROUP_VALUES: dict[str, tuple[PublishedGroup, PublishedGroup]] = {
-    "happy": (PublishedGroup(0.411, 0.089, 0.423, 0.092), PublishedGroup(0.316, 0.096, 0.322, 0.098)),
-    "sad": (PublishedGroup(-0.326, 0.067, -0.313, 0.066), PublishedGroup(-0.253, 0.076, -0.217, 0.071)),
+    label: (PublishedGroup(*groups["BD"]), PublishedGroup(*groups["MDD"]))
+    for label, groups in published.GROUP_VA.items()
 }
 
 #: Plain-language meaning of the dynamics indices, with the papers that define them (docs/dynamics.md).
