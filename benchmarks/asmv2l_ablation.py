@@ -9,7 +9,7 @@ Rows (cumulative, as in the paper):
 * ``+area weighting``: + adaptive region weights in the landmark, L_CJ and L_WT losses.
 
 Metrics on the held-out sessions (persons) of the split, with the mean-shape baselines of the same run
-(``facelens.core.face.asmv2l.evaluate``). The VGG-feature loss of the paper is replaced by the
+(``facelens.core.training.asmv2l.evaluate``). The VGG-feature loss of the paper is replaced by the
 photometric error (no VGG weights are reachable here). E-ACC / V-CCC / A-CCC go through a temporal
 regressor G when ``--g`` names one.
 
@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROWS = (("baseline", dict(image_rec=False, text_rec=False, area_weighting=False)),
-        ("+image rec", dict(image_rec=True, text_rec=False, area_weighting=False)),
-        ("+text rec", dict(image_rec=True, text_rec=True, area_weighting=False)),
-        ("+area weighting", dict(image_rec=True, text_rec=True, area_weighting=True)))
+ROWS = (("baseline", {"image_rec": False, "text_rec": False, "area_weighting": False}),
+        ("+image rec", {"image_rec": True, "text_rec": False, "area_weighting": False}),
+        ("+text rec", {"image_rec": True, "text_rec": True, "area_weighting": False}),
+        ("+area weighting", {"image_rec": True, "text_rec": True, "area_weighting": True}))
 
 
 def main() -> int:
@@ -50,12 +50,12 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from facelens.core.face.asmv2l.data import FrameSet, with_targets
-    from facelens.core.face.asmv2l.evaluate import evaluate
     from facelens.core.face.asmv2l.network import AsmConfig
-    from facelens.core.face.asmv2l.train import TrainOptions, Trainer
     from facelens.core.face.morphable import load_default
     from facelens.core.face.topology import triangles
+    from facelens.core.training.asmv2l.data import FrameSet, with_targets
+    from facelens.core.training.asmv2l.evaluate import evaluate
+    from facelens.core.training.asmv2l.train import Trainer, TrainOptions
 
     morph = load_default()
     frames = with_targets(FrameSet.load(args.prepared), morph)

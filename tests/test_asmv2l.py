@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from facelens.core.face.asmv2l import checkpoint as ckpt
-from facelens.core.face.asmv2l.data import FrameSet
 from facelens.core.face.asmv2l.network import AsmConfig, AsmV2L
 from facelens.core.face.asmv2l.regions import REGIONS, vertex_regions
 from facelens.core.face.asmv2l.render import interpolate, rasterize
 from facelens.core.face.asmv2l.text import describe
-from facelens.core.face.asmv2l.train import TrainOptions, Trainer
 from facelens.core.face.geometry import EXPRESSION_NAMES, template
 from facelens.core.face.topology import triangles
+from facelens.core.training.asmv2l.data import FrameSet
+from facelens.core.training.asmv2l.train import Trainer, TrainOptions
 
 FACES = np.asarray(triangles(), dtype=np.int64)
 MOUTH = REGIONS.index("mouth")
@@ -114,7 +114,7 @@ def test_tiny_training_loss_falls(tmp_path):
 def test_resume_continues_exactly(tmp_path):
     frames = synthetic_frames(10)
     opts = TrainOptions(epochs=2, batch_size=4, val_frac=0.2, checkpoint_every=1000)
-    kw = dict(log=lambda s: None, encoder=FakeEncoder())
+    kw = {"log": lambda s: None, "encoder": FakeEncoder()}
     whole = Trainer(frames, standin_morph(), FACES, tiny_cfg(), opts, tmp_path / "a", **kw)
     whole.run(progress=False)
     part = Trainer(frames, standin_morph(), FACES, tiny_cfg(), opts, tmp_path / "b", **kw)

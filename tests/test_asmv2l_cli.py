@@ -52,7 +52,7 @@ def test_eval_reports_metrics(run, tmp_path):
 
 
 def test_bad_inputs_exit_2(run, tmp_path, capsys):
-    ds, out = run
+    ds, _out = run
     assert main(["recon", "eval", str(tmp_path / "none.pt"), str(ds)]) == 2
     (tmp_path / "bad.pt").write_text("x")
     assert main(["recon", "eval", str(tmp_path / "bad.pt"), str(ds)]) == 2

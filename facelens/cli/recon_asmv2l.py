@@ -84,7 +84,7 @@ def _device(spec: str) -> str:
 
 
 def _frames(datasets: list[Path], prepared: Path | None, fps: float, max_per_video: int):
-    from facelens.core.face.asmv2l.data import DatasetError, FrameSet, prepare
+    from facelens.core.training.asmv2l.data import DatasetError, FrameSet, prepare
 
     try:
         if prepared is not None and prepared.is_file():
@@ -116,11 +116,11 @@ def _train(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from facelens.core.face.asmv2l.data import with_targets
-    from facelens.core.face.asmv2l.export import export_run
     from facelens.core.face.asmv2l.network import AsmConfig
-    from facelens.core.face.asmv2l.train import TrainOptions, Trainer
     from facelens.core.face.topology import triangles
+    from facelens.core.training.asmv2l.data import with_targets
+    from facelens.core.training.asmv2l.export import export_run
+    from facelens.core.training.asmv2l.train import Trainer, TrainOptions
 
     check_output_dir(args.out)
     if args.epochs < 1 or args.batch_size < 1 or not 0 <= args.val_frac < 1:
@@ -149,7 +149,7 @@ def _train(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         raise UsageError(f"{exc} (use --fresh to start over)") from None
     trainer.run()
-    path = export_run(trainer, [str(d) for d in args.datasets], morph)
+    path = export_run(trainer, [d.resolve().name for d in args.datasets], morph)  # names: no machine paths in cards
     print(f"trained {trainer.epoch} epochs; weights {path}, card {path.with_name('MODEL_CARD.md')}, "
           f"log {args.out / 'training_log.csv'}")
     return 0
@@ -159,8 +159,9 @@ def _eval(args: argparse.Namespace) -> int:
     import numpy as np
 
     from facelens.core.face.asmv2l import checkpoint as ckpt
-    from facelens.core.face.asmv2l.data import resize_crops, with_targets
-    from facelens.core.face.asmv2l.evaluate import evaluate
+    from facelens.core.face.asmv2l.crops import resize_crops
+    from facelens.core.training.asmv2l.data import with_targets
+    from facelens.core.training.asmv2l.evaluate import evaluate
 
     if args.json:
         check_output_file(args.json, "--json")

@@ -4,7 +4,7 @@ The drop-in alternative to :class:`facelens.core.analysis.recon_stage.ReconStage
 (``coef_exp``, ``coef_id``, ``fit_residual``), the same methods, but the coefficients come from the
 network instead of the closed-form fit. The network needs the pixels, which the ordered sink no longer
 has, so the per-frame step puts each usable frame's 224x224 crop into the block as ``CROPS_KEY``
-(:func:`block_crops`, the crop of training, :func:`facelens.core.face.asmv2l.data.crop_frame`);
+(:func:`block_crops`, the crop of training, :func:`facelens.core.training.asmv2l.data.crop_frame`);
 :meth:`AsmV2LStage.columns` takes it out (it is never written), area-resizes to the network's input
 and runs the block in one batch on the stage's device (CUDA when present).
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.core.face.asmv2l.data import CROP_SIZE, crop_frame, resize_crops
+from facelens.core.face.asmv2l.crops import CROP_SIZE, crop_frame, resize_crops
 from facelens.core.face.asmv2l.inference import AsmV2LReconstructor, default_checkpoint, parse_reconstruction
 
 CROPS_KEY = "_asmv2l_crops"

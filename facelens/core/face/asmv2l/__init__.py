@@ -1,10 +1,10 @@
 """AsmV2L ("Adaptive Shape Model with Vision-to-Language"): the seed paper's text-guided
 reconstruction network on the FaceLens morphable model, in plain torch.
 
-Modules: :mod:`.resnet` (ResNet-18), :mod:`.network` (Table 1), :mod:`.regions` (region binding),
-:mod:`.text` (rule-generated region phrases, all-MiniLM-L6-v2), :mod:`.render` (differentiable
-rasteriser), :mod:`.losses`, :mod:`.data` (dataset layout, preparation), :mod:`.train`,
-:mod:`.evaluate`, :mod:`.checkpoint`, :mod:`.inference` (the pipeline's batched reconstruction).
+Modules here (what runs the network): :mod:`.resnet` (ResNet-18), :mod:`.network` (Table 1),
+:mod:`.regions` (region binding), :mod:`.text` (rule-generated region phrases, all-MiniLM-L6-v2),
+:mod:`.render` (differentiable rasteriser), :mod:`.crops`, :mod:`.checkpoint`, :mod:`.inference`
+(batched per-frame coefficients). Training, evaluation and export: :mod:`facelens.core.training.asmv2l`.
 Recipe and measurements: ``docs/asmv2l.md``.
 """
 from facelens.core.face.asmv2l.network import AsmConfig, AsmV2L

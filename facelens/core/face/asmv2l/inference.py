@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from facelens.core.face.asmv2l import checkpoint as ckpt
-from facelens.core.face.asmv2l.data import crop_frame
+from facelens.core.face.asmv2l.crops import crop_frame
 
 REGISTRY_ID = "asmv2l-small"
 

@@ -63,8 +63,8 @@ class AsmConfig:
     def small(cls, n_id: int, n_exp: int, **kw: object) -> AsmConfig:
         """CPU configuration: 128 input, ResNet-18 at width 16 -> 4x4x128 map, 128x128x16 dense map,
         1x512 global (same layer structure, ~1/40 of the compute)."""
-        base = dict(input_size=128, width=16, map_size=4, decoder_channels=(64, 32, 32, 16, 16),
-                    global_dim=512, hidden=128)
+        base = {"input_size": 128, "width": 16, "map_size": 4, "decoder_channels": (64, 32, 32, 16, 16),
+                    "global_dim": 512, "hidden": 128}
         base.update(kw)
         return cls(n_id=n_id, n_exp=n_exp, **base)  # type: ignore[arg-type]
 
@@ -118,7 +118,7 @@ class AsmV2L(nn.Module):
     def __init__(self, cfg: AsmConfig, morph: object, faces: np.ndarray) -> None:
         super().__init__()
         self.cfg = cfg
-        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))
         self.register_buffer("mean_shape", f32(morph.mean))  # type: ignore[attr-defined]
         self.register_buffer("id_basis", f32(morph.identity_basis) * f32(morph.identity_sd)[:, None, None])  # type: ignore[attr-defined]
         self.register_buffer("exp_basis", f32(morph.expression_basis) * f32(morph.expression_sd)[:, None, None])  # type: ignore[attr-defined]

@@ -18,12 +18,18 @@ import numpy as np
 import torch
 
 from facelens.core.face.asmv2l import checkpoint as ckpt
-from facelens.core.face.asmv2l.data import FrameSet, resize_crops, split_sessions
-from facelens.core.face.asmv2l.losses import (RegionWeights, coefficient_loss, joint_image_loss,
-                                              landmark_loss, text_image_loss)
+from facelens.core.face.asmv2l.crops import resize_crops
 from facelens.core.face.asmv2l.network import AsmConfig, AsmV2L
 from facelens.core.face.asmv2l.regions import REGIONS, region_sensitivity
 from facelens.core.face.asmv2l.text import default_encoder, describe, robust_stats
+from facelens.core.training.asmv2l.data import FrameSet, split_sessions
+from facelens.core.training.asmv2l.losses import (
+    RegionWeights,
+    coefficient_loss,
+    joint_image_loss,
+    landmark_loss,
+    text_image_loss,
+)
 
 LOSS_NAMES = ("total", "landmark", "coefficient", "joint_image", "text_image", "photometric")
 
@@ -216,7 +222,7 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Held-out landmark NME (468 mesh points, inter-ocular units) and photometric error."""
-        from facelens.core.face.asmv2l.evaluate import predict_landmarks, nme
+        from facelens.core.training.asmv2l.evaluate import nme, predict_landmarks
 
         if not len(self.val_idx):
             return {}

@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facelens.core.face.asmv2l.data import FrameSet
-from facelens.core.face.asmv2l.losses import landmark_error
 from facelens.core.face.asmv2l.render import interpolate, rasterize
+from facelens.core.training.asmv2l.data import FrameSet
+from facelens.core.training.asmv2l.losses import landmark_error
 
 N_MESH = 468
 LABEL_ALIASES = {"angry": "anger"}

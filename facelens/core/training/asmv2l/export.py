@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from facelens.core.face.asmv2l import checkpoint as ckpt
-from facelens.core.face.asmv2l.evaluate import evaluate
+from facelens.core.training.asmv2l.evaluate import evaluate
 
 
 def _sha256(path: Path) -> str:
@@ -40,8 +40,8 @@ def export_run(trainer: object, datasets: list[str], morph: object, name: str = 
         "config": tr.cfg.as_dict(),  # type: ignore[attr-defined]
         "options": state["options"],
         "training_data": datasets,
-        "training_frames": int(len(tr.train_idx)),  # type: ignore[attr-defined]
-        "held_out_frames": int(len(tr.val_idx)),  # type: ignore[attr-defined]
+        "training_frames": len(tr.train_idx),  # type: ignore[attr-defined]
+        "held_out_frames": len(tr.val_idx),  # type: ignore[attr-defined]
         "held_out_sessions": len(tr.val_sessions),  # type: ignore[attr-defined]
         "epochs": tr.epoch,  # type: ignore[attr-defined]
         "metrics_held_out": metrics,
