@@ -167,3 +167,17 @@ def test_prediction_refuses_when_nuisance_moves_it_or_the_rate_differs():
                      [type(g)(g.start_s * 10 / 24, g.end_s * 10 / 24, g.label) for g in s.segments])
     r = predict_subject(model, [faster])  # the same 150 frames per label at 24 frames/s: 6.25 s each
     assert isinstance(r, Refusal) and any("sampled at 24.0 frames/s" in x for x in r.reasons)
+
+
+def test_baseline_summary_names_its_source_and_flags_a_sad_looking_neutral_segment(analysed):
+    from facelens.core.annotation.segments import Segment
+    from facelens.core.dynamics.baseline import baseline_summary
+    from facelens.core.results import SessionResults
+
+    with SessionResults.open(analysed("videos/pyfeat_WolfgangLanger_Pexels.mp4")) as res:
+        # the crying part called "neutral": its valence sits far below the baseline's 0
+        out = baseline_summary(res, [Segment(0.0, 9.0, "neutral"), Segment(10.0, 19.5, "happy")])
+        robust = baseline_summary(res, [Segment(10.0, 19.5, "happy")])
+    assert out.source == "annotated neutral segments" and out.n_frames >= 20
+    assert len(out.flags) == 1 and "0.0-9.0 s" in out.flags[0] and "Neutral baseline" in out.text()
+    assert robust.source.startswith("robust estimate") and robust.flags == []
