@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.validation.statement import VALIDITY_STATEMENT
+from facelens.core.affect.statement import VALIDITY_STATEMENT
 
 TARGETS = {"icc": 0.9, "shift": 0.1, "corr_va": 0.6, "order": 0.02}
 
