@@ -93,7 +93,7 @@ def test_analysis_stage_columns_and_resume(run, media, tmp_path):
     import cv2
     import h5py
 
-    from facelens.core.analysis.asmv2l_stage import CROPS_KEY, AsmV2LStage, block_crops, needs_crops
+    from facelens.core.analysis.asmv2l_stage import PRIVATE, AsmV2LStage, block_outputs, checkpoint_of
     from facelens.core.face.geometry import head_pose_batch
     from facelens.core.face.tracking import FaceTracker
 
@@ -105,13 +105,14 @@ def test_analysis_stage_columns_and_resume(run, media, tmp_path):
     pose = head_pose_batch(lms)
     cols = {"landmarks": lms, "rotation": pose["rotation"], "translation": pose["translation"],
             "scale": pose["scale"], "quality": np.array([0, 0, 2], np.uint8)}
-    cols[CROPS_KEY] = block_crops([rgb] * 3, lms, cols["quality"])
+    cols.update(block_outputs([rgb] * 3, cols, out / "asmv2l.pt", "cpu"))
     stage = AsmV2LStage(out / "asmv2l.pt", device="cpu")
     c = stage.columns(cols)
-    assert CROPS_KEY not in cols  # never reaches the writer
+    assert not set(PRIVATE) & set(cols)  # never reaches the writer
     k_exp, k_id = stage.coef_sizes
     assert c["coef_exp"].shape == (3, k_exp) and c["coef_id"].shape == (3, k_id)
     assert np.isfinite(c["coef_exp"][:2]).all() and np.isnan(c["coef_exp"][2]).all()
+    np.testing.assert_allclose(c["coef_exp"][0], c["coef_exp"][1], atol=1e-5)  # same crop, same answer
     assert np.isfinite(c["fit_residual"][:2]).all()
     # resume: the identity mean continues from the stored coefficients
     h5 = tmp_path / "p.h5"
@@ -119,5 +120,7 @@ def test_analysis_stage_columns_and_resume(run, media, tmp_path):
         f.create_group("frames").create_dataset("coef_id", data=c["coef_id"])
     again = AsmV2LStage(out / "asmv2l.pt", device="cpu")
     again.warm_up(h5, 3)
-    np.testing.assert_allclose(again.rec.identity, stage.rec.identity, rtol=1e-5, atol=1e-6)
-    assert stage.card()["sha256"] and needs_crops("asmv2l") and not needs_crops("fit")
+    np.testing.assert_allclose(again.identity, stage.identity, rtol=1e-5, atol=1e-6)
+    assert stage.card()["sha256"] and checkpoint_of("fit") is None
+    assert checkpoint_of(f"asmv2l:{out / 'asmv2l.pt'}") == out / "asmv2l.pt"
+    assert checkpoint_of("asmv2l").name == "asmv2l_small.pt"  # the registry's shipped weights

@@ -1,47 +1,88 @@
 """AsmV2L as the analysis's reconstruction (``--reconstruction asmv2l[:CHECKPOINT]``).
 
 The drop-in alternative to :class:`facelens.core.analysis.recon_stage.ReconStage`: the same columns
-(``coef_exp``, ``coef_id``, ``fit_residual``), the same methods, but the coefficients come from the
-network instead of the closed-form fit. The network needs the pixels, which the ordered sink no longer
-has, so the per-frame step puts each usable frame's 224x224 crop into the block as ``CROPS_KEY``
-(:func:`block_crops`, the crop of training, :func:`facelens.core.training.asmv2l.data.crop_frame`);
-:meth:`AsmV2LStage.columns` takes it out (it is never written), area-resizes to the network's input
-and runs the block in one batch on the stage's device (CUDA when present).
+(``coef_exp``, ``coef_id``, ``fit_residual``) and methods, but the coefficients come from the network
+instead of the closed-form fit. Two halves, because the network needs the pixels and the ordered sink
+no longer has them:
 
-Identity is the causal running mean of the network's per-frame identity; ``warm_up`` (resume) restores
-it from the stored ``coef_id`` of the last usable frame and the count of usable frames, which continues
-the mean to float32 rounding (the fit's replay is bit-exact; this one is not).
+* :func:`block_outputs`, in the per-frame step (where the block's RGB frames still exist, in whichever
+  chunk thread runs it): each usable frame is cropped around its tracked mesh as in training
+  (:func:`facelens.core.face.asmv2l.crops.crop_frame`) and the block's crops go through the network in
+  one batch on the analysis device (CUDA when present). It returns private columns (``PRIVATE``), a few
+  numbers per frame, so waiting blocks hold no pixels;
+* :meth:`AsmV2LStage.columns`, in the sink (time order): takes the private columns out (they are never
+  written) and turns the per-frame identity into the causal running mean.
+
+``warm_up`` (resume) restores the mean from the stored ``coef_id`` of the last usable frame and the
+count of usable frames: it continues to float32 rounding (the fit's replay is bit-exact; this is not).
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from facelens.core.face.asmv2l.crops import CROP_SIZE, crop_frame, resize_crops
+from facelens.core.face.asmv2l.crops import crop_frame, resize_crops
 from facelens.core.face.asmv2l.inference import AsmV2LReconstructor, default_checkpoint, parse_reconstruction
 
-CROPS_KEY = "_asmv2l_crops"
+PRIVATE = ("_asmv2l_id", "_asmv2l_exp", "_asmv2l_residual")
+_NETS: dict[tuple[str, str], AsmV2LReconstructor] = {}
+_LOCK = threading.Lock()
 
 
-def block_crops(rgbs: list[np.ndarray], landmarks: np.ndarray, quality: np.ndarray) -> np.ndarray:
-    """(N,224,224,3) uint8 crops of a block's usable frames (zeros elsewhere)."""
+def checkpoint_of(spec: str) -> Path | None:
+    """The weights file of an ``asmv2l[:CHECKPOINT]`` spec (the registry's default when none); None for ``fit``."""
+    kind, path = parse_reconstruction(spec)
+    if kind == "fit":
+        return None
+    return path if path is not None else default_checkpoint()
+
+
+def reconstructor(checkpoint: Path, device: str) -> AsmV2LReconstructor:
+    """One loaded network per (file, device) per process, shared by the chunk threads."""
+    key = (str(Path(checkpoint).resolve()), device)
+    with _LOCK:
+        if key not in _NETS:
+            _NETS[key] = AsmV2LReconstructor(Path(checkpoint), device=device)
+        return _NETS[key]
+
+
+def block_outputs(rgbs: list[np.ndarray], cols: dict[str, np.ndarray], checkpoint: Path, device: str
+                  ) -> dict[str, np.ndarray]:
+    """The private columns of one block from its frames and geometry columns (``landmarks``,
+    ``rotation``, ``translation``, ``scale``, ``quality``)."""
     from facelens.core.common.types import is_usable
+    from facelens.core.face.geometry import posefree_batch
 
-    out = np.zeros((len(rgbs), CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    ok = np.asarray(is_usable(np.asarray(quality)), bool)
-    for i in np.flatnonzero(ok):
-        if np.all(np.isfinite(landmarks[i])):
-            out[i] = crop_frame(rgbs[i], np.asarray(landmarks[i], np.float64))[0]
-    return out
+    rec = reconstructor(checkpoint, device)
+    lm = np.asarray(cols["landmarks"], np.float64)
+    n = len(lm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pf = posefree_batch(lm, cols["rotation"], cols["translation"], cols["scale"])
+    ok = np.asarray(is_usable(np.asarray(cols["quality"])), bool) & np.all(np.isfinite(pf), axis=(1, 2))
+    k_exp, k_id = int(rec.net.exp_sd.shape[0]), int(rec.net.id_sd.shape[0])
+    ids, expr, res = np.full((n, k_id), np.nan), np.full((n, k_exp), np.nan), np.full(n, np.nan)
+    rows = np.flatnonzero(ok)
+    if len(rows):
+        crops = np.stack([crop_frame(rgbs[i], lm[i])[0] for i in rows])
+        p = rec.predict_crops(resize_crops(crops, rec.size).permute(0, 2, 3, 1).numpy())
+        ids[rows] = p["id"]
+        expr[rows] = p["exp"] * rec.net.exp_sd.cpu().numpy()
+        iod = np.linalg.norm(pf[rows, 263] - pf[rows, 33], axis=1)
+        res[rows] = np.linalg.norm(p["shape"][:, :468] - pf[rows, :468], axis=2).mean(1) / iod
+    return dict(zip(PRIVATE, (ids, expr, res)))
 
 
 class AsmV2LStage:
-    """Per-block network coefficients in time order (one instance per session)."""
+    """The sink half (module notes); one instance per session."""
 
-    def __init__(self, checkpoint: Path | None = None, device: str | None = None) -> None:
+    def __init__(self, checkpoint: Path | None = None, device: str = "cpu") -> None:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
-        self.rec = AsmV2LReconstructor(self.checkpoint, device=device)
+        self.device = device
+        self.rec = reconstructor(self.checkpoint, device)
+        self.sd_id = self.rec.net.id_sd.cpu().numpy().astype(np.float64)
+        self.reset()
 
     @property
     def coef_sizes(self) -> tuple[int, int]:
@@ -49,34 +90,22 @@ class AsmV2LStage:
         return int(self.rec.net.exp_sd.shape[0]), int(self.rec.net.id_sd.shape[0])
 
     def reset(self) -> None:
-        self.rec.reset()
+        self._n, self._sum = 0, np.zeros(len(self.sd_id))
+
+    @property
+    def identity(self) -> np.ndarray:
+        """(K_id,) cm: the mean of the per-frame identities so far."""
+        return self._sum / max(self._n, 1) * self.sd_id
 
     def columns(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Coefficients of one block (removes ``CROPS_KEY`` from ``cols``)."""
-        from facelens.core.common.types import is_usable
-        from facelens.core.face.geometry import posefree_batch
-
-        crops = cols.pop(CROPS_KEY)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pf = posefree_batch(np.asarray(cols["landmarks"], np.float64), cols["rotation"], cols["translation"],
-                                cols["scale"])
-        usable = np.asarray(is_usable(np.asarray(cols["quality"])), bool) & np.all(np.isfinite(pf), axis=(1, 2))
-        n = len(usable)
-        k_exp, k_id = self.coef_sizes
-        expr, ident, res = np.full((n, k_exp), np.nan), np.full((n, k_id), np.nan), np.full(n, np.nan)
-        rows = np.flatnonzero(usable)
-        if len(rows):
-            small = resize_crops(crops[rows], self.rec.size).permute(0, 2, 3, 1).numpy()
-            p = self.rec.predict_crops(small)
-            expr[rows] = p["exp"] * self.rec.net.exp_sd.cpu().numpy()
-            iod = np.linalg.norm(pf[rows, 263] - pf[rows, 33], axis=1)
-            res[rows] = np.linalg.norm(p["shape"][:, :468] - pf[rows, :468], axis=2).mean(1) / iod
-            sd_id = self.rec.net.id_sd.cpu().numpy()
-            for j, i in enumerate(rows):
-                self.rec._sum = self.rec._sum + p["id"][j].astype(np.float64)
-                self.rec._n += 1
-                ident[i] = self.rec._sum / self.rec._n * sd_id
-        return {"coef_exp": expr.astype(np.float32), "coef_id": ident.astype(np.float32),
+        """The stored coefficient columns of one block (removes the private ones from ``cols``)."""
+        ids, expr, res = (cols.pop(k) for k in PRIVATE)
+        out = np.full(ids.shape, np.nan)
+        for i in np.flatnonzero(np.all(np.isfinite(ids), axis=1)):
+            self._sum = self._sum + ids[i]
+            self._n += 1
+            out[i] = self._sum / self._n * self.sd_id
+        return {"coef_exp": expr.astype(np.float32), "coef_id": out.astype(np.float32),
                 "fit_residual": res.astype(np.float32)}
 
     def warm_up(self, partial: Path, n: int) -> None:
@@ -90,8 +119,8 @@ class AsmV2LStage:
             ids = np.asarray(f["frames"]["coef_id"][:n], np.float64)
         ok = np.all(np.isfinite(ids), axis=1)
         if ok.any():
-            self.rec._n = int(ok.sum())
-            self.rec._sum = ids[np.flatnonzero(ok)[-1]] / self.rec.net.id_sd.cpu().numpy() * self.rec._n
+            self._n = int(ok.sum())
+            self._sum = ids[np.flatnonzero(ok)[-1]] / self.sd_id * self._n
 
     def card(self) -> dict:
         """The model card entry for the results file (which reconstruction produced the coefficients)."""
@@ -99,22 +128,17 @@ class AsmV2LStage:
 
         c = self.rec.card
         return {"id": c.get("id", "asmv2l"), "task": "per-frame morphable-model coefficients from the AsmV2L "
-                "network (no text at inference: learned default embeddings)", "version": str(c.get("epochs", "")),
-                "file": str(self.checkpoint), "sha256": sha256_file(self.checkpoint),
-                "device": str(self.rec.device), "training_data": c.get("training_data", []),
-                "metrics": c.get("metrics_held_out", {}), "notes": "docs/asmv2l.md"}
+                "network (no text at inference: learned default embeddings)", "version": f"{c.get('epochs', '')} epochs",
+                "file": self.checkpoint.name, "sha256": sha256_file(self.checkpoint), "device": self.device,
+                "training_data": c.get("training_data", []), "metrics": c.get("metrics_held_out", {}),
+                "notes": "docs/asmv2l.md"}
 
 
-def reconstruction_stage(spec: str, device: str | None = None) -> object:
+def reconstruction_stage(spec: str, device: str = "cpu") -> object:
     """``fit`` -> the morphable fit's ``ReconStage``; ``asmv2l[:CHECKPOINT]`` -> :class:`AsmV2LStage`."""
-    kind, path = parse_reconstruction(spec)
-    if kind == "fit":
+    path = checkpoint_of(spec)
+    if path is None:
         from facelens.core.analysis.recon_stage import ReconStage
 
         return ReconStage()
     return AsmV2LStage(path, device=device)
-
-
-def needs_crops(spec: str) -> bool:
-    """Whether the per-frame step must put ``CROPS_KEY`` into its blocks."""
-    return parse_reconstruction(spec)[0] == "asmv2l"
