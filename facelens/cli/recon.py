@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cs.add_argument("--components", type=int, default=12)
     cs.set_defaults(func=_sheet)
 
+    mf = sub.add_parser("manifest", help="a `facelens batch` manifest of an AffectNet-like folder's images")
+    mf.add_argument("dataset", type=Path, help="folder with labels.csv (or images/ + annotations/)")
+    mf.add_argument("-o", "--output", type=Path, required=True, help="manifest CSV to write")
+    mf.set_defaults(func=_manifest)
+
     for name in RECON_MODULES:
         importlib.import_module(f"facelens.cli.{name}").register_recon(sub)
     for fn in _HOOKS:
@@ -58,8 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _build(args: argparse.Namespace) -> int:
     from facelens.core.affect.datasets import DatasetError, read_dataset
     from facelens.core.face.morphable.build import build_model
-    from facelens.core.training.morphable_data import load_build_data, still_session_id
     from facelens.core.results import ResultsError
+    from facelens.core.training.morphable_data import load_build_data, still_session_id
 
     check_output_dir(args.out)
     for k in (args.k_id, args.k_exp):
@@ -99,4 +105,30 @@ def _sheet(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     contact_sheet(model, args.output, n=max(1, args.components))
     print(f"wrote {args.output}")
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    """Session id of each image = its path in the dataset with '/' -> '__' (what build-model and --results read)."""
+    import csv
+    import io
+
+    from facelens.core.affect.datasets import DatasetError, read_dataset
+    from facelens.core.common.atomic import atomic_write_text
+    from facelens.core.training.morphable_data import still_session_id
+
+    check_output_file(args.output, "-o")
+    try:
+        samples = read_dataset(args.dataset)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["video", "session_id", "subject_id"])
+    base = args.output.resolve().parent
+    for s in samples:
+        sid = still_session_id(s.image, args.dataset)
+        w.writerow([os.path.relpath(s.image.resolve(), base), sid, sid])
+    atomic_write_text(args.output, buf.getvalue())
+    print(f"wrote {args.output}: {len(samples)} images")
     return 0

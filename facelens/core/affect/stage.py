@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -84,19 +85,28 @@ class AffectStage:
         self._names = list(expression_names) if expression_names is not None else None
         self.fuse = type(self).fuse_default  # fuse the FER2013 posterior with FACS-prototype evidence (default estimator)
         self.notices: list[str] = []  # what the user should know about the models in use
+        self.g: Any = None  # a GEstimator (core.affect.g_stage) when G estimates valence/arousal/emotions
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def default(cls, device: str = "auto", prefer_user_models: bool = True) -> AffectStage:
+    def default(cls, device: str = "auto", prefer_user_models: bool = True, va: str = "circumplex") -> AffectStage:
         """The best available models: a user's HSEmotion ONNX if present, else the FER2013 model.
+
+        ``va="g"`` makes G (:mod:`facelens.core.affect.g_stage`) the valence/arousal/emotion
+        estimator on top of the FER2013 model (its appearance input); the user's HSEmotion model is
+        then not used.
 
         Raises
         ------
         facelens.core.registry.ModelError
             When the FER2013 weights are missing or corrupted (message names ``facelens models fetch``).
         """
+        from facelens.core.affect.g_stage import ESTIMATORS, GEstimator
+
+        if va not in ESTIMATORS:
+            raise ValueError(f"unknown valence/arousal estimator '{va}' (use {' or '.join(ESTIMATORS)})")
         notices = []
-        if prefer_user_models:
+        if prefer_user_models and va == "circumplex":
             from facelens.core.affect.hsemotion import HSEmotionModel, find_user_model
 
             onnx = find_user_model()
@@ -109,6 +119,8 @@ class AffectStage:
                     notices.append(f"ignored {onnx.name}: {exc}")
         fer = FerEmotionModel(device=device)
         stage = cls(fer)
+        if va == "g":
+            stage.g = GEstimator.default(stage.emotion_labels)
         notice = getattr(fer, "notice", "")
         if notice:
             notices.append(notice)
@@ -143,6 +155,8 @@ class AffectStage:
             if backend:  # which runtime ran the weights (torch, or onnxruntime on CPU; same outputs ≤1e-5)
                 card["runtime_backend"] = str(backend)
             cards.append(card)
+        if self.g is not None:
+            cards.append(self.g.card())
         va_name = "model-va (" + str(mid) + ")" if self.uses_model_va else self.va.name
         cards.append({"id": "valence-arousal", "version": va_name, "task": "valence/arousal estimator",
                       "source": {"kind": "code", "path": "facelens/core/affect/va.py"},
@@ -156,6 +170,13 @@ class AffectStage:
         """Start a new session (clears smoothing state)."""
         self.va.reset()
         self._direct.reset()
+        if self.g is not None:
+            self.g.reset()
+
+    @property
+    def va_kind(self) -> str:
+        """Which estimator fills valence, arousal and emotions: ``circumplex`` or ``g``."""
+        return "g" if self.g is not None else "circumplex"
 
     # -- work -------------------------------------------------------------------------------
     def _expression_names(self, k: int) -> list[str]:
@@ -195,11 +216,13 @@ class AffectStage:
         return FrameEmotions(usable=usable, probabilities=probs, direct_va=direct)
 
     def valence_arousal(self, emotions: FrameEmotions, expressions: np.ndarray, times: np.ndarray,
-                        include_fer: bool = False) -> dict[str, np.ndarray]:
+                        include_fer: bool = False, coef: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The stateful part, called in time order: emotions (B, 7) as stored (fused by default),
         valence (B,) and arousal (B,) float32; NaN rows where unusable.
 
         ``include_fer`` adds ``emotions_fer``: the appearance model's own posterior before fusion.
+        With G (``va_kind == "g"``), ``coef`` (B, K_exp) are the block's expression coefficients
+        and the fused posterior comes back as ``emotions_appearance``.
         """
         b = len(emotions.usable)
         if len(times) != b:
@@ -221,6 +244,8 @@ class AffectStage:
                                                     expressions, names, times, usable)
         out = {"emotions": out_emotions, "valence": valence.astype(np.float32),
                "arousal": arousal.astype(np.float32)}
+        if self.g is not None and emotions.direct_va is None:
+            out = self.g.apply(out, coef, usable)
         if include_fer:
             out["emotions_fer"] = raw
         return out
@@ -233,7 +258,7 @@ class AffectStage:
         return self.valence_arousal(self.emotions(frames_rgb, observations), expressions, times, include_fer)
 
     def warm_up(self, emotions: np.ndarray | None, expressions: np.ndarray, times: np.ndarray,
-                quality: np.ndarray) -> None:
+                quality: np.ndarray, coef: np.ndarray | None = None, appearance: np.ndarray | None = None) -> None:
         """Rebuild the session state from stored frames (``--resume``): stored (fused) ``emotions``,
         ``expressions`` (N, K), ``time_s`` and ``quality`` codes, in time order."""
         if self.uses_model_va:
@@ -242,5 +267,11 @@ class AffectStage:
         n = len(times)
         names = self._expression_names(expressions.reshape(n, -1).shape[1] if n else 0)
         usable = np.asarray(is_usable(np.asarray(quality)), dtype=bool)
+        if self.g is not None:  # the default estimator ran on the appearance posterior, G on it + coef
+            if coef is None or appearance is None:
+                raise ValueError("resuming a G analysis needs the stored coef_exp and emotions_appearance")
+            emotions = appearance
         self.va.estimate(emotions if self.emotion_model is not None else None, expressions, names,
                          np.asarray(times, dtype=np.float64), usable)
+        if self.g is not None:
+            self.g.replay(coef, appearance, usable & np.all(np.isfinite(np.asarray(appearance)), axis=1))

@@ -72,7 +72,8 @@ def ccc(x: np.ndarray, y: np.ndarray) -> float:
     return float(2 * cov / den) if den > 0 else float("nan")
 
 
-def _ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1 - CCC of two 1-d tensors (differentiable; the training loss of valence and arousal)."""
     pm, tm = pred.mean(), target.mean()
     cov = ((pred - pm) * (target - tm)).mean()
     return 1 - 2 * cov / (pred.var(unbiased=False) + target.var(unbiased=False) + (pm - tm) ** 2 + 1e-8)
@@ -92,7 +93,8 @@ class TemporalRegressor:
             self.net.load_state_dict(state)
         self._torch = torch
 
-    def _norm(self, x: np.ndarray) -> np.ndarray:
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        """Inputs (..., K) in units of the training SD, NaN -> 0, float32."""
         mean, std = np.asarray(self.cfg.mean), np.asarray(self.cfg.std)
         return np.nan_to_num((np.asarray(x, np.float64) - mean) / std).astype(np.float32)
 
@@ -103,7 +105,7 @@ class TemporalRegressor:
         bad = ~np.all(np.isfinite(seq), axis=1)
         self.net.eval()
         with torch.inference_mode():
-            va, logits = self.net(torch.from_numpy(self._norm(seq))[None].to(self.device))
+            va, logits = self.net(torch.from_numpy(self.normalise(seq))[None].to(self.device))
             p = torch.softmax(logits, -1)
         va, p = va[0].cpu().numpy().astype(np.float64), p[0].cpu().numpy().astype(np.float64)
         va[bad], p[bad] = np.nan, np.nan
@@ -118,7 +120,7 @@ class TemporalRegressor:
         allx = np.concatenate([s[0] for s in train])
         self.cfg.mean = np.nanmean(allx, axis=0).tolist()
         self.cfg.std = np.maximum(np.nanstd(allx, axis=0), 1e-6).tolist()
-        xs = [torch.from_numpy(self._norm(s[0])) for s in train]
+        xs = [torch.from_numpy(self.normalise(s[0])) for s in train]
         ys = [torch.from_numpy(np.asarray(s[1], np.float32)) for s in train]
         ls = [torch.from_numpy(np.asarray(s[2], np.int64)) for s in train]
         opt = torch.optim.Adam(self.net.parameters(), lr=lr)
@@ -134,8 +136,8 @@ class TemporalRegressor:
                 lab = torch.nn.utils.rnn.pad_sequence([ls[i] for i in idx], batch_first=True, padding_value=-1)
                 va, logits = self.net(x)
                 ok = torch.isfinite(y).all(-1)
-                loss = ((va[ok] - y[ok]) ** 2).mean() + 0.5 * (_ccc_loss(va[ok][:, 0], y[ok][:, 0])
-                                                            + _ccc_loss(va[ok][:, 1], y[ok][:, 1]))
+                loss = ((va[ok] - y[ok]) ** 2).mean() + 0.5 * (ccc_loss(va[ok][:, 0], y[ok][:, 0])
+                                                            + ccc_loss(va[ok][:, 1], y[ok][:, 1]))
                 if (lab >= 0).any():
                     loss = loss + 0.5 * ce(logits.reshape(-1, logits.shape[-1]), lab.reshape(-1))
                 opt.zero_grad()

@@ -55,6 +55,10 @@ class AnalysisConfig:
         torch backend: restart chunks tracked in one batch step (None: ``batch_size``; 0: sequential).
     decode_threads
         torch backend: decoder threads for those chunks (None: one per chunk, at most one per core).
+    va
+        Valence/arousal/emotion estimator: ``circumplex`` (FER2013 fused with geometry on the
+        circumplex) or ``g`` (the temporal regressor G over the morphable model's coefficients).
+        This one does change the results (the file records it as ``va_estimator``).
     """
 
     fps: float = 10.0
@@ -67,6 +71,7 @@ class AnalysisConfig:
     workers: int | None = None
     parallel_chunks: int | None = None
     decode_threads: int | None = None
+    va: str = "circumplex"
 
     def check(self) -> None:
         """Raise :class:`PipelineError` for options no engine can run."""
@@ -77,6 +82,8 @@ class AnalysisConfig:
             raise PipelineError("parallel chunks must be >= 0 and decode threads >= 1")
         if self.workers is not None and self.workers < 1:
             raise PipelineError("workers must be >= 1")
+        if self.va not in ("circumplex", "g"):
+            raise PipelineError(f"unknown valence/arousal estimator {self.va!r} (use circumplex or g)")
         if self.backend not in ("mediapipe", "torch"):
             raise PipelineError(f"unknown backend {self.backend!r} (use mediapipe or torch)")
 

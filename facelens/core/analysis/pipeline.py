@@ -46,6 +46,7 @@ from typing import Any
 
 from facelens.core.analysis.contract import AnalysisCancelled, AnalysisConfig, PipelineError
 from facelens.core.analysis.engines import choose_engine, default_workers, n_workers
+from facelens.core.analysis.recon_stage import ReconStage
 from facelens.core.analysis.sequential import SequentialEngine
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.analysis.trackers import TorchThreads, make_tracker, resolve_device, tracker_cards
@@ -63,7 +64,7 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                  cancel: Callable[[], bool] | None = None, demo: bool = False,
                  parallel_chunks: int | None = None, decode_threads: int | None = None,
                  workers: int | None = None, restart_every: int = AnalysisConfig.restart_every,
-                 config: AnalysisConfig | None = None) -> Iterator[Progress]:
+                 config: AnalysisConfig | None = None, va: str = "circumplex") -> Iterator[Progress]:
     """Analyse ``video`` into the results file ``out``, yielding progress after each block.
 
     The keyword options build an :class:`AnalysisConfig` (or pass ``config``; it wins). None of the
@@ -81,7 +82,7 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
     if config is None:
         config = AnalysisConfig(fps=fps, backend=backend, device=device, batch_size=batch_size,
                                 restart_every=restart_every, workers=workers, parallel_chunks=parallel_chunks,
-                                decode_threads=decode_threads)
+                                decode_threads=decode_threads, va=va)
     config.check()
     session = open_media(video)  # VideoError for unusable input, before any file is touched
     try:
@@ -112,24 +113,28 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
                 cancel: Callable[[], bool] | None = None, demo: bool = False) -> Iterator[Progress]:
     """:func:`run_analysis` on an open session (the caller closes it)."""
     from facelens.core.affect.stage import AffectStage
-    from facelens.core.face.geometry import EXPRESSION_NAMES
     from facelens.core.face import tracking
+    from facelens.core.face.geometry import EXPRESSION_NAMES
 
     used = resolve_device(config.device)
     static = session.info.is_image
-    stage = AffectStage.default(device=used)
+    stage = AffectStage.default(device=used, va=config.va)
+    recon = ReconStage()
     # both backends' trackers are built with tracking's defaults (the one owner of the quality thresholds)
     meta = _metadata(session, config, used, stage, demo, tracking.DEFAULT_BLUR_THRESHOLD,
                      tracking.DEFAULT_MIN_CONFIDENCE)
+    meta["models"].append(recon.card())
+    meta["va_estimator"] = stage.va_kind
     resume = resume and partial_path(out).exists()
     writer = ResultsWriter(out, meta, expression_names=EXPRESSION_NAMES, emotion_labels=stage.emotion_labels,
-                           resume=resume, expect_frames=session.n_sampled(config.fps))  # refused if the disk is too small
+                           resume=resume, expect_frames=session.n_sampled(config.fps),  # refused if the disk is too small
+                           coef_sizes=recon.coef_sizes, appearance=stage.va_kind == "g")
     try:
         _to_restart_point(writer, config)
-        _warm_up(stage, out, writer.n_done)
+        _warm_up(stage, out, writer.n_done, recon)
         with TorchThreads(used):
             t0, start_done = time.perf_counter(), writer.n_done
-            sink = OrderedSink(stage, writer, session.n_sampled(config.fps), cancel)
+            sink = OrderedSink(stage, writer, session.n_sampled(config.fps), cancel, recon=recon)
             new_tracker = lambda: make_tracker(config, used, static)  # noqa: E731
             engine = choose_engine(config, session, writer.n_done, used, new_tracker)
             yield from _run_with_fallback(engine, session, sink, config, out, new_tracker)
@@ -144,12 +149,15 @@ def _to_restart_point(writer: ResultsWriter, config: AnalysisConfig) -> None:
         writer.truncate(writer.n_done - writer.n_done % config.restart_every)
 
 
-def _warm_up(stage: Any, out: Path, n: int) -> None:
-    """Rebuild the valence/arousal estimator's state from the first ``n`` stored frames."""
+def _warm_up(stage: Any, out: Path, n: int, recon: Any = None) -> None:
+    """Rebuild the morphable fit's and the valence/arousal estimator's state from the first ``n`` stored frames."""
+    if recon is not None:
+        recon.warm_up(partial_path(out), n)
     if n == 0 or stage.uses_model_va:
         return  # model-given VA is smoothed over 0.3 s only; nothing long-lived to rebuild
     stored = stored_affect_inputs(partial_path(out), n)
-    stage.warm_up(stored["emotions"], stored["expressions"], stored["time_s"], stored["quality"])
+    stage.warm_up(stored["emotions"], stored["expressions"], stored["time_s"], stored["quality"],
+                  coef=stored["coef_exp"], appearance=stored["emotions_appearance"])
 
 
 def _run_with_fallback(engine: Any, session: MediaSource, sink: OrderedSink, config: AnalysisConfig, out: Path,
@@ -163,7 +171,7 @@ def _run_with_fallback(engine: Any, session: MediaSource, sink: OrderedSink, con
         _log.warning("seek decoding differs from sequential decoding (%s); going on sequentially", exc)
         _to_restart_point(sink.writer, config)
         sink.stage.reset()
-        _warm_up(sink.stage, out, sink.n_done)
+        _warm_up(sink.stage, out, sink.n_done, sink.recon)
         yield from SequentialEngine(config, new_tracker).run(session, sink)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,9 @@ class OrderedSink:
     """Takes blocks in time order and writes them; ``total`` is the expected number of frames."""
 
     def __init__(self, stage: AffectStage, writer: ResultsWriter, total: int,
-                 cancel: Callable[[], bool] | None = None) -> None:
+                 cancel: Callable[[], bool] | None = None, recon: Any = None) -> None:
         self.stage, self.writer, self.total, self._cancel = stage, writer, total, cancel
+        self.recon = recon  # a ReconStage (core.analysis.recon_stage): the morphable fit, in time order
         self.start_done, self._t0 = writer.n_done, time.perf_counter()
 
     @property
@@ -30,8 +32,12 @@ class OrderedSink:
         return self.writer.n_done
 
     def write(self, cols: dict[str, np.ndarray], emotions: FrameEmotions) -> Progress:
-        """Add valence/arousal to the block's columns, append them, and say how far the run is."""
-        cols.update(self.stage.valence_arousal(emotions, cols["expressions"], cols["time_s"]))
+        """Add the morphable fit and valence/arousal to the block's columns, append them, and say how
+        far the run is."""
+        if self.recon is not None:
+            cols.update(self.recon.columns(cols))
+        cols.update(self.stage.valence_arousal(emotions, cols["expressions"], cols["time_s"],
+                                               coef=cols.get("coef_exp")))
         self.writer.append(cols)
         return self.progress(cols)
 

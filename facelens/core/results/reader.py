@@ -10,7 +10,7 @@ import numpy as np
 
 from facelens.core.common.types import N_LANDMARKS, QUALITY_LABELS, Quality, is_usable
 from facelens.core.results.schema import (
-    PARTIAL_SUFFIX, SCHEMA_VERSION, ResultsError, read_meta, partial_path)
+    PARTIAL_SUFFIX, READABLE_SCHEMAS, ResultsError, read_meta, partial_path)
 
 
 class SessionResults:
@@ -39,8 +39,15 @@ class SessionResults:
         )
         self.usable: np.ndarray = is_usable(self.quality)
         self._landmarks = frames["landmarks"]
+        # schema 2 (absent in schema-1 files and in files analysed without them: None)
+        for name in ("coef_exp", "coef_id", "fit_residual", "emotions_appearance"):
+            setattr(self, name, frames[name][:n] if name in frames else None)
 
     # Attributes filled in __init__ (declared for type checkers and readers).
+    coef_exp: np.ndarray | None
+    coef_id: np.ndarray | None
+    fit_residual: np.ndarray | None
+    emotions_appearance: np.ndarray | None
     time_s: np.ndarray
     frame_index: np.ndarray
     quality: np.ndarray
@@ -82,8 +89,9 @@ class SessionResults:
             version = handle.attrs.get("schema_version")
             if version is None or "frames" not in handle:
                 raise ResultsError(f"{p} is not a FaceLens results file (no schema_version)")
-            if int(version) != SCHEMA_VERSION:
-                raise ResultsError(f"{p} has results schema {int(version)}; this FaceLens reads {SCHEMA_VERSION}")
+            if int(version) not in READABLE_SCHEMAS:
+                raise ResultsError(f"{p} has results schema {int(version)}; this FaceLens reads "
+                                   f"{', '.join(map(str, READABLE_SCHEMAS))}")
             if not bool(handle.attrs.get("complete", False)) or p.name.endswith(PARTIAL_SUFFIX):
                 raise ResultsError(f"{p} is incomplete (the analysis did not finish)")
             res = cls(p, handle)
@@ -214,7 +222,8 @@ def _corrupt(path: Path, exc: BaseException) -> ResultsError:
 
 def stored_affect_inputs(path: str | os.PathLike[str], n: int) -> dict[str, Any]:
     """What the valence/arousal estimator saw for the first ``n`` frames of a (partial) file:
-    ``emotions`` (stored, fused; None when the file has none), ``expressions``, ``time_s``, ``quality``.
+    ``emotions`` (stored, fused; None when the file has none), ``expressions``, ``time_s``, ``quality``,
+    and (schema 2, None when absent) ``coef_exp`` and ``emotions_appearance``.
 
     The one reader of the results format outside :class:`SessionResults` (used to resume exactly).
     """
@@ -225,6 +234,8 @@ def stored_affect_inputs(path: str | os.PathLike[str], n: int) -> dict[str, Any]
             fr = f["frames"]
             return {"emotions": fr["emotions"][:n] if "emotions" in fr else None,
                     "expressions": fr["expressions"][:n], "time_s": fr["time_s"][:n],
-                    "quality": fr["quality"][:n]}
+                    "quality": fr["quality"][:n],
+                    "coef_exp": fr["coef_exp"][:n] if "coef_exp" in fr else None,
+                    "emotions_appearance": fr["emotions_appearance"][:n] if "emotions_appearance" in fr else None}
     except (OSError, KeyError) as exc:
         raise ResultsError(f"{Path(path).name}: cannot read the stored frames to resume ({exc})") from None

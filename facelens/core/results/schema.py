@@ -14,7 +14,8 @@ import numpy as np
 from facelens.core.common.types import N_LANDMARKS
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: morphable-model coefficients (coef_exp, coef_id, fit_residual), emotions_appearance
+READABLE_SCHEMAS = (1, 2)  # schema-1 files open; their new columns read as absent (None)
 PARTIAL_SUFFIX = ".partial"
 ROWS_PER_CHUNK = 1024  # small columns: one chunk ~ 100 s of a session at 10 fps
 LANDMARK_ROWS_PER_CHUNK = 16  # ~92 kB per chunk keeps the GUI's single-frame reads cheap
@@ -31,8 +32,14 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + PARTIAL_SUFFIX)
 
 
-def column_specs(n_expr: int, n_emo: int | None) -> dict[str, tuple[tuple[int, ...], str, Any]]:
-    """Per-frame datasets: name -> (trailing shape, dtype, fill value for missing columns)."""
+def column_specs(n_expr: int, n_emo: int | None, coef_sizes: tuple[int, int] | None = None,
+                 appearance: bool = False) -> dict[str, tuple[tuple[int, ...], str, Any]]:
+    """Per-frame datasets: name -> (trailing shape, dtype, fill value for missing columns).
+
+    ``coef_sizes`` (K_exp, K_id) adds the morphable model's per-frame fit (``coef_exp``, the
+    identity it used ``coef_id``, ``fit_residual`` in inter-ocular units); ``appearance`` adds
+    ``emotions_appearance``, the appearance posterior when another estimator fills ``emotions``.
+    """
     nan = np.nan
     specs: dict[str, tuple[tuple[int, ...], str, Any]] = {
         "time_s": ((), "f8", None),  # None: the column is required
@@ -53,6 +60,12 @@ def column_specs(n_expr: int, n_emo: int | None) -> dict[str, tuple[tuple[int, .
     }
     if n_emo is not None:
         specs["emotions"] = ((n_emo,), "f4", nan)
+        if appearance:
+            specs["emotions_appearance"] = ((n_emo,), "f4", nan)
+    if coef_sizes is not None:
+        specs["coef_exp"] = ((int(coef_sizes[0]),), "f4", nan)
+        specs["coef_id"] = ((int(coef_sizes[1]),), "f4", nan)
+        specs["fit_residual"] = ((), "f4", nan)
     return specs
 
 

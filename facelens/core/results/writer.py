@@ -32,6 +32,8 @@ class ResultsWriter:
     resume
         Reopen an existing ``PATH.partial`` and continue after its ``n_done`` frames.
         Raises :class:`ResultsError` if there is none or it does not match.
+    coef_sizes, appearance
+        Optional columns (:func:`~facelens.core.results.schema.column_specs`).
     expect_frames
         Frames still to come: refuse at once (``ResultsError``, nothing created) when the disk
         cannot hold them (:mod:`facelens.core.results.space`); every batch is checked as well.
@@ -46,6 +48,8 @@ class ResultsWriter:
         emotion_labels: Sequence[str] | None = None,
         resume: bool = False,
         expect_frames: int | None = None,
+        coef_sizes: tuple[int, int] | None = None,
+        appearance: bool = False,
     ) -> None:
         import h5py
 
@@ -55,7 +59,8 @@ class ResultsWriter:
         self._labels = None if emotion_labels is None else [str(n) for n in emotion_labels]
         if not self._names or (self._labels is not None and not self._labels):
             raise ValueError("expression_names and emotion_labels must not be empty")
-        self._specs = column_specs(len(self._names), None if self._labels is None else len(self._labels))
+        self._specs = column_specs(len(self._names), None if self._labels is None else len(self._labels),
+                                   coef_sizes=coef_sizes, appearance=appearance)
         self._file: Any = None
         if expect_frames and not resume:
             self._reserve(int(expect_frames))
@@ -109,7 +114,9 @@ class ResultsWriter:
             )
         frames["expressions"].attrs["names"] = json.dumps(self._names)
         if self._labels is not None:
-            frames["emotions"].attrs["names"] = json.dumps(self._labels)
+            for name in ("emotions", "emotions_appearance"):
+                if name in frames:
+                    frames[name].attrs["names"] = json.dumps(self._labels)
         f.flush()
 
     def _reopen(self, meta: dict[str, Any]) -> Any:
@@ -134,6 +141,10 @@ class ResultsWriter:
                 has_emo and json.loads(f["frames/emotions"].attrs["names"]) != self._labels
             ):
                 raise ResultsError(f"cannot resume {self.partial}: emotion labels differ")
+            layout = {k: tuple(d.shape[1:]) for k, d in f["frames"].items()}
+            if layout != {k: shape for k, (shape, _, _) in self._specs.items()}:
+                raise ResultsError(f"cannot resume {self.partial}: made with other columns (another estimator "
+                                   "or morphable model)")
             # Frames beyond n_done may be half written: drop them.
             n = min([int(f.attrs.get("n_done", 0))] + [len(d) for d in f["frames"].values()])
             for dset in f["frames"].values():

@@ -1,0 +1,149 @@
+"""G at run time: the trained LSTM + four-layer MLP in numpy, one frame after another.
+
+The network of :func:`facelens.core.affect.temporal.build_network`, exported to a small ``.npz``
+(:func:`export_g`) and run here without torch. Each frame is one LSTM step with ``einsum`` row
+products, so a session split into any batches, or replayed on resume, gives the same bits.
+Unusable frames get NaN and leave the LSTM state as it was (G sees the usable frames in order,
+as in training).
+
+Inputs per frame: the morphable model's expression coefficients, then (when the model card's
+``inputs`` says so) the 7-class appearance posterior in the results file's emotion order.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "facelens-g-1"
+G_LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")  # AffectNet codes 0..6
+
+
+class GModelError(Exception):
+    """A G weights file that cannot be used (one-line message)."""
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass
+class GModel:
+    """Weights of G (float64 arrays, torch's layouts) and its card."""
+
+    w_ih: np.ndarray  # (4H, K) gates i, f, g, o
+    w_hh: np.ndarray  # (4H, H)
+    b: np.ndarray  # (4H,) b_ih + b_hh
+    layers: list[tuple[np.ndarray, np.ndarray]]  # 4 x (W (out, in), b (out,))
+    mean: np.ndarray
+    std: np.ndarray
+    card: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hidden(self) -> int:
+        return self.w_hh.shape[1]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.w_ih.shape[1]
+
+    def save(self, path: Path) -> Path:
+        """Write the weights and the card as one ``.npz``."""
+        arrays = {"w_ih": self.w_ih, "w_hh": self.w_hh, "b": self.b, "mean": self.mean, "std": self.std}
+        for i, (w, b) in enumerate(self.layers):
+            arrays[f"l{i}_w"], arrays[f"l{i}_b"] = w, b
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, format=np.array(FORMAT), card=np.array(json.dumps(self.card)),
+                            **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> GModel:
+        """Read a file written by :meth:`save` (:class:`GModelError` otherwise)."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as z:
+                if str(z["format"]) != FORMAT:
+                    raise GModelError(f"{Path(path).name} is not a FaceLens G model")
+                f = {k: z[k].astype(np.float64) for k in z.files if k not in ("format", "card")}
+                layers = [(f[f"l{i}_w"], f[f"l{i}_b"]) for i in range(4)]
+                return cls(f["w_ih"], f["w_hh"], f["b"], layers, f["mean"], f["std"], json.loads(str(z["card"])))
+        except FileNotFoundError:
+            raise GModelError(f"G model not found: {path}") from None
+        except (OSError, KeyError, ValueError) as exc:
+            raise GModelError(f"{Path(path).name} is not a FaceLens G model: {exc}") from None
+
+
+def export_g(reg: Any, card: dict[str, Any]) -> GModel:
+    """A :class:`GModel` from a trained :class:`~facelens.core.affect.temporal.TemporalRegressor`."""
+    sd = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in reg.net.state_dict().items()}
+    lin = [k[:-len(".weight")] for k in sd if k.startswith("mlp.") and k.endswith(".weight")]
+    layers = [(sd[f"{k}.weight"], sd[f"{k}.bias"]) for k in lin]
+    return GModel(sd["encoder.weight_ih_l0"], sd["encoder.weight_hh_l0"],
+                  sd["encoder.bias_ih_l0"] + sd["encoder.bias_hh_l0"], layers,
+                  np.asarray(reg.cfg.mean, np.float64), np.asarray(reg.cfg.std, np.float64), card)
+
+
+class GRunner:
+    """One session of G in time order: :meth:`step` on batches, :meth:`reset` between sessions."""
+
+    def __init__(self, model: GModel) -> None:
+        self.model = model
+        self.reset()
+
+    def reset(self) -> None:
+        self.h = np.zeros(self.model.hidden)
+        self.c = np.zeros(self.model.hidden)
+
+    def step(self, x: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(valence/arousal (B, 2), probabilities (B, 7) in :data:`G_LABELS` order); NaN where not usable."""
+        m = self.model
+        x = np.asarray(x, np.float64).reshape(len(x), -1)
+        ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+        z = np.nan_to_num((x - m.mean) / m.std)
+        pre = np.einsum("gk,nk->ng", m.w_ih, z) + m.b
+        hs = np.full((len(x), m.hidden), np.nan)
+        n_h = m.hidden
+        for i in np.flatnonzero(ok):
+            g = pre[i] + np.einsum("gk,k->g", m.w_hh, self.h)
+            ig, fg = _sigmoid(g[:n_h]), _sigmoid(g[n_h:2 * n_h])
+            cand, og = np.tanh(g[2 * n_h:3 * n_h]), _sigmoid(g[3 * n_h:])
+            self.c = fg * self.c + ig * cand
+            self.h = og * np.tanh(self.c)
+            hs[i] = self.h
+        a = np.concatenate([np.nan_to_num(hs), z], axis=1)
+        for j, (w, b) in enumerate(m.layers):
+            a = np.einsum("ok,nk->no", w, a) + b
+            if j < len(m.layers) - 1:
+                a = np.maximum(a, 0.0)
+        va = np.tanh(a[:, :2])
+        logits = a[:, 2:]
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        va[~ok], p[~ok] = np.nan, np.nan
+        return va, p
+
+
+def default_g_path() -> Path:
+    """``models/g/facelens_g.npz`` of the source tree or the installed share folder."""
+    from facelens.core.common.paths import models_src_dir
+
+    return models_src_dir() / "g" / "facelens_g.npz"
+
+
+_DEFAULT: list[GModel] = []
+
+
+def load_default_g() -> GModel:
+    """The shipped G (loaded once per process; :class:`GModelError` when missing or broken)."""
+    if not _DEFAULT:
+        try:
+            path = default_g_path()
+        except FileNotFoundError as exc:
+            raise GModelError(str(exc)) from None
+        _DEFAULT.append(GModel.load(path))
+    return _DEFAULT[0]

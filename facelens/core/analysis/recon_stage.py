@@ -1,0 +1,78 @@
+"""The morphable-model fit as a per-frame step of the analysis (in the ordered sink, in time order).
+
+Each block's stored-precision landmarks and pose (float32, as the results file keeps them) give
+the pose-free meshes; :class:`~facelens.core.face.morphable.SessionFitter` fits them causally, so
+recomputing the coefficients from a finished results file gives the stored ones bit for bit, and a
+resumed analysis rebuilds the fitter's state by replaying the stored frames (:meth:`ReconStage.warm_up`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facelens.core.common.types import is_usable
+from facelens.core.face.morphable import MorphableModel, SessionFitter, load_default
+
+
+def posefree_columns(landmarks: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
+                     scale: np.ndarray) -> np.ndarray:
+    """(N, 478, 3) template-frame meshes from stored-precision (float32) image landmarks and pose."""
+    lm = np.asarray(landmarks, np.float32).astype(np.float64)
+    t = np.asarray(translation, np.float32).astype(np.float64)
+    r = np.asarray(rotation, np.float32).astype(np.float64)
+    s = np.asarray(scale, np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.einsum("nki,nij->nkj", lm - t[:, None, :], r) / s[:, None, None]
+
+
+def fit_inputs(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(pose-free meshes, usable) of a block of results columns."""
+    p = posefree_columns(cols["landmarks"], cols["rotation"], cols["translation"], cols["scale"])
+    usable = np.asarray(is_usable(np.asarray(cols["quality"])), bool) & np.all(np.isfinite(p), axis=(1, 2))
+    return p, usable
+
+
+class ReconStage:
+    """Adds ``coef_exp``, ``coef_id`` and ``fit_residual`` to each block (one instance per session)."""
+
+    def __init__(self, model: MorphableModel | None = None) -> None:
+        self.model = model or load_default()
+        self.fitter = SessionFitter(self.model)
+
+    @property
+    def coef_sizes(self) -> tuple[int, int]:
+        """(K_exp, K_id) for the results writer."""
+        return self.model.n_expression, self.model.n_identity
+
+    def reset(self) -> None:
+        self.fitter.reset()
+
+    def columns(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The fit of one block, in time order after the previous blocks."""
+        p, usable = fit_inputs(cols)
+        fit = self.fitter.update(p, usable)
+        ident = np.where(usable[:, None], fit.identity_frames, np.nan)
+        return {"coef_exp": fit.expression.astype(np.float32), "coef_id": ident.astype(np.float32),
+                "fit_residual": fit.residual.astype(np.float32)}
+
+    def warm_up(self, partial: Path, n: int) -> None:
+        """Replay the first ``n`` stored frames of an unfinished results file (resume)."""
+        import h5py
+
+        self.reset()
+        if n == 0:
+            return
+        with h5py.File(partial, "r") as f:
+            fr = f["frames"]
+            cols = {k: fr[k][:n] for k in ("landmarks", "rotation", "translation", "scale", "quality")}
+        self.columns(cols)
+
+    def card(self) -> dict:
+        """The model card entry for the results file."""
+        m = self.model.meta
+        return {"id": "facelens-morphable", "task": "per-frame morphable-model fit (identity per session, "
+                "expression per frame)", "version": f"{self.model.n_identity} identity + "
+                f"{self.model.n_expression} expression components",
+                "source": {"kind": "shipped", "path": "morphable/facelens_morphable.npz"},
+                "training_data": m.get("sources", {}), "notes": "docs/morphable.md"}

@@ -1,0 +1,94 @@
+"""G over the morphable coefficients: training, the numpy runner, the schema-2 columns, the pipeline option."""
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from facelens.core.affect.g_runtime import GModel, GRunner, export_g, load_default_g
+from facelens.core.training.g_train import GTrainConfig, predict_stills, train_g
+
+
+def _toy(n: int = 140, k: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 7, n)
+    centres = rng.normal(size=(7, k)) * 2
+    x = centres[y] + rng.normal(scale=0.3, size=(n, k))
+    va = np.tanh(x[:, :2] / 2)
+    return x, va, y
+
+
+def test_g_trains_a_few_steps_and_the_numpy_runner_matches_torch(tmp_path):
+    x, va, y = _toy()
+    vids = [np.cumsum(np.random.default_rng(1).normal(scale=0.1, size=(60, 6)), axis=0)]
+    reg = train_g(x, va, y, [f"c{i}" for i in range(6)], videos=vids, cfg=GTrainConfig(epochs=40, max_len=8),
+                  log=lambda s: None)
+    pv, pp = predict_stills(reg, x)
+    assert np.mean(pp.argmax(1) == y) > 0.6  # separable toy classes: training did something
+    assert np.corrcoef(pv[:, 0], va[:, 0])[0, 1] > 0.6
+    g = GModel.load(export_g(reg, {"inputs": "coef"}).save(tmp_path / "g.npz"))
+    va1, p1 = GRunner(g).step(x[:5], np.ones(5, bool))  # one runner: a 5-frame sequence
+    import torch
+
+    with torch.inference_mode():
+        tv, tl = reg.net(torch.from_numpy(reg.normalise(x[:5]))[None])
+    np.testing.assert_allclose(va1, tv[0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(p1, torch.softmax(tl[0], -1).numpy(), atol=1e-5)
+
+
+def test_runner_is_the_same_for_any_batching_and_skips_unusable_frames():
+    g = load_default_g()
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(23, g.n_inputs)) * g.std + g.mean
+    usable = rng.random(23) > 0.3
+    whole = GRunner(g).step(x, usable)
+    r = GRunner(g)
+    parts = [r.step(x[i:i + 4], usable[i:i + 4]) for i in range(0, 23, 4)]
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), whole[0])
+    assert np.isnan(whole[0][~usable]).all() and np.isfinite(whole[0][usable]).all()
+    np.testing.assert_allclose(np.nansum(whole[1], axis=1)[usable], 1.0, atol=1e-9)
+
+
+def test_schema_2_columns_and_schema_1_files_still_open(tmp_path):
+    from facelens.core.results import SCHEMA_VERSION, ResultsWriter, SessionResults
+
+    assert SCHEMA_VERSION == 2
+    n = 3
+    cols = {"time_s": np.arange(n) / 10, "frame_index": np.arange(n), "quality": np.zeros(n, np.uint8),
+            "coef_exp": np.ones((n, 4)), "coef_id": np.zeros((n, 2)), "fit_residual": np.full(n, 0.01)}
+    w = ResultsWriter(tmp_path / "a.h5", {}, expression_names=["e"], emotion_labels=["x", "y"], coef_sizes=(4, 2))
+    w.append(cols)
+    w.finish()
+    with SessionResults.open(tmp_path / "a.h5") as r:
+        assert r.coef_exp.shape == (n, 4) and r.fit_residual[0] == np.float32(0.01) and r.emotions_appearance is None
+    # an old file: schema 1, no morphable columns
+    w = ResultsWriter(tmp_path / "old.h5", {}, expression_names=["e"])
+    w.append({k: cols[k] for k in ("time_s", "frame_index", "quality")})
+    w.finish()
+    with h5py.File(tmp_path / "old.h5", "r+") as f:
+        f.attrs["schema_version"] = 1
+    with SessionResults.open(tmp_path / "old.h5") as r:
+        assert r.coef_exp is None and r.n_frames == n
+    with h5py.File(tmp_path / "old.h5", "r+") as f:
+        f.attrs["schema_version"] = 9
+    from facelens.core.results import ResultsError
+
+    with pytest.raises(ResultsError, match="schema 9"):
+        SessionResults.open(tmp_path / "old.h5")
+
+
+@pytest.mark.slow
+def test_analyze_with_g_records_the_estimator_and_the_fit(tmp_path, media):
+    from facelens.core.analysis.pipeline import analyze_to_file
+    from facelens.core.analysis.recon_stage import ReconStage
+    from facelens.core.results import SessionResults
+
+    out = analyze_to_file(media / "images" / "pyfeat_happy_single_face.jpg", tmp_path / "still.h5", va="g")
+    with SessionResults.open(out) as r:
+        assert r.meta["va_estimator"] == "g" and r.usable[0]
+        assert r.emotion_labels[int(np.argmax(r.emotions[0]))] == "happy"
+        assert r.valence[0] > 0.2
+        again = ReconStage().columns({"landmarks": r.landmarks(slice(None)), "rotation": r.rotation,
+                                      "translation": r.translation, "scale": r.scale, "quality": r.quality})
+        np.testing.assert_array_equal(again["coef_exp"], r.coef_exp)  # recomputed from the file: same bits
+        assert r.fit_residual[0] < 0.02
