@@ -124,3 +124,21 @@ def test_analysis_stage_columns_and_resume(run, media, tmp_path):
     assert stage.card()["sha256"] and checkpoint_of("fit") is None
     assert checkpoint_of(f"asmv2l:{out / 'asmv2l.pt'}") == out / "asmv2l.pt"
     assert checkpoint_of("asmv2l").name == "asmv2l_small.pt"  # the registry's shipped weights
+
+
+def test_analyze_with_asmv2l_reconstruction(run, media, analysed, tmp_path):
+    from facelens.core.results import SessionResults
+
+    _, out = run
+    res = tmp_path / "asm.h5"
+    video = media / "videos" / "pyfeat_single_face.mp4"
+    assert main(["analyze", str(video), "-o", str(res), "--reconstruction", f"asmv2l:{out / 'asmv2l.pt'}"]) == 0
+    a, b = SessionResults.open(res), SessionResults.open(analysed("videos/pyfeat_single_face.mp4"))
+    assert a.meta["reconstruction"].startswith("asmv2l") and b.meta.get("reconstruction", "fit") == "fit"
+    assert a.models[-1]["id"].startswith("asmv2l") and len(a.models[-1]["sha256"]) == 64
+    ok = np.isfinite(a.coef_exp).all(axis=1)
+    assert ok.sum() >= 0.9 * len(ok) and np.isfinite(a.coef_id[ok]).all()
+    # the network changes the coefficients only: tracking and the circumplex valence are the fit run's
+    assert np.array_equal(a.landmarks(slice(None)), b.landmarks(slice(None)))
+    assert not np.allclose(np.nan_to_num(a.coef_exp), np.nan_to_num(b.coef_exp))
+    assert main(["analyze", str(video), "-o", str(tmp_path / "x.h5"), "--reconstruction", "deca"]) == 2

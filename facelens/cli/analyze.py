@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("--va", default="circumplex", choices=["circumplex", "g"],
                    help="valence/arousal/emotion estimator: circumplex (FER2013 + geometry, default) or g "
                         "(temporal regressor over the morphable model's coefficients; docs/morphable.md)")
+    p.add_argument("--reconstruction", default="fit", metavar="fit|asmv2l[:CHECKPOINT]",
+                   help="per-frame morphable-model coefficients: the closed-form fit (default) or the AsmV2L "
+                        "network (the shipped weights, or a CHECKPOINT file; batched, CUDA when present; docs/asmv2l.md)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted analysis (RESULT.h5.partial)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing OUTPUT even if it is not a FaceLens results file")
@@ -93,7 +96,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         for progress in run_analysis(args.input, out, fps=args.fps, device=args.device, backend=args.backend,
                                      resume=args.resume, batch_size=args.batch_size, workers=args.workers,
-                                     restart_every=args.restart_every, va=args.va):
+                                     restart_every=args.restart_every, va=args.va,
+                                     reconstruction=args.reconstruction):
             if bar is None:
                 bar = _progress_bar(progress.total, progress.done)
             bar.total = max(bar.total or 0, progress.total)

@@ -141,4 +141,10 @@ def reconstruction_stage(spec: str, device: str = "cpu") -> object:
         from facelens.core.analysis.recon_stage import ReconStage
 
         return ReconStage()
-    return AsmV2LStage(path, device=device)
+    from facelens.core.analysis.contract import PipelineError
+    from facelens.core.face.asmv2l.checkpoint import CheckpointError
+
+    try:
+        return AsmV2LStage(path, device=device)
+    except CheckpointError as exc:
+        raise PipelineError(f"--reconstruction {spec}: {exc}") from None

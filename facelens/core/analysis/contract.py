@@ -59,6 +59,10 @@ class AnalysisConfig:
         Valence/arousal/emotion estimator: ``circumplex`` (FER2013 fused with geometry on the
         circumplex) or ``g`` (the temporal regressor G over the morphable model's coefficients).
         This one does change the results (the file records it as ``va_estimator``).
+    reconstruction
+        Who gives the per-frame morphable-model coefficients: ``fit`` (the closed-form fit of the
+        tracked mesh) or ``asmv2l`` / ``asmv2l:CHECKPOINT`` (the AsmV2L network, the registry's shipped
+        weights by default). Changes the coefficients (the file records it as ``reconstruction``).
     """
 
     fps: float = 10.0
@@ -72,6 +76,7 @@ class AnalysisConfig:
     parallel_chunks: int | None = None
     decode_threads: int | None = None
     va: str = "circumplex"
+    reconstruction: str = "fit"
 
     def check(self) -> None:
         """Raise :class:`PipelineError` for options no engine can run."""
@@ -84,6 +89,8 @@ class AnalysisConfig:
             raise PipelineError("workers must be >= 1")
         if self.va not in ("circumplex", "g"):
             raise PipelineError(f"unknown valence/arousal estimator {self.va!r} (use circumplex or g)")
+        if not (self.reconstruction == "fit" or self.reconstruction.split(":", 1)[0] == "asmv2l"):
+            raise PipelineError(f"unknown reconstruction {self.reconstruction!r} (use fit, asmv2l or asmv2l:CHECKPOINT)")
         if self.backend not in ("mediapipe", "torch"):
             raise PipelineError(f"unknown backend {self.backend!r} (use mediapipe or torch)")
 

@@ -28,7 +28,7 @@ def frame_columns(frames: list[SampledFrame], obs: list[FaceObservation], config
     for i, o in enumerate(obs):
         if extreme[i] and o.quality in (Quality.OK, Quality.MULTIPLE_FACES):
             o.quality = Quality.EXTREME_POSE
-    return {
+    out = {
         "time_s": np.array([f.time_s for f in frames], np.float64),
         "frame_index": np.array([f.frame_index for f in frames], np.int64),
         "quality": np.array([int(o.quality) for o in obs], np.uint8),
@@ -39,3 +39,10 @@ def frame_columns(frames: list[SampledFrame], obs: list[FaceObservation], config
         "euler": pose["euler"], "rotation": pose["rotation"], "translation": pose["translation"],
         "scale": pose["scale"],
     }
+    if config.reconstruction != "fit":  # AsmV2L needs the pixels: its network runs here, the sink keeps time order
+        from facelens.core.analysis.asmv2l_stage import block_outputs, checkpoint_of
+        from facelens.core.face.asmv2l.inference import default_device
+
+        device = default_device() if config.device == "auto" else config.device
+        out.update(block_outputs([f.rgb for f in frames], out, checkpoint_of(config.reconstruction), device))
+    return out

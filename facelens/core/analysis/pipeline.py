@@ -44,9 +44,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from facelens.core.analysis.asmv2l_stage import reconstruction_stage
 from facelens.core.analysis.contract import AnalysisCancelled, AnalysisConfig, PipelineError
 from facelens.core.analysis.engines import choose_engine, default_workers, n_workers
-from facelens.core.analysis.recon_stage import ReconStage
 from facelens.core.analysis.sequential import SequentialEngine
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.analysis.trackers import TorchThreads, make_tracker, resolve_device, tracker_cards
@@ -64,7 +64,8 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                  cancel: Callable[[], bool] | None = None, demo: bool = False,
                  parallel_chunks: int | None = None, decode_threads: int | None = None,
                  workers: int | None = None, restart_every: int = AnalysisConfig.restart_every,
-                 config: AnalysisConfig | None = None, va: str = "circumplex") -> Iterator[Progress]:
+                 config: AnalysisConfig | None = None, va: str = "circumplex",
+                 reconstruction: str = "fit") -> Iterator[Progress]:
     """Analyse ``video`` into the results file ``out``, yielding progress after each block.
 
     The keyword options build an :class:`AnalysisConfig` (or pass ``config``; it wins). None of the
@@ -82,7 +83,7 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
     if config is None:
         config = AnalysisConfig(fps=fps, backend=backend, device=device, batch_size=batch_size,
                                 restart_every=restart_every, workers=workers, parallel_chunks=parallel_chunks,
-                                decode_threads=decode_threads, va=va)
+                                decode_threads=decode_threads, va=va, reconstruction=reconstruction)
     config.check()
     session = open_media(video)  # VideoError for unusable input, before any file is touched
     try:
@@ -119,12 +120,13 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
     used = resolve_device(config.device)
     static = session.info.is_image
     stage = AffectStage.default(device=used, va=config.va)
-    recon = ReconStage()
+    recon = reconstruction_stage(config.reconstruction, device=used)  # the fit, or AsmV2L (ModelError if missing)
     # both backends' trackers are built with tracking's defaults (the one owner of the quality thresholds)
     meta = _metadata(session, config, used, stage, demo, tracking.DEFAULT_BLUR_THRESHOLD,
                      tracking.DEFAULT_MIN_CONFIDENCE)
     meta["models"].append(recon.card())
     meta["va_estimator"] = stage.va_kind
+    meta["reconstruction"] = config.reconstruction
     resume = resume and partial_path(out).exists()
     writer = ResultsWriter(out, meta, expression_names=EXPRESSION_NAMES, emotion_labels=stage.emotion_labels,
                            resume=resume, expect_frames=session.n_sampled(config.fps),  # refused if the disk is too small
