@@ -1,0 +1,63 @@
+"""CPU cost per frame of the morphable fit and of G, next to the existing geometry step (baseline).
+
+Usage: ``python benchmarks/morphable_speed.py RESULTS.h5 [--batch 32] [--repeats 5]``
+
+Frames come from a results file (its stored landmarks and pose). Per block of ``--batch`` frames,
+in one process, alternating: ``geometry.expression_measures_batch`` (the 20 measures every
+analysis computes today: the baseline), the causal morphable fit (``ReconStage.columns``), and G
+(``GRunner.step`` on coefficients + a stored posterior). Reported: CPU milliseconds per frame
+(process time, so other jobs on the machine count less than in wall time), median over repeats.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    from facelens.core.affect.g_runtime import GRunner, load_default_g
+    from facelens.core.analysis.recon_stage import ReconStage
+    from facelens.core.face import geometry
+    from facelens.core.results import SessionResults
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    with SessionResults.open(args.results) as r:
+        cols = {"landmarks": r.landmarks(slice(None)), "rotation": r.rotation, "translation": r.translation,
+                "scale": r.scale, "quality": r.quality}
+        post = np.asarray(r.emotions if r.emotions is not None else np.full((r.n_frames, 7), 1 / 7))
+    n = len(cols["quality"])
+    blocks = [slice(s, min(s + args.batch, n)) for s in range(0, n, args.batch)]
+    g = load_default_g()
+    times: dict[str, list[float]] = {"geometry (baseline)": [], "morphable fit": [], "G": []}
+    for _ in range(args.repeats):
+        recon, runner = ReconStage(), GRunner(g)
+        t = {k: 0.0 for k in times}
+        for sl in blocks:
+            lm = cols["landmarks"][sl]
+            c0 = time.process_time()
+            geometry.expression_measures_batch(lm, geometry.head_pose_batch(lm))
+            c1 = time.process_time()
+            fit = recon.columns({k: v[sl] for k, v in cols.items()})
+            c2 = time.process_time()
+            runner.step(np.concatenate([fit["coef_exp"], post[sl]], axis=1), np.isfinite(fit["coef_exp"][:, 0]))
+            c3 = time.process_time()
+            t["geometry (baseline)"] += c1 - c0
+            t["morphable fit"] += c2 - c1
+            t["G"] += c3 - c2
+        for k in times:
+            times[k].append(1e3 * t[k] / n)
+    print(f"{args.results.name}: {n} frames, blocks of {args.batch}, {args.repeats} repeats (CPU ms/frame, median)")
+    for k, v in times.items():
+        print(f"  {k:22s} {np.median(v):.3f}  (min {np.min(v):.3f}, max {np.max(v):.3f})")
+    print(f"  fit + G                {np.median(times['morphable fit']) + np.median(times['G']):.3f}")
+
+
+if __name__ == "__main__":
+    main()
