@@ -5,6 +5,7 @@ few seconds on a CPU and independent of the shipped model.
 """
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -84,7 +85,8 @@ class FakeEncoder:
     def encode(self, phrases):
         out = []
         for p in phrases:
-            v = np.random.default_rng(abs(hash(p)) % (2**32)).normal(size=384)
+            seed = int.from_bytes(hashlib.sha256(p.encode()).digest()[:4], "little")  # stable across processes
+            v = np.random.default_rng(seed).normal(size=384)
             out.append(v / np.linalg.norm(v))
         return np.asarray(out, np.float32)
 
@@ -103,11 +105,12 @@ def test_table1_shapes():
 
 def test_tiny_training_loss_falls(tmp_path):
     frames = synthetic_frames()
-    opts = TrainOptions(epochs=6, batch_size=4, val_frac=0.0, lr=3e-3, checkpoint_every=1000)
+    opts = TrainOptions(epochs=8, batch_size=4, val_frac=0.0, lr=3e-3, checkpoint_every=1000)
     tr = Trainer(frames, standin_morph(), FACES, tiny_cfg(), opts, tmp_path, log=lambda s: None, encoder=FakeEncoder())
     hist = tr.run(progress=False)
-    assert hist[-1]["landmark"] < 0.7 * hist[0]["landmark"]
-    assert hist[-1]["total"] < hist[0]["total"]
+    # deterministic run (seeded, stable fake text): landmark 0.155 -> 0.098, total 0.49 -> 0.37
+    assert hist[-1]["landmark"] < 0.75 * hist[0]["landmark"]
+    assert hist[-1]["total"] < 0.85 * hist[0]["total"]
     assert (tmp_path / "training_log.csv").is_file() and (tmp_path / "training_log.png").is_file()
 
 
