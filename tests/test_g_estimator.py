@@ -92,3 +92,29 @@ def test_analyze_with_g_records_the_estimator_and_the_fit(tmp_path, media):
                                       "translation": r.translation, "scale": r.scale, "quality": r.quality})
         np.testing.assert_array_equal(again["coef_exp"], r.coef_exp)  # recomputed from the file: same bits
         assert r.fit_residual[0] < 0.02
+
+
+@pytest.mark.slow
+def test_g_analysis_resumes_to_the_same_bits(media, tmp_path):
+    from facelens.core.analysis.contract import AnalysisCancelled
+    from facelens.core.analysis.pipeline import analyze_to_file, run_analysis
+    from facelens.core.results import SessionResults, partial_path
+
+    video = media / "videos/liveportrait_d3.mp4"
+    whole = analyze_to_file(video, tmp_path / "whole.h5", batch_size=16, restart_every=32, va="g")
+    out = tmp_path / "cut.h5"
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 3  # 16 frames past the restart point at 32
+
+    with pytest.raises(AnalysisCancelled):
+        for _ in run_analysis(video, out, batch_size=16, cancel=cancel, restart_every=32, va="g"):
+            pass
+    assert partial_path(out).exists()
+    analyze_to_file(video, out, batch_size=16, resume=True, restart_every=32, va="g")
+    with SessionResults.open(whole) as a, SessionResults.open(out) as b:
+        for name in ("coef_exp", "coef_id", "fit_residual", "valence", "arousal", "emotions", "emotions_appearance"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert np.isfinite(a.valence).sum() > 100
