@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "torch"])
     p.add_argument("--fps", type=float, default=10.0, help="sampled frames per second (default 10)")
+    p.add_argument("--va", default="circumplex", choices=["circumplex", "g"],
+                   help="valence/arousal/emotion estimator (as for analyze; a finished session made with "
+                        "the other one is analysed again)")
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_batch)
 
@@ -81,7 +84,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         result = run_batch(entries, out, workers=args.workers, scheduler=args.scheduler, fps=args.fps,
                            device=args.device, backend=args.backend, batch_size=args.batch_size,
-                           on_status=_Reporter(len(entries)))
+                           on_status=_Reporter(len(entries)), va=args.va)
     except BatchError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:

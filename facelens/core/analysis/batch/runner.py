@@ -71,18 +71,19 @@ class BatchResult:
 
 
 def make_tasks(entries: Iterable[BatchEntry], out_dir: Path, *, fps: float, device: str,
-               backend: str = "mediapipe", batch_size: int = 32, threads: int = 0) -> list[SessionTask]:
+               backend: str = "mediapipe", batch_size: int = 32, threads: int = 0,
+               va: str = "circumplex") -> list[SessionTask]:
     out_dir = Path(out_dir).resolve()
     return [SessionTask(session_id=e.session_id, video=str(e.video), out_dir=str(out_dir),
                         subject_id=e.subject_id, diagnosis=e.diagnosis,
                         segments=str(e.segments) if e.segments else None, fps=fps, device=device,
-                        backend=backend, batch_size=batch_size, threads=threads) for e in entries]
+                        backend=backend, batch_size=batch_size, threads=threads, va=va) for e in entries]
 
 
 def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *, workers: int = 1,
               scheduler: str | None = None, fps: float = 10.0, device: str = "auto",
               backend: str = "mediapipe", batch_size: int = 32,
-              on_status: Callable[[BatchStatus], None] | None = None,
+              on_status: Callable[[BatchStatus], None] | None = None, va: str = "circumplex",
               task_fn: Callable[[SessionTask], SessionOutcome] = run_session) -> BatchResult:
     """Analyse every entry and write ``cohort.csv``, ``cohort.parquet`` and ``failures.csv``.
 
@@ -98,6 +99,8 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
         Address of a Dask scheduler (``tcp://host:port``); ``None`` for the local pool.
     on_status
         Called about twice a second and after each finished session.
+    va
+        Valence/arousal/emotion estimator of every session (``circumplex`` or ``g``).
     task_fn
         The per-session work (a picklable module-level function); tests swap it to provoke
         worker deaths without hours of analysis.
@@ -115,7 +118,7 @@ def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *,
     # each local worker gets an equal share of the cores for torch (mediapipe keeps its own threads)
     threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else 0
     tasks = make_tasks(entries, out, fps=fps, device=device, backend=backend, batch_size=batch_size,
-                       threads=threads)
+                       threads=threads, va=va)
     status = BatchStatus(total=len(tasks))
     t0 = time.perf_counter()
     if scheduler:

@@ -48,6 +48,7 @@ class SessionTask:
     backend: str = "mediapipe"
     batch_size: int = 32
     threads: int = 0  # torch intra-op threads in the worker (0: leave as is)
+    va: str = "circumplex"  # valence/arousal/emotion estimator (AnalysisConfig.va)
 
     @property
     def results_path(self) -> Path:
@@ -105,7 +106,8 @@ def _existing_matches(task: SessionTask, video_sha: str) -> bool:
 
     try:
         with SessionResults.open(task.results_path) as r:
-            return r.video_sha256 == video_sha and float(r.params.get("fps", -1)) == float(task.fps)
+            return (r.video_sha256 == video_sha and float(r.params.get("fps", -1)) == float(task.fps)
+                    and str(r.meta.get("va_estimator", "circumplex")) == task.va)
     except ResultsError:
         return False
 
@@ -164,7 +166,7 @@ def _analyse(task: SessionTask, info: dict[str, Any], resume: bool) -> None:
     # One session per pool/cluster worker already uses the cores: no chunk threads inside a session
     # (results are identical either way; see core/chunk_threads.py).
     kw: dict[str, Any] = {"fps": task.fps, "device": task.device, "backend": task.backend,
-                          "batch_size": task.batch_size, "workers": 1}
+                          "batch_size": task.batch_size, "workers": 1, "va": task.va}
     make_private_dirs(task.results_path.parent)
     try:
         gen = run_analysis(task.video, task.results_path, resume=resume, **kw)
