@@ -1,244 +1,287 @@
-"""Throughput of the analysis pipeline against decode-only speed, measured in the same run.
+"""Throughput of the analysis against decode-only speed: this tree and a baseline checkout, one run.
 
-Usage: ``python benchmarks/throughput.py [VIDEO] [--fps 10] [--backend mediapipe] [--device auto]
-[--long-s 180] [--workers N]`` (default video: the Wolfgang Langer clip of the shared test media).
+Usage::
 
-Part 1, the clip itself (shorter than one 30-s restart chunk, so it runs sequentially): decode-only
-sampled frames/s (PyAV decode + RGB conversion, the baseline), full pipeline sampled frames/s,
-their ratio, random-access ``frame_at`` latency, and the clip tracked by one FaceTracker vs two
-trackers in two threads (whether mediapipe runs two threads at once: wall and CPU time).
+    python benchmarks/throughput.py [--long VIDEO | --loops 30] [--baseline DIR] [--rounds 2]
+                                    [--fps 10] [--workers N] [--stage-s 60]
 
-Part 2, a long video (``--long-s`` seconds, 0 skips it): the clip's frames looped into a temporary
-640x360 H.264 file (PyAV encode), then decode-only, the sequential pipeline (``workers=1``) and the
-chunk-parallel pipeline (``workers=N``, default auto) in the same run, each pipeline in a fresh
-process (spawn) so that neither inherits the other's memory or loaded models. For each: wall
-time (model loading included), process CPU time (all threads), CPU ms per sampled frame,
-frames/s after the first batch, and the peak resident memory of that process (sampled from
-``/proc/self/status`` every 0.1 s).
+The long recording is ``--long`` or, by default, the Wolfgang Langer clip of the shared media
+looped ``--loops`` times by stream copy (no re-encoding; 30 loops = 591 s, as ``ffmpeg
+-stream_loop 29 -c copy``). ``--baseline DIR`` is another checkout, e.g. the previous commit
+(``git worktree add /tmp/base HEAD~1``); without it only this tree is measured.
 
-Targets from the issue: >= 150 sampled frames/s for 640x360 on 2 cores, >= 0.5x decode-only speed,
-peak memory < 1.5 GB whatever the video's length.
+Every measurement runs in a fresh process (``PYTHONPATH`` = the tree measured), so none inherits
+another's memory or loaded models:
+
+* decode only: the sampled frames decoded and converted to RGB, nothing else (the baseline speed),
+  and ``frame_at`` latency at 20 random times;
+* the full pipeline (``run_analysis``, default settings unless ``--workers``), baseline and this
+  tree alternating for ``--rounds`` rounds: sampled frames/s (wall, model loading included),
+  process CPU time per sampled frame (all threads), their ratio to decode-only, the peak resident
+  memory (``ru_maxrss``) and the load average (the machine may be shared: CPU ms per frame is the
+  figure other jobs disturb least);
+* the stage breakdown: the first ``--stage-s`` seconds run stage after stage in one thread (a
+  block of 32 frames decoded, tracked, measured, ...; a fresh tracker every 300 frames as the
+  pipeline restarts it), CPU ms per sampled frame of each stage. "detect/mesh" is the tracker
+  without its occlusion test and blur measure (it includes the face counts); "geometry" is head
+  pose, expression measures and the results columns; the sum against the pipeline's CPU ms per
+  frame leaves what threads, queues and the rest cost.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, Self
-
-import numpy as np
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 
-def _default_video() -> Path:
+def _open_media(path: Any) -> Any:
+    """The tree's media opener (``open_media``; ``open_session`` in older checkouts)."""
+    from facelens.core.media import video
+
+    return (getattr(video, "open_media", None) or video.open_session)(path)
+
+
+STAGES = ("decode", "detect/mesh", "occlusion", "blur", "geometry", "emotion", "va", "write")
+
+
+def _default_clip() -> Path:
     media = Path(os.environ.get("FACELENS_MEDIA", REPO.parent / "shared" / "media"))
     return media / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4"
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-class _Phase:
-    """Wall time, process CPU time and peak RSS (sampled every 0.1 s) of a block of work."""
-
-    def __enter__(self) -> Self:
-        self.peak, self._stop = _rss_mb(), threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        self.w0, self.c0 = time.perf_counter(), time.process_time()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, _rss_mb())
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall, self.cpu = time.perf_counter() - self.w0, time.process_time() - self.c0
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
-
-
-def make_long_video(src: Path, dst: Path, seconds: float) -> int:
-    """Loop ``src``'s frames into ``dst`` (H.264, same size and rate) until ``seconds``; frames written."""
+def loop_copy(src: Path, dst: Path, loops: int) -> float:
+    """``src``'s video packets ``loops`` times into ``dst`` (stream copy, timestamps shifted); seconds."""
     import av
 
     with av.open(str(src)) as probe:
-        s = probe.streams.video[0]
-        rate, width, height = Fraction(s.average_rate or 25), s.width, s.height
-    n_target, n = int(seconds * float(rate)), 0
-    with av.open(str(dst), "w") as out:
-        enc = out.add_stream("libx264", rate=rate)
-        enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
-        enc.options = {"preset": "veryfast", "crf": "23", "g": "250"}  # keyframe interval as x264's default
-        while n < n_target:
-            with av.open(str(src)) as inp:
-                for frame in inp.decode(video=0):
-                    if n >= n_target:
-                        break
-                    vf = frame.reformat(format="yuv420p")
-                    vf.pts, vf.time_base = n, 1 / Fraction(rate)  # constant frame rate, no gap at the loops
-                    for packet in enc.encode(vf):
-                        out.mux(packet)
-                    n += 1
-        for packet in enc.encode():
-            out.mux(packet)
-    return n
+        stream = probe.streams.video[0]
+        pts = sorted(p.pts for p in probe.demux(stream) if p.size and p.pts is not None)
+    span = pts[-1] - pts[0] + (pts[1] - pts[0])  # one loop, in the stream's time base
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        ist = inp.streams.video[0]
+        ost = out.add_stream_from_template(ist)
+        for k in range(loops):
+            inp.seek(0)
+            for packet in inp.demux(ist):
+                if not packet.size:
+                    continue
+                packet.pts += k * span
+                packet.dts += k * span
+                packet.stream = ost
+                out.mux(packet)
+        return float(loops * span * ist.time_base)
 
 
-def _decode_only(video: Path, fps: float) -> tuple[int, _Phase]:
-    from facelens.core.media.video import open_session
+# -- what a child process measures ----------------------------------------------------------------
+def _rusage() -> tuple[float, float]:
+    import resource
 
-    with open_session(video) as s, _Phase() as ph:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+def child_decode(video: str, fps: float) -> dict[str, Any]:
+    w0, c0 = time.perf_counter(), _rusage()[0]
+    with _open_media(video) as s:
         n = sum(1 for _ in s.iter_sampled(fps))
-    return n, ph
+    cpu, peak = _rusage()
+    return {"frames": n, "wall": time.perf_counter() - w0, "cpu": cpu - c0, "peak_mb": peak}
 
 
-def _pipeline(video: Path, fps: float, **kw: Any) -> tuple[int, float, _Phase]:
-    """Frames, frames/s after the first batch (model loading excluded), phase figures."""
+def child_seek(video: str, n: int = 20) -> dict[str, Any]:
+    """``frame_at`` latency: ``n`` random times (seeded) in ``video``."""
+    import numpy as np
+
+    with _open_media(video) as s:
+        lat = []
+        for t in np.random.default_rng(0).uniform(0, max(s.info.duration_s - 0.2, 0.0), n):
+            t0 = time.perf_counter()
+            s.frame_at(float(t))
+            lat.append(time.perf_counter() - t0)
+    return {"median_ms": 1e3 * float(np.median(lat)), "max_ms": 1e3 * float(np.max(lat))}
+
+
+def child_pipeline(video: str, fps: float, workers: int | None) -> dict[str, Any]:
     from facelens.core.analysis.pipeline import run_analysis
 
-    with tempfile.TemporaryDirectory() as tmp, _Phase() as ph:
-        first: tuple[float, int] | None = None
+    kw = {} if workers is None else {"workers": workers}
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        w0, c0 = time.perf_counter(), _rusage()[0]
         last = None
-        progress: Iterator[Any] = run_analysis(video, Path(tmp) / "bench.h5", fps=fps, **kw)
-        for p in progress:
-            if first is None:
-                first = (time.perf_counter(), p.done)
-            last = p
-    assert first is not None and last is not None
-    # NaN for a clip of one batch: nothing was measured after model loading
-    steady = (last.done - first[1]) / (ph.w0 + ph.wall - first[0]) if last.done > first[1] else float("nan")
-    return last.done, steady, ph
+        for last in run_analysis(video, Path(tmp) / "bench.h5", fps=fps, **kw):
+            pass
+        wall = time.perf_counter() - w0
+    cpu, peak = _rusage()
+    return {"frames": last.done if last else 0, "wall": wall, "cpu": cpu - c0, "peak_mb": peak,
+            "load": (load0 + os.getloadavg()[0]) / 2}
 
 
-def _pipeline_figures(video: Path, fps: float, kw: dict[str, Any]) -> tuple[int, float, float, float, float]:
-    """:func:`_pipeline` in a fresh process (clean peak memory, models loaded afresh): numbers only."""
-    n, steady, ph = _pipeline(video, fps, **kw)
-    return n, steady, ph.wall, ph.cpu, ph.peak
+def child_stages(video: str, fps: float, seconds: float, rows: int = 32, restart: int = 300) -> dict[str, Any]:
+    """CPU seconds of each stage, run one after the other on blocks of ``rows`` frames."""
+    import numpy as np
 
-
-def _in_child(video: Path, fps: float, kw: dict[str, Any]) -> tuple[int, float, _Phase]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        n, steady, wall, cpu, peak = pool.submit(_pipeline_figures, video, fps, kw).result()
-    ph = _Phase.__new__(_Phase)
-    ph.wall, ph.cpu, ph.peak = wall, cpu, peak
-    return n, steady, ph
-
-
-def _tracking_threads(video: Path, fps: float) -> tuple[float, float, float, float]:
-    """The clip's frames tracked by one FaceTracker, then split over two trackers in two threads:
-    (wall, CPU) of each. Shows whether mediapipe lets two threads run at once, apart from the rest
-    of the pipeline (decoding happens before the clock starts)."""
+    from facelens.core.affect.stage import AffectStage
+    from facelens.core.common.types import N_LANDMARKS, Quality
+    from facelens.core.face import geometry
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.media.video import open_session
+    from facelens.core.results import ResultsWriter
 
-    with open_session(video) as s:
-        frames = [f.rgb for f in s.iter_sampled(fps)]
+    t = dict.fromkeys(STAGES, 0.0)
+    clock = time.process_time
 
-    def track(part: list[np.ndarray]) -> None:
-        with FaceTracker() as tr:
-            for rgb in part:
-                tr.process(rgb)
+    def timed(name: str, fn: Any) -> Any:
+        def run(*a: Any) -> Any:
+            c = clock()
+            try:
+                return fn(*a)
+            finally:
+                t[name] += clock() - c
+        return run
 
-    track(frames[:3])  # mediapipe's first graph start-up is not part of the comparison
-    with _Phase() as one:
-        track(frames)
-    half = len(frames) // 2
-    threads = [threading.Thread(target=track, args=(p,)) for p in (frames[:half], frames[half:])]
-    with _Phase() as two:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    return one.wall, one.cpu, two.wall, two.cpu
+    stage = AffectStage.default(device="cpu")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)  # as the pipeline runs it on CPU
+    n, tracker = 0, None
+    with tempfile.TemporaryDirectory() as tmp, _open_media(video) as session:
+        writer = ResultsWriter(Path(tmp) / "s.h5", {}, expression_names=geometry.EXPRESSION_NAMES,
+                               emotion_labels=stage.emotion_labels)
+        frames = session.iter_sampled(fps)
+        while n < seconds * fps:
+            c = clock()
+            block = [f for _, f in zip(range(rows), frames)]
+            t["decode"] += clock() - c
+            if not block:
+                break
+            obs = []
+            c = clock()
+            for f in block:
+                if tracker is None or f.index % restart == 0:
+                    if tracker is not None:
+                        tracker.close()
+                    tracker = FaceTracker()
+                    tracker._confidence = timed("occlusion", tracker._confidence)
+                    tracker.blur_measure = timed("blur", tracker.blur_measure)
+                obs.append(tracker.process(f.rgb))
+            t["detect/mesh"] += clock() - c
+            c = clock()
+            lm = np.full((len(block), N_LANDMARKS, 3), np.nan, np.float32)
+            bbox = np.full((len(block), 4), np.nan, np.float32)
+            for i, o in enumerate(obs):
+                if o.landmarks is not None:
+                    lm[i], bbox[i] = o.landmarks, o.bbox
+            pose = geometry.head_pose_batch(lm)
+            expr = geometry.expression_measures_batch(lm, pose)
+            for i in np.flatnonzero(geometry.extreme_pose_mask(pose["euler"])):
+                if obs[i].quality in (Quality.OK, Quality.MULTIPLE_FACES):
+                    obs[i].quality = Quality.EXTREME_POSE
+            cols = {"time_s": np.array([f.time_s for f in block]),
+                    "frame_index": np.array([f.frame_index for f in block]),
+                    "quality": np.array([int(o.quality) for o in obs], np.uint8),
+                    "n_faces": np.array([o.n_faces for o in obs], np.uint8),
+                    "confidence": np.array([o.confidence for o in obs], np.float32),
+                    "blur": np.array([o.blur for o in obs], np.float32), "bbox": bbox, "landmarks": lm,
+                    "expressions": expr, **{k: pose[k] for k in ("euler", "rotation", "translation", "scale")}}
+            t["geometry"] += clock() - c
+            rgb = [f.rgb for f in block]
+            if hasattr(stage, "emotions"):
+                emotions = timed("emotion", stage.emotions)(rgb, obs)
+                cols.update(timed("va", stage.valence_arousal)(emotions, expr, cols["time_s"]))
+            else:  # a tree whose affect stage has no separate steps: both under "emotion"
+                cols.update(timed("emotion", stage.process)(rgb, obs, expr, cols["time_s"]))
+                t["va"] = float("nan")
+            timed("write", writer.append)(cols)
+            n += len(block)
+        timed("write", writer.finish)()
+    if tracker is not None:
+        tracker.close()
+    t["detect/mesh"] -= t["occlusion"] + t["blur"]
+    return {"frames": n, "cpu": t}
 
 
-def _row(label: str, n: int, fps: float, ph: _Phase, note: str = "") -> str:
-    return (f"{label:<26} {fps:8.1f} frames/s  wall {ph.wall:6.1f} s  CPU {ph.cpu:6.1f} s "
-            f"({1000 * ph.cpu / max(n, 1):5.1f} ms/frame)  peak RSS {ph.peak:6.0f} MB{note}")
+def _child_main(spec: dict[str, Any]) -> None:
+    fn = {"decode": child_decode, "pipeline": child_pipeline, "stages": child_stages,
+          "seek": child_seek}[spec.pop("kind")]
+    print("RESULT " + json.dumps(fn(**spec)))
+
+
+# -- the parent ---------------------------------------------------------------------------------
+def _in_child(tree: Path, **spec: Any) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}  # ahead of the installed (editable) facelens
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
+                          env=env, capture_output=True, text=True, cwd=tree, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"child failed in {tree} ({spec['kind']}): {proc.stderr.strip()[-800:]}")
+    return json.loads(lines[-1][len("RESULT "):])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("video", nargs="?", default=str(_default_video()))
+    ap.add_argument("--long", type=Path, help="the long recording (default: the clip looped --loops times)")
+    ap.add_argument("--clip", type=Path, default=_default_clip())
+    ap.add_argument("--loops", type=int, default=30)
+    ap.add_argument("--baseline", type=Path, help="another checkout to measure in the same run")
+    ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--fps", type=float, default=10.0)
-    ap.add_argument("--backend", default="mediapipe")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--repeat", type=int, default=2, help="decode-only passes of the clip (best is kept)")
-    ap.add_argument("--long-s", type=float, default=180.0, help="length of the looped long video (0: skip)")
-    ap.add_argument("--workers", type=int, default=None, help="chunk threads of the parallel run (default auto)")
-    args = ap.parse_args()
-
-    from facelens.core.analysis.pipeline import default_workers
-    from facelens.core.media.video import open_session
-
-    video = Path(args.video)
-    kw = {"backend": args.backend, "device": args.device}
-    with open_session(video) as s:
-        info = s.info
-        rng = np.random.default_rng(0)
-        lat = []
-        for t in rng.uniform(0, max(info.duration_s - 0.2, 0.0), 20):
-            t0 = time.perf_counter()
-            s.frame_at(float(t))
-            lat.append(time.perf_counter() - t0)
-    runs = [_decode_only(video, args.fps) for _ in range(max(1, args.repeat))]
-    n, dec = min(runs, key=lambda r: r[1].wall)
-    decode_fps = n / dec.wall
-    _, steady, full = _pipeline(video, args.fps, **kw)
-
-    print(f"video            {video.name}: {info.width}x{info.height}, {info.codec}, "
-          f"{info.duration_s:.1f} s, {n} sampled frames at {args.fps:g} fps")
-    print(f"cpu cores        {os.cpu_count()} (load average {os.getloadavg()[0]:.1f})")
-    print(_row("decode only (best)", n, decode_fps, dec))
-    print(_row("full pipeline", n, steady, full, f"  ({n / full.wall:.1f} frames/s incl. model loading)"))
-    print(f"ratio            {steady / decode_fps:8.2f} x decode-only speed (target >= 0.5)")
-    print(f"frame_at         median {1000 * np.median(lat):.1f} ms, max {1000 * np.max(lat):.1f} ms "
-          f"(20 random seeks)")
-    w1, c1, w2, c2 = _tracking_threads(video, args.fps)
-    print(f"tracking only    1 thread {w1:.2f} s wall / {c1:.2f} s CPU; 2 threads {w2:.2f} s wall / {c2:.2f} s CPU"
-          f" -> {w1 / w2:.2f}x (load average {os.getloadavg()[0]:.1f})")
-    if args.long_s <= 0:
+    ap.add_argument("--workers", type=int, default=None, help="pipeline workers (default: the pipeline's own)")
+    ap.add_argument("--stage-s", type=float, default=60.0, help="seconds of the stage breakdown (0: skip)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        _child_main(json.loads(a.child))
         return 0
-
-    workers = args.workers or default_workers()
+    trees = ([("baseline", a.baseline.resolve())] if a.baseline else []) + [("this tree", REPO)]
     with tempfile.TemporaryDirectory() as tmp:
-        long_video = Path(tmp) / "long.mp4"
-        t0 = time.perf_counter()
-        native = make_long_video(video, long_video, args.long_s)
-        print(f"\nlong video       {args.long_s:g} s of {video.name} looped, {native} native frames, "
-              f"encoded in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()[0]:.1f}")
-        n_long, dec_long = _decode_only(long_video, args.fps)
-        decode_long = n_long / dec_long.wall
-        print(_row("decode only", n_long, decode_long, dec_long))
-        results: dict[str, tuple[int, float, _Phase]] = {}
-        cases: list[tuple[str, Callable[[], tuple[int, float, _Phase]]]] = [
-            ("pipeline, sequential", lambda: _in_child(long_video, args.fps, {"workers": 1, **kw})),
-            (f"pipeline, {workers} chunk threads",
-             lambda: _in_child(long_video, args.fps, {"workers": workers, **kw}))]
-        for label, run in cases:
-            results[label] = r = run()
-            print(_row(label, r[0], r[1], r[2], f"  ratio {r[1] / decode_long:.2f} x decode-only"))
-        (_, seq, seq_ph), (_, par, par_ph) = results.values()
-        print(f"parallel/sequential {par / seq:5.2f} x frames/s, {par_ph.cpu / max(seq_ph.cpu, 1e-9):.2f} x CPU time"
-              f"; load average now {os.getloadavg()[0]:.1f}")
+        video = a.long
+        if video is None:
+            video = Path(tmp) / "long.mp4"
+            secs = loop_copy(a.clip, video, a.loops)
+            print(f"long video   {a.clip.name} looped {a.loops}x by stream copy: {secs:.0f} s")
+        vid = str(video)
+        dec = _in_child(REPO, kind="decode", video=vid, fps=a.fps)
+        dec_fps = dec["frames"] / dec["wall"]
+        print(f"cpu cores    {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+        print(f"decode only  {dec_fps:7.1f} frames/s  {1e3 * dec['cpu'] / dec['frames']:5.2f} CPU ms/frame  "
+              f"({dec['frames']} sampled frames at {a.fps:g} fps)")
+        seek = _in_child(REPO, kind="seek", video=vid)
+        print(f"frame_at     median {seek['median_ms']:.1f} ms, max {seek['max_ms']:.1f} ms (20 random seeks)")
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
+        for r in range(max(1, a.rounds)):
+            for name, tree in trees:
+                res = _in_child(tree, kind="pipeline", video=vid, fps=a.fps, workers=a.workers)
+                runs[name].append(res)
+                print(f"round {r + 1} {name:<10} {res['frames'] / res['wall']:7.1f} frames/s  "
+                      f"{1e3 * res['cpu'] / res['frames']:5.2f} CPU ms/frame  peak RSS {res['peak_mb']:5.0f} MB"
+                      f"  load {res['load']:.1f}", flush=True)
+        print(f"\n{'pipeline (median of rounds)':<28}" + "".join(f"{name:>14}" for name, _ in trees))
+        rows = {"frames/s": lambda x: x["frames"] / x["wall"], "CPU ms/frame": lambda x: 1e3 * x["cpu"] / x["frames"],
+                "x decode-only fps": lambda x: x["frames"] / x["wall"] / dec_fps,
+                "peak RSS MB (max)": None}
+        for label, f in rows.items():
+            vals = [max(x["peak_mb"] for x in runs[n]) if f is None else statistics.median(f(x) for x in runs[n])
+                    for n, _ in trees]
+            print(f"  {label:<26}" + "".join(f"{v:14.2f}" for v in vals))
+        if a.stage_s > 0:
+            st = {name: _in_child(tree, kind="stages", video=vid, fps=a.fps, seconds=a.stage_s) for name, tree in trees}
+            print(f"\nstages, CPU ms per sampled frame (first {a.stage_s:g} s, one thread, stage by stage)")
+            for s in STAGES:
+                print(f"  {s:<26}" + "".join(f"{1e3 * st[n]['cpu'][s] / st[n]['frames']:14.2f}" for n, _ in trees))
+            tot = {n: 1e3 * sum(v for v in st[n]["cpu"].values() if not math.isnan(v)) / st[n]["frames"] for n, _ in trees}
+            print(f"  {'sum of stages':<26}" + "".join(f"{tot[n]:14.2f}" for n, _ in trees))
+            pipe = {n: statistics.median(1e3 * x["cpu"] / x["frames"] for x in runs[n]) for n, _ in trees}
+            print(f"  {'pipeline minus stages':<26}" + "".join(f"{pipe[n] - tot[n]:14.2f}" for n, _ in trees))
+        print(f"load average at the end {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     return 0
 
 
