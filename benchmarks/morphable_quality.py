@@ -40,7 +40,13 @@ def main() -> None:
     from facelens.core.face.morphable import fit_session
     from facelens.core.face.morphable.build import BuildData, build_model
     from facelens.core.training.morphable_data import (
-        batch_sessions, load_build_data, session_posefree, single_person, still_session_id, video_files)
+        batch_sessions,
+        load_build_data,
+        session_posefree,
+        single_person,
+        still_session_id,
+        video_files,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, required=True)

@@ -51,8 +51,8 @@ def main() -> None:
             t["geometry (baseline)"] += c1 - c0
             t["morphable fit"] += c2 - c1
             t["G"] += c3 - c2
-        for k in times:
-            times[k].append(1e3 * t[k] / n)
+        for k, v in t.items():
+            times[k].append(1e3 * v / n)
     print(f"{args.results.name}: {n} frames, blocks of {args.batch}, {args.repeats} repeats (CPU ms/frame, median)")
     for k, v in times.items():
         print(f"  {k:22s} {np.median(v):.3f}  (min {np.min(v):.3f}, max {np.max(v):.3f})")

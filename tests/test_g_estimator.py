@@ -118,3 +118,35 @@ def test_g_analysis_resumes_to_the_same_bits(media, tmp_path):
         for name in ("coef_exp", "coef_id", "fit_residual", "valence", "arousal", "emotions", "emotions_appearance"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert np.isfinite(a.valence).sum() > 100
+
+
+@pytest.mark.slow
+def test_train_and_eval_commands_on_analysed_stills(tmp_path, media, capsys):
+    import cv2
+
+    from facelens.cli import main
+    from facelens.core.analysis.pipeline import analyze_to_file
+
+    img = cv2.imread(str(media / "images" / "pyfeat_happy_single_face.jpg"))
+    ds = tmp_path / "ds"
+    (ds / "img").mkdir(parents=True)
+    rows = ["image,expression,valence,arousal"]
+    for i, v in enumerate([img, cv2.flip(img, 1), cv2.resize(img, None, fx=0.7, fy=0.7), cv2.convertScaleAbs(img, alpha=0.8)]):
+        cv2.imwrite(str(ds / "img" / f"{i}.jpg"), v)
+        rows.append(f"img/{i}.jpg,{'happy' if i % 2 else 'neutral'},{0.1 * i:.1f},{0.05 * i:.2f}")
+    (ds / "labels.csv").write_text("\n".join(rows) + "\n")
+    assert main(["recon", "manifest", str(ds), "-o", str(tmp_path / "m.csv")]) == 0
+    ids = [line.split(",")[1] for line in (tmp_path / "m.csv").read_text().splitlines()[1:]]
+    assert ids == ["img__0", "img__1", "img__2", "img__3"]
+    for i, sid in enumerate(ids):
+        analyze_to_file(ds / "img" / f"{i}.jpg", tmp_path / "res" / "sessions" / f"{sid}.h5")
+    g = tmp_path / "g.npz"
+    assert main(["train-va", str(ds), "--results", str(tmp_path / "res"), "--epochs", "2", "--out", str(g)]) == 0
+    assert GModel.load(g).n_inputs == load_default_g().n_inputs
+    capsys.readouterr()
+    for model in ("default", str(g)):
+        assert main(["eval-affect", str(ds), "--results", str(tmp_path / "res"), "--model", model]) == 0
+        assert "images scored: 4/4" in capsys.readouterr().out
+    assert main(["eval-affect", str(ds), "--results", str(tmp_path / "res"), "--cv", "2", "--epochs", "1"]) == 0
+    assert "2-fold cross-validation" in capsys.readouterr().out
+    assert main(["eval-affect", str(ds), "--results", str(tmp_path / "nothing"), "--model", "g"]) == 2
