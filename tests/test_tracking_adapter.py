@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from facelens.core.face.tracking import FaceTracker
-from facelens.core.media.video import open_session
+from facelens.core.media.video import open_media
 
 
 def _observations(frames: list[np.ndarray], **kwargs) -> tuple[list, FaceTracker]:
@@ -28,7 +28,7 @@ def _same(a, b) -> bool:
 def test_public_fallback_gives_the_same_observations(media, method):
     """Forced onto SolutionBase.process, every graph (tracking mesh, face counter, occlusion test)
     gives the same observations as the fast path, on frames with occlusion and a face count."""
-    with open_session(media / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4") as s:
+    with open_media(media / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4") as s:
         frames = [f.rgb for f in s.iter_sampled(10.0)][15:55]  # 1.5-5.5 s: the hand comes up
     fast, tr_fast = _observations(frames, occlusion_method=method)
     slow, tr_slow = _observations(frames, occlusion_method=method, private_api=False)
