@@ -135,6 +135,9 @@ def test_segments_create_edit_undo_delete_persist_across_restart(qtbot, qapp_vis
     try:
         w.open_workspace(folder)
         w.open_session(sid)
+        # Nested segments of different labels below: this test is about saving, undo and restart,
+        # so the label set's overlap rule is "allow" here (test_gui_annotation.py covers "refuse").
+        w.annotation_ctl.overlap_rule = "allow"
         seg = w.create_segment(0.2, 1.0, "neutral")  # as a drag on the segment strip does
         assert seg is not None and w.segments.row_count() == 1
         w.timeline.create_requested.emit(1.2, 2.3)  # a drag on the strip

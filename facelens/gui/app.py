@@ -163,5 +163,6 @@ def _run_window(app: Any, window: Any, workspace: str | None, *, demo: bool, scr
             print(f"facelens: error: cannot write the screenshot {screenshot}", file=sys.stderr)
             return 1
         return 0
+    window.annotation_ctl.ask_author = True  # an interactive run asks once who is annotating
     app.aboutToQuit.connect(window.shutdown)
     return int(app.exec())

@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facelens.core.diagnosis.feature_names import describe_driver, plain_name
+from facelens.core.validation.statement import VALIDITY_CAPTION
+
 SIMULATED_NOTICE = ("Model trained on SIMULATED data — not validated on patients. "
                     "The number shows how the software works, not this patient's diagnosis.")
 
@@ -66,6 +69,11 @@ class DiagnosisPanel(QWidget):
         self.stale.setWordWrap(True)
         self.stale.setStyleSheet("background: #FFE0B2; color: #7A3E00; border: 1px solid #E65100; padding: 4px;")
         self.stale.hide()
+        self.quality = QLabel("")
+        self.quality.setObjectName("qualityWarnings")
+        self.quality.setWordWrap(True)
+        self.quality.setStyleSheet("color: #8A4B00;")
+        self.quality.hide()
         self.subject = QLabel("")
         self.subject.setObjectName("diagnosisSubject")
         self.subject.setToolTip("The patient and sessions this result was computed from")
@@ -80,6 +88,11 @@ class DiagnosisPanel(QWidget):
         for col in (1, 2):
             self.drivers.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.drivers.verticalHeader().hide()
+        self.drivers.setWordWrap(True)  # plain-language names wrap instead of being cut off
+        self.drivers.setMinimumHeight(4 * (self.fontMetrics().height() + 10) + 24)  # four rows at least
+        self.validity = QLabel(f"<small>{html.escape(VALIDITY_CAPTION)}</small>")
+        self.validity.setWordWrap(True)
+        self.validity.setToolTip("What the valence/arousal measurement has and has not been validated against")
         self.drivers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.drivers.setToolTip("The features that moved the probability most: positive pushes towards BD, "
                                 "negative towards MDD (contribution to the log-odds of the final model)")
@@ -107,9 +120,11 @@ class DiagnosisPanel(QWidget):
         lay.addWidget(self.notice)
         lay.addWidget(self.subject)
         lay.addWidget(self.headline)
+        lay.addWidget(self.quality)
         lay.addWidget(QLabel("Top drivers"))
         lay.addWidget(self.drivers, 1)
         lay.addWidget(self.card)
+        lay.addWidget(self.validity)
         lay.addWidget(self.model_label)
         lay.addLayout(row)
         self.result: Any = None
@@ -123,6 +138,7 @@ class DiagnosisPanel(QWidget):
         self.stale_reason = ""
         self.stale.hide()
         self.subject.setText("")
+        self.quality.hide()
         self.notice.hide()
         self.drivers.setRowCount(0)
         self.card.setText("")
@@ -137,10 +153,14 @@ class DiagnosisPanel(QWidget):
         self.headline.setEnabled(not reason)
         self.drivers.setEnabled(not reason)
 
-    def show_result(self, result: Any, card: dict[str, Any], subject: str = "") -> None:
-        """Show a ``Prediction`` or a ``Refusal`` (duck-typed on ``probability_bd``)."""
+    def show_result(self, result: Any, card: dict[str, Any], subject: str = "",
+                    warnings: tuple[str, ...] | list[str] = ()) -> None:
+        """Show a ``Prediction`` or a ``Refusal`` (duck-typed on ``probability_bd``) and the data-quality
+        warnings of its inputs (per label: unusable share, missing label)."""
         self.result = result
         self.subject.setText(subject)
+        self.quality.setText("<br>".join(f"⚠ {html.escape(w)}" for w in warnings))
+        self.quality.setVisible(bool(warnings))
         simulated = bool(card.get("simulated", True))
         self.notice.setText(SIMULATED_NOTICE)
         self.notice.setVisible(simulated)
@@ -152,10 +172,12 @@ class DiagnosisPanel(QWidget):
         p, (lo, hi) = result.probability_bd, result.interval
         extra = []
         if result.imputed_features:
-            extra.append(f"imputed with the training mean: {', '.join(result.imputed_features)}")
-        if result.out_of_range:
-            extra.append(f"outside the training range (extrapolation): {', '.join(result.out_of_range)}")
-        note = ("<br><small>" + html.escape("; ".join(extra)) + "</small>") if extra else ""
+            names = "; ".join(plain_name(f)[0] for f in result.imputed_features)
+            extra.append(f"Not measured in this patient, so the training average was used for: {names}.")
+        if getattr(result, "out_of_range", None):
+            names = "; ".join(plain_name(f)[0] for f in result.out_of_range)
+            extra.append(f"Outside the range of the training subjects (the model extrapolates): {names}.")
+        note = ("<br><small>" + html.escape(" ".join(extra)) + "</small>") if extra else ""
         self.headline.setText(
             f"Probability of <b>BD</b> (vs MDD): <b>{p:.2f}</b> "
             f"<span title='{html.escape(result.interval_method)}'>(fold models {lo:.2f}–{hi:.2f})</span> "
@@ -163,11 +185,15 @@ class DiagnosisPanel(QWidget):
             "<small>Decision support for research; not a diagnosis.</small>" + note)
         self.drivers.setRowCount(len(result.drivers))
         for i, d in enumerate(result.drivers):
-            val = "imputed" if d.imputed or not math.isfinite(d.value) else f"{d.value:.3g}"
-            cells = (d.feature, val, f"{d.contribution:+.2f} {'→ BD' if d.contribution > 0 else '→ MDD'}")
+            words, unit = plain_name(d.feature)
+            measured = not d.imputed and math.isfinite(d.value)
+            val = f"{d.value:.3g}" + (f" {unit}" if unit else "") if measured else "not measured"
+            cells = (words, val, f"{d.contribution:+.2f} {'→ BD' if d.contribution > 0 else '→ MDD'}")
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(describe_driver(d.feature, d.value, d.contribution, d.imputed)
+                                + f"\n(model feature: {d.feature})")
                 if j:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.drivers.setItem(i, j, item)
-        self.drivers.resizeColumnsToContents()
+        self.drivers.resizeRowsToContents()

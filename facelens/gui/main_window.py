@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -27,10 +26,12 @@ from facelens import __version__
 from facelens.gui.analysis import AnalysisQueue
 from facelens.gui.circumplex import CircumplexWidget
 from facelens.gui.controllers.analysis import AnalysisController
+from facelens.gui.controllers.annotation import AnnotationController
 from facelens.gui.controllers.diagnosis import DiagnosisController
 from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import load_labels
 from facelens.gui.face_view import FaceView
+from facelens.gui.menus import build_actions
 from facelens.gui.review import SPEEDS, ReviewController
 from facelens.gui.segment_panel import SegmentPanel
 from facelens.gui.sessions_panel import SessionsPanel
@@ -57,6 +58,16 @@ TOP_ROW_FRACTION = 0.44
 TOP_ROW_FRACTION_SMALL = 0.38
 SMALL_HEIGHT = 900  # window heights up to this use the small-screen fraction
 TITLE_BAR_PX = 32  # assumed window-manager title bar before the window is mapped
+
+
+def overlap_rule() -> str:
+    """The label set's rule for segments of different labels overlapping ("refuse" when unreadable)."""
+    try:
+        from facelens.core.annotation.labels import default_label_set
+
+        return default_label_set().overlap
+    except Exception:  # noqa: BLE001 - a broken label file is reported by load_labels
+        return "refuse"
 
 
 def fmt_time(t: float) -> str:
@@ -90,6 +101,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
         self.queue = AnalysisQueue(self)
         self.analysis_ctl = AnalysisController(self, self.model, self.prefs, self.queue)
+        self.annotation_ctl = AnnotationController(self, self.model, self.prefs, overlap_rule())
         self.banner = QLabel("")
         self.banner.setObjectName("demoBanner")
         self.banner.setWordWrap(True)
@@ -114,7 +126,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
         self._default_state = self.saveState(LAYOUT_VERSION)
-        self._build_actions()
+        build_actions(self)
         self.models_label = QLabel("")
         self.models_label.setToolTip("Models that produced the open session's results")
         self.time_label_status = QLabel("")
@@ -198,78 +210,6 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         row.addWidget(self.new_label_box)
         return row
 
-    def _action(self, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "",
-                checkable: bool = False) -> QAction:
-        a = QAction(text, self)
-        if shortcut is not None:
-            seqs = shortcut if isinstance(shortcut, list) else [shortcut]
-            a.setShortcuts([QKeySequence(s) for s in seqs])
-            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        a.setCheckable(checkable)
-        (a.toggled if checkable else a.triggered).connect(slot)
-        menu.addAction(a)
-        self.addAction(a)  # shortcuts work even when the menu bar is hidden
-        return a
-
-    def _build_actions(self) -> None:
-        mb = self.menuBar()
-        f = mb.addMenu("&File")
-        self._action(f, "New or open workspace…", self.choose_workspace, QKeySequence.StandardKey.Open,
-                     "Open a workspace folder, or create one in an empty folder")
-        self.recent_menu = f.addMenu("Recent workspaces")
-        f.addSeparator()
-        self._action(f, "Import session…", lambda: self.import_session(), "Ctrl+I",
-                     "Import a session recording into the workspace")
-        self._action(f, "Open demo session", self.open_demo, tip="The synthetic demo session (not a patient)")
-        f.addSeparator()
-        self._action(f, "Import segments CSV…", self.import_segments_csv, tip="Replace this session's segments")
-        self._action(f, "Export segments CSV…", self.export_segments_csv, tip="start_s,end_s,label,…")
-        self.report_action = self._action(f, "Export report…", self.export_report, "Ctrl+P",
-                                          "PDF report of the open session")
-        f.addSeparator()
-        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
-        e = mb.addMenu("&Edit")
-        self.undo_action = self._action(e, "Undo", self.undo, [QKeySequence.StandardKey.Undo], "Undo the last segment change")
-        self.redo_action = self._action(e, "Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
-        self._action(e, "Delete segment", self.delete_selected_segment, QKeySequence.StandardKey.Delete)
-        self._action(e, "Segment start at playhead", self.mark_start, "[", "Start a segment at the playhead")
-        self._action(e, "Segment end at playhead", self.mark_end, "]", "End the segment at the playhead")
-        e.addSeparator()
-        self._action(e, "Preferences…", self.preferences, QKeySequence.StandardKey.Preferences)
-        p = mb.addMenu("&Playback")
-        self._action(p, "Play / pause", self.review.toggle_play, "Space")
-        self._action(p, "Previous frame", lambda: self.review.step_frames(-1), "Left")
-        self._action(p, "Next frame", lambda: self.review.step_frames(1), "Right")
-        self._action(p, "Back one second", lambda: self.review.step_seconds(-1.0), "Shift+Left")
-        self._action(p, "Forward one second", lambda: self.review.step_seconds(1.0), "Shift+Right")
-        self._action(p, "First frame", self.review.home, "Home")
-        self._action(p, "Last frame", self.review.end, "End")
-        v = mb.addMenu("&View")
-        self.overlay_action = self._action(v, "Mesh overlay on video", self._set_overlay, "M",
-                                           "Draw the tracked mesh on the video frame", checkable=True)
-        self.posefree_action = self._action(v, "3D: expression only (pose-free)",
-                                            lambda on: self.face.posefree_box.setChecked(on), "P", checkable=True)
-        self.face.posefree_box.toggled.connect(self.posefree_action.setChecked)
-        self._action(v, "3D: reset view", self.face.reset_view, "R")
-        v.addSeparator()
-        for dock in self.docks.values():
-            v.addAction(dock.toggleViewAction())
-        v.addSeparator()
-        self._action(v, "Reset layout", self.reset_layout)
-        d = mb.addMenu("&Diagnosis")
-        self._action(d, "Compute BD-vs-MDD support", self.compute_diagnosis, "Ctrl+D",
-                     "Run the BD-vs-MDD model on this patient's analysed sessions (research use)")
-        self._action(d, "Cohort…", self.open_cohort, tip="Train a model from a cohort manifest or choose the model")
-        h = mb.addMenu("&Help")
-        self._action(h, "Keyboard shortcuts", self.show_shortcuts, "F1", "All keys and mouse gestures")
-        self._action(h, "About FaceLens", self.about, tip="Version and the cards of the models in use")
-        self.overlay_action.setChecked(True)
-        self.undo_action.setEnabled(False)
-        self.redo_action.setEnabled(False)
-
     # -- the open session lives in the model ---------------------------------------------------
     @property
     def session_id(self) -> int | None:
@@ -297,6 +237,38 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         if text:
             self.statusBar().showMessage(text, 10000)
             self.model.message = ""  # the same message later fires again
+
+    # -- segment operations (``controllers.annotation``) -----------------------------------------
+    @property
+    def editor(self) -> Any:
+        return self.annotation_ctl.editor
+
+    def create_segment(self, start_s: float, end_s: float, label: str | None = None) -> Any:
+        return self.annotation_ctl.create(start_s, end_s, label)
+
+    def delete_segment(self, seg_id: str) -> None:
+        self.annotation_ctl.delete(seg_id)
+
+    def delete_selected_segment(self) -> None:
+        self.annotation_ctl.delete_selected()
+
+    def select_segment(self, seg_id: str) -> None:
+        self.annotation_ctl.select(seg_id)
+
+    def refresh_segments(self) -> None:
+        self.annotation_ctl.refresh()
+
+    def mark_start(self) -> None:
+        self.annotation_ctl.mark_start()
+
+    def mark_end(self) -> None:
+        self.annotation_ctl.mark_end()
+
+    def undo(self) -> None:
+        self.annotation_ctl.undo()
+
+    def redo(self) -> None:
+        self.annotation_ctl.redo()
 
     def compute_diagnosis(self) -> Any:
         """Ctrl+D: the open patient's BD-vs-MDD prediction (see ``controllers.diagnosis``)."""

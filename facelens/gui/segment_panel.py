@@ -15,11 +15,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -102,8 +105,18 @@ class SegmentPanel(QWidget):
         # Compact rows (text height + a little air) instead of the style's ~30 px: at 1366×768 the
         # table then lists eight segments instead of six.
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        head = self.table.horizontalHeader()
+        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head.setStretchLastSection(True)
+        # The first six columns get widths from their widest plausible text, not from the header with
+        # its sort-arrow room (that made them ~460 px, more than the dock has at 1366 px); the user
+        # can still drag them wider.
+        fm = self.fontMetrics()
+        for name, sample in (("Start", "9999.9"), ("End", "9999.9"), ("Label", "neutral"),
+                             ("Valence", "-0.00±0.00"), ("Arousal", "-0.00±0.00"), ("n", "9999")):
+            c = COL[name]
+            head.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(c, max(fm.horizontalAdvance(sample), fm.horizontalAdvance(name)) + 14)
         self.table.setToolTip("Double-click a segment to jump to it. Mean ± SD over usable frames.")
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.cellDoubleClicked.connect(self._on_double_click)
@@ -118,9 +131,20 @@ class SegmentPanel(QWidget):
                                   "the label set is configured in resources/)")
         self.scenario_box.setToolTip("Scenario during the selected segment")
         self.note_edit.setToolTip("Free-text note on the selected segment (saved when you leave the field)")
-        self.author_edit = QLineEdit()
-        self.author_edit.setReadOnly(True)  # the author is who made the segment (Preferences ▸ Annotator)
-        self.author_edit.setToolTip("Who created the segment (set your name in Preferences)")
+        # Plain text, not a read-only field that looks editable: the author is whoever made the segment.
+        self.author_edit = QLabel("")
+        self.author_edit.setToolTip("Who created the segment (your name: Edit ▸ Preferences ▸ Annotator)")
+        self.start_box, self.end_box = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, what in ((self.start_box, "start"), (self.end_box, "end")):
+            box.setRange(0.0, 86400.0)
+            box.setMinimumWidth(70)
+            box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # never widens the dock
+            box.setDecimals(2)
+            box.setSuffix(" s")
+            box.setKeyboardTracking(False)
+            box.setToolTip(f"Type the segment's {what} time; it is moved to the nearest sampled frame")
+            box.lineEdit().setToolTip(box.toolTip())
+            box.editingFinished.connect(self._emit_times)
         for w in (self.label_box, self.scenario_box):
             w.activated.connect(lambda *_: self._emit_edit())
         self.label_box.lineEdit().editingFinished.connect(self._emit_edit)
@@ -133,6 +157,11 @@ class SegmentPanel(QWidget):
                                       "(the seed paper's protocol); shorter remainders are not kept")
         self.sample_button.clicked.connect(self._on_sample)
         form = QFormLayout()
+        times = QHBoxLayout()
+        times.addWidget(self.start_box)
+        times.addWidget(QLabel("to"))
+        times.addWidget(self.end_box)
+        form.addRow("Time", times)
         form.addRow("Label", self.label_box)
         form.addRow("Scenario", self.scenario_box)
         form.addRow("Note", self.note_edit)
@@ -157,14 +186,16 @@ class SegmentPanel(QWidget):
 
     # -- content ---------------------------------------------------------------------------------
     def set_segments(self, segments: Iterable[Any], t: np.ndarray, valence: np.ndarray, arousal: np.ndarray,
-                     usable: np.ndarray, selected_id: str | None = None) -> None:
+                     usable: np.ndarray, selected_id: str | None = None, flagged: set[str] | None = None) -> None:
         """Show ``segments``, touching only the rows that changed.
 
         An edit changes one segment; rebuilding every row (and recomputing every segment's statistics)
         made each edit cost O(segments × frames) and reset the view. Rows are matched by segment id:
         removed ids lose their row, new ids get one, and a row is rewritten only when what it shows
-        differs (:attr:`rows_written` counts rewrites, for tests).
+        differs (:attr:`rows_written` counts rewrites, for tests). ``flagged``: ids of segments that
+        overlap a segment of another label (marked ⚠ when the label set's rule is "flag").
         """
+        flagged = flagged or set()
         segs = list(segments)
         self._segments = {s.id: s for s in segs}
         data_key = (len(t), float(t[0]) if len(t) else 0.0, float(t[-1]) if len(t) else 0.0)
@@ -182,7 +213,7 @@ class SegmentPanel(QWidget):
             stats = self._stats.get(span)
             if stats is None:
                 stats = self._stats[span] = segment_va(s, t, valence, arousal, usable)
-            key = (s.start_s, s.end_s, s.label, s.scenario, s.author, s.note, stats)
+            key = (s.start_s, s.end_s, s.label, s.scenario, s.author, s.note, stats, s.id in flagged)
             shown[s.id] = key
             r = rows.get(s.id)
             if r is None:
@@ -190,19 +221,22 @@ class SegmentPanel(QWidget):
                 self.table.insertRow(r)
             elif self._shown.get(s.id) == key:
                 continue
-            self._fill_row(r, s, stats)
+            self._fill_row(r, s, stats, s.id in flagged)
         self._shown = shown
         self.table.setSortingEnabled(True)
         self._filling = False
         self.select(selected_id or self._current)
 
-    def _fill_row(self, r: int, s: Any, stats: tuple[float, float, float, float, int]) -> None:
+    def _fill_row(self, r: int, s: Any, stats: tuple[float, float, float, float, int], flag: bool = False) -> None:
         mv, sv, ma, sa, n = stats
         items = [_NumItem(f"{s.start_s:.1f}", s.start_s), _NumItem(f"{s.end_s:.1f}", s.end_s),
-                 QTableWidgetItem(s.label), _NumItem(_pm(mv, sv), mv), _NumItem(_pm(ma, sa), ma),
+                 QTableWidgetItem(f"⚠ {s.label}" if flag else s.label), _NumItem(_pm(mv, sv), mv),
+                 _NumItem(_pm(ma, sa), ma),
                  _NumItem(str(n), n), _NumItem(f"{s.duration_s:.1f}", s.duration_s),
                  QTableWidgetItem(s.scenario), QTableWidgetItem(s.author), QTableWidgetItem(s.note)]
         items[COL["Label"]].setBackground(QColor(lighten(label_color(s.label), 0.5)))
+        if flag:
+            items[COL["Label"]].setToolTip("Overlaps a segment of another label (allowed by the label set, flagged)")
         for c, it in enumerate(items):
             it.setData(Qt.ItemDataRole.UserRole + 1, s.id)
             self.table.setItem(r, c, it)
@@ -238,11 +272,14 @@ class SegmentPanel(QWidget):
         self.scenario_box.setCurrentText(seg.scenario if seg else "")
         self.note_edit.setText(seg.note if seg else "")
         self.author_edit.setText(seg.author if seg else "")
+        self.start_box.setValue(seg.start_s if seg else 0.0)
+        self.end_box.setValue(seg.end_s if seg else 0.0)
         self._filling = False
         self._set_editor_enabled(seg is not None)
 
     def _set_editor_enabled(self, on: bool) -> None:
-        for w in (self.label_box, self.scenario_box, self.note_edit, self.author_edit, self.delete_button):
+        for w in (self.label_box, self.scenario_box, self.note_edit, self.author_edit, self.delete_button,
+                  self.start_box, self.end_box):
             w.setEnabled(on)
 
     def _row_id(self, row: int) -> str:
@@ -275,6 +312,16 @@ class SegmentPanel(QWidget):
             changed.pop("label")
         if changed:
             self.edit_requested.emit(self._current, changed)
+
+    def _emit_times(self) -> None:
+        """Typed start/end: ``edit_requested`` with ``typed`` (the controller snaps them to frames)."""
+        if self._filling or not self._current:
+            return
+        seg = self._segments.get(self._current)
+        a, b = float(self.start_box.value()), float(self.end_box.value())
+        if seg is None or (abs(a - seg.start_s) < 5e-3 and abs(b - seg.end_s) < 5e-3):
+            return
+        self.edit_requested.emit(self._current, {"start_s": a, "end_s": b, "typed": True})
 
     def _on_delete(self) -> None:
         if self._current:

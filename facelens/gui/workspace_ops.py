@@ -1,18 +1,16 @@
-"""What the main window does with the workspace: open it, import and open sessions, queue analyses,
-and edit segments through the undoable annotation model. A mixin of :class:`MainWindow`.
+"""What the main window does with the workspace: open it, import and open sessions. A mixin of
+:class:`MainWindow` (segment editing is in ``controllers.annotation``, analyses in
+``controllers.analysis``, the diagnosis in ``controllers.diagnosis``).
 
 Every user-facing failure becomes a one-line message box or status-bar message, never a traceback.
-Segment edits go through ``SegmentEditor``, which writes each change to SQLite at once.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from facelens.core.annotation.segments import SegmentError
 from facelens.gui.dialogs import ImportSessionDialog, PreferencesDialog, show_error
 from facelens.gui.session_data import SessionData
 from facelens.gui.video_view import FrameLoader
@@ -25,28 +23,26 @@ class WorkspaceOps:
 
     workspace: Any
     session_id: int | None
-    editor: Any
 
     def init_ops(self) -> None:
         self.workspace = None
         self.session_id = None
-        self.editor = None
-        self._mark: float | None = None
+        a = self.annotation_ctl
         s = self.sessions
         s.import_requested.connect(lambda: self.import_session())
         s.open_requested.connect(self.open_session)
         s.analyse_requested.connect(self.analyse)
         s.cancel_requested.connect(self.queue.cancel)
         t = self.timeline
-        t.create_requested.connect(self.create_segment)
-        t.segment_edited.connect(lambda sid, a, b: self._edit(sid, start_s=a, end_s=b))
-        t.segment_clicked.connect(self.select_segment)
+        t.create_requested.connect(a.create)
+        t.segment_edited.connect(lambda sid, t0, t1: a.edit(sid, start_s=t0, end_s=t1))
+        t.segment_clicked.connect(a.select)
         p = self.segments
         p.jump_requested.connect(lambda t0: self.review.seek(t0, follow=True))
-        p.selected.connect(self.select_segment)
-        p.edit_requested.connect(lambda sid, fields: self._edit(sid, **fields))
-        p.delete_requested.connect(self.delete_segment)
-        p.sample_requested.connect(self.sample_clips)
+        p.selected.connect(a.select)
+        p.edit_requested.connect(lambda sid, fields: a.edit(sid, **fields))
+        p.delete_requested.connect(a.delete)
+        p.sample_requested.connect(a.sample_clips)
         self._update_recent_menu()
 
     # -- workspace -----------------------------------------------------------------------------
@@ -190,26 +186,14 @@ class WorkspaceOps:
         return True
 
     def _open_editor(self, session_id: int, data: SessionData | None) -> None:
-        from facelens.core.workspace.segment_editor import SegmentEditor
-
-        author = self.prefs.author
-        self.editor = SegmentEditor(self.workspace, session_id, author,
-                                    duration_s=data.duration_s if data is not None and data.duration_s else None)
-        self.editor.changed.connect(self.refresh_segments)
-        self.editor.changed.connect(self.model.data_changed)  # results computed from segments go stale
-        self.editor.undo_state_changed.connect(self._on_undo_state)
-        self._on_undo_state(False, False)
-        self.refresh_segments()
+        self.annotation_ctl.open(session_id, data.duration_s if data is not None else None)
 
     def close_session(self) -> None:
         self.review.set_session(None)
-        self.editor = None
+        self.annotation_ctl.close()
         self.session_id = None
         self.banner.hide()
         self.models_label.setText("")
-        self.timeline.set_segments([])
-        z = np.zeros(0)
-        self.segments.set_segments([], z, z, z, z.astype(bool))
 
     def _show_banner(self, data: SessionData) -> None:
         if data.is_demo:
@@ -236,117 +220,6 @@ class WorkspaceOps:
         shown = self.models_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, MODELS_LABEL_PX)
         self.models_label.setText(shown)
         self.models_label.setToolTip(text)
-
-    # -- segments ------------------------------------------------------------------------------
-    def refresh_segments(self) -> None:
-        if self.editor is None:
-            return
-        segs = self.editor.segments
-        sel = self.review.state.selected_segment
-        self.timeline.set_segments(segs, sel)
-        d = self.review.data
-        z = np.zeros(0)
-        if d is None:
-            self.segments.set_segments(segs, z, z, z, z.astype(bool), sel)
-        else:
-            self.segments.set_segments(segs, d.time_s, d.valence, d.arousal, d.usable, sel)
-
-    def _guard(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
-        try:
-            return fn(*args, **kw)
-        except (SegmentError, ValueError) as exc:
-            self.statusBar().showMessage(f"{what}: {exc}", 8000)
-            return None
-
-    def create_segment(self, start_s: float, end_s: float, label: str | None = None) -> Any:
-        if self.editor is None:
-            self.statusBar().showMessage("Open a session first", 5000)
-            return None
-        lab = label or self.new_label_box.currentText()
-        seg = self._guard("New segment", self.editor.add, start_s, end_s, lab)
-        if seg is not None:
-            self.select_segment(seg.id)
-        return seg
-
-    def _edit(self, seg_id: str, **fields: Any) -> None:
-        if self.editor is None:
-            return
-        merge = "start_s" in fields or "end_s" in fields
-        self._guard("Edit segment", self.editor.update, seg_id, merge=merge, **fields)
-
-    def delete_segment(self, seg_id: str) -> None:
-        if self.editor is not None and seg_id:
-            self._guard("Delete segment", self.editor.delete, seg_id)
-            self.review.state.selected_segment = None
-
-    def delete_selected_segment(self) -> None:
-        sid = self.review.state.selected_segment
-        if sid:
-            self.delete_segment(sid)
-
-    def select_segment(self, seg_id: str) -> None:
-        self.review.state.selected_segment = seg_id or None
-        self.segments.select(seg_id)
-        self.refresh_segments()
-
-    def mark_start(self) -> None:
-        self._mark = self.review.playhead
-        self.mark_label.setText(f"start at {self._mark:.1f} s — press ] at the end")
-
-    def mark_end(self) -> None:
-        if self._mark is None:
-            self.statusBar().showMessage("Press [ at the start of the segment first", 5000)
-            return
-        a, b = sorted((self._mark, self.review.playhead))
-        self._mark = None
-        self.mark_label.setText("")
-        self.create_segment(a, b)
-
-    def undo(self) -> None:
-        if self.editor is not None:
-            self.editor.undo()
-
-    def redo(self) -> None:
-        if self.editor is not None:
-            self.editor.redo()
-
-    def _on_undo_state(self, can_undo: bool, can_redo: bool) -> None:
-        self.undo_action.setEnabled(can_undo)
-        self.redo_action.setEnabled(can_redo)
-        if self.editor is not None:
-            self.undo_action.setText(f"Undo {self.editor.undo_text}" if can_undo else "Undo")
-            self.redo_action.setText(f"Redo {self.editor.redo_text}" if can_redo else "Redo")
-
-    def sample_clips(self, label: str) -> None:
-        """Replace the session's segments of ``label`` by 15-s clips (undoable), per the paper's protocol."""
-        from facelens.core.workspace.segment_editor import sample_clips
-
-        if self.editor is None:
-            return
-        segs = self.editor.segments
-        target = label or None
-        clips = sample_clips(segs, label=target)
-        if not clips:
-            self.statusBar().showMessage(f"No {label or ''} segment is 15 s or longer: no clips made", 8000)
-            return
-        kept = [s for s in segs if target is not None and s.label != target]
-        self._guard("Sample clips", self.editor.replace_all, kept + clips, f"sample 15-s clips ({label or 'all'})")
-        self.statusBar().showMessage(f"{len(clips)} clips of 15 s made (shorter remainders dropped); "
-                                     "Ctrl+Z restores the segments", 10000)
-
-    def import_segments_csv(self) -> None:
-        if self.editor is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Import segments", "", "CSV (*.csv)")
-        if path:
-            self._guard("Import segments", self.editor.import_csv, path)
-
-    def export_segments_csv(self) -> None:
-        if self.editor is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export segments", "segments.csv", "CSV (*.csv)")
-        if path:
-            self._guard("Export segments", self.editor.export_csv, path)
 
     # -- other menu entries ------------------------------------------------------------------
     def preferences(self) -> None:

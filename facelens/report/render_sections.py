@@ -9,6 +9,7 @@ from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 
 from facelens.core import report_content as rc
 from facelens.core.annotation.labels import default_label_set
+from facelens.core.diagnosis.feature_names import plain_name
 from facelens.report import charts
 from facelens.report.flowables import array_image, chart
 from facelens.report.style import escape, fmt, p, pct, pm, prob, table
@@ -58,6 +59,7 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
     out: Flowables = [Table([[left, right]], colWidths=[0.52 * width, 0.48 * width],
                             style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                               ("LEFTPADDING", (0, 0), (-1, -1), 0)]), hAlign="LEFT")]
+    out += [p(escape(w), "warn") for w in sec.warnings]
     if sec.segments:
         srows = [["Segment", "Frames", "Valid", "Valid share"]]
         srows += [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_frames), str(s.n_valid), pct(s.share)]
@@ -194,15 +196,19 @@ def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
         out.append(chart(lambda: charts.probability_pdf(sec.probability_bd, lo, hi),
                          lambda: charts.probability_pdf(sec.probability_bd, lo, hi, fmt="png"), 0.6 * width))
         if sec.drivers:
-            rows = [["Feature", "Patient value", "Contribution (log-odds)", "Direction"]]
-            rows += [[escape(d.feature), fmt(d.value) + (" (imputed)" if d.imputed else ""),
-                      f"{d.contribution:+.3f}", "towards BD" if d.contribution > 0 else "towards MDD"]
-                     for d in sec.drivers]
+            rows = [["What was measured", "Patient value", "Contribution (log-odds)", "Direction"]]
+            for d in sec.drivers:
+                words, unit = plain_name(d.feature)
+                value = ("not measured (training average used)" if d.imputed or not math.isfinite(d.value)
+                         else fmt(d.value) + (f" {escape(unit)}" if unit else ""))
+                rows.append([escape(words), value, f"{d.contribution:+.3f}",
+                             "towards BD" if d.contribution > 0 else "towards MDD"])
             out += [p("Main contributing features", "h2"),
-                    table(rows, [0.3 * width, 0.2 * width, 0.22 * width, 0.16 * width])]
+                    table(rows, [0.42 * width, 0.22 * width, 0.18 * width, 0.14 * width], align_right_from=2)]
         if sec.imputed_features:
-            out.append(p("Imputed with the training mean (input missing): " + escape(", ".join(sec.imputed_features)),
-                         "small"))
+            names = "; ".join(plain_name(f)[0] for f in sec.imputed_features)
+            out.append(p("Not measured in this patient, so the model used the training average for: "
+                         + escape(names) + ".", "small"))
     if sec.session_ids:
         ids = ", ".join(f"#{i}" for i in sec.session_ids)
         out.append(p(f"Computed from all analysed sessions of this patient ({ids}); inputs fingerprint "

@@ -33,6 +33,7 @@ class StampedResult:
     result: Any
     card: dict[str, Any] = field(compare=False)
     key: InputsKey
+    warnings: tuple[str, ...] = ()  # data-quality warnings per label of the inputs
 
 
 @dataclass(frozen=True)

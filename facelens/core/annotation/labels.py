@@ -10,7 +10,9 @@ Public API
                           ``description``;
                           ``rgb`` (0..1 floats), ``grey`` (Rec. 601 luminance, 0..1).
 ``LabelSet``              ``labels`` (tuple of LabelStyle, in display order), ``names``,
-                          ``scenarios``, ``style(name)``, ``colour(name)``, ``rgb(name)``.
+                          ``scenarios``, ``overlap`` (segments of different labels overlapping:
+                          "refuse", "flag" or "allow"; top-level key ``overlap``),
+                          ``style(name)``, ``colour(name)``, ``rgb(name)``.
 ``load_label_set(user_file=None)``  defaults + user overrides; raises :class:`LabelSetError`.
 ``default_label_set()``   cached ``load_label_set()`` (the one the app uses).
 ``label_color(name)``     shortcut: ``default_label_set().colour(name)``.
@@ -41,11 +43,13 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
 DASHES = ("solid", "dash", "dot", "dashdot")
 _HATCH_CHARS = set("/\\|-+xoO.*")
+OVERLAP_RULES = ("refuse", "flag", "allow")
 
 # Same values as resources/labels.toml (tests check they agree); used only when the resources folder
 # is not shipped next to the package, so that the app still starts with sensible colours.
 _BUILTIN: dict[str, Any] = {
     "scenarios": ["elicitation video", "conversation", "other"],
+    "overlap": "refuse",
     "labels": {
         "happy": {"colour": "#DDAA33", "dash": "solid", "hatch": ""},
         "sad": {"colour": "#004488", "dash": "dash", "hatch": "//"},
@@ -90,6 +94,7 @@ class LabelSet:
     labels: tuple[LabelStyle, ...]
     scenarios: tuple[str, ...]
     source: str = "built-in"
+    overlap: str = "refuse"  # segments of different labels overlapping: "refuse", "flag" or "allow"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -227,7 +232,10 @@ def _merge(base: LabelSet | None, data: dict[str, Any], source: str) -> LabelSet
     scen = data.get("scenarios", list(base.scenarios) if base else [])
     if not isinstance(scen, list) or not all(isinstance(s, str) and s.strip() for s in scen):
         raise LabelSetError(f"{source}: 'scenarios' must be a list of non-empty strings")
-    return LabelSet(labels=tuple(styles.values()), scenarios=tuple(scen), source=source)
+    overlap = str(data.get("overlap", base.overlap if base else "refuse")).strip().lower()
+    if overlap not in OVERLAP_RULES:
+        raise LabelSetError(f"{source}: 'overlap' must be one of {', '.join(OVERLAP_RULES)}, got {overlap!r}")
+    return LabelSet(labels=tuple(styles.values()), scenarios=tuple(scen), source=source, overlap=overlap)
 
 
 def load_label_set(user_file: str | Path | None = None) -> LabelSet:

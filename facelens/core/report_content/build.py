@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facelens import __version__
+from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, segment_mask, session_dynamics
 from facelens.core.report_content import published
 from facelens.core.report_content.diagnosis_section import diagnosis_section
+from facelens.core.report_content.quality_warnings import label_warnings
 from facelens.core.report_content.sections import (
     AffectSeriesSection,
     DisclaimerSection,
@@ -38,7 +40,6 @@ from facelens.core.report_content.sections import (
     VARow,
     VATableSection,
 )
-from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 
 if TYPE_CHECKING:  # pragma: no cover
     from facelens.core.results import SessionResults
@@ -128,7 +129,8 @@ def _quality(res: SessionResults, segments: Sequence[Segment]) -> QualitySection
         rows.append(SegmentQuality(s.label, s.start_s, s.end_s, int(inside.sum()), int((inside & valid).sum())))
     sec = QualitySection("Data quality", duration_s=res.duration_s, sample_fps=float(res.params.get("fps", np.nan)),
                          n_frames=res.n_frames, n_usable=int(res.usable.sum()), n_valid=int(valid.sum()),
-                         discards=res.discard_counts(), segments=rows)
+                         discards=res.discard_counts(), segments=rows,
+                         warnings=label_warnings([(t, valid, segments)]))
     if res.n_frames == 0:
         sec.unavailable = "the results file holds no analysed frames"
     return sec

@@ -67,6 +67,7 @@ class QualitySection(Section):
     n_valid: int = 0  # usable with finite valence and arousal
     discards: dict[str, int] = field(default_factory=dict)  # reason -> frames
     segments: list[SegmentQuality] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # per label: low valid share, missing label
 
 
 @dataclass

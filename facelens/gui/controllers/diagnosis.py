@@ -71,7 +71,8 @@ class DiagnosisController(QObject):
             return
         fresh = self.model.diagnosis_freshness
         ids = ", ".join(f"#{s}" for s, _ in d.key.sessions)
-        self.panel.show_result(d.result, d.card, subject=f"Patient {d.key.patient_code} · sessions {ids or '—'}")
+        self.panel.show_result(d.result, d.card, subject=f"Patient {d.key.patient_code} · sessions {ids or '—'}",
+                               warnings=d.warnings)
         self.panel.set_stale("" if fresh.current else fresh.reason)
 
     def show_model_name(self) -> None:
@@ -94,26 +95,31 @@ class DiagnosisController(QObject):
             return None
         pairs, model_path = list(inputs.pairs), self.prefs.model_path or None
 
-        def job(report: Any, cancelled: Any) -> tuple[Any, dict[str, Any]]:
+        def job(report: Any, cancelled: Any) -> tuple[Any, dict[str, Any], list[str]]:
             from contextlib import ExitStack
 
+            import numpy as np
+
             from facelens.core.diagnosis.model import load_model, predict_subject
+            from facelens.core.report_content.quality_warnings import label_warnings
             from facelens.core.results import SessionResults
 
             report(float("nan"), f"Computing features of {len(pairs)} session(s)…")
             model = load_model(model_path)
             with ExitStack() as stack:
                 sessions = [(stack.enter_context(SessionResults.open(p)), segs) for p, segs in pairs]
-                return predict_subject(model, sessions), model.card
+                warn = label_warnings([(r.time_s, r.usable & np.isfinite(r.valence) & np.isfinite(r.arousal), segs)
+                                       for r, segs in sessions])
+                return predict_subject(model, sessions), model.card, warn
 
         try:
-            result, card = run_job(self.host, "Diagnosis support", job, label="Running the BD-vs-MDD model…",
+            result, card, warnings = run_job(self.host, "Diagnosis support", job, label="Running the BD-vs-MDD model…",
                                    cancellable=False)
         except (JobCancelled, JobFailed) as exc:
             show_error(self.host, "Diagnosis support", f"The model could not be run: {exc}")
             return None
         self.model.set_inputs(inputs.key)
-        self.model.diagnosis = StampedResult(result, card, inputs.key)
+        self.model.diagnosis = StampedResult(result, card, inputs.key, tuple(warnings))
         self._record(result, card, inputs)
         return result
 

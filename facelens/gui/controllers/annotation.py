@@ -1,0 +1,234 @@
+"""The annotation controller: segment edits through the undoable ``SegmentEditor`` and its rules.
+
+Every change is saved to the workspace at once by the editor. Before a change is made the label set's
+overlap rule is applied (:mod:`facelens.viewmodel.annotation_rules`): under "refuse" a segment that
+would overlap a segment of another label is not made (the strip snaps back and the status bar says
+why); under "flag" it is made and marked ⚠ in the table. Typed start/end times and ``[`` / ``]``
+land on sampled frames. The annotator is asked for once (then remembered) before the first edit.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+from facelens.core.annotation.segments import SegmentError
+from facelens.viewmodel.annotation_rules import check_overlap, conflicting_ids, snap_to_frame
+from facelens.viewmodel.app_model import AppModel
+from facelens.viewmodel.settings import AppSettings
+
+
+class AnnotationController(QObject):
+    """Segment operations of the open session.
+
+    Parameters
+    ----------
+    host : MainWindow
+        Gives ``workspace``, ``review`` (playhead, data), ``timeline``, ``segments`` (panel),
+        ``new_label_box``, ``mark_label``, ``undo_action`` / ``redo_action``.
+    model, prefs
+        The application model (messages, data changes) and settings (annotator).
+    overlap_rule : str
+        The label set's rule ("refuse", "flag", "allow").
+    """
+
+    def __init__(self, host: Any, model: AppModel, prefs: AppSettings, overlap_rule: str = "refuse") -> None:
+        super().__init__(host)
+        self.host, self.model, self.prefs, self.overlap_rule = host, model, prefs, overlap_rule
+        self.editor: Any = None
+        self.mark: float | None = None
+        self.ask_author = False  # run_gui switches it on: tests and screenshot runs never block on it
+
+    # -- editor --------------------------------------------------------------------------------
+    def open(self, session_id: int, duration_s: float | None) -> None:
+        from facelens.core.workspace.segment_editor import SegmentEditor
+
+        self.editor = SegmentEditor(self.host.workspace, session_id, self.prefs.author,
+                                    duration_s=duration_s or None)
+        self.editor.changed.connect(self.refresh)
+        self.editor.changed.connect(self.model.data_changed)  # results computed from segments go stale
+        self.editor.undo_state_changed.connect(self._on_undo_state)
+        self._on_undo_state(False, False)
+        self.refresh()
+
+    def close(self) -> None:
+        self.editor = None
+        self.mark = None
+        self.host.mark_label.setText("")
+        self.host.timeline.set_segments([])
+        z = np.zeros(0)
+        self.host.segments.set_segments([], z, z, z, z.astype(bool))
+
+    def refresh(self) -> None:
+        if self.editor is None:
+            return
+        segs = self.editor.segments
+        sel = self.host.review.state.selected_segment
+        flags = conflicting_ids(segs)
+        self.host.timeline.set_segments(segs, sel)
+        d = self.host.review.data
+        z = np.zeros(0)
+        if d is None:
+            self.host.segments.set_segments(segs, z, z, z, z.astype(bool), sel, flagged=flags)
+        else:
+            self.host.segments.set_segments(segs, d.time_s, d.valence, d.arousal, d.usable, sel, flagged=flags)
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
+        try:
+            return fn(*args, **kw)
+        except (SegmentError, ValueError) as exc:
+            self.model.message = f"{what}: {exc}"
+            return None
+
+    def ensure_author(self) -> None:
+        """Ask once who is annotating (stored in the preferences and with every edit)."""
+        if self.prefs.author or not self.ask_author:
+            return
+        name, ok = QInputDialog.getText(self.host, "Who is annotating?",
+                                        "Your initials or annotator code (stored with every segment you edit):")
+        if ok and name.strip():
+            self.prefs.author = name
+            if self.editor is not None:
+                self.editor.author = self.prefs.author
+        self.ask_author = False  # asked once per run, even when left empty
+
+    def _refused(self, segs: list[Any], start: float, end: float, label: str, exclude: str | None) -> bool:
+        why = check_overlap(self.overlap_rule, segs, start, end, label, exclude)
+        if why:
+            self.model.message = f"Not changed: {why}"
+            self.refresh()  # a dragged region snaps back
+        return bool(why)
+
+    # -- segments ------------------------------------------------------------------------------
+    def create(self, start_s: float, end_s: float, label: str | None = None) -> Any:
+        if self.editor is None:
+            self.model.message = "Open a session first"
+            return None
+        lab = label or self.host.new_label_box.currentText()
+        if self._refused(self.editor.segments, start_s, end_s, lab, None):
+            return None
+        self.ensure_author()
+        seg = self._guard("New segment", self.editor.add, start_s, end_s, lab)
+        if seg is not None:
+            self.select(seg.id)
+        return seg
+
+    def edit(self, seg_id: str, **fields: Any) -> None:
+        if self.editor is None:
+            return
+        cur = next((s for s in self.editor.segments if s.id == seg_id), None)
+        if cur is None:
+            return
+        d = self.host.review.data
+        for key in ("start_s", "end_s"):  # typed times land on sampled frames
+            if fields.get("typed") and key in fields and d is not None and d.n_frames:
+                fields[key] = snap_to_frame(float(fields[key]), d.time_s)
+        fields.pop("typed", None)
+        start, end = fields.get("start_s", cur.start_s), fields.get("end_s", cur.end_s)
+        if self._refused(self.editor.segments, start, end, fields.get("label", cur.label), seg_id):
+            return
+        self.ensure_author()
+        merge = "start_s" in fields or "end_s" in fields
+        self._guard("Edit segment", self.editor.update, seg_id, merge=merge, **fields)
+
+    def delete(self, seg_id: str) -> None:
+        if self.editor is not None and seg_id:
+            self._guard("Delete segment", self.editor.delete, seg_id)
+            self.host.review.state.selected_segment = None
+
+    def delete_selected(self) -> None:
+        sid = self.host.review.state.selected_segment
+        if sid:
+            self.delete(sid)
+
+    def select(self, seg_id: str) -> None:
+        self.host.review.state.selected_segment = seg_id or None
+        self.host.segments.select(seg_id)
+        self.refresh()
+
+    def use_label(self, name: str) -> None:
+        """Label hotkey: new segments get ``name``; a selected segment is relabelled (undoable)."""
+        self.host.new_label_box.setCurrentText(name)
+        sel = self.host.review.state.selected_segment
+        if sel and self.editor is not None:
+            self.edit(sel, label=name)
+        self.model.message = f"Label for new segments: {name}" + (" (selected segment relabelled)" if sel else "")
+
+    def step_segment(self, direction: int) -> None:
+        """Select the next (+1) or previous (−1) segment in time and move the playhead to its start."""
+        if self.editor is None or not self.editor.segments:
+            return
+        segs = sorted(self.editor.segments, key=lambda s: (s.start_s, s.end_s))
+        t = self.host.review.playhead
+        if direction > 0:
+            target = next((s for s in segs if s.start_s > t + 1e-6), segs[-1])
+        else:
+            target = next((s for s in reversed(segs) if s.start_s < t - 1e-6), segs[0])
+        self.select(target.id)
+        self.host.review.seek(target.start_s, follow=True)
+
+    def _frame_time(self) -> float:
+        d = self.host.review.data
+        t = self.host.review.playhead
+        return snap_to_frame(t, d.time_s) if d is not None and d.n_frames else t
+
+    def mark_start(self) -> None:
+        self.mark = self._frame_time()
+        self.host.mark_label.setText(f"start at {self.mark:.1f} s — press ] at the end")
+
+    def mark_end(self) -> None:
+        if self.mark is None:
+            self.model.message = "Press [ at the start of the segment first"
+            return
+        a, b = sorted((self.mark, self._frame_time()))
+        self.mark = None
+        self.host.mark_label.setText("")
+        self.create(a, b)
+
+    def undo(self) -> None:
+        if self.editor is not None:
+            self.editor.undo()
+
+    def redo(self) -> None:
+        if self.editor is not None:
+            self.editor.redo()
+
+    def _on_undo_state(self, can_undo: bool, can_redo: bool) -> None:
+        h = self.host
+        h.undo_action.setEnabled(can_undo)
+        h.redo_action.setEnabled(can_redo)
+        if self.editor is not None:
+            h.undo_action.setText(f"Undo {self.editor.undo_text}" if can_undo else "Undo")
+            h.redo_action.setText(f"Redo {self.editor.redo_text}" if can_redo else "Redo")
+
+    def sample_clips(self, label: str) -> None:
+        """Replace the session's segments of ``label`` by 15-s clips (undoable), per the paper's protocol."""
+        from facelens.core.workspace.segment_editor import sample_clips
+
+        if self.editor is None:
+            return
+        segs = self.editor.segments
+        target = label or None
+        clips = sample_clips(segs, label=target)
+        if not clips:
+            self.model.message = f"No {label or ''} segment is 15 s or longer: no clips made"
+            return
+        kept = [s for s in segs if target is not None and s.label != target]
+        self._guard("Sample clips", self.editor.replace_all, kept + clips, f"sample 15-s clips ({label or 'all'})")
+        self.model.message = f"{len(clips)} clips of 15 s made (shorter remainders dropped); Ctrl+Z restores them"
+
+    def import_csv(self) -> None:
+        if self.editor is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self.host, "Import segments", "", "CSV (*.csv)")
+        if path:
+            self._guard("Import segments", self.editor.import_csv, path)
+
+    def export_csv(self) -> None:
+        if self.editor is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self.host, "Export segments", "segments.csv", "CSV (*.csv)")
+        if path:
+            self._guard("Export segments", self.editor.export_csv, path)

@@ -1,0 +1,138 @@
+"""Annotation tooling with real input: drags on the segment strip, typed times, label hotkeys,
+next/previous segment, the overlap rule of the label set and the annotator asked once."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
+
+
+@pytest.fixture
+def session(gui_window, media, analysed, tmp_path):
+    from facelens.core.workspace import RunStatus, SessionStatus
+
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    rec = w.workspace.import_session(media / VIDEO, "P030")
+    out = Path(w.workspace.results_path_for(rec.id))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(analysed(VIDEO), out)
+    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
+    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
+    assert w.open_session(rec.id)
+    w.prefs.author = "RA1"
+    return w
+
+
+def _strip_pos(w, t: float):
+    from PySide6.QtCore import QPointF
+
+    vb = w.timeline.segment_plot.getViewBox()
+    vb.updateMatrix()
+    return w.timeline.glw.mapFromScene(vb.mapViewToScene(QPointF(t, 0.5)))
+
+
+def _drag(qtbot, w, t0: float, t1: float) -> None:
+    from PySide6.QtCore import Qt
+
+    vp = w.timeline.glw.viewport()
+    a, b = _strip_pos(w, t0), _strip_pos(w, t1)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=a)
+    for k in range(1, 11):
+        qtbot.mouseMove(vp, a + (b - a) * (k / 10))
+        qtbot.wait(10)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=b)
+    qtbot.wait(50)
+
+
+def _key(qtbot, w, key, mod=None) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    w.activateWindow()
+    qtbot.waitActive(w)
+    w.timeline.glw.setFocus()  # not a text field: there a letter is text, not a shortcut
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.timeline.glw, timeout=3000)
+    qtbot.keyClick(QApplication.focusWidget(), key, mod or Qt.KeyboardModifier.NoModifier)
+
+
+def test_overlap_with_another_label_is_refused(session, qtbot):
+    from PySide6.QtCore import Qt
+
+    w = session
+    w.activateWindow()
+    qtbot.waitActive(w)
+    qtbot.wait(300)
+    assert w.annotation_ctl.overlap_rule == "refuse"
+    _key(qtbot, w, Qt.Key.Key_2)  # label hotkey: the second label (sad)
+    assert w.new_label_box.currentText() == w.labels[1]
+    _drag(qtbot, w, 0.5, 9.0)
+    assert [s.label for s in w.editor.segments] == [w.labels[1]]
+    _key(qtbot, w, Qt.Key.Key_1)  # happy, and relabels the selected segment…
+    assert [s.label for s in w.editor.segments] == [w.labels[0]]
+    w.undo()
+    w.select_segment("")
+    _key(qtbot, w, Qt.Key.Key_1)  # …nothing selected: only the label for new segments
+    _drag(qtbot, w, 9.6, 3.0)  # happy from just after sad back into it: refused
+    assert [(s.label, s.start_s) for s in w.editor.segments] == [(w.labels[1], pytest.approx(0.5, abs=0.1))]
+    assert "overlap" in w.statusBar().currentMessage()
+    _drag(qtbot, w, 10.0, 14.0)  # beside it: fine
+    assert len(w.editor.segments) == 2
+
+
+def test_typed_times_land_on_sampled_frames_and_n_steps_segments(session, qtbot):
+    from PySide6.QtCore import Qt
+
+    w = session
+    times = w.review.data.time_s
+    a = w.create_segment(2.0, 4.0, "happy")
+    b = w.create_segment(8.0, 10.0, "sad")
+    w.select_segment(a.id)
+    box = w.segments.start_box
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "1.234")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    seg = next(s for s in w.editor.segments if s.id == a.id)
+    assert np.min(np.abs(times - seg.start_s)) == 0.0 and abs(seg.start_s - 1.234) < 0.1
+    w.review.seek(0.0)
+    _key(qtbot, w, Qt.Key.Key_N)
+    assert w.review.state.selected_segment == a.id and w.review.playhead == pytest.approx(seg.start_s)
+    _key(qtbot, w, Qt.Key.Key_N)
+    assert w.review.state.selected_segment == b.id
+    _key(qtbot, w, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+    assert w.review.state.selected_segment == a.id
+
+
+def test_annotator_is_asked_once_and_stored_with_the_edit(session, qtbot):
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    w = session
+    w.prefs.author = ""
+    w.editor.author = ""
+    w.annotation_ctl.ask_author = True
+    asked: list[str] = []
+
+    def answer() -> None:
+        dlg = QApplication.activeModalWidget()
+        if not isinstance(dlg, QInputDialog):
+            QTimer.singleShot(50, answer)
+            return
+        asked.append(dlg.labelText())
+        edit = dlg.findChild(type(w.segments.note_edit))
+        qtbot.keyClicks(edit, "RA7")
+        qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+    QTimer.singleShot(50, answer)
+    seg = w.create_segment(1.0, 2.0, "happy")
+    assert len(asked) == 1 and seg.author == "RA7" and w.prefs.author == "RA7"
+    w.create_segment(3.0, 4.0, "happy")  # not asked again
+    assert len(asked) == 1
+    assert w.segments.author_edit.text() in ("RA7", "")
