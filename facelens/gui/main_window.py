@@ -318,7 +318,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         h, w = self.height(), self.width()
         frac = TOP_ROW_FRACTION_SMALL if h <= SMALL_HEIGHT else TOP_ROW_FRACTION
         self.resizeDocks([self.docks["video"]], [int(h * frac)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.15), int(w * 0.29)],
+        self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.15), int(w * 0.30)],
                          Qt.Orientation.Horizontal)
 
     def save_layout(self) -> None:

@@ -111,12 +111,12 @@ class SegmentPanel(QWidget):
         # The first six columns get widths from their widest plausible text, not from the header with
         # its sort-arrow room (that made them ~460 px, more than the dock has at 1366 px); the user
         # can still drag them wider.
-        fm = self.fontMetrics()
-        for name, sample in (("Start", "9999.9"), ("End", "9999.9"), ("Label", "neutral"),
-                             ("Valence", "-0.00±0.00"), ("Arousal", "-0.00±0.00"), ("n", "9999")):
+        fm = self.table.fontMetrics()
+        for name, sample in (("Start", "999.9"), ("End", "999.9"), ("Label", "neutral"),
+                             ("Valence", "+0.00±0.00"), ("Arousal", "+0.00±0.00"), ("n", "999")):
             c = COL[name]
             head.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
-            self.table.setColumnWidth(c, max(fm.horizontalAdvance(sample), fm.horizontalAdvance(name)) + 14)
+            self.table.setColumnWidth(c, fm.horizontalAdvance(sample) + 12)
         self.table.setToolTip("Double-click a segment to jump to it. Mean ± SD over usable frames.")
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.cellDoubleClicked.connect(self._on_double_click)
