@@ -1,4 +1,4 @@
-"""Findings from driving the app as a research assistant: a file that is not a video is refused at
+"""Importing and opening: a file that is not a video is refused at
 import (not minutes later in the queue), a folder full of other files is not silently turned into a
 workspace, and an analysis failure reason is one line."""
 from __future__ import annotations
@@ -68,3 +68,39 @@ def test_failure_reason_is_one_line():
     assert one_line(start_error) == "An attempt has been made to start a new process before the"
     assert one_line(ValueError("")) == "ValueError"
     assert one_line("a\nb") == "a"
+
+
+def test_a_refused_file_keeps_the_import_dialog_and_what_was_typed(gui_window, qtbot, tmp_path):
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+
+    from facelens.gui.dialogs import ImportSessionDialog
+
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 2048)  # named like a video, holds no video
+    steps: list[str] = []
+
+    def drive() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, ImportSessionDialog) and not steps:
+            qtbot.keyClicks(box.patient_edit.lineEdit(), "P-200")
+            box.notes_edit.setPlainText("first session")
+            steps.append("typed")
+            qtbot.mouseClick(box.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok),
+                             Qt.MouseButton.LeftButton)
+        elif isinstance(box, QMessageBox) and steps == ["typed"]:
+            steps.append(box.text())
+            qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        elif isinstance(box, ImportSessionDialog) and len(steps) == 2:
+            steps.append(f"{box.patient_edit.currentText()}|{box.notes_edit.toPlainText()}")
+            qtbot.mouseClick(box.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Cancel),
+                             Qt.MouseButton.LeftButton)
+            return
+        QTimer.singleShot(50, drive)
+
+    QTimer.singleShot(50, drive)
+    assert w.import_session(bad) is None
+    assert len(steps) == 3 and "Errno" not in steps[1] and steps[2] == "P-200|first session"
+    assert w.workspace.list_sessions() == []

@@ -4,6 +4,7 @@ and Cancel; the GUI thread only does the short SQLite writes. A mixin of ``MainW
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ def _probe_and_hash(video: Path, report: Any, cancelled: Any) -> str:
     try:
         session = open_media(video)
     except VideoError as exc:
-        raise ValueError(str(exc).strip().splitlines()[0]) from None
+        line = str(exc).strip().splitlines()[0]
+        # "[Errno 1094995529] Invalid data found…" is FFmpeg's error code, not something to show.
+        raise ValueError(re.sub(r"\[Errno -?\d+\]\s*", "", line)) from None
     close = getattr(session, "close", None)
     if callable(close):
         close()

@@ -131,9 +131,12 @@ class WorkspaceOps:
             return None
         patients = [p.code for p in self.workspace.list_patients()]
         dlg = ImportSessionDialog(self, video, patients)
-        if dlg.exec() != ImportSessionDialog.DialogCode.Accepted:
-            return None
-        return self.import_session_values(**dlg.values())
+        while True:  # a refused file reopens the dialog with everything typed so far
+            if dlg.exec() != ImportSessionDialog.DialogCode.Accepted:
+                return None
+            sid = self.import_session_values(**dlg.values())
+            if sid is not None:
+                return sid
 
     def _ensure_workspace(self) -> bool:
         self.choose_workspace()
@@ -179,6 +182,7 @@ class WorkspaceOps:
         elif not data.live:
             self.statusBar().showMessage(f"Recording not found: {video} (plots and mesh still shown)", 10000)
         self.review.set_session(data, loader, session_id)
+        self._on_playhead(self.review.playhead)  # "00:00.00 / <length>" at once, not after the first move
         self._open_editor(session_id, data)
         self._show_banner(data)
         self._show_models(data)
@@ -250,6 +254,9 @@ class WorkspaceOps:
     def shutdown(self) -> None:
         """Stop workers and threads, save the layout, close the workspace (idempotent)."""
         self.analysis_ctl.quitting = True
+        if self.workspace is not None and self.session_id is not None:  # reopened where the user was
+            self.prefs.last_session = self.session_id
+            self.prefs.last_playhead = self.review.playhead
         self.queue.stop_all()
         self.review.close()
         self.save_layout()
