@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from facelens import __version__
+from facelens.gui import window_layout
 from facelens.gui.analysis import AnalysisQueue
 from facelens.gui.circumplex import CircumplexWidget
 from facelens.gui.controllers.analysis import AnalysisController
@@ -31,6 +32,7 @@ from facelens.gui.controllers.diagnosis import DiagnosisController
 from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import load_labels
 from facelens.gui.face_view import FaceView
+from facelens.gui.measures import MeasuresWidget
 from facelens.gui.menus import build_actions
 from facelens.gui.review import SPEEDS, ReviewController
 from facelens.gui.segment_panel import SegmentPanel
@@ -38,6 +40,7 @@ from facelens.gui.sessions_panel import SessionsPanel
 from facelens.gui.task_ops import TaskOps
 from facelens.gui.timeline import TimelineWidget
 from facelens.gui.video_view import VideoView
+from facelens.gui.window_layout import LAYOUT_VERSION, TOP_ROW_FRACTION_SMALL  # noqa: F401 - re-exported
 from facelens.gui.workspace_ops import WorkspaceOps
 from facelens.viewmodel.app_model import AppModel
 from facelens.viewmodel.settings import AppSettings
@@ -46,18 +49,6 @@ from facelens.viewmodel.settings import AppSettings
 def label_names() -> list[str]:
     """Segment label names (the defaults when the label file is broken; see ``dialogs.load_labels``)."""
     return load_labels()[0]
-
-
-#: Bumped whenever the default dock arrangement changes: a layout saved by an older version (for example
-#: Segments and Diagnosis side by side, which left the table one row high at 1366×768) is then dropped.
-LAYOUT_VERSION = 3
-# Default height of the top row (video, 3D face, circumplex) as a fraction of the window height. On
-# small screens (1366×768) 44 % left the segment table about four rows; 38 % gives the timeline and the
-# table the room they need while the video and the face stay recognisable.
-TOP_ROW_FRACTION = 0.44
-TOP_ROW_FRACTION_SMALL = 0.38
-SMALL_HEIGHT = 900  # window heights up to this use the small-screen fraction
-TITLE_BAR_PX = 32  # assumed window-manager title bar before the window is mapped
 
 
 def overlap_rule() -> str:
@@ -95,6 +86,8 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.face = FaceView()
         self.timeline = TimelineWidget()
         self.circumplex = CircumplexWidget()
+        self.measures = MeasuresWidget()
+        self.measures.link_x(self.timeline.valence_plot)
         self.segments = SegmentPanel(self.labels, scenario_names)
         self.diagnosis = DiagnosisPanel()
         self.diagnosis_ctl = DiagnosisController(self, self.model, self.prefs, self.diagnosis, lambda: self.workspace)
@@ -119,13 +112,19 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self._dock("video", "Video", self.video, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("face", "3D face", self.face, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("circumplex", "Valence–arousal circumplex", self.circumplex, Qt.DockWidgetArea.TopDockWidgetArea)
+        self._dock("measures", "Emotions, expressions, pose, quality", self.measures,
+                   Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("segments", "Segments", self.segments, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("diagnosis", "Diagnosis support (BD vs MDD)", self.diagnosis, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["segments"], self.docks["diagnosis"])
         self.docks["segments"].raise_()
         self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
-        self._default_state = self.saveState(LAYOUT_VERSION)
+        self.tabifyDockWidget(self.docks["circumplex"], self.docks["measures"])
+        self.docks["circumplex"].raise_()
+        # The measures' cursor moves once per sampled frame shown, not on every playback tick.
+        self.review.frame_shown.connect(self._on_frame_shown)
+        self.default_state = self.saveState(LAYOUT_VERSION)
         build_actions(self)
         self.models_label = QLabel("")
         self.models_label.setToolTip("Models that produced the open session's results")
@@ -143,7 +142,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.review.state.playing_changed.connect(self._on_playing)
         self.init_ops()
         self.init_tasks()
-        self._restore_layout()
+        window_layout.restore_layout(self)
 
     # -- construction --------------------------------------------------------------------------
     def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -282,60 +281,25 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
 
         ShortcutsDialog(self, self.actions()).exec()
 
-    # -- layout memory ---------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        geo = self.prefs.window_geometry
-        state = self.prefs.window_state
-        if isinstance(geo, QByteArray) and not geo.isEmpty():
-            self.restoreGeometry(geo)
-        else:
-            self.resize(1400, 900)
-        self.fit_to_screen()
-        saved = isinstance(state, QByteArray) and not state.isEmpty()
-        if not (saved and self.restoreState(state, LAYOUT_VERSION)):
-            # First start (or an older layout): the timeline about half the height, the segment
-            # table a readable width.
-            from PySide6.QtCore import QTimer
-
-            QTimer.singleShot(0, self._default_sizes)
-
-    def fit_to_screen(self) -> None:
-        """Keep the window on its screen: no larger than the available area (1366×768 laptops), and
-        moved back when a saved position lies off it."""
-        screen = self.screen()
-        if screen is None:
-            return
-        avail = screen.availableGeometry()
-        frame_h = max(0, self.frameGeometry().height() - self.geometry().height()) or TITLE_BAR_PX
-        w = min(self.width(), avail.width())
-        h = min(self.height(), avail.height() - frame_h)
-        if (w, h) != (self.width(), self.height()):
-            self.resize(w, h)
-        if not avail.contains(self.frameGeometry().topLeft()):
-            self.move(avail.topLeft())
-
-    def _default_sizes(self) -> None:
-        h, w = self.height(), self.width()
-        frac = TOP_ROW_FRACTION_SMALL if h <= SMALL_HEIGHT else TOP_ROW_FRACTION
-        self.resizeDocks([self.docks["video"]], [int(h * frac)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["sessions"], self.docks["segments"]], [int(w * 0.15), int(w * 0.30)],
-                         Qt.Orientation.Horizontal)
-
+    # -- layout (``window_layout``) ----------------------------------------------------------
     def save_layout(self) -> None:
-        self.prefs.window_geometry = self.saveGeometry()
-        self.prefs.window_state = self.saveState(LAYOUT_VERSION)
-        self.prefs.sync()
+        window_layout.save_layout(self)
 
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state, LAYOUT_VERSION)
-        for dock in self.docks.values():
-            dock.show()
-        self._default_sizes()
+        window_layout.reset_layout(self)
+
+    def fit_to_screen(self) -> None:
+        window_layout.fit_to_screen(self)
 
     # -- small reactions ---------------------------------------------------------------------
     def _set_overlay(self, on: bool) -> None:
         self.review.state.show_mesh = on
         self.video.set_overlay(on)
+
+    def _on_frame_shown(self, i: int) -> None:
+        d = self.review.data
+        if d is not None and 0 <= i < d.n_frames:
+            self.measures.set_cursor(float(d.time_s[i]))
 
     def _on_playhead(self, t: float) -> None:
         self.time_label.setText(f"{fmt_time(t)} / {fmt_time(self.review.state.duration_s)}")

@@ -182,6 +182,7 @@ class WorkspaceOps:
         elif not data.live:
             self.statusBar().showMessage(f"Recording not found: {video} (plots and mesh still shown)", 10000)
         self.review.set_session(data, loader, session_id)
+        self.measures.set_results(data.results)  # None while an analysis is still filling the session
         self._on_playhead(self.review.playhead)  # "00:00.00 / <length>" at once, not after the first move
         self._open_editor(session_id, data)
         self._show_banner(data)
@@ -194,6 +195,7 @@ class WorkspaceOps:
 
     def close_session(self) -> None:
         self.review.set_session(None)
+        self.measures.set_results(None)
         self.annotation_ctl.close()
         self.session_id = None
         self.banner.hide()

@@ -1,0 +1,48 @@
+"""Emotion probabilities, an expression measure, head pose and the quality track on the session's time
+axis: the stored per-frame values, gaps at excluded frames, and a cursor that follows the playhead."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
+
+
+def test_measures_show_the_stored_series_with_gaps(gui_window, media, analysed, tmp_path, qtbot):
+    from facelens.core.results import SessionResults
+    from facelens.core.workspace import RunStatus, SessionStatus
+    from facelens.gui.measures import VIEWS
+
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    rec = w.workspace.import_session(media / VIDEO, "P040")
+    out = Path(w.workspace.results_path_for(rec.id))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(analysed(VIDEO), out)
+    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
+    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
+    assert w.open_session(rec.id)
+    m = w.measures
+    with SessionResults.open(out) as r:
+        emotions, labels, usable = np.asarray(r.emotions), list(r.emotion_labels), np.asarray(r.usable)
+        euler = np.asarray(r.euler)
+    assert m.view_box.currentText() == VIEWS[0] and len(m.curves) == len(labels) == 7
+    _, y = m.curves[labels.index("happy")].getData()
+    assert np.allclose(y[usable], emotions[usable, labels.index("happy")], equal_nan=True)
+    assert np.isnan(y[~usable]).all() and (~usable).any()  # excluded frames are gaps
+    m.view_box.setCurrentText("Head pose (degrees)")
+    _, yaw = m.curves[0].getData()
+    assert np.allclose(yaw[usable], euler[usable, 0])
+    m.view_box.setCurrentText("Expression measure")
+    assert m.expr_box.isVisible() and m.expr_box.count() > 0 and len(m.curves) == 1
+    m.view_box.setCurrentText("Quality")
+    n_points = sum(len(c.getData()[0]) for c in m.curves)
+    assert n_points == len(usable) and len(m.curves) >= 2  # every frame on one of the reason rows
+    t = float(w.review.data.time_s[50])
+    w.review.seek(t)
+    qtbot.waitUntil(lambda: m.cursor.value() == pytest.approx(t), timeout=3000)
