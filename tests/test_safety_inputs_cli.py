@@ -189,7 +189,7 @@ def test_missing_or_corrupt_model(corpus, tmp_path, capsys, monkeypatch, state):
     def started(*a, **k):
         raise AssertionError("the analysis started")
 
-    monkeypatch.setattr(pipeline, "open_session", started)
+    monkeypatch.setattr(pipeline, "run_analysis", started)  # nothing opened, no model built
     monkeypatch.setattr(stage.AffectStage, "default", classmethod(started))
     out = tmp_path / "r.h5"
     assert main(["analyze", str(corpus["one-frame video"][0]), "-o", str(out)]) == 2
