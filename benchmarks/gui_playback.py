@@ -94,6 +94,7 @@ class Bench:
         t0 = time.perf_counter()
         data = SessionData.from_results(SessionResults.open(results), video)
         self.w.review.set_session(data, FrameLoader(video), results.stem)
+        self.w.measures.set_results(data.results)
         while face.renders == r0 and time.perf_counter() - t0 < 10:
             self.app.processEvents()  # until the first mesh is on screen and the plots are drawn
         self.app.processEvents()
@@ -211,6 +212,8 @@ def main() -> None:
     ap.add_argument("--no-analysis", action="store_true", help="skip the stall-during-analysis measurement")
     ap.add_argument("--stall-only", action="store_true", help="measure only the stall during an analysis")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--measures", action="store_true",
+                    help="with the measures dock (7 emotion-probability curves) in front of the circumplex")
     args = ap.parse_args()
     import vispy
 
@@ -234,6 +237,9 @@ def main() -> None:
     print(f"synthetic {args.minutes:g}-min session written in {time.perf_counter() - t0:.1f} s", flush=True)
 
     b = Bench(app, tmp)
+    if args.measures:
+        b.w.docks["measures"].raise_()
+        print("measures dock in front: emotion probabilities plotted", flush=True)
     rows = {}
     prof_text = ""
     if args.stall_only:
