@@ -97,7 +97,7 @@ def test_backend_choice_and_fallback(monkeypatch):
     with pytest.raises(ValueError, match="unknown emotion backend"):
         FerEmotionModel(device="cpu", backend="tflite")
 
-    def broken(self, net):
+    def broken(self, onnx_bytes):
         raise ImportError("no module named onnxruntime")
 
     monkeypatch.setattr(fer_mod._OrtRunner, "__init__", broken)
@@ -109,7 +109,8 @@ def test_backend_choice_and_fallback(monkeypatch):
         FerEmotionModel(device="cpu", backend="onnxruntime")
     monkeypatch.undo()
 
-    # a fast path that loads but disagrees with torch is not used
+    # a fast path that loads but disagrees with torch is not used (exported afresh, not the stored export)
+    monkeypatch.setattr(fer_mod._onnx_cache, "load", lambda weights: None)
     real = fer_mod._OrtRunner.logits
     monkeypatch.setattr(fer_mod._OrtRunner, "logits", lambda self, x, n: real(self, x, n) + np.eye(7)[0] * 1e-3)
     model = FerEmotionModel(device="cpu")
@@ -293,3 +294,30 @@ def test_stage_fusion_equals_offline_fusion(fer):
     np.testing.assert_array_equal(np.isnan(live), np.isnan(offline))
     np.testing.assert_allclose(live, offline, atol=1e-7, equal_nan=True)
     np.testing.assert_allclose(np.concatenate([o["valence"] for o in outs]), v.astype(np.float32), equal_nan=True)
+
+
+def test_checked_export_is_stored_and_loads_without_torch(tmp_path, monkeypatch):
+    """The second load of the emotion model uses the stored, checked ONNX export: same outputs, no torch."""
+    import subprocess
+    import sys
+
+    from facelens.core.affect import fer as fer_mod
+    from facelens.core.affect.fer import FerEmotionModel
+    from facelens.core.registry import registry
+
+    registry.fetch("fer2013-mini-xception", log=lambda s: None)
+    first = FerEmotionModel(device="cpu")
+    assert first.backend == "onnxruntime"
+    stored = fer_mod._onnx_cache.load(first.path)
+    assert stored is not None and stored == first._ort.onnx_bytes
+    x = np.random.default_rng(3).uniform(-1, 1, size=(5, 64, 64)).astype(np.float32)
+    second = FerEmotionModel(device="cpu")
+    assert np.array_equal(second.predict(x), first.predict(x))
+    from facelens.core.common.threads import nvidia_device_present
+
+    device = "cuda" if nvidia_device_present() else "auto"  # a GPU machine: ask for the CPU explicitly
+    device = "cpu" if device == "cuda" else device
+    code = ("import sys\nfrom facelens.core.affect.fer import FerEmotionModel\n"
+            f"m = FerEmotionModel(device={device!r})\nprint(m.backend, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["onnxruntime", "False"]

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelens.core.affect import onnx_cache as _onnx_cache
+
 if TYPE_CHECKING:  # torch is imported lazily: `facelens --help` must not pay for it
     import torch
 
@@ -133,6 +135,10 @@ def read_keras_weights(path: Path) -> dict[str, np.ndarray]:
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``."""
+    from facelens.core.common.threads import nvidia_device_present
+
+    if device == "cpu" or (device == "auto" and not nvidia_device_present()):
+        return "cpu"
     import torch
 
     if device == "auto":
@@ -164,7 +170,13 @@ class _OrtRunner:
     the pipeline's single-thread setting (``analysis.trackers.TorchThreads``) applies here too.
     """
 
-    def __init__(self, net: torch.nn.Module) -> None:
+    def __init__(self, onnx_bytes: bytes) -> None:
+        self.onnx_bytes = onnx_bytes
+        self._sessions: dict[int, object] = {}
+
+    @classmethod
+    def export(cls, net: torch.nn.Module) -> _OrtRunner:
+        """Export the torch module to ONNX in memory."""
         import io
         import warnings
 
@@ -178,8 +190,7 @@ class _OrtRunner:
                               input_names=["x"],
                               output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
                               opset_version=17, dynamo=False)
-        self.onnx_bytes = buf.getvalue()
-        self._sessions: dict[int, object] = {}
+        return cls(buf.getvalue())
 
     def session(self, threads: int) -> object:
         """The (cached) inference session with ``threads`` intra-op threads."""
@@ -229,45 +240,69 @@ class FerEmotionModel:
     model_id = MODEL_ID
 
     def __init__(self, path: Path | None = None, device: str = "auto", backend: str = "auto") -> None:
-        import torch
-
         if backend not in BACKENDS:
             raise ValueError(f"unknown emotion backend {backend!r} (use {', '.join(BACKENDS)})")
         if path is None:
             from facelens.core.registry import registry
 
             path = registry.path(MODEL_ID)
+        self.path = Path(path)
         self.device = resolve_device(device)
         if backend == "onnxruntime" and self.device != "cpu":
             raise ValueError("the onnxruntime emotion backend runs on CPU only")
-        self._torch = torch
-        self.net = _build(read_keras_weights(Path(path))).to(self.device)
-        if self.device == "cpu":
-            # oneDNN's NHWC convolutions: 3-4x faster than NCHW here (benchmarks/affect_speed.py)
-            self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self._net: torch.nn.Module | None = None
         self.backend, self.notice = "torch", ""
         self._ort: _OrtRunner | None = None
         if self.device == "cpu" and backend != "torch":
             try:
-                self._ort = self._checked_ort()
+                self._ort = self._cached_ort() or self._checked_ort()
                 self.backend = "onnxruntime"
             except Exception as exc:  # noqa: BLE001 - any failure of the optional fast path means: use torch
                 if backend == "onnxruntime":
                     raise RuntimeError(f"onnxruntime emotion backend unavailable: {exc}") from None
                 self.notice = f"emotion model runs in torch (onnxruntime fast path unavailable: {exc})"
+        if self._ort is None:
+            _ = self.net  # the torch path: build the module now, not on the first frame
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The torch module (the reference; on CPU in channels-last layout), built on first use."""
+        if self._net is None:
+            import torch
+
+            net = _build(read_keras_weights(self.path)).to(self.device)
+            if self.device == "cpu":
+                # oneDNN's NHWC convolutions: 3-4x faster than NCHW here (benchmarks/affect_speed.py)
+                net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self._net = net
+        return self._net
+
+    def _cached_ort(self) -> _OrtRunner | None:
+        """The export checked by an earlier load (no torch needed), or ``None``."""
+        data = _onnx_cache.load(self.path)
+        if data is None:
+            return None
+        try:
+            runner = _OrtRunner(data)
+            runner.session(1)  # a damaged file fails here, and the caller exports and checks again
+        except Exception:  # noqa: BLE001 - onnxruntime raises its own types for a bad model
+            return None
+        return runner
 
     def _checked_ort(self) -> _OrtRunner:
         """Export to onnxruntime and verify it against torch on a seeded probe batch."""
-        runner = _OrtRunner(self.net)
+        runner = _OrtRunner.export(self.net)
         x = np.random.default_rng(_PROBE_SEED).uniform(-1, 1, size=(8, 1, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
         diff = np.abs(_softmax(runner.logits(x, 1)) - _softmax(self._torch_logits(x))).max()
         if not diff <= 1e-5:
             raise RuntimeError(f"onnxruntime differs from torch by {diff:.1e}")
+        _onnx_cache.save(self.path, runner.onnx_bytes)  # checked: later runs load it without torch
         return runner
 
     def _torch_logits(self, x: np.ndarray) -> np.ndarray:
         """Logits from the torch module for ``x`` (B, 1, 64, 64) float32."""
-        torch = self._torch
+        import torch
+
         chunk = _TORCH_CPU_CHUNK if self.device == "cpu" else len(x)
         outs = []
         with torch.inference_mode():
@@ -284,7 +319,9 @@ class FerEmotionModel:
         if len(x) == 0:
             return np.zeros((0, len(FER_LABELS)), np.float32)
         if self._ort is not None:
-            return self._ort.logits(x, max(self._torch.get_num_threads(), 1))
+            from facelens.core.common.threads import cpu_threads
+
+            return self._ort.logits(x, cpu_threads())
         return self._torch_logits(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:

@@ -44,7 +44,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from facelens.core.analysis.asmv2l_stage import reconstruction_stage
 from facelens.core.analysis.contract import AnalysisCancelled, AnalysisConfig, PipelineError
 from facelens.core.analysis.engines import choose_engine, default_workers, n_workers
 from facelens.core.analysis.sequential import SequentialEngine
@@ -120,7 +119,7 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
     used = resolve_device(config.device)
     static = session.info.is_image
     stage = AffectStage.default(device=used, va=config.va)
-    recon = reconstruction_stage(config.reconstruction, device=used)  # the fit, or AsmV2L (ModelError if missing)
+    recon = _reconstruction(config.reconstruction, used)  # the fit, or AsmV2L (ModelError if missing)
     # both backends' trackers are built with tracking's defaults (the one owner of the quality thresholds)
     meta = _metadata(session, config, used, stage, demo, tracking.DEFAULT_BLUR_THRESHOLD,
                      tracking.DEFAULT_MIN_CONFIDENCE)
@@ -144,6 +143,17 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
     except BaseException:
         writer.close()  # leaves OUT.partial (resumable); never OUT itself
         raise
+
+
+def _reconstruction(spec: str, device: str) -> Any:
+    """The per-frame reconstruction stage; torch (AsmV2L) is imported only when it is asked for."""
+    if spec == "fit":
+        from facelens.core.analysis.recon_stage import ReconStage
+
+        return ReconStage()
+    from facelens.core.analysis.asmv2l_stage import reconstruction_stage
+
+    return reconstruction_stage(spec, device=device)
 
 
 def _to_restart_point(writer: ResultsWriter, config: AnalysisConfig) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from facelens.core.analysis.contract import AnalysisConfig, PipelineError
+from facelens.core.common.threads import nvidia_device_present
 
 
 def resolve_device(device: str) -> str:
@@ -12,6 +13,8 @@ def resolve_device(device: str) -> str:
         raise PipelineError(f"unknown device {device!r} (use auto, cpu or cuda)")
     if device == "cpu":
         return "cpu"
+    if device == "auto" and not nvidia_device_present():
+        return "cpu"  # no NVIDIA driver device: CUDA cannot be there, and torch need not be imported to say so
     import torch
 
     if torch.cuda.is_available():
@@ -49,7 +52,7 @@ def tracker_cards(config: AnalysisConfig, device: str) -> list[dict]:
 
 
 class TorchThreads:
-    """On CPU, run torch single-threaded while analysing, then restore the previous setting.
+    """On CPU, run torch and onnxruntime single-threaded while analysing, then restore the setting.
 
     The decoder thread and mediapipe's own threads already occupy the cores; torch's OpenMP
     workers spinning beside them made the emotion model ~7x slower per face (measured on the
@@ -60,14 +63,19 @@ class TorchThreads:
         self.device, self.saved = device, 0
 
     def __enter__(self) -> None:
-        if self.device == "cpu":
-            import torch
+        from facelens.core.common import threads
 
-            self.saved = torch.get_num_threads()
-            torch.set_num_threads(1)
+        if self.device == "cpu":
+            self.saved = threads.cpu_threads()
+            threads.set_cpu_threads(1)
 
     def __exit__(self, *exc: object) -> None:
-        if self.saved:
-            import torch
+        from facelens.core.common import threads
 
-            torch.set_num_threads(self.saved)
+        if self.saved:
+            threads.set_cpu_threads(None)
+            import sys
+
+            torch = sys.modules.get("torch")
+            if torch is not None:
+                torch.set_num_threads(self.saved)

@@ -7,6 +7,16 @@ Modules here (what runs the network): :mod:`.resnet` (ResNet-18), :mod:`.network
 (batched per-frame coefficients). Training, evaluation and export: :mod:`facelens.core.training.asmv2l`.
 Recipe and measurements: ``docs/asmv2l.md``.
 """
-from facelens.core.face.asmv2l.network import AsmConfig, AsmV2L
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["AsmConfig", "AsmV2L"]
+
+
+def __getattr__(name: str) -> Any:  # lazy: importing the package (every analysis does) must not import torch
+    if name in __all__:
+        from facelens.core.face.asmv2l import network
+
+        return getattr(network, name)
+    raise AttributeError(name)
