@@ -72,7 +72,10 @@ def test_analyze_info_export(tmp_path, media, capsys):
     import pandas as pd
 
     a, b = pd.read_csv(csv), pd.read_parquet(pq)
-    assert a.shape == b.shape == (24, 7 + 20 + 7 + 2 + 3 * 478)
+    with SessionResults.open(out) as r:  # schema 2: the morphable fit's coefficients and residual too
+        n_coef = r.coef_exp.shape[1] + r.coef_id.shape[1] + 1
+    assert n_coef > 1 and {"coef_exp_0", "coef_id_0", "fit_residual"} <= set(a.columns)
+    assert a.shape == b.shape == (24, 7 + 20 + 7 + 2 + n_coef + 3 * 478)
     assert list(a.columns[:7]) == ["time_s", "frame_index", "face_ok", "quality", "yaw", "pitch", "roll"]
     assert {"expr_mouth_open", "emo_happy", "valence", "arousal", "x_0", "z_477"} <= set(a.columns)
     with SessionResults.open(out) as r:
