@@ -104,3 +104,18 @@ def test_a_refused_file_keeps_the_import_dialog_and_what_was_typed(gui_window, q
     assert w.import_session(bad) is None
     assert len(steps) == 3 and "Errno" not in steps[1] and steps[2] == "P-200|first session"
     assert w.workspace.list_sessions() == []
+
+
+def test_an_unanalysed_session_can_be_watched(gui_window, qtbot, tmp_path, media):
+    from PySide6.QtCore import Qt
+
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    sid = w.import_session_values(media / "videos/pyfeat_WolfgangLanger_Pexels.mp4", "P-300")
+    assert w.open_session(sid) is False  # no results yet
+    qtbot.waitUntil(lambda: w.review.state.duration_s > 10.0, timeout=20000)  # length read off the GUI thread
+    qtbot.waitUntil(lambda: w.video.image_time == w.video.image_time, timeout=20000)  # a frame is shown
+    qtbot.mouseClick(w.play_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.review.playhead > 0.5 and w.video.image_time > 0.3, timeout=20000)
+    w.review.pause()
+    assert w.review.data.n_frames == 0 and w.face.status.text() == "not analysed yet"

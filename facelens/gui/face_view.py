@@ -160,10 +160,12 @@ class FaceView(QWidget):
             self.schedule_render()
 
     # -- content ---------------------------------------------------------------------------------
-    def set_vertices(self, vertices: np.ndarray | None, reason: str = "") -> None:
-        """Show a mesh (view space) or, with ``None``, hide it and say why."""
+    def set_vertices(self, vertices: np.ndarray | None, reason: str = "", excluded: bool = True) -> None:
+        """Show a mesh (view space) or, with ``None``, hide it and say why (``excluded``: the frame was
+        analysed and left out; otherwise ``reason`` is shown as it is, e.g. "not analysed yet")."""
         self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
-        self.status.setText("" if vertices is not None else (f"frame excluded: {reason}" if reason else ""))
+        text = (f"frame excluded: {reason}" if excluded else reason) if reason else ""
+        self.status.setText("" if vertices is not None else text)
 
     def reset_view(self) -> None:
         self.scene.reset_view()

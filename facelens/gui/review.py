@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from facelens.viewmodel.review_state import ReviewState
 from facelens.gui.session_data import SessionData
+from facelens.gui.video_view import EMPTY_GUIDE
+from facelens.viewmodel.review_state import ReviewState
 
 SPEEDS = (0.5, 1.0, 2.0)
 
@@ -63,7 +64,7 @@ class ReviewController(QObject):
             loader.frame_ready.connect(self._on_frame)
             loader.start()
         self.current_frame = -1
-        self.video.clear("Loading…" if data is not None else "No session open")
+        self.video.clear("Loading…" if data is not None else EMPTY_GUIDE)
         self.refresh_series()
         self.state.set_session(session_id, data.time_s if data is not None else [],
                                data.duration_s if data is not None else 0.0)
@@ -104,6 +105,10 @@ class ReviewController(QObject):
         self.state.playhead = float(t)
         self._follow = False
 
+    def show_current(self) -> None:
+        """Redraw every view at the playhead (after the session's length became known)."""
+        self._refresh(follow=False)
+
     def _on_playhead(self, _t: float) -> None:
         self._refresh(follow=self._follow or self.state.playing)
 
@@ -139,7 +144,7 @@ class ReviewController(QObject):
         # here too: neither the 3D face nor the overlay is drawn, and both say why.
         why = d.reason_at(i) if i >= 0 else "not analysed yet"
         verts = d.view_mesh(i, posefree=self.state.posefree_only) if i >= 0 and not why else None
-        self.face.set_vertices(verts, why)
+        self.face.set_vertices(verts, why, excluded=i >= 0)
         self.video.set_landmarks(d.landmarks_px(i) if i >= 0 and not why else None)
         self.video.set_excluded(why if i >= 0 else "")
         self.frame_shown.emit(i)
@@ -170,9 +175,11 @@ class ReviewController(QObject):
         return self.state.playing
 
     def play(self) -> None:
-        if self.data is None or not len(self.data.time_s):
+        """Start playback (an unanalysed session plays its video over its whole length)."""
+        if self.data is None or (not len(self.data.time_s) and self.state.duration_s <= 0):
             return
-        if self.state.playhead >= float(self.data.time_s[-1]) - 1e-6:
+        last = float(self.data.time_s[-1]) if len(self.data.time_s) else self.state.duration_s
+        if self.state.playhead >= last - 1e-6:
             self.state.home()
         self.state.playing = True
 

@@ -17,6 +17,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from facelens.render.colors import MESH_OVERLAY_HEX
 
+#: What an empty window says (first start, or no session open).
+EMPTY_GUIDE = ("Start by importing a recording:\nFile ▸ Import session… (Ctrl+I), or drop a video file here.\n"
+               "Then select it and press Analyse; double-click a session to open it.")
 CACHE_FRAMES = 16  # ~1.6 s of sampled frames: stepping back and forth needs no decode
 
 
@@ -25,6 +28,7 @@ class FrameLoader(QThread):
 
     frame_ready = Signal(float, QImage)
     failed = Signal(str)
+    opened = Signal(float)  # the recording's duration (s), once it is open (read in this thread)
 
     def __init__(self, video_path: Path) -> None:
         super().__init__()
@@ -74,6 +78,9 @@ class FrameLoader(QThread):
         except Exception as exc:  # noqa: BLE001 - reported to the user as one line
             self.failed.emit(f"cannot open the recording {self.video_path.name}: {exc}")
             return
+        duration = getattr(getattr(session, "info", None), "duration_s", None)
+        if duration is not None:
+            self.opened.emit(float(duration))
         try:
             while True:
                 with self._cond:
@@ -106,7 +113,7 @@ class VideoView(QWidget):
         self._image_time = float("nan")
         self._landmarks: QPolygonF | None = None
         self.show_overlay = True
-        self.message = "No session open"
+        self.message = EMPTY_GUIDE
         self.excluded = ""  # why the frame on screen was left out of the analysis ('' when it was used)
 
     def sizeHint(self) -> QSize:

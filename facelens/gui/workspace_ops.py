@@ -164,10 +164,9 @@ class WorkspaceOps:
             path = self.results_path(session_id)
             if path is None:
                 self.close_session()
-                self.statusBar().showMessage(f"Session #{session_id} is not analysed yet: press Analyse", 8000)
-                self.video.clear(f"{title}\nnot analysed yet — select it and press Analyse")
                 self.session_id = session_id
                 self._open_editor(session_id, None)
+                self._watch_unanalysed(session_id, video, title)
                 return False
             try:
                 results = SessionResults.open(path)
@@ -189,6 +188,31 @@ class WorkspaceOps:
         self._show_models(data)
         self.sessions.select_session(session_id)
         return True
+
+    def _watch_unanalysed(self, session_id: int, video: Path, title: str) -> None:
+        """An unanalysed session can still be watched: the video alone, its length read by the
+        frame loader's thread (no curves, no mesh until it is analysed)."""
+        self.statusBar().showMessage(f"Session #{session_id} is not analysed yet: you can watch it; "
+                                     "press Analyse for the curves and the face", 10000)
+        if not video.is_file():
+            self.video.clear(f"{title}\nnot analysed yet, and the recording is not found")
+            return
+        data = SessionData(0.0, video, title=title)
+        loader = FrameLoader(video)
+        loader.failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+
+        def opened(duration: float) -> None:
+            if self.review.data is data:
+                data.duration_s = duration
+                self.review.update_times()
+                self.review.refresh_series()
+                self._on_playhead(self.review.playhead)
+                self.review.show_current()
+
+        loader.opened.connect(opened)
+        self.review.set_session(data, loader, session_id)
+        self.face.set_vertices(None, "not analysed yet", excluded=False)
+        self.video.clear(f"{title}\nnot analysed yet — loading the video…")
 
     def _open_editor(self, session_id: int, data: SessionData | None) -> None:
         self.annotation_ctl.open(session_id, data.duration_s if data is not None else None)
