@@ -221,9 +221,12 @@ def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
 
 def models(sec: rc.ModelsSection, width: float) -> Flowables:
     rows = [["Model", "Version", "Task", "SHA-256"]]
-    rows += [[escape(m["id"]), escape(m["version"]), escape(m["task"]),
-              f'<font size="6">{m["sha256"] or "— (code, no weights file)"}</font>'] for m in sec.models]
-    return [table(rows, [0.22 * width, 0.16 * width, 0.3 * width, 0.32 * width], align_right_from=99)]
+    # Ids and versions in a smaller font in wider columns: "mediapipe-face-detection-short" was broken
+    # mid-word at the previous widths.
+    rows += [[f'<font size="6.5">{escape(m["id"])}</font>', f'<font size="6.5">{escape(m["version"])}</font>',
+              escape(m["task"]), f'<font size="6">{m["sha256"] or "— (code, no weights file)"}</font>']
+             for m in sec.models]
+    return [table(rows, [0.29 * width, 0.19 * width, 0.26 * width, 0.26 * width], align_right_from=99)]
 
 
 def sign_off(sec: rc.SignOffSection, width: float) -> Flowables:
@@ -234,7 +237,7 @@ def sign_off(sec: rc.SignOffSection, width: float) -> Flowables:
     sign = table([[f"Signed: {who}", "Date:"]], [0.65 * width - 12, 0.35 * width - 12], header_rows=0,
                  align_right_from=99, zebra=False)
     box = Table([[p("Interpretation by the responsible clinician", "small")], [body], [sign]],
-                colWidths=[width], style=TableStyle([
+                colWidths=[width], hAlign="LEFT", style=TableStyle([
                     ("BOX", (0, 0), (-1, -1), 0.8, "#555555"),
                     ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
                     ("LINEABOVE", (0, 2), (-1, 2), 0.4, "#999999")]))

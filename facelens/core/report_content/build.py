@@ -198,6 +198,9 @@ def _dynamics(dyn: SessionDynamics, res: SessionResults) -> DynamicsSection:
     notes = [
         (f"Indices are computed over valid frames only; a change is counted only between consecutive valid "
         f"frames (a discarded frame breaks the chain). PAC threshold {pac:g}."),
+        ("Column names: V = valence, A = arousal; SD = variability; MSSD = moment-to-moment instability; "
+         "PAC = share of abrupt frame-to-frame changes; inertia = carry-over from one frame to the next "
+         "(lag-1 autocorrelation, −1 to +1). See the table above for each index in full."),
         ("V resp. = largest deviation of the smoothed valence from its level before the segment started; "
         "V lat. = seconds until half of it was reached. — = not defined (too few valid frames)."),
     ]
