@@ -37,12 +37,23 @@ def _reraise_for(exc: OSError, final: Path) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(final))
 
 
-def _file_mode(shared: bool) -> int:
-    if not shared:
-        return PRIVATE_FILE
-    umask = os.umask(0)
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``os.umask`` sets it briefly,
+    which another thread creating a file at that instant would see)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o077)
     os.umask(umask)
-    return _SHARED_FILE & ~umask
+    return umask
+
+
+def _file_mode(shared: bool) -> int:
+    return _SHARED_FILE & ~_umask() if shared else PRIVATE_FILE
 
 
 def _create_temp(final: Path, mode: int) -> Path:
