@@ -238,7 +238,7 @@ def main() -> None:
 
     b = Bench(app, tmp)
     if args.measures:
-        b.w.docks["measures"].raise_()
+        b.w.top_tabs.setCurrentWidget(b.w.measures)
         print("measures dock in front: emotion probabilities plotted", flush=True)
     rows = {}
     prof_text = ""

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QSizePolicy,
+    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -111,17 +112,20 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self._dock("sessions", "Sessions", self.sessions, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("video", "Video", self.video, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("face", "3D face", self.face, Qt.DockWidgetArea.TopDockWidgetArea)
-        self._dock("circumplex", "Valence–arousal circumplex", self.circumplex, Qt.DockWidgetArea.TopDockWidgetArea)
-        self._dock("measures", "Emotions, expressions, pose, quality", self.measures,
-                   Qt.DockWidgetArea.TopDockWidgetArea)
+        # Circumplex and measures share one dock as two pages: a tabified dock pair left a stray copy of
+        # its tab bar over the 3D view (Qt main-window tab bars, seen in screenshots).
+        self.top_tabs = QTabWidget()
+        self.top_tabs.addTab(self.circumplex, "Circumplex")
+        self.top_tabs.addTab(self.measures, "Emotions · expressions · pose · quality")
+        self.top_tabs.setTabToolTip(0, "Valence–arousal circumplex: the trajectory and the current point")
+        self.top_tabs.setTabToolTip(1, "Per-frame measures on the session's time axis")
+        self._dock("circumplex", "Valence–arousal and measures", self.top_tabs, Qt.DockWidgetArea.TopDockWidgetArea)
         self._dock("segments", "Segments", self.segments, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("diagnosis", "Diagnosis support (BD vs MDD)", self.diagnosis, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["segments"], self.docks["diagnosis"])
         self.docks["segments"].raise_()
         self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
-        self.tabifyDockWidget(self.docks["circumplex"], self.docks["measures"])
-        self.docks["circumplex"].raise_()
         # The measures' cursor moves once per sampled frame shown, not on every playback tick.
         self.review.frame_shown.connect(self._on_frame_shown)
         self.default_state = self.saveState(LAYOUT_VERSION)

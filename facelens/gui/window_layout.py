@@ -8,7 +8,7 @@ from PySide6.QtCore import QByteArray, Qt
 
 #: Bumped whenever the default dock arrangement changes: a layout saved by an older version (for example
 #: Segments and Diagnosis side by side, which left the table one row high at 1366×768) is then dropped.
-LAYOUT_VERSION = 4  # 4: the measures dock (emotions, expressions, pose, quality)
+LAYOUT_VERSION = 4  # 4: circumplex and measures (emotions, expressions, pose, quality) in one dock
 # Default height of the top row (video, 3D face, circumplex) as a fraction of the window height. On
 # small screens (1366×768) 44 % left the segment table about four rows; 38 % gives the timeline and the
 # table the room they need while the video and the face stay recognisable.
@@ -72,6 +72,5 @@ def reset_layout(win: Any) -> None:
     win.restoreState(win.default_state, LAYOUT_VERSION)
     for dock in win.docks.values():
         dock.show()
-    for key in ("segments", "circumplex"):  # the first tab of each tabbed pair in front
-        win.docks[key].raise_()
+    win.docks["segments"].raise_()  # Segments in front of Diagnosis
     default_sizes(win)

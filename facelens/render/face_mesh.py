@@ -151,6 +151,9 @@ class FaceScene:
         self.mesh = FaceMesh(placeholder, self.faces, parent=self.view.scene)
         self.mesh.set_vertices(placeholder)
         self.mesh.visible = False
+        from facelens.render.face_parts import FaceParts  # imports FaceMesh from here
+
+        self.parts = FaceParts(self.view.scene)  # eyeballs, irises, mouth interior
         self._vertices = placeholder
         self.reset_view()
         # Light from the camera's side, so the face is lit whichever way it is orbited.
@@ -170,10 +173,12 @@ class FaceScene:
         """Show a face (view-space vertices, see :func:`upright_from_image`) or hide it (``None`` / NaN)."""
         if vertices is None or not np.all(np.isfinite(vertices)):
             self.mesh.visible = False
+            self.parts.update(None)
             self.canvas.update()
             return
         self._vertices = np.asarray(vertices, np.float32)
         self.mesh.set_vertices(self._vertices)
+        self.parts.update(self._vertices)
         self.mesh.visible = True
 
     def reset_view(self) -> None:
