@@ -105,7 +105,10 @@ def test_gui_segments_import_refuses_bad_csv(gui_window, tmp_path, messages, mon
     csv = tmp_path / "bad.csv"
     csv.write_bytes(content)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(csv), "CSV (*.csv)")))
-    w.import_segments_csv()
+    from PySide6.QtGui import QAction
+
+    menu_entry = next(a for a in w.findChildren(QAction) if a.text().replace("&", "").startswith("Import segments"))
+    menu_entry.trigger()  # File > Import segments CSV…, as the user does
     shown = w.statusBar().currentMessage() or (messages[-1] if messages else "")
     assert "Import segments" in shown and _one_line(shown)
     assert [(s.start_s, s.end_s, s.label) for s in w.workspace.segments(sid)] == kept
