@@ -10,10 +10,10 @@ class DictStore:
     def __init__(self) -> None:
         self.d: dict = {}
 
-    def value(self, key, defaultValue=None):  # noqa: N803 - QSettings' signature
+    def value(self, key, defaultValue=None):
         return self.d.get(key, defaultValue)
 
-    def setValue(self, key, value):  # noqa: N802
+    def setValue(self, key, value):
         self.d[key] = value
 
 

@@ -14,8 +14,8 @@ DEMO_PATIENT = "DEMO-001"
 
 def load_demo(say: Callable[..., object] = print, out_dir: Path | None = None) -> tuple[Path, int]:
     """Make sure the demo is built, analysed and registered; returns (workspace folder, session id)."""
-    from facelens.core.demo.session import build_demo, default_demo_dir
     from facelens.core.annotation.segments import read_segments_csv
+    from facelens.core.demo.session import build_demo, default_demo_dir
     from facelens.core.workspace import RunStatus, SessionStatus, Workspace
 
     folder = Path(out_dir) if out_dir is not None else default_demo_dir()

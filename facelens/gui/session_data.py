@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from facelens.core.common.timeaxis import nearest_frame
-from facelens.core.face.geometry import posefree_batch
 from facelens.core.common.types import N_LANDMARKS, QUALITY_LABELS, Quality, is_usable
+from facelens.core.face.geometry import posefree_batch
 from facelens.render.face_mesh import normalise_extent, upright_from_image
 
 _GROW = 1024  # live buffers grow in steps of this many frames (amortised appends)

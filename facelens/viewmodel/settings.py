@@ -28,9 +28,9 @@ MAX_RECENT = 8
 class SettingsStore(Protocol):
     """What :class:`AppSettings` needs from its back-end (``QSettings`` fits)."""
 
-    def value(self, key: str, defaultValue: Any = None) -> Any: ...  # noqa: N803 - QSettings' name
+    def value(self, key: str, defaultValue: Any = None) -> Any: ...
 
-    def setValue(self, key: str, value: Any) -> None: ...  # noqa: N802
+    def setValue(self, key: str, value: Any) -> None: ...
 
 
 def _text(v: Any, default: str) -> str:
