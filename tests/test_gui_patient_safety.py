@@ -101,7 +101,7 @@ def test_deleting_a_segment_marks_the_result_out_of_date_and_the_report_refuses(
                                                                                 monkeypatch):
     from PySide6.QtCore import Qt
 
-    from facelens.gui import task_ops
+    from facelens.gui.controllers import report as report_ctl
 
     w, (p1, _p2) = two_patients
     _double_click_session(qtbot, w, p1)
@@ -115,7 +115,7 @@ def test_deleting_a_segment_marks_the_result_out_of_date_and_the_report_refuses(
     assert not panel.stale.isHidden() and "segments were added, changed or deleted" in panel.stale.text()
     assert panel.headline.text() == shown and not panel.headline.isEnabled()  # kept, visibly out of date
     errors: list[str] = []
-    monkeypatch.setattr(task_ops, "show_error", lambda parent, title, msg: errors.append(msg))
+    monkeypatch.setattr(report_ctl, "show_error", lambda parent, title, msg: errors.append(msg))
     out = tmp_path / "stale.pdf"
     assert w.write_report(out, use_model=True) is None and not out.exists()
     assert errors and "out of date" in errors[0]

@@ -135,9 +135,9 @@ def test_report_dialog_options_and_validation(gui_qapp, gui_settings, tmp_path):
 
 
 def test_export_without_a_session_says_so(gui_window, monkeypatch):
-    from facelens.gui import task_ops
+    from facelens.gui.controllers import report as report_ctl
 
     messages = []
-    monkeypatch.setattr(task_ops, "show_error", lambda parent, title, msg: messages.append(msg))
+    monkeypatch.setattr(report_ctl, "show_error", lambda parent, title, msg: messages.append(msg))
     assert gui_window.export_report() is None
     assert messages == ["Open an analysed session first."]

@@ -30,6 +30,7 @@ from facelens.gui.circumplex import CircumplexWidget
 from facelens.gui.controllers.analysis import AnalysisController
 from facelens.gui.controllers.annotation import AnnotationController
 from facelens.gui.controllers.diagnosis import DiagnosisController
+from facelens.gui.controllers.report import ReportController
 from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import load_labels
 from facelens.gui.face_view import FaceView
@@ -96,6 +97,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.queue = AnalysisQueue(self)
         self.analysis_ctl = AnalysisController(self, self.model, self.prefs, self.queue)
         self.annotation_ctl = AnnotationController(self, self.model, self.prefs, overlap_rule())
+        self.report_ctl = ReportController(self, self.model, self.prefs)
         self.banner = QLabel("")
         self.banner.setObjectName("demoBanner")
         self.banner.setWordWrap(True)
@@ -272,6 +274,13 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
 
     def redo(self) -> None:
         self.annotation_ctl.redo()
+
+    def export_report(self) -> Any:
+        """Ctrl+P (``controllers.report``)."""
+        return self.report_ctl.export_report()
+
+    def write_report(self, out: Any, **options: Any) -> Any:
+        return self.report_ctl.write_report(out, **options)
 
     def compute_diagnosis(self) -> Any:
         """Ctrl+D: the open patient's BD-vs-MDD prediction (see ``controllers.diagnosis``)."""

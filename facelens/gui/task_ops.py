@@ -1,6 +1,7 @@
-"""Main-window operations that take long: open the demo (built on first use), import a video (hashed),
-export the PDF report. Each runs in a worker via :func:`facelens.gui.jobs.run_job` with a progress dialog
-and Cancel; the GUI thread only does the short SQLite writes. A mixin of ``MainWindow``.
+"""Main-window operations that take long: open the demo (built on first use) and import a video
+(probed and hashed). Each runs in a worker via :func:`facelens.gui.jobs.run_job` with a progress dialog
+and Cancel; the GUI thread only does the short SQLite writes. A mixin of ``MainWindow`` (the report
+is ``controllers.report``).
 """
 from __future__ import annotations
 
@@ -8,18 +9,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from facelens.gui.controllers.report import report_available
 from facelens.gui.dialogs import AboutDialog, show_error
 from facelens.gui.jobs import JobCancelled, JobFailed, hash_file, run_job
-
-
-def report_available() -> bool:
-    """True when ``facelens.report`` offers ``build_report_for_session`` (the report engineer's API)."""
-    try:
-        from facelens import report
-
-        return callable(getattr(report, "build_report_for_session", None))
-    except Exception:  # noqa: BLE001 - a broken optional module only disables the menu entry
-        return False
 
 
 def _probe_and_hash(video: Path, report: Any, cancelled: Any) -> str:
@@ -102,78 +94,6 @@ class TaskOps:
         self.sessions.select_session(rec.id)
         self.statusBar().showMessage(f"Imported session #{rec.id} for {rec.patient_code}", 5000)
         return int(rec.id)
-
-    # -- report ----------------------------------------------------------------------------
-    def export_report(self) -> Path | None:
-        """Ask for the options, write the PDF in a worker, then show its first pages."""
-        from facelens.gui.report_dialog import ReportDialog, ReportPreview
-
-        if not report_available():
-            show_error(self, "Export report", "The report module is not installed in this build.")
-            return None
-        if self.workspace is None or self.session_id is None or self.review.data is None:
-            show_error(self, "Export report", "Open an analysed session first.")
-            return None
-        dlg = ReportDialog(self, self.settings, self.default_report_path())
-        if dlg.exec() != ReportDialog.DialogCode.Accepted:
-            return None
-        opts = dlg.values()
-        path = self.write_report(opts.pop("out"), **opts)
-        if path is not None and dlg.preview_wanted():
-            ReportPreview(self, path).exec()
-        return path
-
-    def default_report_path(self) -> Path:
-        """``<workspace>/reports/<pseudonym>_<today>_session-<id>.pdf`` (the folder is created)."""
-        import datetime as dt
-
-        rec = self.workspace.get_session(int(self.session_id))
-        from facelens.core.common.atomic import make_private_dirs
-
-        folder = Path(self.workspace.folder) / "reports"
-        try:
-            make_private_dirs(folder)
-        except OSError:  # read-only workspace: the dialog says the folder does not exist
-            pass
-        return folder / f"{rec.patient_code}_{dt.date.today().isoformat()}_session-{rec.id}.pdf"
-
-    def write_report(self, out: str | Path, **options: Any) -> Path | None:
-        """Write the open session's report (no dialog; used by ``export_report`` and tests).
-
-        With the model output included, a BD-vs-MDD result on screen that no longer matches the
-        patient's data is refused here (and again by the report builder, which compares the inputs'
-        fingerprint ``expected_inputs`` with the workspace at the moment it writes).
-        """
-        from facelens.core.workspace import Workspace
-
-        folder, sid = Path(self.workspace.folder), int(self.session_id)
-        if self.prefs.model_path and "model_path" not in options:
-            options["model_path"] = self.prefs.model_path
-        if options.get("use_model", True):
-            self.diagnosis_ctl.refresh_inputs()
-            fresh = self.model.diagnosis_freshness
-            if fresh.state == "stale":
-                show_error(self, "Export report", f"The BD-vs-MDD result on screen is out of date ({fresh.reason}). "
-                           "Press Compute (Ctrl+D) first, or leave the model output out of the report.")
-                return None
-            if fresh.current and self.model.diagnosis is not None:
-                options.setdefault("expected_inputs", self.model.diagnosis.key.digest)
-
-        def job(report: Any, cancelled: Any) -> Path:
-            import facelens.report as rep
-
-            report(float("nan"), "Computing the report's figures and tables…")
-            # The worker opens its own workspace handle: SQLite connections stay in their thread.
-            with Workspace.open(folder) as ws:
-                return Path(rep.build_report_for_session(ws, sid, out, **options))
-
-        try:
-            path = run_job(self, "Export report", job, label="Writing the PDF report…", cancellable=False)
-        except (JobCancelled, JobFailed) as exc:
-            show_error(self, "Export report", f"The report could not be written: {exc}")
-            return None
-        self.statusBar().showMessage(f"Report written: {path}", 10000)
-        return path
 
     def about(self) -> None:
         AboutDialog(self, self.review.data.models if self.review.data is not None else None).exec()

@@ -1,0 +1,107 @@
+"""The report controller: *Export report…* — options, the workspace's default path, the stale-result
+refusal, writing the PDF in a worker and the preview.
+
+A BD-vs-MDD result on screen that no longer matches the patient's data (``AppModel.diagnosis_freshness``)
+is refused before anything is written; a current one is passed on as ``expected_inputs`` so the report
+builder checks the fingerprint again when it writes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from facelens.gui.dialogs import show_error
+from facelens.gui.jobs import JobCancelled, JobFailed, run_job
+from facelens.viewmodel.app_model import AppModel
+from facelens.viewmodel.settings import AppSettings
+
+
+def report_available() -> bool:
+    """True when ``facelens.report`` offers ``build_report_for_session``."""
+    try:
+        from facelens import report
+
+        return callable(getattr(report, "build_report_for_session", None))
+    except Exception:  # noqa: BLE001 - a broken optional module only disables the menu entry
+        return False
+
+
+class ReportController(QObject):
+    """Writes the open session's report. ``host`` gives ``workspace`` and ``review`` (the open data)."""
+
+    def __init__(self, host: Any, model: AppModel, prefs: AppSettings) -> None:
+        super().__init__(host)
+        self.host, self.model, self.prefs = host, model, prefs
+
+    def export_report(self) -> Path | None:
+        """Ask for the options, write the PDF in a worker, then show its first pages."""
+        from facelens.gui.report_dialog import ReportDialog, ReportPreview
+
+        if not report_available():
+            show_error(self.host, "Export report", "The report module is not installed in this build.")
+            return None
+        if self.host.workspace is None or self.model.session_id is None or self.host.review.data is None:
+            show_error(self.host, "Export report", "Open an analysed session first.")
+            return None
+        dlg = ReportDialog(self.host, self.prefs.store, self.default_report_path())
+        if dlg.exec() != ReportDialog.DialogCode.Accepted:
+            return None
+        opts = dlg.values()
+        path = self.write_report(opts.pop("out"), **opts)
+        if path is not None and dlg.preview_wanted():
+            ReportPreview(self.host, path).exec()
+        return path
+
+    def default_report_path(self) -> Path:
+        """``<workspace>/reports/<pseudonym>_<today>_session-<id>.pdf`` (the folder is created)."""
+        import datetime as dt
+
+        rec = self.host.workspace.get_session(int(self.model.session_id))
+        from facelens.core.common.atomic import make_private_dirs
+
+        folder = Path(self.host.workspace.folder) / "reports"
+        try:
+            make_private_dirs(folder)
+        except OSError:  # read-only workspace: the dialog says the folder does not exist
+            pass
+        return folder / f"{rec.patient_code}_{dt.date.today().isoformat()}_session-{rec.id}.pdf"
+
+    def write_report(self, out: str | Path, **options: Any) -> Path | None:
+        """Write the open session's report (no dialog; used by ``export_report`` and tests).
+
+        With the model output included, a BD-vs-MDD result on screen that no longer matches the
+        patient's data is refused here (and again by the report builder, which compares the inputs'
+        fingerprint ``expected_inputs`` with the workspace at the moment it writes).
+        """
+        from facelens.core.workspace import Workspace
+
+        folder, sid = Path(self.host.workspace.folder), int(self.model.session_id)
+        if self.prefs.model_path and "model_path" not in options:
+            options["model_path"] = self.prefs.model_path
+        if options.get("use_model", True):
+            self.model.data_changed()  # the inputs' key is recomputed now (diagnosis controller)
+            fresh = self.model.diagnosis_freshness
+            if fresh.state == "stale":
+                show_error(self.host, "Export report", f"The BD-vs-MDD result on screen is out of date ({fresh.reason}). "
+                           "Press Compute (Ctrl+D) first, or leave the model output out of the report.")
+                return None
+            if fresh.current and self.model.diagnosis is not None:
+                options.setdefault("expected_inputs", self.model.diagnosis.key.digest)
+
+        def job(report: Any, cancelled: Any) -> Path:
+            import facelens.report as rep
+
+            report(float("nan"), "Computing the report's figures and tables…")
+            # The worker opens its own workspace handle: SQLite connections stay in their thread.
+            with Workspace.open(folder) as ws:
+                return Path(rep.build_report_for_session(ws, sid, out, **options))
+
+        try:
+            path = run_job(self.host, "Export report", job, label="Writing the PDF report…", cancellable=False)
+        except (JobCancelled, JobFailed) as exc:
+            show_error(self.host, "Export report", f"The report could not be written: {exc}")
+            return None
+        self.model.message = f"Report written: {path}"
+        return path
