@@ -71,4 +71,4 @@ def lighten(color: str, amount: float = 0.5) -> str:
     h, l, s = colorsys.rgb_to_hls(r, g, b)
     l = l + (1.0 - l) * amount
     r, g, b = colorsys.hls_to_rgb(h, l, s)
-    return "#{:02X}{:02X}{:02X}".format(round(r * 255), round(g * 255), round(b * 255))
+    return f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"

@@ -20,6 +20,7 @@ from vispy.geometry import MeshData
 from vispy.visuals import MeshVisual
 
 from facelens.render.colors import SKIN_RGBA, VIEWPORT_BG_RGBA
+from facelens.render.face_parts import FaceParts
 
 #: Default camera: looking at the face from the front, a narrow field of view like a portrait lens.
 DEFAULT_FOV = 30.0
@@ -151,9 +152,7 @@ class FaceScene:
         self.mesh = FaceMesh(placeholder, self.faces, parent=self.view.scene)
         self.mesh.set_vertices(placeholder)
         self.mesh.visible = False
-        from facelens.render.face_parts import FaceParts  # imports FaceMesh from here
-
-        self.parts = FaceParts(self.view.scene)  # eyeballs, irises, mouth interior
+        self.parts = FaceParts(self.view.scene, FaceMesh)  # eyeballs, irises, mouth interior
         self._vertices = placeholder
         self.reset_view()
         # Light from the camera's side, so the face is lit whichever way it is orbited.

@@ -18,8 +18,6 @@ from vispy import scene
 from vispy.geometry import create_sphere
 from vispy.visuals.transforms import STTransform
 
-from facelens.render.face_mesh import FaceMesh
-
 # MediaPipe face mesh (refine_landmarks): iris centre then its four ring points, per eye.
 IRIS = ((468, (469, 470, 471, 472)), (473, (474, 475, 476, 477)))
 # Inner lip contour, in order around the mouth opening.
@@ -61,7 +59,8 @@ def _fan_faces(n_ring: int) -> np.ndarray:
 class FaceParts:
     """The eye and mouth parts in a VisPy view; :meth:`update` places them for a face, or hides them."""
 
-    def __init__(self, parent: Any) -> None:
+    def __init__(self, parent: Any, mesh_node: Any) -> None:
+        """``mesh_node``: the scene-node class of ``face_mesh.FaceMeshVisual`` (vertex-only uploads)."""
         def ball(colour: tuple[float, ...]) -> Any:  # one MeshData each: VisPy keeps colour state in it
             return scene.visuals.Mesh(meshdata=create_sphere(rows=16, cols=24, radius=1.0), color=colour,
                                       shading="smooth", parent=parent)
@@ -70,7 +69,7 @@ class FaceParts:
         self.irises = [ball(IRIS_RGBA) for _ in IRIS]
         for m in (*self.eyeballs, *self.irises):
             m.transform = STTransform()
-        self.mouth = FaceMesh(np.zeros((len(INNER_LIPS) + 1, 3), np.float32), _fan_faces(len(INNER_LIPS)),
+        self.mouth = mesh_node(np.zeros((len(INNER_LIPS) + 1, 3), np.float32), _fan_faces(len(INNER_LIPS)),
                               color=MOUTH_RGBA, parent=parent)
         self.set_visible(False)
 

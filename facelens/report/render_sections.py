@@ -10,6 +10,7 @@ from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 from facelens.core import report_content as rc
 from facelens.core.annotation.labels import default_label_set
 from facelens.core.diagnosis.feature_names import plain_name
+from facelens.core.validation.statement import VALIDITY_STATEMENT
 from facelens.report import charts
 from facelens.report.flowables import array_image, chart
 from facelens.report.style import escape, fmt, p, pct, pm, prob, table
@@ -41,7 +42,8 @@ def header(sec: rc.HeaderSection, width: float) -> Flowables:
 
 
 def disclaimer(sec: rc.DisclaimerSection, width: float) -> Flowables:
-    text = "<br/><br/>".join(escape(t) for t in sec.paragraphs)
+    # The measurement's validity statement (core.validation.statement, from the validity harness).
+    text = "<br/><br/>".join(escape(t) for t in [*sec.paragraphs, VALIDITY_STATEMENT])
     return [p(f"<b>Not a diagnosis.</b> {text}", "box")]
 
 
