@@ -32,7 +32,7 @@ def diagnosis_section(sessions: Sequence[tuple[Any, Sequence[Any]]], opt: Any, *
     """
     from facelens.core.diagnosis.model import (
         MODEL_FILE,
-        ModelError,
+        DiagnosisModelError,
         Refusal,
         load_model,
         predict_subject,
@@ -47,7 +47,7 @@ def diagnosis_section(sessions: Sequence[tuple[Any, Sequence[Any]]], opt: Any, *
         return sec
     try:
         model = load_model(opt.model_path)
-    except ModelError as exc:
+    except DiagnosisModelError as exc:
         sec.unavailable = f"the model could not be loaded ({exc})"
         return sec
     p = Path(opt.model_path) if opt.model_path is not None else reference_model_dir()
