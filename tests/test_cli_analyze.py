@@ -178,4 +178,4 @@ def test_export_refuses_to_overwrite_the_results_file(tmp_path, analysed):
     assert res.read_bytes() == before
     out = tmp_path / "frames.csv"
     assert main(["export", str(res), "--csv", str(out)]) == 0
-    assert out.stat().st_mode & 0o044  # readable by the group/others like every other output
+    assert out.stat().st_mode & 0o777 == 0o600  # patient data: owner-only, like every other output
