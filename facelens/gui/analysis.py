@@ -43,6 +43,8 @@ class AnalysisJob:
     fps: float = 10.0
     resume: bool = False
     demo: bool = False
+    va: str = "circumplex"
+    reconstruction: str = "fit"
 
 
 class AnalysisWorker(QThread):
@@ -75,7 +77,8 @@ class AnalysisWorker(QThread):
             return
         try:
             kwargs: dict[str, Any] = {"fps": job.fps, "device": job.device, "resume": job.resume,
-                                          "cancel": lambda: self._cancel}
+                                      "va": job.va, "reconstruction": job.reconstruction,
+                                      "cancel": lambda: self._cancel}
             if job.demo:
                 kwargs["demo"] = True
             for p in run_analysis(job.video, job.out, **kwargs):
@@ -123,7 +126,7 @@ class ProcessAnalysisWorker(AnalysisWorker):
 
         job = self.job
         child_job = ChildJob(str(job.video), str(job.out), job.device, float(job.fps), bool(job.resume),
-                             bool(job.demo))
+                             bool(job.demo), job.va, job.reconstruction)
         recv, send = self._ctx.Pipe(duplex=False)
         try:
             self._proc = self._ctx.Process(target=child_main, args=(child_job, send, self._cancel_event),

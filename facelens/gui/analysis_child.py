@@ -43,6 +43,8 @@ class ChildJob:
     fps: float = 10.0
     resume: bool = False
     demo: bool = False
+    va: str = "circumplex"
+    reconstruction: str = "fit"
 
 
 def live_columns(partial: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -77,7 +79,7 @@ def _run(job: ChildJob, conn: Connection, cancel_event: Any) -> None:
         conn.send(("failed", f"the analysis pipeline is not available: {one_line(exc)}"))
         return
     kwargs: dict[str, Any] = {"fps": job.fps, "device": job.device, "resume": job.resume,
-                                  "cancel": cancel_event.is_set}
+                              "va": job.va, "reconstruction": job.reconstruction, "cancel": cancel_event.is_set}
     if job.demo:
         kwargs["demo"] = True
     try:

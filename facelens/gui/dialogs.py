@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from facelens import __version__
-from facelens.viewmodel.settings import DEVICES, AppSettings
+from facelens.viewmodel.settings import DEVICES, RECONSTRUCTIONS, VA_ESTIMATORS, AppSettings
 
 VIDEO_FILTER = "Recordings (*.mp4 *.mov *.m4v *.avi *.mkv *.webm *.jpg *.jpeg *.png);;All files (*)"
 
@@ -122,7 +122,7 @@ class ImportSessionDialog(QDialog):
 
 
 class PreferencesDialog(QDialog):
-    """Analysis device and the annotator's name (stored in QSettings)."""
+    """Analysis device, valence/arousal estimator, reconstruction and the annotator's name."""
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,10 +134,22 @@ class PreferencesDialog(QDialog):
         self.prefs = AppSettings(settings)
         dev = self.prefs.device
         self.device_box.setCurrentIndex(DEVICES.index(dev) if dev in DEVICES else 0)
+        self.va_box = QComboBox()
+        self.va_box.addItems(["circumplex (default)", "G: temporal regressor (trained on synthetic faces)"])
+        self.va_box.setToolTip("How valence and arousal are estimated (facelens analyze --va); the README says "
+                               "why the circumplex estimator is the default")
+        self.va_box.setCurrentIndex(VA_ESTIMATORS.index(self.prefs.va_estimator))
+        self.recon_box = QComboBox()
+        self.recon_box.addItems(["morphable-model fit (default)", "AsmV2L network (small CPU model)"])
+        self.recon_box.setToolTip("Per-frame expression coefficients (facelens analyze --reconstruction); the "
+                                  "shipped AsmV2L weights are a small CPU model (docs/asmv2l.md)")
+        self.recon_box.setCurrentIndex(RECONSTRUCTIONS.index(self.prefs.reconstruction))
         self.author_edit = QLineEdit(self.prefs.author)
         self.author_edit.setPlaceholderText("your initials or annotator code")
         form = QFormLayout(self)
         form.addRow("Analysis device", self.device_box)
+        form.addRow("Valence/arousal", self.va_box)
+        form.addRow("Reconstruction", self.recon_box)
         form.addRow("Annotator", self.author_edit)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._save)
@@ -146,6 +158,8 @@ class PreferencesDialog(QDialog):
 
     def _save(self) -> None:
         self.prefs.device = DEVICES[self.device_box.currentIndex()]
+        self.prefs.va_estimator = VA_ESTIMATORS[self.va_box.currentIndex()]
+        self.prefs.reconstruction = RECONSTRUCTIONS[self.recon_box.currentIndex()]
         self.prefs.author = self.author_edit.text()
         self.accept()
 

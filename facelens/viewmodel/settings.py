@@ -8,7 +8,7 @@ single conversion.
 
 Public API
 ----------
-``AppSettings(store)``   attributes: ``device``, ``author``, ``clinician``, ``model_path``,
+``AppSettings(store)``   attributes: ``device``, ``va_estimator``, ``reconstruction``, ``author``, ``clinician``, ``model_path``,
                          ``report_dir``, ``report_page_size``, ``report_no_identifying``,
                          ``report_use_model``, ``recent_workspaces``, ``last_workspace``,
                          ``last_session``, ``last_playhead``, ``window_geometry``, ``window_state``
@@ -22,6 +22,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 DEVICES = ("auto", "cpu", "cuda")
+VA_ESTIMATORS = ("circumplex", "g")  # facelens analyze --va
+RECONSTRUCTIONS = ("fit", "asmv2l")  # facelens analyze --reconstruction (the shipped AsmV2L weights)
 MAX_RECENT = 8
 
 
@@ -100,6 +102,13 @@ def _device(v: Any, default: str) -> str:
     return s if s in DEVICES else default
 
 
+def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def read(v: Any, default: str) -> str:
+        s = _text(v, default)
+        return s if s in choices else default
+    return read
+
+
 def _bool_text(v: Any) -> str:
     return "true" if v else "false"
 
@@ -108,6 +117,8 @@ class AppSettings:
     """Typed view of the preferences store (reads and writes through; nothing is cached)."""
 
     device = _Setting("analysis/device", "auto", _device)
+    va_estimator = _Setting("analysis/va", "circumplex", _choice(VA_ESTIMATORS))
+    reconstruction = _Setting("analysis/reconstruction", "fit", _choice(RECONSTRUCTIONS))
     author = _Setting("annotation/author", "", _text, lambda v: str(v).strip())
     clinician = _Setting("report/clinician", "", _text, lambda v: str(v).strip())
     model_path = _Setting("diagnosis/model", "", _text, str)

@@ -81,7 +81,8 @@ class AnalysisController(QObject):
         out = Path(ws.results_path_for(session_id))
         partial = out.with_name(out.name + ".partial")
         job = AnalysisJob(session_id, Path(rec.video_path), out, device=self.prefs.device,
-                          resume=resume or partial.exists())
+                          resume=resume or partial.exists(), va=self.prefs.va_estimator,
+                          reconstruction=self.prefs.reconstruction)
         from facelens.core.analysis.preflight import check_models, model_error_line
         from facelens.core.registry import ModelError
 

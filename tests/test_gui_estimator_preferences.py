@@ -1,0 +1,56 @@
+"""Preferences choose the valence/arousal estimator and the reconstruction; the analysis child runs them."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def test_preferences_choose_estimator_and_reconstruction_and_the_child_passes_them_on(
+        gui_qapp, gui_settings, qtbot, monkeypatch, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from facelens.gui import analysis_child
+    from facelens.gui.dialogs import PreferencesDialog
+    from facelens.viewmodel.settings import AppSettings
+
+    prefs = AppSettings(gui_settings)
+    assert (prefs.va_estimator, prefs.reconstruction) == ("circumplex", "fit")  # the defaults
+    dlg = PreferencesDialog(gui_settings)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    for box in (dlg.va_box, dlg.recon_box):  # real keys on the focused combo boxes
+        box.setFocus()
+        QTest.keyClick(box, Qt.Key.Key_Down)
+    ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert (prefs.va_estimator, prefs.reconstruction) == ("g", "asmv2l")
+
+    seen = {}
+
+    def fake_run(video, out, **kw):
+        seen.update(kw)
+        return iter(())
+
+    import facelens.core.analysis.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "run_analysis", fake_run)
+
+    class Conn:
+        def __init__(self):
+            self.sent = []
+
+        def send(self, msg):
+            self.sent.append(msg)
+
+    class Never:
+        def is_set(self):
+            return False
+
+    job = analysis_child.ChildJob(str(tmp_path / "v.mp4"), str(tmp_path / "v.h5"), va=prefs.va_estimator,
+                                  reconstruction=prefs.reconstruction)
+    conn = Conn()
+    analysis_child._run(job, conn, Never())
+    assert seen["va"] == "g" and seen["reconstruction"] == "asmv2l" and conn.sent[-1][0] == "done"
