@@ -55,7 +55,7 @@ def demo_session(tmp_path_factory):
     return build_demo(out)
 
 
-# -- shared GUI fixtures (the GUI engineer's; appended) ---------------------------------------
+# -- shared GUI fixtures ------------------------------------------------------------------------
 @pytest.fixture
 def gui_settings(tmp_path):
     """A QSettings in a temporary INI file: tests never touch the user's preferences."""

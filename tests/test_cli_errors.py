@@ -1,4 +1,4 @@
-"""Regression tests for the reviewer's robustness and honesty findings on the command line.
+"""Robustness and honesty of the command line.
 
 Every bad input or unusable output gives one line on stderr and the agreed exit code (2 unusable
 input or output location, 1 failure during the work, 3 refusal / no face), never a traceback and

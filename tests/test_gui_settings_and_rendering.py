@@ -1,4 +1,4 @@
-"""Reviewer findings, round three: the recent-workspaces list with one entry, ``--size`` and
+"""Settings and rendering: the recent-workspaces list with one entry, ``--size`` and
 ``--screenshot`` checks that run before anything is created, screenshot runs that leave the user's
 settings alone, a broken labels.toml and an unreadable model registry that are reported, not hidden;
 and the 3D view drawn offscreen (one render per change, the main window never GL-composited)."""

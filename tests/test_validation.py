@@ -75,7 +75,7 @@ def test_segment_order_moves_the_shipped_baseline_but_not_the_anchored_one():
     anchored = invariance.order_effect(d, spans, estimators.get("circumplex-anchored"))
     # the streaming baseline is seeded by the first frame: a smile shown first becomes "neutral"
     assert max(shipped["valence"], shipped["arousal"]) > 0.05
-    assert max(anchored["valence"], anchored["arousal"]) <= 0.02  # the target
+    assert max(anchored["valence"], anchored["arousal"]) <= 0.02  # the order-effect target of docs/validity.md
 
 
 def test_blinks_do_not_raise_arousal_instability():

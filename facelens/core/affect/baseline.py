@@ -1,8 +1,8 @@
 """A person's neutral face in expression measures, estimated robustly and slowly (Qt-free, numpy).
 
 Geometric affect cues are deviations of the expression measures (``geometry.EXPRESSION_NAMES``,
-inter-ocular units) from the person's own neutral face. The first affect engineer used a running
-mean of *all* frames, so a held expression became the baseline and faded within seconds. Here:
+inter-ocular units) from the person's own neutral face. A running mean of *all* frames (an earlier
+version) would make a held expression the baseline, fading it within seconds. Here:
 
 * each usable frame is weighted by how neutral it looks: the neutral probability of the emotion
   posterior (when there is one) times a geometric closeness factor ``g`` (1 near the current

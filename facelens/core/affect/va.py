@@ -51,7 +51,7 @@ AROUSAL_CUES = {"upper_lid_raise_l": 1.0, "upper_lid_raise_r": 1.0, "upper_lid_r
                 "mouth_open": 1.0, "jaw_drop": 1.0}
 #: A frame whose eye_closure lies this many baseline spreads above the neutral face is a blink (or a
 #: squeeze): its lid cues and the movement step into and out of it say nothing about arousal. On a
-#: still face blinks raised arousal MSSD about fourfold (issue 12); 3 SD: a FaceLens convention.
+#: still face blinks raised arousal MSSD about fourfold (docs/validity.md); 3 SD: a FaceLens convention.
 BLINK_Z = 3.0
 
 

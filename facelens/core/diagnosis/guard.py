@@ -15,7 +15,7 @@ lists, in plain words, why this subject is outside what the model can support:
   cohort (seeds 10-39 of each group), these limits refuse 2 of them.
 
 :func:`instability_problem` refuses when the probability moves by more than ``MAX_NUISANCE_SHIFT``
-(0.1, the issue's target) under the validity harness's nuisance perturbations of this session.
+(0.1, the reliability target of docs/validity.md) under the validity harness's nuisance perturbations of this session.
 :func:`calibrated_interval` reads the card's out-of-fold reliability curve: among training subjects
 whose cross-validated probability fell in the same bin, the fraction with BD and its Wilson 95 %
 interval. For the simulated reference model that calibration is a property of the simulation.
