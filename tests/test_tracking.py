@@ -181,14 +181,15 @@ def test_fast_landmark_parsing_matches_protobuf():
         _to_pixels(landmark_pb2.NormalizedLandmarkList(landmark=full.landmark[:468]), 640, 360)
 
 
-def test_frame_quality_rule_is_shared_by_both_backends():
-    """One rule (module-level) for mediapipe and torch: severity order confidence > blur > faces."""
-    import inspect
+def test_frame_quality_rule_is_shared_by_both_backends(media, monkeypatch):
+    """One rule (module-level) for mediapipe and torch: severity order confidence > blur > faces, and
+    both trackers decide a frame's quality through it (a spy in its place decides for both)."""
+    import cv2
 
-    from facelens.core.face import tracking
-    from facelens.core.face.torchface import tracker as torch_tracker
-    from facelens.core.face.tracking import frame_quality
     from facelens.core.common.types import Quality
+    from facelens.core.face import tracking
+    from facelens.core.face.torchface.tracker import TorchFaceTracker
+    from facelens.core.face.tracking import FaceTracker, frame_quality, policy
 
     kw = {"min_confidence": 0.5, "blur_threshold": 10.0}
     assert frame_quality(0.4, 1.0, 3, **kw) == Quality.LOW_CONFIDENCE
@@ -196,10 +197,24 @@ def test_frame_quality_rule_is_shared_by_both_backends():
     assert frame_quality(0.9, 50.0, 2, **kw) == Quality.MULTIPLE_FACES
     assert frame_quality(0.9, 50.0, 1, **kw) == Quality.OK
     assert frame_quality(0.9, float("nan"), 1, **kw) == Quality.OK  # empty crop: no blur evidence
-    src = inspect.getsource(torch_tracker)
-    assert "frame_quality(" in src and "blur_measure(rgb, bbox, self.blur_size)" in src
-    assert "Quality.MOTION_BLUR" not in src  # no second copy of the rule
-    assert "Quality.MOTION_BLUR" in inspect.getsource(tracking.frame_quality)
+
+    calls = []
+
+    def spy(confidence, blur, n_faces, **rule):
+        calls.append((float(confidence), int(n_faces)))
+        return Quality.MOTION_BLUR
+
+    monkeypatch.setattr(policy, "frame_quality", spy)
+    monkeypatch.setattr(tracking, "frame_quality", spy)
+    rgb = cv2.cvtColor(cv2.imread(str(media / "images/pyfeat_happy_single_face.jpg")), cv2.COLOR_BGR2RGB)
+    for make in (lambda: FaceTracker(static=True), lambda: TorchFaceTracker(device="cpu", static=True)):
+        tracker = make()
+        try:
+            obs = tracker.process(rgb)
+        finally:
+            tracker.close()
+        assert obs.landmarks is not None and obs.quality == Quality.MOTION_BLUR
+    assert len(calls) == 2 and all(n == 1 for _, n in calls)
 
 
 def test_blur_measure_module_function_matches_method():
