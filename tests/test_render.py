@@ -81,3 +81,27 @@ def test_offscreen_render_shows_a_skin_coloured_face_in_the_centre(qapp_vispy):
         assert np.abs(img2[100, 60] - VIEWPORT_BG_RGBA[:3]).max() < 0.03  # the face moved right
     finally:
         scene.close()
+
+
+@pytest.mark.gui
+def test_public_vispy_path_draws_the_same_face(qapp_vispy, monkeypatch):
+    """The mesh update through VisPy's public API (the fallback for a release without the internals the
+    fast path fills) draws the same picture as the fast path."""
+    from facelens.render.face_mesh import FaceMeshVisual, FaceScene
+
+    face = upright_from_image(_template_px())
+    shifted = face + np.array([0.3, 0, 0], np.float32)
+    pictures = []
+    for private in (True, False):
+        monkeypatch.setattr(FaceMeshVisual, "use_private_api", private)
+        scene = FaceScene(size=(160, 160))
+        try:
+            scene.set_face(face)
+            scene.render()
+            scene.set_face(shifted)  # a second frame: the update path, not the first upload
+            pictures.append(scene.render()[..., :3].astype(float) / 255.0)
+        finally:
+            scene.close()
+    fast, public = pictures
+    assert np.abs(fast[80, 80] - VIEWPORT_BG_RGBA[:3]).max() > 0.2  # a face is drawn
+    assert np.abs(fast - public).max() < 0.02

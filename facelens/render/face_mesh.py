@@ -84,8 +84,15 @@ def normalise_extent(points: np.ndarray) -> np.ndarray:
 class FaceMeshVisual(MeshVisual):
     """A mesh whose topology and colour are fixed and whose vertices change every frame."""
 
+    #: Fill MeshData's private caches and re-upload two buffers (vispy 0.17.0, pinned); False, or a
+    #: vispy without those internals, takes the public ``set_data`` path (rebuilds the program: slower).
+    use_private_api: bool = True
+    _PRIVATE_MESHDATA = ("_vertices", "_vertices_indexed_by_faces", "_vertex_normals",
+                         "_vertex_normals_indexed_by_faces", "_face_normals", "_face_normals_indexed_by_faces")
+
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, color: Any = SKIN_RGBA) -> None:
         self._faces_idx = np.asarray(faces, dtype=np.uint32)
+        self._rgba = color
         self._uploaded_once = False
         super().__init__(vertices=np.asarray(vertices, np.float32), faces=self._faces_idx, color=color,
                          shading="smooth")
@@ -100,6 +107,10 @@ class FaceMeshVisual(MeshVisual):
         """
         v = np.ascontiguousarray(vertices, dtype=np.float32)
         faces = self._faces_idx
+        if not self._fast_path():
+            self.set_data(vertices=v, faces=faces, color=self._rgba)  # public API: vispy recomputes normals
+            self.update()
+            return
         normals = vertex_normals(v, faces)
         md: MeshData = self._meshdata
         # Fill MeshData's caches directly: set_vertices() would drop the face index caches and make
@@ -118,6 +129,11 @@ class FaceMeshVisual(MeshVisual):
         # The shading filter re-reads get_vertex_normals(indexed="faces") on this event and uploads it.
         self.events.data_updated()
         self.update()
+
+    def _fast_path(self) -> bool:
+        md = getattr(self, "_meshdata", None)
+        return (self.use_private_api and md is not None and all(hasattr(md, a) for a in self._PRIVATE_MESHDATA)
+                and hasattr(getattr(self, "_vertices", None), "set_data"))
 
     def _update_data(self) -> bool | None:
         result = super()._update_data()
