@@ -58,3 +58,21 @@ def test_demo_preparation_failure_is_one_line_and_leaves_the_window_usable(gui_w
     assert gui_window.open_demo() is False
     assert messages == ["The demo session could not be prepared: no face found on the portrait"]
     assert gui_window.workspace is None
+
+
+def test_demo_opens_in_the_window(gui_window, demo_session, monkeypatch, tmp_path):
+    """What ``make run`` does: File ▸ Open demo builds (here: reuses) the demo, opens its workspace and
+    shows its session."""
+    import shutil
+
+    from facelens.gui import demo_loader
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_session.video.parent, folder)  # the demo's workspace is made beside its files
+
+    def prepared(report, cancelled, out_dir=None):
+        return demo_loader.load_demo(lambda *a, **k: None, folder)
+
+    monkeypatch.setattr(demo_loader, "prepare_demo_in_worker", prepared)
+    assert gui_window.open_demo() is True
+    assert gui_window.workspace is not None and gui_window.model.session_id is not None

@@ -63,7 +63,7 @@ class TaskOps:
             return False
         if not self.open_workspace(folder, resume=False):
             return False
-        return bool(self.open_media(session_id))
+        return bool(self.open_session(session_id))
 
     # -- import ----------------------------------------------------------------------------
     def import_session_values(self, video: Path, patient: str, date: str = "", scenario: str = "other",
