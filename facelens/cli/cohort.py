@@ -172,7 +172,7 @@ def _overlap_warning(overlap: dict[str, Any]) -> str:
     return ""
 
 
-def _nuisance(res: Any, segs: Any, model: Any) -> list[float] | None:
+def _nuisance(res: Any, segs: Any, model: Any) -> tuple[float, list[float]] | None:
     """P(BD) under the validity harness's session perturbations, or None (said on stderr) without the video."""
     from facelens.core.validation.session_check import nuisance_probabilities
 
@@ -181,7 +181,8 @@ def _nuisance(res: Any, segs: Any, model: Any) -> list[float] | None:
         print("nuisance check skipped: the analysed recording is not available", file=sys.stderr)
         return None
     fps = float(res.params.get("fps", 10.0))
-    return nuisance_probabilities(video, segs, model, fps=fps)
+    estimator = str(res.meta.get("va_estimator", "circumplex"))  # the estimator the session was analysed with
+    return nuisance_probabilities(video, segs, model, fps=fps, estimator=estimator)
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -194,7 +195,8 @@ def run_predict(args: argparse.Namespace) -> int:
     res, segs = open_inputs(args.paths[-1], args.segments)
     with res:
         nuisance = _nuisance(res, segs, model) if args.nuisance_check else None
-        out = predict_subject(model, [(res, segs)], nuisance_probabilities=nuisance)
+        ref, variants = nuisance if nuisance is not None else (None, None)
+        out = predict_subject(model, [(res, segs)], nuisance_probabilities=variants, nuisance_reference=ref)
     if isinstance(out, Refusal):
         if args.json:
             print(json.dumps(jsonable({"refused": True, **asdict(out)}), indent=1))

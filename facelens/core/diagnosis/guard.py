@@ -126,12 +126,18 @@ def mahalanobis2(corr: np.ndarray | None, z: np.ndarray, ok: np.ndarray) -> floa
     return float(np.sum(z[ok] ** 2))
 
 
-def instability_problem(probability: float, nuisance_probabilities: Sequence[float]) -> str | None:
-    """Refusal reason when the nuisance variants move the probability by more than 0.1, else None."""
+def instability_problem(probability: float, nuisance_probabilities: Sequence[float],
+                        reference: float | None = None) -> str | None:
+    """Refusal reason when the nuisance variants move the probability by more than 0.1, else None.
+
+    ``reference``: the unperturbed probability computed the same way as the variants (default:
+    ``probability``), so that the shift is the nuisance's alone.
+    """
     ps = np.asarray([p for p in nuisance_probabilities if np.isfinite(p)], np.float64)
     if ps.size == 0:
         return None
-    shift = float(np.max(np.abs(ps - probability)))
+    base = probability if reference is None or not np.isfinite(reference) else reference
+    shift = float(np.max(np.abs(ps - base)))
     if shift > MAX_NUISANCE_SHIFT:
         return (f"the answer is unstable: ordinary changes of lighting or camera move it by up to {shift:.2f} "
                 f"(allowed {MAX_NUISANCE_SHIFT:.1f})")

@@ -252,7 +252,8 @@ SessionInput = Union[SessionSeries, "tuple[SessionResults, Sequence[Segment]]"]
 
 
 def predict_subject(model: PortableModel, sessions: Sequence[SessionInput],
-                    nuisance_probabilities: Sequence[float] | None = None) -> Prediction | Refusal:
+                    nuisance_probabilities: Sequence[float] | None = None,
+                    nuisance_reference: float | None = None) -> Prediction | Refusal:
     """Predict BD vs MDD from all sessions of one subject, or refuse with the reason.
 
     Parameters
@@ -268,7 +269,8 @@ def predict_subject(model: PortableModel, sessions: Sequence[SessionInput],
     ``REQUIRED_LABELS`` has less than ``MIN_VALID_SECONDS`` of valid frames over all sessions, when
     the sampling rate is not the model's, when the features lie outside the training distribution,
     or when ``nuisance_probabilities`` (the same session under the validity harness's perturbations)
-    move the probability by more than 0.1. A missing neutral label (or an undefined index) is
+    move the probability by more than 0.1 from ``nuisance_reference`` (the unperturbed session through
+    the same harness path; default: this prediction's probability). A missing neutral label (or an undefined index) is
     imputed with the training mean and listed in ``imputed_features``.
     """
     from facelens.core.diagnosis import guard
@@ -292,7 +294,7 @@ def predict_subject(model: PortableModel, sessions: Sequence[SessionInput],
     x = feats.vector(model.feature_names)
     problems = guard.support_problems(model.card, model.feature_names, x, feats)
     p = float(model.predict_proba(x)[0])
-    unstable = guard.instability_problem(p, nuisance_probabilities or [])
+    unstable = guard.instability_problem(p, nuisance_probabilities or [], nuisance_reference)
     if unstable:
         problems.append(unstable)
     if problems:
