@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from facelens.core.affect.fer import FER_LABELS
-from facelens.core.validation import estimators, invariance, metrics, perturb
+from facelens.core.validation import estimators, invariance, perturb
+from facelens.core.common import agreement as metrics
 from facelens.core.validation.runner import FrameData
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from facelens.core.affect.temporal import AFFECTNET_LABELS, ccc
+from facelens.core.common.agreement import rmse
 
 
 class DatasetError(Exception):
@@ -110,9 +111,9 @@ def image_features(samples: list[Sample], log: Callable[[str], None] = print,
     """
     import cv2
 
+    from facelens.core.common.types import is_usable
     from facelens.core.face.geometry import EXPRESSION_NAMES, expression_measures
     from facelens.core.face.tracking import FaceTracker
-    from facelens.core.common.types import is_usable
 
     feats = np.full((len(samples), len(EXPRESSION_NAMES)), np.nan)
     boxes: list[np.ndarray | None] = [None] * len(samples)
@@ -167,8 +168,8 @@ def affect_metrics(va_pred: np.ndarray, va_true: np.ndarray, probs8: np.ndarray 
     ok = np.all(np.isfinite(va_pred), axis=1) & np.all(np.isfinite(va_true), axis=1)
     m = {"n": len(va_true), "n_scored": int(ok.sum()),
          "V-CCC": ccc(va_pred[ok, 0], va_true[ok, 0]), "A-CCC": ccc(va_pred[ok, 1], va_true[ok, 1]),
-         "V-RMSE": float(np.sqrt(np.mean((va_pred[ok, 0] - va_true[ok, 0]) ** 2))) if ok.any() else float("nan"),
-         "A-RMSE": float(np.sqrt(np.mean((va_pred[ok, 1] - va_true[ok, 1]) ** 2))) if ok.any() else float("nan")}
+         "V-RMSE": rmse(va_pred[ok, 0], va_true[ok, 0]) if ok.any() else float("nan"),
+         "A-RMSE": rmse(va_pred[ok, 1], va_true[ok, 1]) if ok.any() else float("nan")}
     if probs8 is not None:
         p = np.asarray(probs8, float)
         okp = np.all(np.isfinite(p), axis=1) & (labels >= 0)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelens.core.common.agreement import ccc  # noqa: F401 - the one CCC (re-exported here)
+
 if TYPE_CHECKING:  # imported lazily at run time
     import torch
 
@@ -57,19 +59,6 @@ def build_network(cfg: TemporalConfig) -> torch.nn.Module:
             return torch.tanh(y[..., :2]), y[..., 2:]
 
     return TemporalVA()
-
-
-def ccc(x: np.ndarray, y: np.ndarray) -> float:
-    """Lin's concordance correlation coefficient (the paper's V-CCC / A-CCC)."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if x.size < 2:
-        return float("nan")
-    vx, vy = x.var(), y.var()
-    cov = ((x - x.mean()) * (y - y.mean())).mean()
-    den = vx + vy + (x.mean() - y.mean()) ** 2
-    return float(2 * cov / den) if den > 0 else float("nan")
 
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.validation import metrics
+from facelens.core.common import agreement as metrics
 
 #: AffectNet's 7 basic classes as DiffusionFER codes them; FER2013 names map onto them.
 CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facelens.core.validation import metrics
+from facelens.core.common import agreement as metrics
 
 MIN_SEGMENT_FRAMES = 3
 

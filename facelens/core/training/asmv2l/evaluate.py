@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from facelens.core.common.agreement import ccc
 from facelens.core.face.asmv2l.render import interpolate, rasterize
 from facelens.core.training.asmv2l.data import FrameSet
 from facelens.core.training.asmv2l.losses import landmark_error
@@ -65,15 +66,6 @@ def predict(net: torch.nn.Module, images: torch.Tensor, device: torch.device | s
 def predict_landmarks(net: torch.nn.Module, images: torch.Tensor, device: torch.device | str = "cpu") -> np.ndarray:
     """(N,478,3) projected vertices in crop units."""
     return predict(net, images, device)["vertices"]
-
-
-def ccc(x: np.ndarray, y: np.ndarray) -> float:
-    """Lin's concordance correlation coefficient over the finite pairs."""
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    den = x.var() + y.var() + (x.mean() - y.mean()) ** 2 if x.size > 1 else 0.0
-    return float(2 * ((x - x.mean()) * (y - y.mean())).mean() / den) if den > 0 else float("nan")
 
 
 def _g_metrics(g: object, exp_cm: np.ndarray, frames: FrameSet, suffix: str,

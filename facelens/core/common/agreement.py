@@ -1,4 +1,4 @@
-"""Agreement and accuracy statistics used by the validity harness (numpy only).
+"""Agreement and accuracy statistics (numpy only): CCC, ICC(2,1), Pearson, RMSE, largest shift.
 
 Definitions (each with its source):
 
