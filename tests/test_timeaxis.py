@@ -1,7 +1,7 @@
 """The time axis rule: the frame a time falls on (one owner for results, view model and GUI)."""
 import numpy as np
 
-from facelens.core.common.timeaxis import nearest_frame, nearest_frames
+from facelens.core.common.timeaxis import nearest_frame
 
 
 def test_nearest_frame_clamps_rounds_and_breaks_ties_to_the_earlier_frame():
@@ -10,5 +10,3 @@ def test_nearest_frame_clamps_rounds_and_breaks_ties_to_the_earlier_frame():
     assert nearest_frame(t, 0.14) == 1 and nearest_frame(t, 0.16) == 2
     assert nearest_frame(t, 0.15) == 1  # exactly between: the earlier frame
     assert nearest_frame(np.array([]), 1.0) == -1
-    q = np.array([-1.0, 0.14, 0.15, 0.16, 7.0])
-    assert nearest_frames(t, q).tolist() == [nearest_frame(t, x) for x in q]

@@ -128,14 +128,12 @@ class DiagnosisPanel(QWidget):
         lay.addWidget(self.model_label)
         lay.addLayout(row)
         self.result: Any = None
-        self.stale_reason = ""
 
     def set_model_name(self, text: str) -> None:
         self.model_label.setText(f"Model: {text}")
 
     def clear(self, message: str = "") -> None:
         self.result = None
-        self.stale_reason = ""
         self.stale.hide()
         self.subject.setText("")
         self.quality.hide()
@@ -146,7 +144,6 @@ class DiagnosisPanel(QWidget):
 
     def set_stale(self, reason: str) -> None:
         """Mark the shown result out of date (``reason``) or current (``""``)."""
-        self.stale_reason = reason
         self.stale.setText(f"<b>Out of date</b> — {html.escape(reason)}. This result does not describe the "
                            "data on screen; press Compute again." if reason else "")
         self.stale.setVisible(bool(reason))

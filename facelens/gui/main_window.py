@@ -260,9 +260,6 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
     def select_segment(self, seg_id: str) -> None:
         self.annotation_ctl.select(seg_id)
 
-    def refresh_segments(self) -> None:
-        self.annotation_ctl.refresh()
-
     def mark_start(self) -> None:
         self.annotation_ctl.mark_start()
 
@@ -300,9 +297,6 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
 
     def reset_layout(self) -> None:
         window_layout.reset_layout(self)
-
-    def fit_to_screen(self) -> None:
-        window_layout.fit_to_screen(self)
 
     # -- small reactions ---------------------------------------------------------------------
     def _set_overlay(self, on: bool) -> None:

@@ -144,10 +144,9 @@ class WorkspaceOps:
 
     # -- sessions ------------------------------------------------------------------------------
     def results_path(self, session_id: int) -> Path | None:
-        run = self.workspace.latest_run(session_id, complete_only=True)
-        if run is not None and Path(run.results_path).is_file():
-            return Path(run.results_path)
-        p = Path(self.workspace.results_path_for(session_id))
+        from facelens.core.report_content.provenance import session_results_path
+
+        p = session_results_path(self.workspace, session_id)  # the same file the report reads
         return p if p.is_file() else None
 
     def open_session(self, session_id: int) -> bool:

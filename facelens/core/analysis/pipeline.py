@@ -40,7 +40,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -202,8 +201,3 @@ def analyze_to_file(video: str | Path, out: str | Path, **kw: Any) -> Path:
     for _ in run_analysis(video, out, **kw):
         pass
     return Path(out)
-
-
-def with_options(config: AnalysisConfig, **changes: Any) -> AnalysisConfig:
-    """``config`` with some fields changed (a frozen dataclass)."""
-    return replace(config, **changes)

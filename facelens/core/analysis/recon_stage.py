@@ -18,12 +18,11 @@ from facelens.core.face.morphable import MorphableModel, SessionFitter, load_def
 def posefree_columns(landmarks: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
                      scale: np.ndarray) -> np.ndarray:
     """(N, 478, 3) template-frame meshes from stored-precision (float32) image landmarks and pose."""
-    lm = np.asarray(landmarks, np.float32).astype(np.float64)
-    t = np.asarray(translation, np.float32).astype(np.float64)
-    r = np.asarray(rotation, np.float32).astype(np.float64)
-    s = np.asarray(scale, np.float32).astype(np.float64)
+    from facelens.core.face.geometry import posefree_batch  # the one owner of the transform
+
+    stored = [np.asarray(a, np.float32).astype(np.float64) for a in (landmarks, rotation, translation, scale)]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.einsum("nki,nij->nkj", lm - t[:, None, :], r) / s[:, None, None]
+        return posefree_batch(*stored)
 
 
 def fit_inputs(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

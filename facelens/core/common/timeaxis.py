@@ -22,14 +22,3 @@ def nearest_frame(times: np.ndarray, t: float) -> int:
     if j >= n:
         return n - 1
     return j if (ts[j] - t) < (t - ts[j - 1]) else j - 1
-
-
-def nearest_frames(times: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """:func:`nearest_frame` for every time of ``query`` (``times`` non-empty)."""
-    ts = np.asarray(times, dtype=np.float64)
-    q = np.asarray(query, dtype=np.float64)
-    j = np.clip(np.searchsorted(ts, q), 1, max(ts.size - 1, 1))
-    if ts.size == 1:
-        return np.zeros(q.shape, dtype=np.int64)
-    later = (ts[j] - q) < (q - ts[j - 1])
-    return np.where(later, j, j - 1).astype(np.int64)

@@ -117,7 +117,7 @@ def _header(res: SessionResults, segments: Sequence[Segment], opt: ReportOptions
 
 
 def _valid(res: SessionResults) -> np.ndarray:
-    return res.usable & np.isfinite(res.valence) & np.isfinite(res.arousal)
+    return res.valid_va
 
 
 def _quality(res: SessionResults, segments: Sequence[Segment]) -> QualitySection:

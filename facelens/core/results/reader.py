@@ -172,6 +172,11 @@ class SessionResults:
         uniq, inverse = np.unique(idx, return_inverse=True)
         return self._landmarks[uniq][inverse]
 
+    @property
+    def valid_va(self) -> np.ndarray:
+        """(N,) bool: usable frames with a finite valence and arousal (what statistics count)."""
+        return self.usable & np.isfinite(self.valence) & np.isfinite(self.arousal)
+
     def posefree_mesh(self, i: int) -> np.ndarray:
         """Frame ``i``'s mesh with the rigid head pose removed: ``R^T (x - t) / s``.
 

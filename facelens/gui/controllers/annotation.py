@@ -66,7 +66,7 @@ class AnnotationController(QObject):
             return
         segs = self.editor.segments
         sel = self.host.review.state.selected_segment
-        flags = conflicting_ids(segs)
+        flags = conflicting_ids(segs) if self.overlap_rule == "flag" else set()  # the ⚠ mark of the "flag" rule
         self.host.timeline.set_segments(segs, sel)
         d = self.host.review.data
         z = np.zeros(0)

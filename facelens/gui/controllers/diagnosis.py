@@ -98,7 +98,6 @@ class DiagnosisController(QObject):
         def job(report: Any, cancelled: Any) -> tuple[Any, dict[str, Any], list[str]]:
             from contextlib import ExitStack
 
-            import numpy as np
 
             from facelens.core.diagnosis.model import load_model, predict_subject
             from facelens.core.report_content.quality_warnings import label_warnings
@@ -108,8 +107,7 @@ class DiagnosisController(QObject):
             model = load_model(model_path)
             with ExitStack() as stack:
                 sessions = [(stack.enter_context(SessionResults.open(p)), segs) for p, segs in pairs]
-                warn = label_warnings([(r.time_s, r.usable & np.isfinite(r.valence) & np.isfinite(r.arousal), segs)
-                                       for r, segs in sessions])
+                warn = label_warnings([(r.time_s, r.valid_va, segs) for r, segs in sessions])
                 return predict_subject(model, sessions), model.card, warn
 
         try:

@@ -257,7 +257,7 @@ class TorchFaceTracker:
 
     def _observations(self, frames: list[np.ndarray], lm: torch.Tensor, present: torch.Tensor,
                       scores: np.ndarray, detections: list[list[Any]]) -> list[FaceObservation]:
-        from facelens.core.face.tracking import _bbox, blur_measure, frame_quality
+        from facelens.core.face.tracking import bbox_of, blur_measure, frame_quality
 
         lm_np = lm.float().cpu().numpy()
         ok = present.cpu().numpy()
@@ -267,7 +267,7 @@ class TorchFaceTracker:
                 out.append(FaceObservation(quality=Quality.NO_FACE, n_faces=len(detections[i])))
                 continue
             mesh = lm_np[i].astype(np.float64)
-            bbox = _bbox(mesh)
+            bbox = bbox_of(mesh)
             others = [d for d in detections[i] if not _inside(d.box, bbox)]
             n_faces = 1 + len(others)
             # the mediapipe backend's blur measure and quality rule, so both flag the same frames

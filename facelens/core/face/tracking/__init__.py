@@ -87,7 +87,6 @@ from facelens.core.face.tracking.quality import (
     frame_quality,
 )
 
-_bbox = bbox_of  # the name the torch backend imports
 
 __all__ = [
     "DEFAULT_BLUR_SIZE", "DEFAULT_BLUR_THRESHOLD", "DEFAULT_CLEAR_ABOVE", "DEFAULT_COUNT_EVERY",
