@@ -28,6 +28,9 @@ if TYPE_CHECKING:  # torch is imported lazily: `facelens --help` must not pay fo
     import torch
 
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+#: FER2013's names -> AffectNet's (DiffusionFER and G use AffectNet's; only "angry"/"anger" differ).
+FER_TO_AFFECTNET = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
+                    "surprise": "surprise", "neutral": "neutral"}
 MODEL_ID = "fer2013-mini-xception"
 INPUT_SIZE = 64
 BN_EPS = 1e-3

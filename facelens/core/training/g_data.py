@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from facelens.core.affect.fer import FER_LABELS, FER_TO_AFFECTNET
 from facelens.core.affect.g_runtime import G_LABELS
 from facelens.core.face.morphable import MorphableModel, fit_session
 from facelens.core.training.morphable_data import batch_sessions, session_posefree, still_session_id
 
-#: The results file's emotion order (FER2013's) -> G's (AffectNet codes 0..6).
-FER_ORDER = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-_FER_TO_G = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
-             "surprise": "surprise", "neutral": "neutral"}
+#: The results file's emotion order (FER2013's); G's is AffectNet's (codes 0..6).
+FER_ORDER = FER_LABELS
+_FER_TO_G = FER_TO_AFFECTNET
 INPUTS = ("coef", "coef+appearance")
 
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.affect.fer import FER_TO_AFFECTNET
+from facelens.core.affect.g_runtime import G_LABELS
 from facelens.core.common import agreement as metrics
 
-#: AffectNet's 7 basic classes as DiffusionFER codes them; FER2013 names map onto them.
-CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
-FER_TO_CLASS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
-                "surprise": "surprise", "neutral": "neutral"}
+#: AffectNet's 7 basic classes as DiffusionFER codes them (G's order); FER2013 names map onto them.
+CLASSES = G_LABELS
+FER_TO_CLASS = FER_TO_AFFECTNET
 
 
 @dataclass

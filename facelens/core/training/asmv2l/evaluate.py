@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from facelens.core.affect.fer import FER_TO_AFFECTNET
 from facelens.core.common.agreement import ccc
 from facelens.core.face.asmv2l.render import interpolate, rasterize
 from facelens.core.training.asmv2l.data import FrameSet
 from facelens.core.training.asmv2l.losses import landmark_error
 
 N_MESH = 468
-LABEL_ALIASES = {"angry": "anger"}
+LABEL_ALIASES = FER_TO_AFFECTNET
 
 
 def nme(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
