@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,6 +43,7 @@ from typing import Any, Self
 import numpy as np
 
 from facelens.core.common.types import SampledFrame
+from facelens.core.media import h264
 from facelens.core.media.video import MediaSource, VideoSource, open_container
 
 DECODE_BUDGET_BYTES = 256 * 2**20  # decoded RGB frames waiting in all chunk decoders together
@@ -117,11 +118,13 @@ def plan_samples(session: MediaSource, fps: float) -> SamplePlan | None:
 
 
 def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
-               codec_threads: int = 1) -> Iterator[SampledFrame]:
+               codec_threads: int = 1, skip_unsampled: bool = True) -> Iterator[SampledFrame]:
     """Sampled frames ``first .. stop-1`` decoded after a seek, checked against ``plan``.
 
     ``codec_threads`` > 1 lets FFmpeg thread this decoder too (worth it when there are fewer
-    chunks than cores; FFmpeg's output does not depend on its thread count).
+    chunks than cores; FFmpeg's output does not depend on its thread count). ``skip_unsampled``
+    leaves out the packets of H.264 pictures that are neither sampled nor referenced by any other
+    picture (:mod:`facelens.core.media.h264`; the frames that are decoded do not change).
 
     Raises
     ------
@@ -139,7 +142,10 @@ def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
             stream.codec_context.thread_count = codec_threads
         else:
             stream.thread_type = "NONE"  # parallelism comes from the chunks; B x cores threads would thrash
-        frames = _seek_before(container, stream, target, int(plan.pts[0]), plan.time_base)
+        skipped: set[int] = set()
+        wanted = {int(plan.pts[o]) for o in plan.sampled[first:stop]} if skip_unsampled else set()
+        skip = _unwanted_reference_free(stream, wanted, skipped) if skip_unsampled else None
+        frames = _seek_before(container, stream, target, int(plan.pts[0]), plan.time_base, skip)
         ordinal, k = lo, first
         for frame in frames:
             p = frame.pts if frame.pts is not None else frame.dts
@@ -147,6 +153,10 @@ def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
                 raise ChunkMismatch(f"frame without timestamp after {plan.time_of(ordinal - 1):.3f} s")
             if p < target:
                 continue  # between the keyframe and the chunk's first frame
+            while ordinal < hi and int(plan.pts[ordinal]) in skipped and p != int(plan.pts[ordinal]):
+                ordinal += 1  # a planned frame whose packet was not decoded
+            if ordinal >= hi:
+                return
             if p != int(plan.pts[ordinal]):
                 raise ChunkMismatch(f"decoded frame at pts {p}, planned {int(plan.pts[ordinal])} "
                                     f"({plan.time_of(ordinal):.3f} s)")
@@ -156,19 +166,24 @@ def iter_chunk(session: VideoSource, plan: SamplePlan, first: int, stop: int,
             ordinal += 1
             if ordinal >= hi:
                 return
-        raise ChunkMismatch(f"stream ended at frame {ordinal}, planned {hi}")
+        while ordinal < hi and int(plan.pts[ordinal]) in skipped:
+            ordinal += 1  # the span ends with pictures that were not decoded
+        if ordinal < hi:
+            raise ChunkMismatch(f"stream ended at frame {ordinal}, planned {hi}")
     finally:
         container.close()
 
 
-def _seek_before(container: Any, stream: Any, target: int, earliest: int, tb: Fraction) -> Iterator[Any]:
-    """Decoded frames from a keyframe at or before pts ``target`` (backs off if the demuxer overshoots)."""
+def _seek_before(container: Any, stream: Any, target: int, earliest: int, tb: Fraction,
+                 skip: Callable[[Any], bool] | None = None) -> Iterator[Any]:
+    """Decoded frames from a keyframe at or before pts ``target`` (backs off if the demuxer
+    overshoots); packets for which ``skip`` is true are not decoded."""
     back = 0
     one_second = max(1, int(1 / tb))
     while True:
         want = max(earliest, target - back)
         container.seek(want, stream=stream, backward=True, any_frame=False)
-        frames = container.decode(stream)
+        frames = _decode(container, stream, skip)
         head = next(frames, None)
         if head is None:
             raise ChunkMismatch(f"nothing decoded after seeking to pts {want}")
@@ -178,9 +193,39 @@ def _seek_before(container: Any, stream: Any, target: int, earliest: int, tb: Fr
         back = back * 2 if back else one_second
 
 
+def _decode(container: Any, stream: Any, skip: Callable[[Any], bool] | None) -> Iterator[Any]:
+    """``container.decode(stream)``, leaving out the packets ``skip`` picks (the final empty
+    packet, which flushes the decoder, is always decoded)."""
+    if skip is None:
+        yield from container.decode(stream)
+        return
+    for packet in container.demux(stream):
+        if packet.size and skip(packet):
+            continue
+        yield from packet.decode()
+
+
 def _chain(head: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield head
     yield from rest
+
+
+def _unwanted_reference_free(stream: Any, wanted: set[int], skipped: set[int]) -> Callable[[Any], bool] | None:
+    """The skip rule of a chunk decoder: a packet is left out when its picture is not sampled and no
+    other picture depends on it (:mod:`facelens.core.media.h264`); its pts goes into ``skipped``.
+    ``None`` where the stream's packets cannot be read that way."""
+    length_size = h264.nal_length_size(stream.codec_context)
+    if length_size is None:
+        return None
+
+    def skip(packet: Any) -> bool:
+        pts = packet.pts
+        if pts is None or int(pts) in wanted or not h264.is_disposable(memoryview(packet), length_size):
+            return False
+        skipped.add(int(pts))
+        return True
+
+    return skip
 
 
 class ChunkFeeder:
