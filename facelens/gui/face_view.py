@@ -10,21 +10,29 @@ context but is never mapped), each change is drawn once into a cached framebuffe
 to the hidden canvas so orbiting and zooming work as before.
 
 Orbit with the left mouse button, zoom with the wheel; "Reset view" returns to the upright front view.
-"Expression only" shows the pose-free mesh (the head's rotation and position removed).
+"Expression only" shows the pose-free mesh (the head's rotation and position removed). "Video texture"
+(on by default, kept in the preferences: ``AppSettings.face_texture``) paints the frame the mesh was tracked
+in onto it (:mod:`facelens.render.face_texture`). The mesh and its texture always come from the same
+sampled frame: a mesh whose frame is still being decoded waits for it (at most ``TEXTURE_WAIT_MS``, then
+it is drawn as plain skin), and a hidden face (an excluded frame) drops the texture.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from facelens.render.colors import VIEWPORT_BG_RGBA
 from facelens.render.face_mesh import FaceScene
+from facelens.render.face_texture import FaceTexture, crop_box, target_size, texture_coords
 
 _RETRY_MS = 30  # the hidden canvas has no GL context yet: try again shortly
+#: How long a mesh waits for its own video frame before it is drawn untextured. The decoder works one frame
+#: ahead in playback, so the frame is usually there already; 150 ms covers a seek to a keyframe at 640×360.
+TEXTURE_WAIT_MS = 150
 
 
 class FaceImage(QWidget):
@@ -121,12 +129,25 @@ class FaceView(QWidget):
         self.posefree_box = QCheckBox("Expression only")
         self.posefree_box.setToolTip("Remove head rotation and position: show the pose-free expression")
         self.posefree_box.toggled.connect(self.posefree_toggled)
+        self.texture_box = QCheckBox("Video texture")
+        self.texture_box.setToolTip("Paint the video frame onto the face (never in reports or snapshots)")
+        self.texture_box.setChecked(True)
+        self.texture_box.toggled.connect(self._texture_toggled)
+        self._prefs: Any = None
+        self._mesh: tuple[Any, Any, Any] = (None, None, None)  # vertices, landmarks (px), frame time
+        self._frame: tuple[float, QImage] | None = None  # the latest decoded frame (time, image)
+        self._texture: FaceTexture | None = None  # the last texture cut (reused for the same frame)
+        self._waiting = False
+        self._wait = QTimer(self)
+        self._wait.setSingleShot(True)
+        self._wait.timeout.connect(self._frame_late)
         self.status = QLabel("")
         self.status.setObjectName("faceStatus")
         tools = QHBoxLayout()
         tools.setContentsMargins(4, 2, 4, 2)
         tools.addWidget(self.reset_button)
         tools.addWidget(self.posefree_box)
+        tools.addWidget(self.texture_box)
         tools.addStretch(1)
         tools.addWidget(self.status)
         lay = QVBoxLayout(self)
@@ -160,12 +181,81 @@ class FaceView(QWidget):
             self.schedule_render()
 
     # -- content ---------------------------------------------------------------------------------
-    def set_vertices(self, vertices: np.ndarray | None, reason: str = "", excluded: bool = True) -> None:
+    def set_vertices(self, vertices: np.ndarray | None, reason: str = "", excluded: bool = True, *,
+                     landmarks_px: np.ndarray | None = None, frame_time: float | None = None) -> None:
         """Show a mesh (view space) or, with ``None``, hide it and say why (``excluded``: the frame was
-        analysed and left out; otherwise ``reason`` is shown as it is, e.g. "not analysed yet")."""
-        self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
+        analysed and left out; otherwise ``reason`` is shown as it is, e.g. "not analysed yet").
+
+        ``landmarks_px`` (the frame's tracked landmarks in image pixels) and ``frame_time`` (its sampled
+        time, the one the video frame is requested at) let the video texture map; without them, or with the
+        texture off, the face is plain skin.
+        """
         text = (f"frame excluded: {reason}" if excluded else reason) if reason else ""
         self.status.setText("" if vertices is not None else text)
+        self._mesh = (vertices, landmarks_px, frame_time)
+        self._show_mesh()
+
+    def set_frame(self, t: float, image: QImage) -> None:
+        """The video frame at sampled time ``t`` was decoded; a mesh of that frame takes it as texture."""
+        self._frame = (float(t), image)
+        vertices, _lm, ft = self._mesh
+        if vertices is not None and ft is not None and float(ft) == float(t) and self.texture_box.isChecked() \
+                and (self._waiting or self.scene.texture_time != float(t)):
+            self._show_mesh()
+
+    def clear_frames(self) -> None:
+        """Forget decoded frames (another session opens: its frame times may repeat the last one's)."""
+        self._frame = None
+        self._texture = None
+
+    def _show_mesh(self) -> None:
+        vertices, landmarks, ft = self._mesh
+        self._wait.stop()
+        self._waiting = False
+        if vertices is None or landmarks is None or ft is None or not self.texture_box.isChecked():
+            self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
+            return
+        tex = self._texture_for(float(ft), landmarks)
+        if tex is None:  # its frame is still being decoded: keep the last picture a moment, never mix frames
+            self._waiting = True
+            self._wait.start(TEXTURE_WAIT_MS)
+            return
+        self.scene.set_face(vertices, tex)
+
+    def _frame_late(self) -> None:
+        """The mesh's frame did not arrive in time: show the mesh untextured (set_frame adds it later)."""
+        self._waiting = False
+        self.scene.set_face(self._mesh[0])
+
+    def _texture_for(self, t: float, landmarks: np.ndarray) -> FaceTexture | None:
+        """The crop of the frame at ``t`` around the face (``None`` while that frame is not decoded)."""
+        if self._frame is None or self._frame[0] != t:
+            return None
+        if self._texture is not None and self._texture.time_s == t:
+            return self._texture
+        image = self._frame[1]
+        box = crop_box(landmarks, image.width(), image.height())
+        # As big as the view can show (the face fills about two thirds of it), never bigger than the crop.
+        tw, th = target_size(box, max(self.scene.canvas.physical_size))
+        crop = image.copy(QRect(box[0], box[1], box[2] - box[0], box[3] - box[1]))
+        if (crop.width(), crop.height()) != (tw, th):
+            crop = crop.scaled(tw, th, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        crop = crop.convertToFormat(QImage.Format.Format_RGB888)
+        rows = np.frombuffer(crop.constBits(), np.uint8).reshape(th, crop.bytesPerLine())
+        rgb = rows[:, : 3 * tw].reshape(th, tw, 3).copy()
+        self._texture = FaceTexture(rgb, texture_coords(landmarks, box), t)
+        return self._texture
+
+    # -- preferences -----------------------------------------------------------------------------
+    def bind_settings(self, prefs: Any) -> None:
+        """Take "Video texture" from the typed preferences (``AppSettings.face_texture``) and keep it there."""
+        self._prefs = prefs
+        self.texture_box.setChecked(bool(prefs.face_texture))
+
+    def _texture_toggled(self, on: bool) -> None:
+        if self._prefs is not None and bool(self._prefs.face_texture) != on:
+            self._prefs.face_texture = on
+        self._show_mesh()
 
     def reset_view(self) -> None:
         self.scene.reset_view()
@@ -173,4 +263,5 @@ class FaceView(QWidget):
 
     def close_scene(self) -> None:
         self._timer.stop()
+        self._wait.stop()
         self.scene.close()

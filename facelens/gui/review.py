@@ -50,6 +50,9 @@ class ReviewController(QObject):
         self.state.show_mesh_changed.connect(self.video.set_overlay)
         timeline.seek_requested.connect(self.seek)
         face.posefree_toggled.connect(lambda on: setattr(self.state, "posefree_only", on))
+        prefs = getattr(parent, "prefs", None)  # the window's AppSettings: "Video texture" is kept there
+        if prefs is not None:
+            face.bind_settings(prefs)
 
     # -- session -----------------------------------------------------------------------------
     def set_session(self, data: SessionData | None, loader: Any = None, session_id: Any = None) -> None:
@@ -60,6 +63,7 @@ class ReviewController(QObject):
         if self.data is not None and self.data is not data:
             self.data.close()
         self.data, self.loader = data, loader
+        self.face.clear_frames()  # no frame of the previous recording textures this one's meshes
         if loader is not None:
             loader.frame_ready.connect(self._on_frame)
             loader.start()
@@ -144,13 +148,17 @@ class ReviewController(QObject):
         # here too: neither the 3D face nor the overlay is drawn, and both say why.
         why = d.reason_at(i) if i >= 0 else "not analysed yet"
         verts = d.view_mesh(i, posefree=self.state.posefree_only) if i >= 0 and not why else None
-        self.face.set_vertices(verts, why, excluded=i >= 0)
-        self.video.set_landmarks(d.landmarks_px(i) if i >= 0 and not why else None)
+        lm = d.landmarks_px(i) if i >= 0 and not why else None
+        # The frame's own image positions and time: the video texture comes from that decoded frame only.
+        ft = float(d.time_s[i]) if lm is not None and self.loader is not None else None
+        self.face.set_vertices(verts, why, excluded=i >= 0, landmarks_px=lm, frame_time=ft)
+        self.video.set_landmarks(lm)
         self.video.set_excluded(why if i >= 0 else "")
         self.frame_shown.emit(i)
 
     def _on_frame(self, t: float, image: Any) -> None:
         self.video.set_image(t, image)
+        self.face.set_frame(t, image)
 
     def step_frames(self, n: int) -> None:
         self._follow = True

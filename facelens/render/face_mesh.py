@@ -18,15 +18,24 @@ import numpy as np
 from vispy import scene
 from vispy.geometry import MeshData
 from vispy.visuals import MeshVisual
+from vispy.visuals.filters import TextureFilter
 
 from facelens.render.colors import SKIN_RGBA, VIEWPORT_BG_RGBA
+from facelens.render.face_closure import close_vertices, closed_face
 from facelens.render.face_parts import FaceParts
+from facelens.render.face_texture import FaceTexture, texture_array
 
 #: Default camera: looking at the face from the front, a narrow field of view like a portrait lens.
 DEFAULT_FOV = 30.0
 DEFAULT_DISTANCE = 3.2
 #: With ``up="+y"``, azimuth 90° puts the camera on the +z side, in front of a face looking towards +z.
 FRONT_AZIMUTH = 90.0
+#: Light on the video texture: the frame already has its own shading, so less contrast than on plain skin.
+#: "ambient" is the ambient light's intensity (coefficient 1); "diffuse" the coefficient on VisPy's default
+#: diffuse light (0.7): 0.45 + 0.8 × 0.7 ≈ 1.0 facing the light, so a front view keeps the video's
+#: brightness, 0.45 at grazing angles. Plain skin keeps the earlier look (0.45 × VisPy's 0.25 ambient).
+TEXTURED_LIGHT = {"ambient": 0.45, "diffuse": 0.8, "specular": 0.08}
+PLAIN_LIGHT = {"ambient": 0.45 * 0.25, "diffuse": 1.0, "specular": 0.15}
 
 
 def face_triangles() -> np.ndarray:
@@ -159,17 +168,26 @@ class FaceScene:
 
     def __init__(self, size: tuple[int, int] = (480, 480), show: bool = False, parent: Any = None) -> None:
         self.faces = face_triangles()
+        self.closed = closed_face()  # the face's triangles, then the back shell and the eye and mouth caps
         self.canvas = scene.SceneCanvas(keys=None, size=size, show=show, bgcolor=VIEWPORT_BG_RGBA,
                                         parent=parent)
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(up="+y", fov=DEFAULT_FOV, azimuth=FRONT_AZIMUTH,
                                                  elevation=0.0, distance=DEFAULT_DISTANCE)
-        placeholder = _placeholder_vertices(int(self.faces.max()) + 1)
-        self.mesh = FaceMesh(placeholder, self.faces, parent=self.view.scene)
+        placeholder = _placeholder_vertices(self.closed.n_vertices)
+        # White, times the texture: the video crop, or one texel of skin colour when untextured.
+        self.mesh = FaceMesh(placeholder, self.closed.faces, color=(1.0, 1.0, 1.0, 1.0), parent=self.view.scene)
+        self._plain = np.asarray(np.round(np.asarray(SKIN_RGBA[:3]) * 255), np.uint8).reshape(1, 1, 3)
+        self.texture_filter = TextureFilter(self._plain, np.zeros((self.closed.n_vertices, 2), np.float32))
+        self.mesh.attach(self.texture_filter)
+        self._texture = self.texture_filter.fshader["u_texture"].value  # one GL texture, data replaced
+        self._texture.interpolation = "linear"
+        self.texture_time: float | None = None  # frame time of the texture shown (None: plain skin)
+        self._set_light(PLAIN_LIGHT)
         self.mesh.set_vertices(placeholder)
         self.mesh.visible = False
         self.parts = FaceParts(self.view.scene, FaceMesh)  # eyeballs, irises, mouth interior
-        self._vertices = placeholder
+        self._vertices = placeholder[: self.closed.n_base]
         self.reset_view()
         # Light from the camera's side, so the face is lit whichever way it is orbited.
         # Checked before each draw; only a real change of direction is sent to the shader.
@@ -184,17 +202,45 @@ class FaceScene:
         """The vertices currently shown (view space)."""
         return self._vertices
 
-    def set_face(self, vertices: np.ndarray | None) -> None:
-        """Show a face (view-space vertices, see :func:`upright_from_image`) or hide it (``None`` / NaN)."""
+    def set_face(self, vertices: np.ndarray | None, texture: FaceTexture | None = None) -> None:
+        """Show a face (view-space vertices, see :func:`upright_from_image`) or hide it (``None`` / NaN).
+
+        ``texture``: the frame's crop and the landmarks' positions in it (the same frame as ``vertices``),
+        or ``None`` for plain skin. A hidden face drops its texture, so no later face shows it.
+        """
         if vertices is None or not np.all(np.isfinite(vertices)):
             self.mesh.visible = False
             self.parts.update(None)
+            self._set_texture(None)
             self.canvas.update()
             return
         self._vertices = np.asarray(vertices, np.float32)
-        self.mesh.set_vertices(self._vertices)
+        self._set_texture(texture)
+        self.mesh.set_vertices(close_vertices(self._vertices, self.closed))
+        self.parts.show_mouth = texture is None  # textured: the video's own mouth (teeth) shows in the cap
         self.parts.update(self._vertices)
         self.mesh.visible = True
+
+    def _set_texture(self, texture: FaceTexture | None) -> None:
+        if texture is None:
+            if self.texture_time is not None:
+                self._texture.set_data(self._plain)
+                self._set_light(PLAIN_LIGHT)
+                self.texture_time = None
+            return
+        image, uv = texture_array(texture, self.closed)
+        self._texture.set_data(image)
+        self.texture_filter.texcoords = uv
+        if self.texture_time is None:
+            self._set_light(TEXTURED_LIGHT)
+        self.texture_time = float(texture.time_s)
+
+    def _set_light(self, light: dict[str, float]) -> None:
+        sf = self.mesh.shading_filter
+        sf.ambient_coefficient = (1.0, 1.0, 1.0, 1.0)
+        sf.ambient_light = (1.0, 1.0, 1.0, light["ambient"])
+        sf.diffuse_coefficient = (light["diffuse"],) * 3 + (1.0,)
+        sf.specular_coefficient = (light["specular"],) * 3 + (1.0,)
 
     def reset_view(self) -> None:
         """Front view, face centred and filling most of the viewport."""

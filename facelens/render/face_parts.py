@@ -71,11 +71,13 @@ class FaceParts:
             m.transform = STTransform()
         self.mouth = mesh_node(np.zeros((len(INNER_LIPS) + 1, 3), np.float32), _fan_faces(len(INNER_LIPS)),
                               color=MOUTH_RGBA, parent=parent)
+        self.show_mouth = True  # False: the face's own mouth cap shows instead (the video texture's mouth)
         self.set_visible(False)
 
     def set_visible(self, on: bool) -> None:
-        for m in (*self.eyeballs, *self.irises, self.mouth):
+        for m in (*self.eyeballs, *self.irises):
             m.visible = on
+        self.mouth.visible = on and self.show_mouth
 
     def update(self, v: np.ndarray | None) -> None:
         """Place the parts for view-space vertices ``v`` (478 points with irises), or hide them."""

@@ -130,6 +130,7 @@ class AppSettings:
     last_workspace = _Setting("recent/last", "", _text, str)
     last_session = _Setting("recent/session", None, _optional_int, lambda v: "" if v is None else int(v))
     last_playhead = _Setting("recent/playhead", 0.0, _float, float)
+    face_texture = _Setting("view/face_texture", True, _flag, _bool_text)  # the video frame on the 3D face
     window_geometry = _Setting("window/geometry", None, _raw)
     window_state = _Setting("window/state", None, _raw)
 
