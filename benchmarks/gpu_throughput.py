@@ -216,9 +216,9 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from facelens.core.face.torchface import resolve_device
+    from facelens.core.common.devices import resolve_device
 
-    device = resolve_device(a.device)
+    device = torch.device(resolve_device(a.device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device: {device} ({name}); torch {torch.__version__}; threads {torch.get_num_threads()}; "
           f"{os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")

@@ -19,7 +19,8 @@ from facelens.core.face.torchface.detector import FaceDetector, ssd_anchors
 from facelens.core.face.torchface.graph import _same_pad
 from facelens.core.face.torchface.mesh import MESH_FILE, refinement_indices
 from facelens.core.face.torchface.tflite import mediapipe_model_path, read_model
-from facelens.core.face.torchface.tracker import TorchFaceTracker, resolve_device
+from facelens.core.common.devices import DeviceError, resolve_device
+from facelens.core.face.torchface.tracker import TorchFaceTracker
 from facelens.core.common.types import Quality
 
 TOL_PX = 0.5
@@ -182,11 +183,20 @@ def test_losing_and_finding_the_face_batched_equals_unbatched(media, tracker):
 
 def test_device_choice_and_bad_input():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
-    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto") == expected
+    assert resolve_device("cpu") == "cpu"
+    for bad in ("gpu", "cuda:x", "cudax", ""):
+        with pytest.raises(DeviceError, match="unknown device"):
+            resolve_device(bad)
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError):
+        with pytest.raises(DeviceError, match="sees no CUDA GPU"):
             resolve_device("cuda")
+    else:
+        with pytest.raises(DeviceError, match="CUDA GPU"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
+    given = TorchFaceTracker(device=torch.device("cpu"))
+    assert given.device.type == "cpu"
+    given.close()
     t = TorchFaceTracker(device="auto")
     assert t.implementation == "torch" and t.device.type == expected
     with pytest.raises(ValueError):

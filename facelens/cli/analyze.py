@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from facelens.cli import CommandError, UsageError
+from facelens.core.common.devices import DEVICE_CHOICES
 
 EXIT_NO_FACE = 3
 
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("input", help="video (mp4, mov, mkv, ...) or still image")
     p.add_argument("-o", "--output", required=True, help="results file to write (.h5)")
     p.add_argument("--fps", type=float, default=10.0, help="sampled frames per second (default 10)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="where the neural networks run (auto: CUDA when available)")
     p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "torch"],
                    help="face tracker: mediapipe (CPU, default) or the same models in torch (batched, GPU)")

@@ -12,6 +12,7 @@ from typing import Any
 
 from facelens.cli import CommandError, UsageError
 from facelens.cli._common import check_output_dir, require_models
+from facelens.core.common.devices import DEVICE_CHOICES
 
 _STATUS_EVERY_S = 5.0
 
@@ -27,7 +28,7 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", default=None,
                    help="Dask scheduler address (tcp://host:port): run the sessions on that cluster")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "torch"])
     p.add_argument("--fps", type=float, default=10.0, help="sampled frames per second (default 10)")
     p.add_argument("--va", default="circumplex", choices=["circumplex", "g"],

@@ -40,7 +40,7 @@ def register_recon(sub: argparse._SubParsersAction) -> None:
                     help="val/train: the checkpoint's held-out / training sessions only")
     ev.add_argument("--g", help="temporal regressor G for E-ACC/V-CCC/A-CCC: 'default' (the shipped one) or a G .npz")
     ev.add_argument("--prepared", type=Path)
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     ev.add_argument("--fps", type=float, default=2.0)
     ev.add_argument("--max-per-video", type=int, default=30)
     ev.add_argument("--json", type=Path, help="also write the metrics here")
@@ -72,15 +72,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _device(spec: str) -> str:
-    import torch
+    from facelens.core.common.devices import DeviceError, resolve_device
 
-    if spec == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda: torch sees no CUDA device here")
-    if not (spec == "cpu" or spec.startswith("cuda")):
-        raise UsageError(f"--device must be auto, cpu or cuda[:N], not {spec!r}")
-    return spec
+    try:
+        return resolve_device(spec)
+    except DeviceError as exc:
+        raise UsageError(f"--device: {exc}") from None
 
 
 def _frames(datasets: list[Path], prepared: Path | None, fps: float, max_per_video: int):

@@ -21,7 +21,8 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-DEVICES = ("auto", "cpu", "cuda")
+from facelens.core.common.devices import DEVICE_CHOICES as DEVICES
+
 VA_ESTIMATORS = ("circumplex", "g")  # facelens analyze --va
 RECONSTRUCTIONS = ("fit", "asmv2l")  # facelens analyze --reconstruction (the shipped AsmV2L weights)
 MAX_RECENT = 8

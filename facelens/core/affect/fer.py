@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facelens.core.affect import onnx_cache as _onnx_cache
+from facelens.core.common.devices import resolve_device
 
 if TYPE_CHECKING:  # torch is imported lazily: `facelens --help` must not pay for it
     import torch
@@ -134,21 +135,6 @@ def read_keras_weights(path: Path) -> dict[str, np.ndarray]:
 
         group.visititems(visit)
     return out
-
-
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``."""
-    from facelens.core.common.threads import nvidia_device_present
-
-    if device == "cpu" or (device == "auto" and not nvidia_device_present()):
-        return "cpu"
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but torch sees no CUDA GPU")
-    return device
 
 
 BACKENDS = ("auto", "torch", "onnxruntime")

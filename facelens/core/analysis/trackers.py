@@ -1,27 +1,21 @@
-"""Which device and which face tracker an analysis uses, and the cards of their models."""
+"""Which device and which face tracker an analysis uses, the cards of their models, and the per-frame
+tracking loop (frames -> observations, restarted at the analysis's restart points)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from facelens.core.analysis.contract import AnalysisConfig, PipelineError
-from facelens.core.common.threads import nvidia_device_present
+from facelens.core.common import devices
+from facelens.core.common.types import FaceObservation, SampledFrame
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is an error."""
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise PipelineError(f"unknown device {device!r} (use auto, cpu or cuda)")
-    if device == "cpu":
-        return "cpu"
-    if device == "auto" and not nvidia_device_present():
-        return "cpu"  # no NVIDIA driver device: CUDA cannot be there, and torch need not be imported to say so
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda" if device == "auto" else device
-    if device == "auto":
-        return "cpu"
-    raise PipelineError("device 'cuda' requested but torch sees no CUDA GPU")
+    """The analysis device (:func:`facelens.core.common.devices.resolve_device`); ``PipelineError`` when unusable."""
+    try:
+        return devices.resolve_device(device)
+    except devices.DeviceError as exc:
+        raise PipelineError(str(exc)) from None
 
 
 def make_tracker(config: AnalysisConfig, device: str, static: bool) -> Any:
@@ -35,6 +29,28 @@ def make_tracker(config: AnalysisConfig, device: str, static: bool) -> Any:
     except ImportError as exc:
         raise PipelineError(f"the torch face-tracking backend is not available ({exc})") from None
     return TorchFaceTracker(device=device, static=static) if static else TorchFaceTracker(device=device)
+
+
+def track_frames(frames: Iterable[SampledFrame], new_tracker: Callable[[], Any], restart_every: int | None = None
+                 ) -> Iterator[tuple[SampledFrame, FaceObservation]]:
+    """Each frame in time order with its observation from one tracker (``new_tracker()``, frame by frame).
+
+    With ``restart_every`` the tracker is replaced by a fresh one (new detection, no state from earlier
+    frames) at every frame whose sampled ``index`` is a multiple of it, the analysis's restart points
+    (:attr:`AnalysisConfig.restart_every`) where its engines restart theirs (the first frame always
+    meets a fresh tracker, so frames may start at any restart point, as a resumed analysis does);
+    None: one tracker throughout. The tracker is closed at the end, also when the consumer stops early.
+    """
+    tracker, fresh = new_tracker(), True
+    try:
+        for f in frames:
+            if restart_every and not fresh and f.index % restart_every == 0:
+                tracker.close()
+                tracker = new_tracker()
+            fresh = False
+            yield f, tracker.process(f.rgb)
+    finally:
+        tracker.close()
 
 
 def tracker_cards(config: AnalysisConfig, device: str) -> list[dict]:

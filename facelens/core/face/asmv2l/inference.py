@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facelens.core.common.devices import resolve_device
 from facelens.core.face.asmv2l import checkpoint as ckpt
 from facelens.core.face.asmv2l.crops import crop_frame
 
@@ -55,17 +56,12 @@ def parse_reconstruction(spec: str) -> tuple[str, Path | None]:
     raise ValueError(f"--reconstruction must be fit, asmv2l or asmv2l:CHECKPOINT, not {spec!r}")
 
 
-def default_device() -> str:
-    """``cuda`` when torch sees a GPU, else ``cpu``."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class AsmV2LReconstructor:
     """Batched per-frame coefficients from an AsmV2L checkpoint (see the module notes)."""
 
-    def __init__(self, checkpoint: Path, device: str | None = None, batch_size: int = 64) -> None:
+    def __init__(self, checkpoint: Path, device: str = "auto", batch_size: int = 64) -> None:
         state = ckpt.load(Path(checkpoint))
-        self.device = torch.device(device or default_device())
+        self.device = torch.device(resolve_device(device))
         self.net = ckpt.model_from_state(state).to(self.device)
         self.path = Path(checkpoint)
         self.batch_size = batch_size

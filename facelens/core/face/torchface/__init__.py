@@ -8,7 +8,7 @@ Importing this package is cheap; torch is imported by the submodules.
 """
 from __future__ import annotations
 
-__all__ = ["TorchFaceTracker", "resolve_device"]
+__all__ = ["TorchFaceTracker"]
 
 
 def __getattr__(name: str):  # lazy: `import facelens.core.face.torchface` must not import torch

@@ -35,6 +35,7 @@ from typing import Any, Self
 import numpy as np
 import torch
 
+from facelens.core.common.devices import resolve_device
 from facelens.core.common.types import FaceObservation, Quality
 
 from . import roi
@@ -42,18 +43,6 @@ from . import roi
 _log = logging.getLogger(__name__)
 DEFAULT_MAX_PASSES = 10
 DEFAULT_RECT_TOL_PX = 0.1
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when ``torch.cuda.is_available()``, else the CPU; others as given."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was requested but torch.cuda.is_available() is False")
-    return dev
 
 
 class TorchFaceTracker:
@@ -88,7 +77,7 @@ class TorchFaceTracker:
         from .detector import FaceDetector
         from .mesh import FaceMesh
 
-        self.device = resolve_device(device)
+        self.device = device if isinstance(device, torch.device) else torch.device(resolve_device(device))
         if self.device.type == "cuda":
             torch.backends.cudnn.allow_tf32 = allow_tf32
             torch.backends.cuda.matmul.allow_tf32 = allow_tf32
