@@ -93,7 +93,13 @@ def test_analysis_stage_columns_and_resume(run, media, tmp_path):
     import cv2
     import h5py
 
-    from facelens.core.analysis.asmv2l_stage import PRIVATE, AsmV2LStage, block_outputs, checkpoint_of
+    from facelens.core.analysis.asmv2l_stage import (
+        PRIVATE,
+        AsmV2LStage,
+        block_network,
+        block_outputs,
+        checkpoint_of,
+    )
     from facelens.core.face.geometry import head_pose_batch
     from facelens.core.face.tracking import FaceTracker
 
@@ -105,8 +111,10 @@ def test_analysis_stage_columns_and_resume(run, media, tmp_path):
     pose = head_pose_batch(lms)
     cols = {"landmarks": lms, "rotation": pose["rotation"], "translation": pose["translation"],
             "scale": pose["scale"], "quality": np.array([0, 0, 2], np.uint8)}
-    cols.update(block_outputs([rgb] * 3, cols, out / "asmv2l.pt", "cpu"))
+    net = block_network(f"asmv2l:{out / 'asmv2l.pt'}", "cpu")  # the per-frame step's network, resolved once
+    cols.update(block_outputs([rgb] * 3, cols, net))
     stage = AsmV2LStage(out / "asmv2l.pt", device="cpu")
+    assert block_network(f"asmv2l:{out / 'asmv2l.pt'}", "cpu") is net is stage.rec  # one network for both halves
     c = stage.columns(cols)
     assert not set(PRIVATE) & set(cols)  # never reaches the writer
     k_exp, k_id = stage.coef_sizes

@@ -18,6 +18,7 @@ count of usable frames: it continues to float32 rounding (the fit's replay is bi
 """
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 
@@ -48,14 +49,25 @@ def reconstructor(checkpoint: Path, device: str) -> AsmV2LReconstructor:
         return _NETS[key]
 
 
-def block_outputs(rgbs: list[np.ndarray], cols: dict[str, np.ndarray], checkpoint: Path, device: str
+@functools.lru_cache(maxsize=16)
+def block_network(spec: str, device: str) -> AsmV2LReconstructor:
+    """The network of an analysis's ``--reconstruction`` spec on its ``--device``, resolved once (the
+    weights file verified, ``auto`` decided) and then reused by every block of every engine."""
+    from facelens.core.common.devices import resolve_device
+
+    path = checkpoint_of(spec)
+    if path is None:
+        raise ValueError("the morphable fit needs no network")
+    return reconstructor(path, resolve_device(device))
+
+
+def block_outputs(rgbs: list[np.ndarray], cols: dict[str, np.ndarray], rec: AsmV2LReconstructor
                   ) -> dict[str, np.ndarray]:
     """The private columns of one block from its frames and geometry columns (``landmarks``,
-    ``rotation``, ``translation``, ``scale``, ``quality``)."""
+    ``rotation``, ``translation``, ``scale``, ``quality``), through the network ``rec``."""
     from facelens.core.common.types import is_usable
     from facelens.core.face.geometry import posefree_batch
 
-    rec = reconstructor(checkpoint, device)
     lm = np.asarray(cols["landmarks"], np.float64)
     n = len(lm)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -110,13 +122,12 @@ class AsmV2LStage:
 
     def warm_up(self, partial: Path, n: int) -> None:
         """Continue the identity mean of the first ``n`` stored frames (module notes)."""
-        import h5py
+        from facelens.core.results.reader import stored_frames
 
         self.reset()
         if n == 0:
             return
-        with h5py.File(partial, "r") as f:
-            ids = np.asarray(f["frames"]["coef_id"][:n], np.float64)
+        ids = np.asarray(stored_frames(partial, n, ("coef_id",))["coef_id"], np.float64)
         ok = np.all(np.isfinite(ids), axis=1)
         if ok.any():
             self._n = int(ok.sum())

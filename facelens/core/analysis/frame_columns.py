@@ -40,9 +40,7 @@ def frame_columns(frames: list[SampledFrame], obs: list[FaceObservation], config
         "scale": pose["scale"],
     }
     if config.reconstruction != "fit":  # AsmV2L needs the pixels: its network runs here, the sink keeps time order
-        from facelens.core.analysis.asmv2l_stage import block_outputs, checkpoint_of
-        from facelens.core.face.asmv2l.inference import default_device
+        from facelens.core.analysis.asmv2l_stage import block_network, block_outputs
 
-        device = default_device() if config.device == "auto" else config.device
-        out.update(block_outputs([f.rgb for f in frames], out, checkpoint_of(config.reconstruction), device))
+        out.update(block_outputs([f.rgb for f in frames], out, block_network(config.reconstruction, config.device)))
     return out

@@ -57,15 +57,12 @@ class ReconStage:
 
     def warm_up(self, partial: Path, n: int) -> None:
         """Replay the first ``n`` stored frames of an unfinished results file (resume)."""
-        import h5py
+        from facelens.core.results.reader import stored_frames
 
         self.reset()
         if n == 0:
             return
-        with h5py.File(partial, "r") as f:
-            fr = f["frames"]
-            cols = {k: fr[k][:n] for k in ("landmarks", "rotation", "translation", "scale", "quality")}
-        self.columns(cols)
+        self.columns(stored_frames(partial, n, ("landmarks", "rotation", "translation", "scale", "quality")))
 
     def card(self) -> dict:
         """The model card entry for the results file."""

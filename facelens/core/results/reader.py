@@ -225,22 +225,30 @@ def _corrupt(path: Path, exc: BaseException) -> ResultsError:
     return ResultsError(f"{path} is damaged ({why}); analyse the session again to replace it")
 
 
-def stored_affect_inputs(path: str | os.PathLike[str], n: int) -> dict[str, Any]:
-    """What the valence/arousal estimator saw for the first ``n`` frames of a (partial) file:
-    ``emotions`` (stored, fused; None when the file has none), ``expressions``, ``time_s``, ``quality``,
-    and (schema 2, None when absent) ``coef_exp`` and ``emotions_appearance``.
+def stored_frames(path: str | os.PathLike[str], n: int, names: tuple[str, ...],
+                  optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The first ``n`` rows of the per-frame datasets ``names`` and ``optional`` (None when the file has
+    none) of a (partial) results file: what a resumed analysis's stateful stages replay.
 
-    The one reader of the results format outside :class:`SessionResults` (used to resume exactly).
+    The one reader of the results format outside :class:`SessionResults` (a partial file has no
+    ``complete`` flag, so :meth:`SessionResults.open` refuses it). Raises :class:`ResultsError` when a
+    ``names`` dataset is missing or the file cannot be read.
     """
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
             fr = f["frames"]
-            return {"emotions": fr["emotions"][:n] if "emotions" in fr else None,
-                    "expressions": fr["expressions"][:n], "time_s": fr["time_s"][:n],
-                    "quality": fr["quality"][:n],
-                    "coef_exp": fr["coef_exp"][:n] if "coef_exp" in fr else None,
-                    "emotions_appearance": fr["emotions_appearance"][:n] if "emotions_appearance" in fr else None}
+            out: dict[str, Any] = {k: fr[k][:n] for k in names}
+            out.update({k: fr[k][:n] if k in fr else None for k in optional})
+            return out
     except (OSError, KeyError) as exc:
         raise ResultsError(f"{Path(path).name}: cannot read the stored frames to resume ({exc})") from None
+
+
+def stored_affect_inputs(path: str | os.PathLike[str], n: int) -> dict[str, Any]:
+    """What the valence/arousal estimator saw for the first ``n`` frames of a (partial) file:
+    ``emotions`` (stored, fused; None when the file has none), ``expressions``, ``time_s``, ``quality``,
+    and (schema 2, None when absent) ``coef_exp`` and ``emotions_appearance``."""
+    return stored_frames(path, n, ("expressions", "time_s", "quality"),
+                         optional=("emotions", "coef_exp", "emotions_appearance"))
