@@ -26,17 +26,17 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from facelens.core.analysis.asmv2l_stage import block_outputs, checkpoint_of
+    from facelens.core.analysis.asmv2l_stage import block_network, block_outputs
     from facelens.core.analysis.recon_stage import ReconStage
+    from facelens.core.analysis.trackers import track_frames
     from facelens.core.face.geometry import head_pose_batch
     from facelens.core.face.tracking import FaceTracker
     from facelens.core.media.video import open_media
 
     n_max = max(int(b) for b in args.batches.split(","))
     rgbs, lms = [], []
-    with open_media(args.video) as src, FaceTracker() as tr:
-        for f in src.iter_sampled(30.0):
-            o = tr.process(f.rgb)
+    with open_media(args.video) as src:
+        for f, o in track_frames(src.iter_sampled(30.0), FaceTracker):
             if o.landmarks is not None:
                 rgbs.append(f.rgb)
                 lms.append(o.landmarks)
@@ -49,16 +49,16 @@ def main() -> int:
     cols = {"landmarks": lm, "rotation": pose["rotation"].astype(np.float32),
             "translation": pose["translation"].astype(np.float32), "scale": pose["scale"].astype(np.float32),
             "quality": np.zeros(len(lm), np.uint8)}
-    ck = checkpoint_of("asmv2l")
+    net = block_network("asmv2l", args.device)  # loads the network
     fit = ReconStage()
     print(f"{args.video.name}: {n_max} frames, device {args.device}, torch threads {args.threads}")
     for b in (int(x) for x in args.batches.split(",")):
         sub = {k: v[:b] for k, v in cols.items()}
-        block_outputs(rgbs[:b], sub, ck, args.device)  # warm-up (loads the network)
+        block_outputs(rgbs[:b], sub, net)  # warm-up
         t_net, t_fit = [], []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            block_outputs(rgbs[:b], sub, ck, args.device)
+            block_outputs(rgbs[:b], sub, net)
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             t_net.append(time.perf_counter() - t0)

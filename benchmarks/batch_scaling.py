@@ -43,6 +43,7 @@ def _media() -> Path:
 def _warm(_: int) -> float:
     """Import and build a tracker once in this worker, so the timed part excludes start-up."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from facelens.core.analysis.trackers import track_frames  # noqa: F401
     from facelens.core.face.tracking import FaceTracker
     from facelens.core.media.video import open_media  # noqa: F401
 
@@ -52,21 +53,14 @@ def _warm(_: int) -> float:
 
 def _decode_and_track(args: tuple[str, float]) -> tuple[int, float]:
     """Frames decoded and tracked, and the seconds it took (in the worker)."""
+    from facelens.core.analysis.trackers import track_frames
     from facelens.core.face.tracking import FaceTracker
     from facelens.core.media.video import open_media
 
     video, fps = args
     t0 = time.perf_counter()
-    session = open_media(video)
-    tracker = FaceTracker(static=False)
-    n = 0
-    try:
-        for frame in session.iter_sampled(fps, 0):
-            tracker.process(frame.rgb)
-            n += 1
-    finally:
-        tracker.close()
-        session.close()
+    with open_media(video) as session:
+        n = sum(1 for _ in track_frames(session.iter_sampled(fps, 0), lambda: FaceTracker(static=False)))
     return n, time.perf_counter() - t0
 
 

@@ -4,7 +4,7 @@ The expensive part of an analysis (face tracking and the appearance model) runs 
 variant; the valence/arousal estimators (cheap, stateful) then run many times on the stored
 :class:`FrameData` (ablation, sensitivity, segment orders). The steps are the pipeline's own, in
 its order: ``FaceTracker.process`` frame by frame (restarted every ``restart_every`` sampled
-frames of :class:`~facelens.core.analysis.contract.AnalysisConfig`), the engines' per-frame step
+frames of :class:`~facelens.core.analysis.contract.AnalysisConfig`, :func:`~facelens.core.analysis.trackers.track_frames`), the engines' per-frame step
 :func:`~facelens.core.analysis.frame_columns.frame_columns` (head pose, expression measures, the
 extreme-pose rule), then the FER2013 posterior of the usable faces.
 ``tests/test_validation.py`` checks that valence/arousal computed from :class:`FrameData` equal
@@ -12,6 +12,7 @@ extreme-pose rule), then the FER2013 posterior of the usable faces.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, fields
@@ -97,21 +98,13 @@ def track_clip(frames: list[np.ndarray], time_s: np.ndarray, model: Any) -> Fram
     """Tracker + geometry + FER2013 posterior for frames in time order (see module docstring)."""
     from facelens.core.analysis.contract import AnalysisConfig
     from facelens.core.analysis.frame_columns import frame_columns
+    from facelens.core.analysis.trackers import make_tracker, track_frames
     from facelens.core.common.types import SampledFrame
-    from facelens.core.face.tracking import FaceTracker
 
-    config = AnalysisConfig()
+    config = AnalysisConfig()  # the mediapipe backend, as facelens analyze by default
     sampled = [SampledFrame(i, i, float(t), rgb) for i, (rgb, t) in enumerate(zip(frames, time_s))]
-    obs = []
-    tracker = FaceTracker(static=False)
-    try:
-        for f in sampled:
-            if f.index and f.index % config.restart_every == 0:
-                tracker.close()  # the engines' restart points
-                tracker = FaceTracker(static=False)
-            obs.append(tracker.process(f.rgb))
-    finally:
-        tracker.close()
+    new_tracker = functools.partial(make_tracker, config, "cpu", False)  # a video tracker of the analysis's backend
+    obs = [o for _, o in track_frames(sampled, new_tracker, config.restart_every)]
     cols = frame_columns(sampled, obs, config)
     quality, bbox = cols["quality"].copy(), cols["bbox"]
     n = len(frames)

@@ -18,7 +18,7 @@ morphable fit of the pose-free mesh (whole-session identity, ``causal=False``) i
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -102,28 +102,23 @@ def scan(root: Path) -> tuple[list[Path], list[Path]]:
     return stills, videos
 
 
-def _frames(path: Path, is_video: bool, fps: float, max_per_video: int) -> Iterator[tuple[int, np.ndarray]]:
+def _track(path: Path, is_video: bool, fps: float, max_per_video: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(source, crop, crop landmarks) of the usable faces of at most ``max_per_video`` evenly spaced sampled
+    frames (one tracker per file; a still image is one frame, tracked as a still)."""
+    from facelens.core.analysis.trackers import track_frames
+    from facelens.core.common.types import is_usable
+    from facelens.core.face.tracking import FaceTracker
     from facelens.core.media.video import open_media
 
+    out = []
     with open_media(path) as sess:
         n = sess.n_sampled(fps) if is_video else 1
         step = max(1, int(np.ceil(n / max_per_video))) if is_video else 1
-        for f in sess.iter_sampled(fps):
-            if f.index % step == 0:
-                yield f.index, f.rgb
-
-
-def _track(path: Path, is_video: bool, fps: float, max_per_video: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    from facelens.core.common.types import is_usable
-    from facelens.core.face.tracking import FaceTracker
-
-    out = []
-    with FaceTracker(static=not is_video) as tracker:
-        for idx, rgb in _frames(path, is_video, fps, max_per_video):
-            obs = tracker.process(rgb)
+        frames = (f for f in sess.iter_sampled(fps) if f.index % step == 0)
+        for f, obs in track_frames(frames, lambda: FaceTracker(static=not is_video)):
             if obs.landmarks is not None and bool(is_usable(np.array([obs.quality]))[0]):
-                crop, lm = crop_frame(rgb, np.asarray(obs.landmarks, np.float64))
-                out.append((f"{path}#{idx}" if is_video else str(path), crop, lm))
+                crop, lm = crop_frame(f.rgb, np.asarray(obs.landmarks, np.float64))
+                out.append((f"{path}#{f.index}" if is_video else str(path), crop, lm))
     return out
 
 
