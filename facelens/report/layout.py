@@ -7,7 +7,7 @@ from typing import Any
 
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, SimpleDocTemplate
+from reportlab.platypus import BaseDocTemplate, Frame, KeepTogether, PageTemplate
 
 from facelens.core import report_content as rc
 from facelens.report.render_sections import RENDERERS
@@ -16,6 +16,7 @@ from facelens.report.style import INK, MUTED, RULE, escape, p, styles
 PAGE_SIZES = {"A4": A4, "LETTER": LETTER}
 MARGIN = 15 * mm
 FOOTER_H = 19 * mm
+BOTTOM = FOOTER_H + 6 * mm  # lowest line of the text column (the footer sits below it)
 
 
 class ReportError(Exception):
@@ -77,10 +78,23 @@ def story(content: rc.ReportContent, width: float) -> list[Any]:
         # A heading never ends a page alone: keep it with the first block of its section that is not
         # itself a heading (a sub-heading alone would strand the same way).
         n_lead = 1
-        while n_lead < len(body) and getattr(getattr(body[n_lead - 1], "style", None), "keepWithNext", 0):
+        while n_lead < len(body) and body[n_lead - 1].getKeepWithNext():
             n_lead += 1
-        out.append(KeepTogether(heading + body[:n_lead]))
+        out.append(KeepTogether(heading + _flat(body[:n_lead])))
         out += body[n_lead:]
+    return out
+
+
+def _flat(blocks: list[Any]) -> list[Any]:
+    """``blocks`` with every KeepTogether replaced by its content (kept together by the outer one).
+
+    A KeepTogether inside a KeepTogether reports an "infinite" height to the outer one, which then
+    always starts a new page: the section moved to the next page even when it fitted, leaving the
+    page before it half empty.
+    """
+    out: list[Any] = []
+    for b in blocks:
+        out += _flat(list(b._content)) if isinstance(b, KeepTogether) else [b]
     return out
 
 
@@ -126,10 +140,15 @@ def build_pdf(content: rc.ReportContent, out_path: str | os.PathLike[str], *, pa
 
 def _build(content: rc.ReportContent, tmp: str, size: tuple[float, float]) -> None:
     """Lay out and write the whole PDF to ``tmp``."""
-    doc = SimpleDocTemplate(tmp, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
-                            bottomMargin=FOOTER_H + 6 * mm, title=f"FaceLens report {content.report_id}",
-                            author="FaceLens", subject=content.subtitle, creator=f"FaceLens {content.software_version}")
+    doc = BaseDocTemplate(tmp, pagesize=size, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                          bottomMargin=BOTTOM, title=f"FaceLens report {content.report_id}",
+                          author="FaceLens", subject=content.subtitle, creator=f"FaceLens {content.software_version}")
     width = size[0] - 2 * MARGIN
+    # The text column is exactly the margins (no frame padding): the tables and charts, drawn
+    # `width` wide, the framed boxes and the footer rule all start and end on the same two lines.
+    frame = Frame(MARGIN, BOTTOM, width, size[1] - MARGIN - BOTTOM, leftPadding=0, rightPadding=0,
+                  topPadding=0, bottomPadding=0, id="column")
+    doc.addPageTemplates([PageTemplate(id="page", frames=[frame], pagesize=size)])
     from facelens.report.flowables import numbered_canvas
 
     doc.build(story(content, width), canvasmaker=numbered_canvas(_draw_footer(content, size)))

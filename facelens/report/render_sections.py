@@ -120,7 +120,8 @@ def dynamics(sec: rc.DynamicsSection, width: float) -> Flowables:
                       table(rows, [0.1 * width, 0.1 * width, 0.1 * width, 0.7 * width], left_cols=(3,))]
     if sec.segments:
         cols = sec.segment_columns
-        head = ["Segment", "Valid"] + [h for _, h, _ in cols]
+        # no-break spaces: "V MSSD" shrinks to fit its narrow column instead of stranding the "V"
+        head = ["Segment", "Valid"] + [h.replace(" ", "\u00a0") for _, h, _ in cols]
         srows = [head] + [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_valid)]
                           + [fmt(s.values[k], d) for k, _, d in cols] for s in sec.segments]
         first = 0.17 * width
@@ -182,8 +183,10 @@ def _card_rows(card: dict[str, Any]) -> list[list[str]]:
 def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
     out: Flowables = []
     if sec.simulated and sec.card:
-        out.append(p("This model was trained on SIMULATED data and has not been validated on patients; its output "
-                     "illustrates the method and must not inform a clinical decision.", "warn"))
+        warning = p("This model was trained on SIMULATED data and has not been validated on patients; its output "
+                    "illustrates the method and must not inform a clinical decision.", "warn")
+        warning.keepWithNext = 1  # printed on the page of the result it qualifies (story keeps them together)
+        out.append(warning)
     if sec.refused:
         out.append(p(f"No probability: the model declined, because {escape(sec.refused)}.", "na"))
         if sec.n_valid_frames:
@@ -222,13 +225,23 @@ def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
 
 
 def models(sec: rc.ModelsSection, width: float) -> Flowables:
-    rows = [["Model", "Version", "Task", "SHA-256"]]
-    # Ids and versions in a smaller font in wider columns: "mediapipe-face-detection-short" was broken
-    # mid-word at the previous widths.
-    rows += [[f'<font size="6.5">{escape(m["id"])}</font>', f'<font size="6.5">{escape(m["version"])}</font>',
-              escape(m["task"]), f'<font size="6">{m["sha256"] or "— (code, no weights file)"}</font>']
-             for m in sec.models]
-    return [table(rows, [0.29 * width, 0.19 * width, 0.26 * width, 0.26 * width], align_right_from=99)]
+    """One row per model (id, version, task) and, under it across the whole width, its SHA-256 in
+    one piece: a hash cut over two lines cannot be compared or searched for."""
+    rows = [["Model", "Version", "Task"]]
+    for m in sec.models:
+        rows.append([escape(m["id"]), escape(m["version"]), escape(m["task"])])
+        rows.append([f'<font color="#555555">SHA-256 {m["sha256"]}</font>' if m["sha256"]
+                     else '<font color="#555555">SHA-256 — (code, no weights file)</font>', "", ""])
+    hashes = tuple(range(2, len(rows), 2))
+    t = table(rows, [0.31 * width, 0.25 * width, 0.44 * width], align_right_from=99, zebra=False,
+              full_rows=hashes)
+    cmds: list[tuple[Any, ...]] = []
+    for r in hashes:
+        cmds += [("TOPPADDING", (0, r), (-1, r), 0), ("BOTTOMPADDING", (0, r), (-1, r), 3)]
+        if r < len(rows) - 1:
+            cmds.append(("LINEBELOW", (0, r), (-1, r), 0.3, "#BBBBBB"))
+    t.setStyle(TableStyle(cmds))
+    return [t]
 
 
 def sign_off(sec: rc.SignOffSection, width: float) -> Flowables:
@@ -236,12 +249,15 @@ def sign_off(sec: rc.SignOffSection, width: float) -> Flowables:
     text = escape(sec.interpretation).replace("\n", "<br/>") if sec.interpretation else ""
     body = p(text, "body") if text else Spacer(1, 70)
     who = escape(sec.signed_by) if sec.signed_by else ""
-    sign = table([[f"Signed: {who}", "Date:"]], [0.65 * width - 12, 0.35 * width - 12], header_rows=0,
-                 align_right_from=99, zebra=False)
-    box = Table([[p("Interpretation by the responsible clinician", "small")], [body], [sign]],
-                colWidths=[width], hAlign="LEFT", style=TableStyle([
+    # One two-column table: the caption and the interpretation span both columns, the signature and
+    # date share the last row, so every rule of the box starts and ends on the box's edges.
+    box = Table([[p("Interpretation by the responsible clinician", "small"), ""], [body, ""],
+                 [p(f"Signed: {who}", "body"), p("Date:", "body")]],
+                colWidths=[0.65 * width, 0.35 * width], hAlign="LEFT", style=TableStyle([
+                    ("SPAN", (0, 0), (-1, 0)), ("SPAN", (0, 1), (-1, 1)),
                     ("BOX", (0, 0), (-1, -1), 0.8, "#555555"),
                     ("LEFTPADDING", (0, 0), (-1, -1), 6), ("RIGHTPADDING", (0, 0), (-1, -1), 6),
+                    ("TOPPADDING", (0, 2), (-1, 2), 4), ("BOTTOMPADDING", (0, 2), (-1, 2), 5),
                     ("LINEABOVE", (0, 2), (-1, 2), 0.4, "#999999")]))
     out: Flowables = [KeepTogether([box])]
     if sec.identifying_omitted:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from facelens.report.flowables import register_fonts
@@ -26,8 +28,9 @@ def styles() -> dict[str, ParagraphStyle]:
     return {
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9, textColor=MUTED, spaceBefore=2),
-        "cell": ParagraphStyle("cell", parent=base, fontSize=7.6, leading=9.2),
-        "cellb": ParagraphStyle("cellb", parent=base, fontName=bold, fontSize=7.6, leading=9.2),
+        # splitLongWords=0: reportlab never cuts a word in a cell; _fit_cell shrinks what would not fit
+        "cell": ParagraphStyle("cell", parent=base, fontSize=7.6, leading=9.2, splitLongWords=0),
+        "cellb": ParagraphStyle("cellb", parent=base, fontName=bold, fontSize=7.6, leading=9.2, splitLongWords=0),
         "title": ParagraphStyle("title", parent=base, fontName=bold, fontSize=16, leading=20, spaceAfter=2),
         "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=9.5, leading=12, textColor=MUTED,
                                    spaceAfter=6),
@@ -35,10 +38,14 @@ def styles() -> dict[str, ParagraphStyle]:
                              spaceAfter=4, keepWithNext=1),
         "h2": ParagraphStyle("h2", parent=base, fontName=bold, fontSize=9, leading=11, spaceBefore=5,
                              spaceAfter=2, keepWithNext=1),
+        # Framed paragraphs: reportlab draws the frame borderPadding outside the text, so the text is
+        # indented by it and the frame lines up with the tables' edges (the text column).
         "na": ParagraphStyle("na", parent=base, fontName=bold, textColor=WARN, borderColor=WARN, borderWidth=0.6,
-                             borderPadding=4, backColor=colors.white, spaceBefore=4, spaceAfter=6),
+                             borderPadding=4, leftIndent=4, rightIndent=4, backColor=colors.white,
+                             spaceBefore=8, spaceAfter=8),
         "box": ParagraphStyle("box", parent=base, fontSize=8.5, leading=11, borderColor=INK, borderWidth=0.8,
-                              borderPadding=5, backColor=NOTE_BG, spaceBefore=4, spaceAfter=8),
+                              borderPadding=5, leftIndent=5, rightIndent=5, backColor=NOTE_BG,
+                              spaceBefore=9, spaceAfter=10),
         "warn": ParagraphStyle("warn", parent=base, fontName=bold, textColor=WARN, spaceBefore=4, spaceAfter=3),
         "big": ParagraphStyle("big", parent=base, fontName=bold, fontSize=11, leading=14, spaceAfter=2),
     }
@@ -81,33 +88,126 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class BoxParagraph(Paragraph):
+    """A framed paragraph that moves to the next page whole instead of being cut in two frames
+    (it still splits when it is taller than a whole page)."""
+
+    def split(self, avail_w: float, avail_h: float) -> list[Any]:
+        frame = getattr(self, "_frame", None)
+        if frame is not None and not getattr(frame, "_atTop", 0):
+            return []
+        return super().split(avail_w, avail_h)
+
+
+FRAMED = ("na", "box")
+
+
 def p(text: str, style: str = "body") -> Paragraph:
-    return Paragraph(text, styles()[style])
+    return (BoxParagraph if style in FRAMED else Paragraph)(text, styles()[style])
+
+
+MIN_CELL_SIZE = 5.6  # pt: the smallest font a cell shrinks to before its long tokens get a line break
+BREAK_AFTER = "-/+_,"
+_TAG = re.compile(r"<[^>]*>")
+_BR = re.compile(r"<br\s*/?>")
+_SPACE = re.compile(r"[ \t\n\r]+")  # where a paragraph may break a line (a no-break space joins)
+
+
+def _tokens(markup: str) -> list[str]:
+    return [t for t in _SPACE.split(plain(markup)) if t]
+
+
+def plain(markup: str) -> str:
+    """The text of a cell's paragraph markup (tags removed, entities back to characters)."""
+    text = _TAG.sub("", _BR.sub(" ", markup))
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _widest(markup: str, font: str, size: float) -> float:
+    return max((stringWidth(t, font, size) for t in _tokens(markup)), default=0.0)
+
+
+def _break_long(markup: str, font: str, size: float, avail: float) -> str:
+    """Line breaks after '-', '/', '+', '_' or ',' inside tokens that are wider than ``avail``."""
+    for token in _tokens(markup):
+        if stringWidth(token, font, size) <= avail or escape(token) not in markup:
+            continue
+        pieces = re.findall(rf"[^{re.escape(BREAK_AFTER)}]*[{re.escape(BREAK_AFTER)}]?", token)
+        lines, line = [], ""
+        for piece in filter(None, pieces):
+            if line and stringWidth(line + piece, font, size) > avail:
+                lines.append(line)
+                line = ""
+            line += piece
+        lines.append(line)
+        markup = markup.replace(escape(token), "<br/>".join(escape(x) for x in lines))
+    return markup
+
+
+def fit_cell(markup: str, style: ParagraphStyle, avail: float) -> tuple[str, ParagraphStyle]:
+    """Markup and style for a table cell ``avail`` points wide in which no word is cut.
+
+    Lines break only at spaces. A token wider than the cell (a model name, a version string) first
+    makes the cell's font smaller, down to :data:`MIN_CELL_SIZE`; one still too wide gets a line
+    break after one of :data:`BREAK_AFTER`, never inside a run of letters or digits.
+    """
+    font = style.fontName
+    if "<b>" in markup and style.fontName == styles()["cell"].fontName:
+        font = styles()["cellb"].fontName  # measure the bold face where the markup asks for it
+    size = style.fontSize
+    while _widest(markup, font, size) > avail and size > MIN_CELL_SIZE:
+        size = max(MIN_CELL_SIZE, round(size - 0.2, 1))
+    style = _resized(style, size)
+    if _widest(markup, font, size) > avail:
+        markup = _break_long(markup, font, size, avail)
+    return markup, style
+
+
+def _resized(style: ParagraphStyle, size: float) -> ParagraphStyle:
+    if size == style.fontSize:
+        return style
+    return ParagraphStyle(f"{style.name}{size:g}", parent=style, fontSize=size,
+                          leading=size * style.leading / style.fontSize)
 
 
 def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_rows: int = 1,
           align_right_from: int = 1, zebra: bool = True, left_cols: tuple[int, ...] = (),
-          small: bool = False) -> Table:
-    """A print table: grey header, hairline rules, numbers right-aligned from column ``align_right_from``."""
+          small: bool = False, full_rows: tuple[int, ...] = ()) -> Table:
+    """A print table: grey header, hairline rules, numbers right-aligned from column ``align_right_from``
+    (their headers too). Rows in ``full_rows`` are one cell across the whole width. No cell cuts a
+    word or lets text run out of it: see :func:`fit_cell`."""
     st = styles()
     data = []
     size = 6.8 if small else st["cell"].fontSize
+    pad = 2 if small else 3
+    fitted: list[tuple[Any, ...]] = []  # bare strings that need a smaller font to stay inside their cell
     for r, row in enumerate(rows):
         cells = []
         for c, v in enumerate(row):
             right = c >= align_right_from and c not in left_cols
+            avail = (sum(widths) if r in full_rows else widths[c]) - 2 * pad if widths else None
             if isinstance(v, str) and r >= header_rows and right and len(v) < 24 and not set(v) & set("<&\n"):
                 cells.append(v)  # a plain number: a bare string is ~50x cheaper to lay out than a Paragraph
+                if avail is not None and stringWidth(v, st["cell"].fontName, size) > avail:
+                    fit = max(MIN_CELL_SIZE, size * avail / stringWidth(v, st["cell"].fontName, size))
+                    fitted.append(("FONTSIZE", (c, r), (c, r), math.floor(fit * 10) / 10))
                 continue
             if isinstance(v, str):
                 style = st["cellb"] if r < header_rows else st["cell"]
                 if small:
                     style = ParagraphStyle(f"s{style.name}", parent=style, fontSize=6.8, leading=8.2)
-                if c >= align_right_from and c not in left_cols and r >= header_rows:
+                if right and r not in full_rows:
                     style = ParagraphStyle(f"r{style.name}", parent=style, alignment=2)
-                v = Paragraph(v, style)
+                if avail is not None:
+                    v, style = fit_cell(v, style, avail)
+                v = (v, style)  # made a Paragraph below, once the header's font size is known
             cells.append(v)
         data.append(cells)
+    for r, cells in enumerate(data):
+        # a header row has one font size: that of its most shrunk cell
+        head = min((c[1].fontSize for c in cells if isinstance(c, tuple)), default=0.0) if r < header_rows else 0
+        data[r] = [Paragraph(c[0], _resized(c[1], head) if head else c[1]) if isinstance(c, tuple) else c
+                   for c in cells]
     t = Table(data, colWidths=widths, repeatRows=header_rows, hAlign="LEFT")
     cmds: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -121,8 +221,10 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
         ("LINEBELOW", (0, -1), (-1, -1), 0.8, INK),
         ("TOPPADDING", (0, 0), (-1, -1), 1.6),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.6),
-        ("LEFTPADDING", (0, 0), (-1, -1), 2 if small else 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 2 if small else 3),
+        ("LEFTPADDING", (0, 0), (-1, -1), pad),
+        ("RIGHTPADDING", (0, 0), (-1, -1), pad),
+        *fitted,
+        *(("SPAN", (0, r), (-1, r)) for r in full_rows),
     ]
     if header_rows:
         cmds.append(("BACKGROUND", (0, 0), (-1, header_rows - 1), HEAD_BG))
