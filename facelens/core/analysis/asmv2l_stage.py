@@ -8,8 +8,9 @@ no longer has them:
 * :func:`block_outputs`, in the per-frame step (where the block's RGB frames still exist, in whichever
   chunk thread runs it): each usable frame is cropped around its tracked mesh as in training
   (:func:`facelens.core.face.asmv2l.crops.crop_frame`) and the block's crops go through the network in
-  one batch on the analysis device (CUDA when present). It returns private columns (``PRIVATE``), a few
-  numbers per frame, so waiting blocks hold no pixels;
+  one batch on the analysis device (CUDA when present): :func:`block_network`, whose weights file and
+  device are resolved once, not per block. It returns private columns (``PRIVATE``), a few numbers
+  per frame, so waiting blocks hold no pixels;
 * :meth:`AsmV2LStage.columns`, in the sink (time order): takes the private columns out (they are never
   written) and turns the per-frame identity into the causal running mean.
 
