@@ -105,3 +105,131 @@ def test_public_vispy_path_draws_the_same_face(qapp_vispy, monkeypatch):
     fast, public = pictures
     assert np.abs(fast[80, 80] - VIEWPORT_BG_RGBA[:3]).max() > 0.2  # a face is drawn
     assert np.abs(fast - public).max() < 0.02
+
+
+# -- closed mesh and video texture -------------------------------------------------------------------------
+def _welded_edges(faces: np.ndarray, weld: np.ndarray):
+    from collections import Counter
+
+    f = weld[np.asarray(faces, np.int64)]
+    return Counter((int(t[k]), int(t[(k + 1) % 3])) for t in f for k in range(3))
+
+
+def test_closed_face_has_no_boundary_and_one_winding():
+    """Every edge of the closed face (loop copies welded to the vertices they copy) is shared by exactly two
+    triangles, run once each way; the open MediaPipe surface alone has its four boundary loops."""
+    from facelens.core.face import topology
+    from facelens.render.face_closure import closed_face
+
+    c = closed_face()
+    assert len(topology.boundary_loops(face_triangles())) == 4  # outline, lips, two eyes: what is closed
+    directed = _welded_edges(c.faces, c.weld)
+    assert all(n == 1 for n in directed.values()), "an edge runs twice the same way (inconsistent winding)"
+    assert all((b, a) in directed for a, b in directed), "an edge belongs to one triangle only (a hole)"
+    assert topology.boundary_loops(c.weld[c.faces.astype(np.int64)]) == []
+    assert np.array_equal(c.faces[: len(face_triangles())], face_triangles())  # the face itself unchanged
+
+
+def test_closed_face_encloses_a_head_sized_volume_with_outward_normals():
+    from facelens.render.face_closure import close_vertices, closed_face
+
+    c = closed_face()
+    v = close_vertices(upright_from_image(_template_px()), c)
+    assert v.shape == (c.n_vertices, 3) and np.all(np.isfinite(v))
+    assert np.allclose(v[c.n_base:][: len(c.outline)], v[c.outline])  # the outline's copy: no crack
+    tri = v[c.faces.astype(np.int64)]
+    volume = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum()) / 6.0
+    assert volume > 0.3  # positive: outward winding; a face one unit wide, about one unit deep
+    back = v[c.shell[-1]]
+    assert back[2] < v[: c.n_base, 2].min() - 0.5  # the back of the head lies well behind the face
+
+
+def _gradient_frame(w: int = 640, h: int = 480, invert: bool = False) -> np.ndarray:
+    """A frame whose red channel grows to the right, green downwards, blue constant (128)."""
+    x = np.linspace(20, 235, w)[None, :].repeat(h, 0)
+    y = np.linspace(20, 235, h)[:, None].repeat(w, 1)
+    if invert:
+        x, y = x[:, ::-1], y[::-1]
+    return np.stack([x, y, np.full((h, w), 128.0)], axis=2).astype(np.uint8)
+
+
+def test_texture_coordinates_are_the_landmarks_image_positions():
+    from facelens.render.face_texture import from_frame
+
+    lm = _template_px()
+    rgb = _gradient_frame()
+    tex = from_frame(rgb, lm, time_s=1.5)
+    h, w = tex.image.shape[:2]
+    assert tex.time_s == 1.5 and 0 < w < 640 and 0 < h < 480  # a crop, not the whole frame
+    for k in (1, 10, 152, 234, 454):  # nose tip, forehead, chin, both sides
+        x, y = lm[k, :2]
+        u, v = tex.uv[k]
+        crop_px = tex.image[min(int(v * h), h - 1), min(int(u * w), w - 1)].astype(int)
+        assert np.abs(crop_px - rgb[int(y), int(x)].astype(int)).max() <= 2
+    assert tex.uv[10, 1] < tex.uv[152, 1]  # v grows down the image: forehead above chin, nothing flipped
+    small = from_frame(rgb, lm, max_side=50)
+    assert max(small.image.shape[:2]) == 50 and np.allclose(small.uv, tex.uv)
+
+
+@pytest.mark.gui
+def test_video_texture_maps_upright_changes_with_the_frame_and_leaves_with_the_face(qapp_vispy):
+    from facelens.render.face_mesh import FaceScene
+    from facelens.render.face_texture import from_frame
+
+    lm = _template_px()
+    face = upright_from_image(lm)
+    scene = FaceScene(size=(200, 200))
+    try:  # render_image: the light follows the camera (as in the GUI)
+        scene.set_face(face)
+        plain = scene.render_image()[..., :3].astype(float)
+        scene.set_face(face, from_frame(_gradient_frame(), lm, time_s=1.0))
+        a = scene.render_image()[..., :3].astype(float)
+        assert scene.texture_time == 1.0
+        scene.set_face(face, from_frame(_gradient_frame(invert=True), lm, time_s=2.0))
+        b = scene.render_image()[..., :3].astype(float)
+        mask = np.abs(plain - np.asarray(VIEWPORT_BG_RGBA[:3]) * 255).max(axis=2) > 30  # the face's pixels
+        assert mask.sum() > 2000
+        assert np.abs(a - plain)[mask].mean() > 20, "the textured face looks like the untextured one"
+        assert np.abs(a - b)[mask].mean() > 20, "two frames give the same texture"
+        # Shading scales all three channels alike: red/blue follows image x, green/blue image y.
+        ys, xs = np.nonzero(mask)
+        top, bottom = a[ys.min() + 8, 100], a[ys.max() - 8, 100]
+        left, right = a[100, xs.min() + 8], a[100, xs.max() - 8]
+        assert top[1] / top[2] < bottom[1] / bottom[2], "the texture is upside down (v flipped)"
+        assert left[0] / left[2] < right[0] / right[2], "the texture is mirrored"
+        # From behind: the back shell in one skin colour, not the face's picture seen from inside a mask.
+        scene.view.camera.azimuth = 270.0
+        back = scene.render_image()[90:110, 90:110, :3].astype(float)
+        ratio = back[..., 0] / np.maximum(back[..., 2], 1.0)
+        assert np.abs(back - np.asarray(VIEWPORT_BG_RGBA[:3]) * 255).max() > 30 and ratio.std() < 0.03
+        scene.reset_view()
+        scene.set_face(None)  # an excluded frame: the texture goes with the face
+        assert scene.texture_time is None
+        scene.set_face(face)
+        again = scene.render_image()[..., :3].astype(float)
+        assert np.abs(again - plain).max() <= 2, "a frame's texture survived the gap"
+    finally:
+        scene.close()
+
+
+def test_report_snapshot_is_plain_skin_whatever_the_video():
+    """The report's face snapshot (``snapshot.render_face``) takes only a mesh: no texture can reach it, and
+    every face pixel is a shade of the one skin colour (or the openings' colour), never picture content."""
+    import inspect
+
+    from facelens.core.face import geometry
+    from facelens.render.snapshot import OPENING_RGB, SKIN_RGB, render_face
+
+    assert set(inspect.signature(render_face).parameters) == {"mesh", "size", "yaw_deg", "pitch_deg", "background"}
+    img = render_face(np.asarray(geometry.template(), np.float32), size=160).astype(float)
+    face = img.min(axis=2) < 250
+    inner = face.copy()  # pixels whose 3×3 neighbourhood is all face (no blend with the white background)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            inner &= np.roll(np.roll(face, dy, 0), dx, 1)
+    px = img[inner]
+    assert len(px) > 3000
+    shade = px / (np.asarray(SKIN_RGB) * 255.0)
+    skin = (shade.max(axis=1) - shade.min(axis=1)) < 0.03 * shade.mean(axis=1) + 0.01
+    opening = np.abs(px - np.asarray(OPENING_RGB) * 255.0).max(axis=1) < 3
+    assert (skin | opening).mean() > 0.97

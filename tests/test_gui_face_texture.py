@@ -1,0 +1,155 @@
+"""The 3D face's video texture in the window: it is the frame the mesh belongs to (never another one, never
+across a gap), it maps in "Expression only" too, and the "Video texture" toggle is kept in the preferences."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"  # real video, with excluded frames (a hand over the face)
+
+
+@pytest.fixture
+def textured_session(gui_window, media, analysed, tmp_path):
+    from facelens.core.results import SessionResults
+    from facelens.core.workspace import RunStatus, SessionStatus
+
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    rec = w.workspace.import_session(media / VIDEO, "P030")
+    out = Path(w.workspace.results_path_for(rec.id))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(analysed(VIDEO), out)
+    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
+    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
+    with SessionResults.open(out) as r:
+        usable = np.asarray(r.usable)
+        t = np.asarray(r.time_s)
+    good, bad = np.flatnonzero(usable), np.flatnonzero(~usable)
+    assert bad.size and good.size > 20
+    # Record, for every draw request, the frame of the mesh and the frame of its texture.
+    pairs: list[tuple[float | None, float | None]] = []
+    face = w.face
+    orig_vertices, orig_face = face.set_vertices, face.scene.set_face
+    last = {"t": None}
+
+    def set_vertices(vertices, reason="", excluded=True, **kw):
+        last["t"] = kw.get("frame_time") if vertices is not None else None
+        return orig_vertices(vertices, reason, excluded, **kw)
+
+    def set_face(vertices, texture=None):
+        if vertices is not None:
+            pairs.append((last["t"], None if texture is None else texture.time_s))
+        return orig_face(vertices, texture)
+
+    face.set_vertices, face.scene.set_face = set_vertices, set_face
+    assert w.open_session(rec.id)
+    return w, t, good, bad, pairs
+
+
+def _show(w, qtbot, t: float) -> np.ndarray:
+    """Seek to ``t``, wait until the 3D face carries that frame's texture; the picture drawn then."""
+    w.review.seek(t)
+    i = w.review.current_frame
+    ft = float(w.review.data.time_s[i])
+    qtbot.waitUntil(lambda: w.face.scene.texture_time == ft, timeout=8000)
+    return w.face.scene.render_image()[..., :3].astype(float)
+
+
+def _face_pixels(picture: np.ndarray) -> np.ndarray:
+    from facelens.render.colors import VIEWPORT_BG_RGBA
+
+    return np.abs(picture - np.asarray(VIEWPORT_BG_RGBA[:3]) * 255).max(axis=2) > 20
+
+
+def test_texture_is_the_meshs_own_frame_and_leaves_with_the_face(textured_session, qtbot):
+    w, t, good, bad, pairs = textured_session
+    face = w.face
+    assert face.texture_box.isChecked()  # on by default
+    a = _show(w, qtbot, float(t[good[5]]))
+    b = _show(w, qtbot, float(t[good[-5]]))
+    assert np.abs(a - b)[_face_pixels(a) | _face_pixels(b)].mean() > 10  # another frame, another face
+    # An excluded frame hides the face and drops the texture; the next face carries only its own frame.
+    w.review.seek(float(t[bad[len(bad) // 2]]))
+    assert face.scene.mesh.visible is False and face.scene.texture_time is None
+    c = _show(w, qtbot, float(t[good[len(good) // 2]]))
+    assert _face_pixels(c).sum() > 1000
+    for k in (1, 3, 7, 2, 9):  # stepping back and forth (decoded frames come from the loader's cache)
+        _show(w, qtbot, float(t[good[k]]))
+    assert pairs and all(tex is None or tex == mesh for mesh, tex in pairs), \
+        "a mesh was drawn with the texture of another frame"
+    assert sum(tex is not None for _m, tex in pairs) >= 8
+
+
+def test_untextured_and_expression_only(textured_session, qtbot):
+    w, t, good, _bad, _pairs = textured_session
+    face = w.face
+    at = float(t[good[len(good) // 3]])
+    textured = _show(w, qtbot, at)
+    qtbot.mouseClick(face.texture_box, _left())
+    assert not face.texture_box.isChecked() and w.prefs.face_texture is False
+    qtbot.waitUntil(lambda: face.scene.texture_time is None, timeout=3000)
+    plain = face.scene.render_image()[..., :3].astype(float)
+    mask = _face_pixels(plain)
+    assert np.abs(textured - plain)[mask].mean() > 10, "the video texture did not change the face"
+    qtbot.mouseClick(face.texture_box, _left())
+    assert w.prefs.face_texture is True
+    qtbot.waitUntil(lambda: face.scene.texture_time is not None, timeout=3000)
+    # Pose-free mesh: the texture still maps (coordinates from the same frame's image positions).
+    qtbot.mouseClick(face.posefree_box, _left())
+    i = w.review.current_frame
+    qtbot.waitUntil(lambda: face.scene.texture_time == float(w.review.data.time_s[i]), timeout=3000)
+    posefree_textured = face.scene.render_image()[..., :3].astype(float)
+    qtbot.mouseClick(face.texture_box, _left())
+    qtbot.waitUntil(lambda: face.scene.texture_time is None, timeout=3000)
+    posefree_plain = face.scene.render_image()[..., :3].astype(float)
+    assert np.abs(posefree_textured - posefree_plain)[_face_pixels(posefree_plain)].mean() > 10
+
+
+def test_video_texture_toggle_is_kept_in_the_preferences(gui_qapp, gui_settings, qtbot):
+    from facelens.gui.face_view import FaceView
+    from facelens.viewmodel.settings import KEYS, AppSettings
+
+    prefs = AppSettings(gui_settings)
+    assert prefs.face_texture is True  # default: on
+    view = FaceView()
+    qtbot.addWidget(view)
+    try:
+        view.bind_settings(prefs)
+        view.show()
+        assert view.texture_box.isChecked()
+        qtbot.mouseClick(view.texture_box, _left())
+        gui_settings.sync()
+        assert prefs.face_texture is False and gui_settings.value(KEYS["face_texture"]) == "false"
+    finally:
+        view.close_scene()
+    again = FaceView()
+    qtbot.addWidget(again)
+    try:
+        again.bind_settings(AppSettings(gui_settings))
+        assert not again.texture_box.isChecked()  # read back at the next start
+    finally:
+        again.close_scene()
+
+
+def test_window_starts_with_the_kept_choice(gui_qapp, gui_settings, qtbot):
+    from facelens.gui.main_window import MainWindow
+    from facelens.viewmodel.settings import AppSettings
+
+    AppSettings(gui_settings).face_texture = False
+    w = MainWindow(gui_settings)
+    try:
+        assert w.face.texture_box.text() == "Video texture" and not w.face.texture_box.isChecked()
+    finally:
+        w.force_quit = True
+        w.close()
+
+
+def _left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
