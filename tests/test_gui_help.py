@@ -46,7 +46,8 @@ def test_style_comes_from_the_resources_folder(gui_qapp, monkeypatch, tmp_path):
 
 
 def test_demo_preparation_failure_is_one_line_and_leaves_the_window_usable(gui_window, monkeypatch):
-    from facelens.gui import demo_loader, task_ops
+    from facelens.gui import demo_loader
+    from facelens.gui.controllers import workspace as workspace_ctl
     from facelens.gui.jobs import JobFailed
 
     def fail(report, cancelled, out_dir=None):
@@ -54,7 +55,7 @@ def test_demo_preparation_failure_is_one_line_and_leaves_the_window_usable(gui_w
 
     messages = []
     monkeypatch.setattr(demo_loader, "prepare_demo_in_worker", fail)
-    monkeypatch.setattr(task_ops, "show_error", lambda parent, title, msg: messages.append(msg))
+    monkeypatch.setattr(workspace_ctl, "show_error", lambda parent, title, msg: messages.append(msg))
     assert gui_window.open_demo() is False
     assert messages == ["The demo session could not be prepared: no face found on the portrait"]
     assert gui_window.workspace is None

@@ -43,7 +43,7 @@ def test_keys_and_messages_never_widen_the_window(gui_window, qtbot):
     assert "press ]" in w.mark_label.text()
     w.statusBar().showMessage("x" * 400)
     w.models_label.setText("")
-    w._show_models(type("D", (), {"models": [{"id": f"model-{i}", "version": "1.0"} for i in range(30)]})())
+    w.session_ctl.show_models(type("D", (), {"models": [{"id": f"model-{i}", "version": "1.0"} for i in range(30)]})())
     _settle(qtbot)
     assert w.width() == before_w and w.minimumSizeHint().width() == before_min
     assert w.models_label.width() <= 340 and "model-0" in w.models_label.toolTip()

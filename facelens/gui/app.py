@@ -149,14 +149,7 @@ def _run_window(app: Any, window: Any, workspace: str | None, *, demo: bool, scr
         if screenshot:  # something worth looking at: the first analysed session
             window.open_first_session()
     else:
-        last = window.prefs.last_workspace
-        if last and Path(str(last)).is_dir() and window.open_workspace(str(last)):
-            sid = window.prefs.last_session  # the session and playhead of the last run
-            try:
-                if sid is not None and window.open_session(sid):
-                    window.review.seek(window.prefs.last_playhead, follow=True)
-            except Exception:  # noqa: BLE001 - a session deleted since: the workspace alone opens
-                window.close_session()
+        window.restore_last_session()  # the workspace, session and playhead of the last run
     if at is not None:
         window.review.seek(float(at), follow=True)
     if screenshot:

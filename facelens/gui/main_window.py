@@ -2,26 +2,18 @@
 
 Layout (docks can be moved; the layout is remembered): sessions on the left; video, 3D face and
 circumplex along the top; the valence/arousal/segment timeline with the transport bar in the centre;
-the segment table on the right. Workspace operations and segment editing live in
-:mod:`facelens.gui.workspace_ops` (a mixin) to keep this file readable.
+the segment table on the right. The window builds the views and wires them to small controllers
+(:mod:`facelens.gui.controllers`: workspace, session, analysis queue, annotation, diagnosis, report; the
+review controller in :mod:`facelens.gui.review`), each given the one evented model
+(:class:`~facelens.viewmodel.app_model.AppModel`), the typed settings and the widgets it drives. The
+methods below are the window's public entry points (menus, ``app.run_gui`` and the tests).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDockWidget,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QSizePolicy,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from facelens import __version__
 from facelens.gui import window_layout
@@ -31,26 +23,22 @@ from facelens.gui.controllers.analysis import AnalysisController
 from facelens.gui.controllers.annotation import AnnotationController
 from facelens.gui.controllers.diagnosis import DiagnosisController
 from facelens.gui.controllers.report import ReportController
+from facelens.gui.controllers.session import SessionController, SessionViews
+from facelens.gui.controllers.workspace import WorkspaceController
 from facelens.gui.diagnosis_panel import DiagnosisPanel
 from facelens.gui.dialogs import load_labels
 from facelens.gui.face_view import FaceView
 from facelens.gui.measures import MeasuresWidget
 from facelens.gui.menus import build_actions
-from facelens.gui.review import SPEEDS, ReviewController
+from facelens.gui.review import ReviewController
 from facelens.gui.segment_panel import SegmentPanel
 from facelens.gui.sessions_panel import SessionsPanel
-from facelens.gui.task_ops import TaskOps
 from facelens.gui.timeline import TimelineWidget
+from facelens.gui.transport_bar import build_transport_bar, fmt_time
 from facelens.gui.video_view import VideoView
 from facelens.gui.window_layout import LAYOUT_VERSION, TOP_ROW_FRACTION_SMALL  # noqa: F401 - re-exported
-from facelens.gui.workspace_ops import WorkspaceOps
 from facelens.viewmodel.app_model import AppModel
 from facelens.viewmodel.settings import AppSettings
-
-
-def label_names() -> list[str]:
-    """Segment label names (the defaults when the label file is broken; see ``dialogs.load_labels``)."""
-    return load_labels()[0]
 
 
 def overlap_rule() -> str:
@@ -63,12 +51,8 @@ def overlap_rule() -> str:
         return "refuse"
 
 
-def fmt_time(t: float) -> str:
-    m, s = divmod(max(0.0, t), 60.0)
-    return f"{int(m):02d}:{s:05.2f}"
 
-
-class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
+class MainWindow(QMainWindow):
     """The application window. ``settings`` is injected so tests use a temporary one."""
 
     def __init__(self, settings: QSettings | None = None) -> None:
@@ -76,7 +60,6 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.settings = settings or QSettings()
         self.prefs = AppSettings(self.settings)
         self.model = AppModel()
-        self.workspace: Any = None
         self.setWindowTitle(f"FaceLens {__version__}")
         self.setObjectName("MainWindow")
         self.setAcceptDrops(True)
@@ -92,12 +75,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.measures.link_x(self.timeline.valence_plot)
         self.segments = SegmentPanel(self.labels, scenario_names)
         self.diagnosis = DiagnosisPanel()
-        self.diagnosis_ctl = DiagnosisController(self, self.model, self.prefs, self.diagnosis, lambda: self.workspace)
         self.review = ReviewController(self.video, self.face, self.timeline, self.circumplex, self)
-        self.queue = AnalysisQueue(self)
-        self.analysis_ctl = AnalysisController(self, self.model, self.prefs, self.queue)
-        self.annotation_ctl = AnnotationController(self, self.model, self.prefs, overlap_rule())
-        self.report_ctl = ReportController(self, self.model, self.prefs)
         self.banner = QLabel("")
         self.banner.setObjectName("demoBanner")
         self.banner.setWordWrap(True)
@@ -107,7 +85,7 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         cl.setContentsMargins(4, 2, 4, 2)
         cl.setSpacing(2)
         cl.addWidget(self.banner)
-        cl.addLayout(self._transport_bar())
+        cl.addLayout(build_transport_bar(self))
         cl.addWidget(self.timeline, 1)
         self.setCentralWidget(central)
         self.docks: dict[str, QDockWidget] = {}
@@ -128,13 +106,9 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.docks["segments"].raise_()
         self.splitDockWidget(self.docks["video"], self.docks["face"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["face"], self.docks["circumplex"], Qt.Orientation.Horizontal)
-        # The measures' cursor moves once per sampled frame shown, not on every playback tick.
-        self.review.frame_shown.connect(self._on_frame_shown)
         self.default_state = self.saveState(LAYOUT_VERSION)
-        build_actions(self)
         self.models_label = QLabel("")
         self.models_label.setToolTip("Models that produced the open session's results")
-        self.time_label_status = QLabel("")
         self.statusBar().addPermanentWidget(self.models_label)
         # A broken labels.toml: say so for as long as the window is open (a timed message is missed).
         self.labels_warning_label = QLabel(f"⚠ {self.labels_warning}" if self.labels_warning else "")
@@ -143,14 +117,46 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.labels_warning_label.setToolTip("Fix the label file (see docs/gui.md) and restart FaceLens")
         self.labels_warning_label.setVisible(bool(self.labels_warning))
         self.statusBar().addWidget(self.labels_warning_label)
-        self.model.events.message.connect(self._on_message)
-        self.review.state.playhead_changed.connect(self._on_playhead)
-        self.review.state.playing_changed.connect(self._on_playing)
-        self.init_ops()
-        self.init_tasks()
+        self._controllers()
         window_layout.restore_layout(self)
 
     # -- construction --------------------------------------------------------------------------
+    def _controllers(self) -> None:
+        """The controllers, each given the model, the settings and the widgets it drives, and the
+        views' requests wired to them (the menus need the controllers; the workspace controller the menu)."""
+        m, p = self.model, self.prefs
+        self.diagnosis_ctl = DiagnosisController(self, m, p, self.diagnosis, lambda: self.workspace)
+        self.queue = AnalysisQueue(self)
+        self.analysis_ctl = AnalysisController(self, m, p, self.queue)
+        self.annotation_ctl = AnnotationController(self, m, p, overlap_rule())
+        self.report_ctl = ReportController(self, m, p)
+        views = SessionViews(review=self.review, measures=self.measures, video=self.video, face=self.face,
+                             sessions=self.sessions, banner=self.banner, models_label=self.models_label,
+                             time_label=self._on_playhead)
+        self.session_ctl = SessionController(self, m, views, lambda: self.workspace, self.annotation_ctl,
+                                             self.analysis_ctl.live_data)
+        build_actions(self)
+        self.workspace_ctl = WorkspaceController(self, m, p, self.sessions, self.recent_menu, self.session_ctl,
+                                                 self.analyse, lambda t: self.review.seek(t, follow=True))
+        m.events.message.connect(self._on_message)
+        self.review.frame_shown.connect(self._on_frame_shown)  # the measures' cursor: once per frame shown
+        self.review.state.playhead_changed.connect(self._on_playhead)
+        self.review.state.playing_changed.connect(self._on_playing)
+        s, a = self.sessions, self.annotation_ctl
+        s.open_requested.connect(self.open_session)
+        s.analyse_requested.connect(self.analyse)
+        s.cancel_requested.connect(self.queue.cancel)
+        t = self.timeline
+        t.create_requested.connect(a.create)
+        t.segment_edited.connect(lambda sid, t0, t1: a.edit(sid, start_s=t0, end_s=t1))
+        t.segment_clicked.connect(a.select)
+        seg = self.segments
+        seg.jump_requested.connect(lambda t0: self.review.seek(t0, follow=True))
+        seg.selected.connect(a.select)
+        seg.edit_requested.connect(lambda sid, fields: a.edit(sid, **fields))
+        seg.delete_requested.connect(a.delete)
+        seg.sample_requested.connect(a.sample_clips)
+
     def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
@@ -162,77 +168,55 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
         self.docks[key] = dock
         return dock
 
-    def _tool(self, text: str, tip: str, slot: Any) -> QToolButton:
-        b = QToolButton()
-        b.setText(text)
-        b.setToolTip(tip)
-        b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the window shortcuts
-        b.clicked.connect(slot)
-        return b
+    # -- workspace and sessions (``controllers.workspace``, ``controllers.session``) ---------------
+    @property
+    def workspace(self) -> Any:
+        """The open ``Workspace`` (None when none is open)."""
+        return self.workspace_ctl.workspace
 
-    def _transport_bar(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        row.setSpacing(4)
-        self.play_button = self._tool("▶", "Play / pause (Space)", self.review.toggle_play)
-        self.play_button.setObjectName("playButton")
-        row.addWidget(self._tool("|◀", "First frame (Home)", self.review.home))
-        row.addWidget(self._tool("−1 s", "Back one second (Shift+←)", lambda: self.review.step_seconds(-1.0)))
-        row.addWidget(self._tool("◀", "Previous sampled frame (←)", lambda: self.review.step_frames(-1)))
-        row.addWidget(self.play_button)
-        row.addWidget(self._tool("▶", "Next sampled frame (→)", lambda: self.review.step_frames(1)))
-        row.addWidget(self._tool("+1 s", "Forward one second (Shift+→)", lambda: self.review.step_seconds(1.0)))
-        row.addWidget(self._tool("▶|", "Last frame (End)", self.review.end))
-        self.speed_box = QComboBox()
-        self.speed_box.addItems([f"{s:g}×" for s in SPEEDS])
-        self.speed_box.setCurrentIndex(SPEEDS.index(1.0))
-        self.speed_box.setToolTip("Playback speed")
-        self.speed_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.speed_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.speed_box.currentIndexChanged.connect(lambda i: self.review.set_speed(SPEEDS[i]))
-        row.addWidget(self.speed_box)
-        self.time_label = QLabel("00:00.00 / 00:00.00")
-        self.time_label.setObjectName("timeLabel")
-        self.time_label.setToolTip("Playhead / session length")
-        row.addWidget(self.time_label)
-        row.addStretch(1)
-        self.mark_label = QLabel("")
-        self.mark_label.setObjectName("markLabel")
-        self.mark_label.setToolTip("Segment start set with [ ; press ] at the end to create the segment")
-        # Its text appears while a segment is being marked: it must never widen the window (it pushed
-        # the Segments panel off a 1366- and a 1600-px screen). It takes the free space of the row only.
-        self.mark_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.mark_label.setMinimumWidth(0)
-        row.addWidget(self.mark_label, 1)
-        self.new_label_box = QComboBox()
-        self.new_label_box.addItems(self.labels)
-        self.new_label_box.setToolTip("Label given to new segments (drag on the Segments strip, or [ and ])")
-        self.new_label_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.new_label_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.new_label_box.setMinimumContentsLength(7)
-        new_label = QLabel("Label:")
-        new_label.setToolTip(self.new_label_box.toolTip())
-        row.addWidget(new_label)
-        row.addWidget(self.new_label_box)
-        return row
-
-    # -- the open session lives in the model ---------------------------------------------------
     @property
     def session_id(self) -> int | None:
         return self.model.session_id
 
     @session_id.setter
     def session_id(self, value: int | None) -> None:
-        """Open session (and with it the patient) in :attr:`model`; a new patient clears its results."""
-        pid = None
-        if value is not None and self.workspace is not None:
-            pid = int(self.workspace.get_session(int(value)).patient_id)
-        self.model.session_id = None if value is None else int(value)
-        self.model.patient_id = pid
+        self.session_ctl.set_current(value)
 
-    @property
-    def _live(self) -> Any:
-        """The session a running analysis is filling (``controllers.analysis``)."""
-        return self.analysis_ctl.live
+    def open_workspace(self, folder: Any, resume: bool = True, create: bool = True) -> bool:
+        return self.workspace_ctl.open_workspace(folder, resume=resume, create=create)
+
+    def choose_workspace(self) -> None:
+        self.workspace_ctl.choose_workspace()
+
+    def recent_workspaces(self) -> list[str]:
+        return self.workspace_ctl.recent_workspaces()
+
+    def restore_last_session(self) -> bool:
+        return self.workspace_ctl.restore_last_session()
+
+    def refresh_sessions(self) -> None:
+        self.workspace_ctl.refresh_sessions()
+
+    def import_session(self, video: Any = None) -> int | None:
+        return self.workspace_ctl.import_session(video)
+
+    def import_session_values(self, video: Any, patient: str, **details: str) -> int | None:
+        return self.workspace_ctl.import_session_values(video, patient, **details)
+
+    def open_demo(self) -> bool:
+        return self.workspace_ctl.open_demo()
+
+    def open_first_session(self) -> bool:
+        return self.workspace_ctl.open_first_session()
+
+    def results_path(self, session_id: int) -> Any:
+        return self.session_ctl.results_path(session_id)
+
+    def open_session(self, session_id: int) -> bool:
+        return self.session_ctl.open(session_id)
+
+    def close_session(self) -> None:
+        self.session_ctl.close()
 
     def analyse(self, session_id: int, resume: bool = False, confirm: bool = True) -> bool:
         """Queue a session for analysis (asks first when it already has results)."""
@@ -272,24 +256,36 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
     def redo(self) -> None:
         self.annotation_ctl.redo()
 
+    # -- report and diagnosis (``controllers.report``, ``controllers.diagnosis``) ----------------
     def export_report(self) -> Any:
-        """Ctrl+P (``controllers.report``)."""
         return self.report_ctl.export_report()
 
     def write_report(self, out: Any, **options: Any) -> Any:
         return self.report_ctl.write_report(out, **options)
 
     def compute_diagnosis(self) -> Any:
-        """Ctrl+D: the open patient's BD-vs-MDD prediction (see ``controllers.diagnosis``)."""
+        """Ctrl+D: the open patient's BD-vs-MDD prediction."""
         return self.diagnosis_ctl.compute()
 
     def open_cohort(self) -> None:
         self.diagnosis_ctl.open_cohort()
 
+    # -- dialogs -----------------------------------------------------------------------------
     def show_shortcuts(self) -> None:
         from facelens.gui.dialogs import ShortcutsDialog
 
         ShortcutsDialog(self, self.actions()).exec()
+
+    def preferences(self) -> None:
+        from facelens.gui.dialogs import PreferencesDialog
+
+        if PreferencesDialog(self.settings, self).exec() and self.editor is not None:
+            self.editor.author = self.prefs.author
+
+    def about(self) -> None:
+        from facelens.gui.dialogs import AboutDialog
+
+        AboutDialog(self, self.review.data.models if self.review.data is not None else None).exec()
 
     # -- layout (``window_layout``) ----------------------------------------------------------
     def save_layout(self) -> None:
@@ -313,3 +309,34 @@ class MainWindow(TaskOps, WorkspaceOps, QMainWindow):
 
     def _on_playing(self, playing: bool) -> None:
         self.play_button.setText("❚❚" if playing else "▶")
+
+    # -- drag and drop, closing ----------------------------------------------------------------
+    def dragEnterEvent(self, ev: Any) -> None:
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev: Any) -> None:
+        urls = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.import_session(urls[0])
+
+    def closeEvent(self, ev: Any) -> None:
+        if self.queue.is_busy() and not getattr(self, "force_quit", False):
+            answer = QMessageBox.question(
+                self, "Quit FaceLens", "An analysis is running. Stop it and quit?\n"
+                "It will resume the next time this workspace is opened.")
+            if answer != QMessageBox.StandardButton.Yes:
+                ev.ignore()
+                return
+        self.shutdown()
+        ev.accept()
+
+    def shutdown(self) -> None:
+        """Stop workers and threads, save the layout, close the workspace (idempotent)."""
+        self.analysis_ctl.quitting = True
+        self.workspace_ctl.remember_last_session(self.review.playhead)  # reopened where the user was
+        self.queue.stop_all()
+        self.review.close()
+        self.save_layout()
+        self.face.close_scene()
+        self.workspace_ctl.close()

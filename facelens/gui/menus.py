@@ -7,6 +7,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from facelens.gui.controllers.report import report_available
+
 
 def add_action(w: Any, menu: Any, text: str, slot: Any, shortcut: Any = None, tip: str = "",
                checkable: bool = False) -> QAction:
@@ -90,3 +92,7 @@ def build_actions(w: Any) -> None:
     w.overlay_action.setChecked(True)
     w.undo_action.setEnabled(False)
     w.redo_action.setEnabled(False)
+    if not report_available():
+        w.report_action.setEnabled(False)
+        w.report_action.setToolTip("available once the report module is installed")
+        w.report_action.setStatusTip("available once the report module is installed")

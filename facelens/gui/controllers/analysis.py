@@ -55,6 +55,13 @@ class AnalysisController(QObject):
     def _ws(self) -> Any:
         return self.host.workspace
 
+    def live_data(self, session_id: int) -> SessionData | None:
+        """The data the running analysis of ``session_id`` is filling (None when it is not running)."""
+        running = self.queue.running
+        if running is not None and running.session_id == session_id:
+            return self.live
+        return None
+
     # -- queueing ------------------------------------------------------------------------------
     def confirm_reanalysis(self, session_id: int) -> bool:
         """Ask before analysing a session again that already has complete results."""
