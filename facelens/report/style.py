@@ -189,7 +189,8 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
             if isinstance(v, str) and r >= header_rows and right and len(v) < 24 and not set(v) & set("<&\n"):
                 cells.append(v)  # a plain number: a bare string is ~50x cheaper to lay out than a Paragraph
                 if avail is not None and stringWidth(v, st["cell"].fontName, size) > avail:
-                    fit = max(MIN_CELL_SIZE, size * avail / stringWidth(v, st["cell"].fontName, size))
+                    # a number cannot wrap: it shrinks until it fits (no floor: never into the next cell)
+                    fit = size * avail / stringWidth(v, st["cell"].fontName, size)
                     fitted.append(("FONTSIZE", (c, r), (c, r), math.floor(fit * 10) / 10))
                 continue
             if isinstance(v, str):
