@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -54,6 +55,21 @@ def open_container(path: Path) -> Any:
     if container.streams.video:
         container.streams.video[0].thread_type = "AUTO"
     return container
+
+
+_LOCAL = threading.local()
+
+
+def _reformatter() -> Any:
+    """This thread's colour converter. ``frame.to_ndarray(format=...)`` builds a new one (and a new
+    swscale context) for every frame; one kept per thread gives the same pixels for less CPU
+    (swscale contexts must not be shared between threads)."""
+    r = getattr(_LOCAL, "reformatter", None)
+    if r is None:
+        from av.video.reformatter import VideoReformatter
+
+        r = _LOCAL.reformatter = VideoReformatter()
+    return r
 
 
 def _upright(rgb: np.ndarray, ccw_deg: int) -> np.ndarray:
@@ -196,7 +212,7 @@ class VideoSource(MediaSource):
         return fallback if pts is None else (pts - self._start) * self._tb
 
     def to_rgb(self, frame: Any) -> np.ndarray:
-        return _upright(frame.to_ndarray(format="rgb24"), self._rotation)
+        return _upright(_reformatter().reformat(frame, format="rgb24").to_ndarray(), self._rotation)
 
     def _timed_frames(self, container: Any) -> Iterator[tuple[int, Fraction, Any]]:
         """(native ordinal, exact time, frame) in presentation order; out-of-order frames dropped."""
