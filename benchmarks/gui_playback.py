@@ -1,7 +1,7 @@
 """GUI speed: playback updates per second, open time, seek latency, event-loop stalls (run under Xvfb).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python benchmarks/gui_playback.py \
-        [RESULTS.h5 VIDEO] [--minutes 30] [--no-analysis] [--stall-only] [--profile]
+        [RESULTS.h5 VIDEO] [--minutes 30] [--no-analysis] [--stall-only] [--profile] [--texture both]
 
 Without RESULTS/VIDEO it analyses ``../shared/media/videos/pyfeat_WolfgangLanger_Pexels.mp4`` first. A
 long session is made from it by repeating its frames up to ``--minutes`` (default 30 = 18,000 sampled
@@ -11,6 +11,10 @@ the curve lengths of a real 30-minute session). For both sessions it prints, in 
 * the time to open the session (results file → every view drawn);
 * updates/s of the full view (video frame, mesh, valence/arousal cursor, circumplex point) the way the
   application updates it: state change, then one turn of the event loop that paints whatever changed;
+  with the 3D face's video texture off and on (``--texture both``, the default: both in the same run);
+* complete updates/s, texture off and on: each update waits until the video view shows the new frame
+  and the 3D face has been drawn for it (on: in that frame's own texture, decoded in the loader thread,
+  cropped, uploaded), over consecutive usable frames;
 * sampled frames shown per second in real 1× playback through the ``QTimer`` (10 expected at 10 fps);
 * seek latency (state change → mesh rendered and everything painted);
 * the longest event-loop stall (a 10-ms ``QTimer`` probe recording the largest gap between its ticks)
@@ -115,6 +119,29 @@ class Bench:
             self.app.processEvents()
         return n / (time.perf_counter() - t0)
 
+    def set_texture(self, on: bool) -> None:
+        self.w.face.texture_box.setChecked(on)
+        self.spin(0.2)
+
+    def complete_updates(self, n: int) -> float:
+        """Updates/s, each ending with the video view showing the new frame and the face drawn for it (with
+        the texture on: in that frame's own texture), over consecutive usable frames."""
+        w, face = self.w, self.w.face
+        ts, frames = w.review.data.time_s, np.flatnonzero(w.review.data.usable)
+        textured = face.texture_box.isChecked()
+        t0 = time.perf_counter()
+        for k in range(n):
+            ft = float(ts[frames[k % len(frames)]])
+            w.review.state.playhead = ft
+            t_k, r_mesh = time.perf_counter(), None if textured else face.renders
+            while time.perf_counter() - t_k < 2.0:
+                self.app.processEvents()
+                if r_mesh is None and face.scene.texture_time == ft:
+                    r_mesh = face.renders  # the texture is on the mesh: the next render shows it
+                elif r_mesh is not None and face.renders > r_mesh and w.video.image_time == ft:
+                    break
+        return n / (time.perf_counter() - t0)
+
     def real_playback(self, seconds: float = 4.0) -> tuple[float, float]:
         shown: list[float] = []
 
@@ -212,6 +239,8 @@ def main() -> None:
     ap.add_argument("--no-analysis", action="store_true", help="skip the stall-during-analysis measurement")
     ap.add_argument("--stall-only", action="store_true", help="measure only the stall during an analysis")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--texture", choices=("on", "off", "both"), default="both",
+                    help="the 3D face's video texture during the updates/s measurements")
     ap.add_argument("--measures", action="store_true",
                     help="with the measures dock (7 emotion-probability curves) in front of the circumplex")
     args = ap.parse_args()
@@ -247,18 +276,23 @@ def main() -> None:
         stall_rows = stall_pair(b, video, tmp)
         print_stalls(stall_rows)
         b.w.force_quit = True
-        b.w.close()
-        return
+        return b.w.close()
+    modes = {"on": (True,), "off": (False,), "both": (False, True)}[args.texture]
     for name, path in (("short", short), ("long", long)):
         open_s = b.open(path, video)
         n = b.w.review.data.n_frames
-        b.updates(10)
-        r0 = b.w.face.renders
-        ups = b.updates(120)
-        rendered = b.w.face.renders - r0
+        ups, rendered, complete = {}, {}, {}
+        for on in modes + modes * (len(modes) > 1):  # both: off, on, off, on (the machine's load drifts)
+            b.set_texture(on)
+            b.updates(10)
+            r0 = b.w.face.renders
+            ups.setdefault(on, []).append(b.updates(120))
+            rendered[on] = b.w.face.renders - r0
+            b.complete_updates(5)
+            complete.setdefault(on, []).append(b.complete_updates(60))
         play, gap = b.real_playback()
         lat = b.seeks()
-        rows[name] = (n, open_s, ups, rendered, play, gap, lat)
+        rows[name] = (n, open_s, ups, rendered, complete, play, gap, lat)
         if args.profile and name == "long":
             pr = cProfile.Profile()
             pr.enable()
@@ -292,13 +326,16 @@ def main() -> None:
 
     print()
     for name, base in (("short", base_short), ("long", base_long)):
-        n, open_s, ups, rendered, play, gap, lat = rows[name]
+        n, open_s, ups, rendered, complete, play, gap, lat = rows[name]
         print(f"[{name}: {n} sampled frames]")
         print(f"  open session → drawn:            {1000 * open_s:7.1f} ms")
-        print(f"  updates/s, offscreen 3D (ours):  {ups:7.1f}   ({rendered} renders for 120 updates)")
-        print(f"  updates/s, embedded canvas (baseline): {base:7.1f}   ratio {ups / base:5.2f}x")
+        for on, runs in ups.items():
+            u, c, fmt = float(np.mean(runs)), complete[on], lambda xs: ", ".join(f"{x:.1f}" for x in xs)
+            print(f"  video texture {'on ' if on else 'off'}: updates/s {u:5.1f} (runs {fmt(runs)}; {rendered[on]} renders "
+                  f"for 120; embedded canvas baseline {base:.1f}: {u / base:4.2f}x); complete updates/s "
+                  f"{np.mean(c):5.1f} (runs {fmt(c)})")
         print(f"  real playback 1x: {play:5.1f} sampled frames shown/s (10 expected), longest gap {1000 * gap:.0f} ms")
-        print(f"  seek → mesh rendered: mean {1000 * lat.mean():5.1f} ms, max {1000 * lat.max():5.1f} ms")
+        print(f"  seek → mesh rendered (texture {'on' if modes[-1] else 'off'}): mean {1000 * lat.mean():5.1f} ms, max {1000 * lat.max():5.1f} ms")
     if stall_rows is not None:
         print_stalls(stall_rows)
     if prof_text:

@@ -220,7 +220,8 @@ def test_report_snapshot_is_plain_skin_whatever_the_video():
     from facelens.core.face import geometry
     from facelens.render.snapshot import OPENING_RGB, SKIN_RGB, render_face
 
-    assert set(inspect.signature(render_face).parameters) == {"mesh", "size", "yaw_deg", "pitch_deg", "background"}
+    params = set(inspect.signature(render_face).parameters)
+    assert params == {"mesh", "size", "yaw_deg", "pitch_deg", "background"}
     img = render_face(np.asarray(geometry.template(), np.float32), size=160).astype(float)
     face = img.min(axis=2) < 250
     inner = face.copy()  # pixels whose 3×3 neighbourhood is all face (no blend with the white background)

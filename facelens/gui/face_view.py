@@ -199,8 +199,8 @@ class FaceView(QWidget):
         """The video frame at sampled time ``t`` was decoded; a mesh of that frame takes it as texture."""
         self._frame = (float(t), image)
         vertices, _lm, ft = self._mesh
-        if vertices is not None and ft is not None and float(ft) == float(t) and self.texture_box.isChecked() \
-                and (self._waiting or self.scene.texture_time != float(t)):
+        if (vertices is not None and ft is not None and float(ft) == float(t) and self.texture_box.isChecked()
+                and (self._waiting or self.scene.texture_time != float(t))):
             self._show_mesh()
 
     def clear_frames(self) -> None:
@@ -239,7 +239,8 @@ class FaceView(QWidget):
         tw, th = target_size(box, max(self.scene.canvas.physical_size))
         crop = image.copy(QRect(box[0], box[1], box[2] - box[0], box[3] - box[1]))
         if (crop.width(), crop.height()) != (tw, th):
-            crop = crop.scaled(tw, th, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            crop = crop.scaled(tw, th, Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
         crop = crop.convertToFormat(QImage.Format.Format_RGB888)
         rows = np.frombuffer(crop.constBits(), np.uint8).reshape(th, crop.bytesPerLine())
         rgb = rows[:, : 3 * tw].reshape(th, tw, 3).copy()
@@ -248,7 +249,7 @@ class FaceView(QWidget):
 
     # -- preferences -----------------------------------------------------------------------------
     def bind_settings(self, prefs: Any) -> None:
-        """Take "Video texture" from the typed preferences (``AppSettings.face_texture``) and keep it there."""
+        """Take "Video texture" from the preferences (``AppSettings.face_texture``) and keep it there."""
         self._prefs = prefs
         self.texture_box.setChecked(bool(prefs.face_texture))
 

@@ -1,8 +1,8 @@
 """A closed face for the 3D view: a back shell behind the face outline and recessed caps in the eye and mouth
 openings, so that orbiting never shows a hollow mask.
 
-The 852-triangle MediaPipe surface has four boundary loops (:func:`facelens.core.face.topology.boundary_loops`):
-the face outline (36 vertices), the inner lips (20) and the two eye openings (16 each). Each loop gets its
+The 852-triangle MediaPipe surface has four boundary loops
+(:func:`facelens.core.face.topology.boundary_loops`): the face outline (36 vertices), the inner lips (20) and the two eye openings (16 each). Each loop gets its
 own copy of its vertices (same positions, so no crack) and, behind it:
 
 * the outline: a rounded back shell — three rings, each a copy of the outline pushed back along the face's
@@ -77,7 +77,7 @@ def _wind_as_boundary(loop: list[int], tris: np.ndarray) -> np.ndarray:
 
 
 def _strip(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int, int]]:
-    """Triangles between ring ``a`` (edges used a[i]→a[i+1] by the surface in front) and ring ``b`` behind it."""
+    """Triangles between ring ``a`` (edges a[i]→a[i+1] used by the surface in front) and ring ``b`` behind."""
     out = []
     n = len(a)
     for i in range(n):
@@ -127,8 +127,8 @@ def closed_face() -> ClosedFace:
         cap_tip = int(add(1)[0])
         faces += _fan(ring, cap_tip)
         caps.append((ring, cap_tip))
-    return ClosedFace(faces=np.asarray(faces, dtype=np.uint32), n_base=n_base, weld=np.asarray(weld, np.int64),
-                      outline=outline, inner=inner, shell=np.concatenate(shell), caps=tuple(caps))
+    return ClosedFace(faces=np.asarray(faces, dtype=np.uint32), n_base=n_base,
+                      weld=np.asarray(weld, np.int64), outline=outline, inner=inner, shell=np.concatenate(shell), caps=tuple(caps))
 
 
 def close_vertices(v: np.ndarray, closed: ClosedFace | None = None) -> np.ndarray:

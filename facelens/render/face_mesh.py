@@ -8,7 +8,14 @@ only writes the face-indexed vertex buffer and the normals the shading filter re
 :class:`FaceScene` bundles a ``SceneCanvas``, an upright turntable camera and the mesh; the GUI embeds
 ``scene.canvas.native`` hidden and shows :meth:`FaceScene.render_image` in a raster widget (an embedded
 ``QOpenGLWidget`` switches the whole window to OpenGL composition, which costs ≈35 ms for *any* repaint
-under software OpenGL, see ``docs/gui.md``); the report renders offscreen with ``scene.render()``.
+under software OpenGL, see ``docs/gui.md``); tests render offscreen with ``scene.render()``. The
+report's face snapshots do not use this module (``snapshot.render_face``: plain skin, never a texture).
+
+The mesh drawn is the closed face (:mod:`facelens.render.face_closure`: the tracked surface plus a back
+shell and eye and mouth caps). It is white, times a VisPy ``TextureFilter``: the frame's crop around the
+face (:mod:`facelens.render.face_texture`) or, untextured, one texel of skin colour, so switching costs
+one texture upload and never a shader rebuild; per frame the texture data and texture coordinates are
+replaced in the same GL texture and buffer.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The video frame as the 3D face's texture: a crop around the tracked face and per-vertex texture coordinates.
+"""The video frame as the 3D face's texture: a crop around the tracked face, per-vertex texture coordinates.
 
 Each tracked landmark has an image position (x, y in pixels of the frame it was tracked in; the results
 file's ``landmarks``). Dividing by the crop's size gives its texture coordinate, so the frame's own pixels
@@ -52,7 +52,8 @@ class FaceTexture:
     time_s: float = float("nan")
 
 
-def crop_box(landmarks_px: np.ndarray, width: int, height: int, margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:
+def crop_box(landmarks_px: np.ndarray, width: int, height: int,
+             margin: float = CROP_MARGIN) -> tuple[int, int, int, int]:
     """The landmarks' box (x0, y0, x1, y1; x1, y1 exclusive) plus ``margin``, clipped to the frame."""
     xy = np.asarray(landmarks_px, dtype=np.float64)[:, :2]
     lo, hi = np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)
