@@ -29,6 +29,10 @@ CROP_MARGIN = 0.06
 PATCH_ROWS = 4
 #: Landmarks around which the skin colour is measured: forehead, left and right cheek.
 SKIN_SAMPLES = (151, 50, 280)
+#: The face outline's texture coordinates are drawn in this far towards the face's middle: the tracked
+#: outline lies on the silhouette, where the frame often shows hair or background, which the outline's
+#: steep side triangles would otherwise smear over the cheeks and temples when the face is orbited.
+OUTLINE_PULL = 0.93
 #: Crops never upload more than this many pixels along their longer side.
 MAX_SIDE = 1024
 
@@ -119,9 +123,9 @@ def texture_array(tex: FaceTexture, closed: ClosedFace | None = None) -> tuple[n
     image : (H + PATCH_ROWS, W, 3) uint8
         The crop with the skin patch below it.
     uv : (closed.n_vertices, 2) float32
-        Texture coordinates for :func:`face_closure.close_vertices` vertices: the landmarks' own, the
-        eye and mouth caps' rings those of their landmarks and their tips the ring's mean, the back shell
-        the middle of the skin patch.
+        Texture coordinates for :func:`face_closure.close_vertices` vertices: the landmarks' own (the
+        outline's drawn in by ``OUTLINE_PULL``), the eye and mouth caps' rings those of their landmarks
+        and their tips the ring's mean, the back shell the middle of the skin patch.
     """
     c = closed or closed_face()
     img = np.asarray(tex.image)
@@ -132,6 +136,8 @@ def texture_array(tex: FaceTexture, closed: ClosedFace | None = None) -> tuple[n
     squeeze = h / (h + PATCH_ROWS)
     uv = np.empty((c.n_vertices, 2), np.float32)
     base = np.clip(np.asarray(tex.uv, np.float32)[: c.n_base], 0.0, 1.0)
+    mid = base[:468].mean(axis=0)
+    base[c.outline] = mid + (base[c.outline] - mid) * OUTLINE_PULL
     uv[: c.n_base] = base
     uv[: c.n_base, 1] *= squeeze
     uv[c.shell] = (0.5, (h + PATCH_ROWS / 2) / (h + PATCH_ROWS))
