@@ -57,7 +57,7 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
             ["Valid frames (usable face and valence/arousal)", f"{sec.n_valid} ({pct(share)})"]]
     left = table(rows, [0.34 * width, 0.14 * width])
     drows = [["Discarded because", "Frames"]] + [[escape(k), str(v)] for k, v in sec.discards.items()]
-    right = table(drows, [0.30 * width, 0.1 * width])
+    right = table(drows, [0.36 * width, 0.12 * width])  # ends on the column's right edge
     out: Flowables = [Table([[left, right]], colWidths=[0.52 * width, 0.48 * width],
                             style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                               ("LEFTPADDING", (0, 0), (-1, -1), 0)]), hAlign="LEFT")]
@@ -67,7 +67,7 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
         srows += [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_frames), str(s.n_valid), pct(s.share)]
                   for s in sec.segments]
         out += [p("Valid frames per annotated segment", "h2"),
-                table(srows, [0.4 * width, 0.12 * width, 0.12 * width, 0.14 * width])]
+                table(srows, [0.2 * width, 0.08 * width, 0.08 * width, 0.12 * width])]  # as wide as the one above
     else:
         out.append(p("No segments were annotated for this session.", "small"))
     return out
@@ -85,7 +85,7 @@ def series(sec: rc.AffectSeriesSection, width: float) -> Flowables:
     right = [p("Circumplex density", "h2"),
              p(f"Where the {sec.n_valid} valid frames lie on the valence (pleasant–unpleasant) / arousal "
                "(activated–calm) plane; darker cells hold more of the session.", "small"),
-             Spacer(1, 3), table(qrows, [0.3 * width, 0.2 * width])]
+             Spacer(1, 3), table(qrows, [0.36 * width, width - circ_w - 4 - 0.36 * width])]  # to the right edge
     side = Table([[circ, right]], colWidths=[circ_w + 4, width - circ_w - 4],
                  style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]),
                  hAlign="LEFT")
@@ -209,7 +209,7 @@ def diagnosis(sec: rc.DiagnosisSection, width: float) -> Flowables:
                 rows.append([escape(words), value, f"{d.contribution:+.3f}",
                              "towards BD" if d.contribution > 0 else "towards MDD"])
             out += [p("Main contributing features", "h2"),
-                    table(rows, [0.42 * width, 0.22 * width, 0.18 * width, 0.14 * width], align_right_from=2)]
+                    table(rows, [0.44 * width, 0.22 * width, 0.18 * width, 0.16 * width], align_right_from=2)]
         if sec.imputed_features:
             names = "; ".join(plain_name(f)[0] for f in sec.imputed_features)
             out.append(p("Not measured in this patient, so the model used the training average for: "
