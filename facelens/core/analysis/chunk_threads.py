@@ -54,6 +54,7 @@ from facelens.core.analysis.contract import AnalysisConfig
 from facelens.core.analysis.frame_columns import frame_columns
 from facelens.core.analysis.sequential import block_rows
 from facelens.core.analysis.sink import OrderedSink
+from facelens.core.analysis.trackers import track_frames
 from facelens.core.common.types import FaceObservation, Progress, SampledFrame
 from facelens.core.media.video import VideoSource, av_errors
 
@@ -82,9 +83,14 @@ def _track_chunk(session: VideoSource, plan: SamplePlan, span: tuple[int, int], 
                  config: AnalysisConfig, make_tracker: Callable[[], Any], stage: AffectStage,
                  out: queue.Queue[Any], halt: threading.Event) -> None:
     """Worker: decode, track, measure and run the emotion model on sampled frames ``span``."""
-    tracker = None
+    def until_halted() -> Iterator[SampledFrame]:
+        for f in _decoded(session, plan, *span):
+            if halt.is_set():
+                return
+            yield f
+
+    pairs = track_frames(until_halted(), make_tracker)  # fresh per chunk, as the sequential engine restarts it
     try:
-        tracker = make_tracker()  # fresh per chunk, as the sequential engine restarts it
         frames: list[SampledFrame] = []
         obs: list[FaceObservation] = []
 
@@ -94,11 +100,9 @@ def _track_chunk(session: VideoSource, plan: SamplePlan, span: tuple[int, int], 
             frames.clear()  # the RGB frames go here
             obs.clear()
 
-        for f in _decoded(session, plan, *span):
-            if halt.is_set():
-                return
+        for f, o in pairs:
             frames.append(f)
-            obs.append(tracker.process(f.rgb))
+            obs.append(o)
             if len(frames) >= rows:
                 emit()
         if frames and not halt.is_set():
@@ -106,8 +110,7 @@ def _track_chunk(session: VideoSource, plan: SamplePlan, span: tuple[int, int], 
     except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there in order
         out.put(exc)
     finally:
-        if tracker is not None:
-            tracker.close()
+        pairs.close()  # closes the chunk's tracker
         out.put(_END)
 
 

@@ -17,7 +17,8 @@ import numpy as np
 from facelens.core.analysis.contract import AnalysisConfig
 from facelens.core.analysis.frame_columns import frame_columns
 from facelens.core.analysis.sink import OrderedSink
-from facelens.core.common.types import Progress, SampledFrame
+from facelens.core.analysis.trackers import track_frames
+from facelens.core.common.types import FaceObservation, Progress, SampledFrame
 from facelens.core.media.video import MediaSource
 
 QUEUE_BYTES = 192 * 2**20  # decoded frames waiting for the tracker, at most
@@ -74,11 +75,13 @@ class _Decoder:
         self._thread.join(timeout=10)
 
 
-def _blocks(frames: Iterator[SampledFrame], size: int, restart_every: int) -> Iterator[list[SampledFrame]]:
-    block: list[SampledFrame] = []
-    for f in frames:
-        block.append(f)
-        if len(block) >= size or (f.index + 1) % restart_every == 0:
+def _blocks(pairs: Iterator[tuple[SampledFrame, FaceObservation]], size: int, restart_every: int
+            ) -> Iterator[list[tuple[SampledFrame, FaceObservation]]]:
+    """(frame, observation) pairs cut into blocks of ``size`` that never span a restart point."""
+    block: list[tuple[SampledFrame, FaceObservation]] = []
+    for pair in pairs:
+        block.append(pair)
+        if len(block) >= size or (pair[0].index + 1) % restart_every == 0:
             yield block
             block = []
     if block:
@@ -104,15 +107,13 @@ class SequentialEngine:
         decoder = _Decoder(session, cfg.fps, sink.n_done)
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="facelens-affect")
         pending: Future | None = None
-        tracker = self.make_tracker()
+        # frame by frame: mediapipe's tracking rule exactly (the torch tracker's fixed-point
+        # process_batch is close but not identical; the torch engine batches across chunks), with
+        # fresh detection at every restart point (a resume starts at one)
+        pairs = track_frames(iter(decoder), self.make_tracker, cfg.restart_every)
         try:
-            for frames in _blocks(iter(decoder), block_rows(session, cfg.batch_size), cfg.restart_every):
-                if frames[0].index % cfg.restart_every == 0 and frames[0].index > 0:
-                    tracker.close()  # fresh detection: the resume point's state
-                    tracker = self.make_tracker()
-                # frame by frame: mediapipe's tracking rule exactly (the torch tracker's fixed-point
-                # process_batch is close but not identical; the torch engine batches across chunks)
-                obs = [tracker.process(f.rgb) for f in frames]
+            for block in _blocks(pairs, block_rows(session, cfg.batch_size), cfg.restart_every):
+                frames, obs = [f for f, _ in block], [o for _, o in block]
                 cols = frame_columns(frames, obs, cfg)
                 if pending is not None:
                     yield pending.result()
@@ -131,4 +132,4 @@ class SequentialEngine:
                     pass
             worker.shutdown(wait=True)
             decoder.stop()
-            tracker.close()
+            pairs.close()  # closes the tracker
