@@ -58,3 +58,60 @@ def test_another_patient_drops_the_result_and_a_change_marks_it_stale():
     m.set_inputs(_key(2))
     assert m.diagnosis is None and m.diagnosis_freshness.state == "none"
     assert events == ["diagnosis", "diagnosis"]  # set, then dropped
+
+
+def _patient_with_sessions(tmp_path, n_sessions: int, n_segments: int):
+    """A workspace with one patient, ``n_sessions`` analysed sessions (results files present) and
+    ``n_segments`` segments each; a second patient's session too."""
+    from facelens.core.annotation.segments import Segment
+    from facelens.core.workspace import RunStatus, Workspace
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not decoded here")
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ids = []
+    for k in range(n_sessions):
+        rec = ws.import_session(video, "P001", sha256="0" * 64)
+        out = tmp_path / f"r{k}.h5"
+        out.write_bytes(b"x" * (k + 1))
+        ws.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
+        ws.replace_segments(rec.id, [Segment(2.0 * i, 2.0 * i + 1.5, "happy" if i % 2 else "sad",
+                                             id=f"s{k}-{i}") for i in range(n_segments)])
+        ids.append(int(rec.id))
+    other = ws.import_session(video, "P002", sha256="0" * 64)
+    return ws, int(ws.get_session(ids[0]).patient_id), ids, int(other.id)
+
+
+def test_inputs_cache_rereads_only_the_edited_session_and_gives_the_full_key(tmp_path):
+    from facelens.core.annotation.segments import Segment
+    from facelens.core.report_content.provenance import patient_inputs
+    from facelens.viewmodel.inputs_cache import InputsCache
+
+    ws, pid, ids, other = _patient_with_sessions(tmp_path, 6, 5)
+    cache = InputsCache()
+    first = cache.full(ws, pid, "")
+    assert first.key == patient_inputs(ws, pid, "").key
+    calls = {"list_sessions": 0, "latest_run": 0, "segments": 0}
+    for name in calls:
+        real = getattr(ws, name)
+
+        def counted(*a, _real=real, _name=name, **k):
+            calls[_name] += 1
+            return _real(*a, **k)
+
+        setattr(ws, name, counted)
+    edited = ids[2]
+    ws.add_segment(edited, Segment(40.0, 41.0, "happy", id="new"))
+    key = cache.segments_edited(ws, pid, "", edited).key
+    assert calls == {"list_sessions": 0, "latest_run": 0, "segments": 1}  # one session's segments only
+    for name in calls:
+        delattr(ws, name)  # the real methods again
+    truth = patient_inputs(ws, pid, "").key
+    assert key == truth and key.digest == truth.digest and key != first.key
+    assert first.key.difference(key) == "segments were added, changed or deleted"
+    # Another patient's session, another model, or an unanalysed session: no stale partial answer.
+    assert cache.segments_edited(ws, pid, "other-model", edited).key == patient_inputs(ws, pid, "other-model").key
+    assert cache.full_reads == 2 and cache.partial_reads == 1
+    other_pid = int(ws.get_session(other).patient_id)
+    assert cache.segments_edited(ws, other_pid, "", other).key == patient_inputs(ws, other_pid, "").key
+    ws.close()

@@ -235,6 +235,8 @@ class SegmentPanel(QWidget):
                  _NumItem(str(n), n), _NumItem(f"{s.duration_s:.1f}", s.duration_s),
                  QTableWidgetItem(s.scenario), QTableWidgetItem(s.author), QTableWidgetItem(s.note)]
         items[COL["Label"]].setBackground(QColor(lighten(label_color(s.label), 0.5)))
+        # A colour swatch too: the selected row (a new segment is selected) hides the background.
+        items[COL["Label"]].setData(Qt.ItemDataRole.DecorationRole, QColor(label_color(s.label)))
         if flag:
             items[COL["Label"]].setToolTip("Overlaps a segment of another label (allowed by the label set, flagged)")
         for c, it in enumerate(items):

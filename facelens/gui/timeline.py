@@ -22,6 +22,21 @@ from facelens.render.colors import AROUSAL_HEX, GAP_HEX, VALENCE_HEX, label_colo
 MIN_SEGMENT_S = 0.2  # drags shorter than this are clicks, not segments
 
 
+def _luminance(r: float, g: float, b: float) -> float:
+    """WCAG 2.1 relative luminance of an sRGB colour (components 0..1)."""
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def label_text_color(fill: QColor) -> str:
+    """Black or white, whichever reads better on ``fill`` drawn over the strip's white background
+    (a new segment is selected, drawn dark: black on dark blue had a contrast ratio of 3.4:1)."""
+    a = fill.alphaF()
+    bg = _luminance(*(a * c + (1.0 - a) for c in (fill.redF(), fill.greenF(), fill.blueF())))
+    dark, light = 0.0056, 1.0  # luminance of #111111 and #FFFFFF
+    return "#111111" if (bg + 0.05) / (dark + 0.05) >= (light + 0.05) / (bg + 0.05) else "#FFFFFF"
+
+
 def cache_static(item: pg.PlotDataItem) -> None:
     """Keep a curve's pixels in a device-coordinate cache.
 
@@ -222,7 +237,7 @@ class TimelineWidget(QWidget):
             reg.sigRegionChangeFinished.connect(lambda r, sid=seg.id: self._on_region_changed(sid, r))
             reg.mouseClickEvent = lambda ev, sid=seg.id: (ev.accept(), self.segment_clicked.emit(sid))
             self.segment_plot.addItem(reg, ignoreBounds=True)
-            text = pg.TextItem(seg.label, color="#111111", anchor=(0, 0.5))
+            text = pg.TextItem(seg.label, color=label_text_color(c), anchor=(0, 0.5))
             text.setPos(seg.start_s, 0.5)
             self.segment_plot.addItem(text, ignoreBounds=True)
             self._regions[seg.id] = reg

@@ -12,7 +12,8 @@ segment edited, a session analysed again) the result stays, marked out of date w
 Public API
 ----------
 ``AppModel``              fields ``workspace``, ``patient_id``, ``session_id``, ``inputs``,
-                          ``diagnosis``, ``data_version``, ``message``; ``set_inputs(key)``, ``data_changed()``, ``diagnosis_freshness``
+                          ``diagnosis``, ``data_version``, ``segments_version``, ``message``;
+                          ``set_inputs(key)``, ``data_changed()``, ``segments_changed()``, ``diagnosis_freshness``
 ``StampedResult``         a result (prediction or refusal), its model card and its ``InputsKey``
 ``Freshness``             ``state`` ("none" | "current" | "stale") and ``reason``
 """
@@ -65,7 +66,10 @@ class AppModel:
     diagnosis : StampedResult or None
         The last BD-vs-MDD result computed for the open patient.
     data_version : int
-        Bumped by :meth:`data_changed` whenever sessions or segments of the open patient change.
+        Bumped by :meth:`data_changed` whenever the open patient's sessions or analyses change.
+    segments_version : int
+        Bumped by :meth:`segments_changed` whenever the open session's segments change (an edit, undo,
+        redo, CSV import): only that session's part of the inputs needs reading again.
     message : str
         The latest status message for the user.
     """
@@ -76,11 +80,16 @@ class AppModel:
     inputs: InputsKey | None = None
     diagnosis: StampedResult | None = None
     data_version: int = 0
+    segments_version: int = 0
     message: str = ""
 
     def data_changed(self) -> None:
-        """The open patient's sessions or segments changed: subscribers refresh what depends on them."""
+        """The open patient's sessions or analyses changed: subscribers refresh what depends on them."""
         self.data_version += 1
+
+    def segments_changed(self) -> None:
+        """The open session's segments changed (subscribers re-read that session's segments only)."""
+        self.segments_version += 1
 
     def set_inputs(self, key: InputsKey | None) -> None:
         """The open patient's data changed (or another patient was opened).

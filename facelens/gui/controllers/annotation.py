@@ -39,6 +39,7 @@ class AnnotationController(QObject):
         self.host, self.model, self.prefs, self.overlap_rule = host, model, prefs, overlap_rule
         self.editor: Any = None
         self.mark: float | None = None
+        self._hold = False  # True while a new segment is made: the views are redrawn once, with it selected
         self.ask_author = False  # run_gui switches it on: tests and screenshot runs never block on it
 
     # -- editor --------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ class AnnotationController(QObject):
         self.editor = SegmentEditor(self.host.workspace, session_id, self.prefs.author,
                                     duration_s=duration_s or None)
         self.editor.changed.connect(self.refresh)
-        self.editor.changed.connect(self.model.data_changed)  # results computed from segments go stale
+        self.editor.changed.connect(self.model.segments_changed)  # results computed from segments go stale
         self.editor.undo_state_changed.connect(self._on_undo_state)
         self._on_undo_state(False, False)
         self.refresh()
@@ -62,7 +63,8 @@ class AnnotationController(QObject):
         self.host.segments.set_segments([], z, z, z, z.astype(bool))
 
     def refresh(self) -> None:
-        if self.editor is None:
+        """Redraw the strip and the table from the editor's segments (once per change)."""
+        if self.editor is None or self._hold:
             return
         segs = self.editor.segments
         sel = self.host.review.state.selected_segment
@@ -110,9 +112,14 @@ class AnnotationController(QObject):
         if self._refused(self.editor.segments, start_s, end_s, lab, None):
             return None
         self.ensure_author()
-        seg = self._guard("New segment", self.editor.add, start_s, end_s, lab)
+        self._hold = True  # the editor's change and the selection of the new segment: one redraw
+        try:
+            seg = self._guard("New segment", self.editor.add, start_s, end_s, lab)
+        finally:
+            self._hold = False
         if seg is not None:
             self.select(seg.id)
+            self.model.message = f"New segment: {seg.label}, {seg.start_s:.1f}–{seg.end_s:.1f} s (Ctrl+Z undoes it)"
         return seg
 
     def edit(self, seg_id: str, **fields: Any) -> None:

@@ -1,11 +1,13 @@
 """The BD-vs-MDD controller: computes the open patient's prediction and keeps it tied to its inputs.
 
-It subscribes to the model: when the open patient, its sessions or its segments change
-(``patient_id`` / ``data_version``), it recomputes the inputs' key
-(:func:`facelens.core.report_content.provenance.patient_inputs`, a few SQLite reads) and stores it
-with :meth:`AppModel.set_inputs`, which drops another patient's result and marks a result of the same
-patient out of date. The panel is redrawn from the model after every such change, so a number on
-screen always says whether it matches the data next to it.
+It subscribes to the model: when the open patient or its sessions change (``patient_id`` /
+``data_version``) it reads the inputs' key again (:func:`facelens.core.report_content.provenance.patient_inputs`);
+when only the open session's segments change (``segments_version``, every segment edit) it re-reads
+that session's segments alone (:class:`facelens.viewmodel.inputs_cache.InputsCache`). The key goes to
+:meth:`AppModel.set_inputs`, which drops another patient's result and marks a result of the same
+patient out of date. The panel follows the model: the result is drawn when it changes, the
+out-of-date banner when only the freshness changes, so a number on screen always says whether it
+matches the data next to it, and an edit never rebuilds the drivers table.
 """
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
-from facelens.core.report_content.provenance import PatientInputs, patient_inputs
+from facelens.core.report_content.provenance import PatientInputs
 from facelens.gui.dialogs import show_error
 from facelens.gui.jobs import JobCancelled, JobFailed, run_job
-from facelens.viewmodel.app_model import AppModel, StampedResult
+from facelens.viewmodel.app_model import AppModel, Freshness, StampedResult
+from facelens.viewmodel.inputs_cache import InputsCache
 from facelens.viewmodel.settings import AppSettings
 
 REFERENCE_NAME = "shipped reference model (simulated data)"
@@ -44,10 +47,13 @@ class DiagnosisController(QObject):
                  workspace: Callable[[], Any]) -> None:
         super().__init__(host)
         self.host, self.model, self.prefs, self.panel, self._ws = host, model, prefs, panel, workspace
+        self.cache = InputsCache()
+        self._shown: tuple[StampedResult | None, Freshness] = (None, Freshness("none"))  # what the panel shows
         panel.compute_requested.connect(self.compute)
         panel.cohort_requested.connect(self.open_cohort)
         model.events.patient_id.connect(self.refresh_inputs)
         model.events.data_version.connect(self.refresh_inputs)
+        model.events.segments_version.connect(self._segments_edited)
         model.events.inputs.connect(self._show)
         model.events.diagnosis.connect(self._show)
         self.show_model_name()
@@ -57,19 +63,30 @@ class DiagnosisController(QObject):
         ws, pid = self._ws(), self.model.patient_id
         if ws is None or pid is None:
             return None
-        return patient_inputs(ws, pid, self.prefs.model_path)
+        return self.cache.full(ws, pid, self.prefs.model_path)
 
     def refresh_inputs(self, *_: Any) -> None:
-        """Fingerprint the open patient's data now (called on every change of it)."""
+        """Fingerprint the open patient's data now (another patient, model or set of analyses)."""
         inputs = self.current_inputs()
         self.model.set_inputs(inputs.key if inputs is not None else None)
 
+    def _segments_edited(self, *_: Any) -> None:
+        """The open session's segments changed: its part of the key only is read again."""
+        ws, pid, sid = self._ws(), self.model.patient_id, self.model.session_id
+        if ws is None or pid is None or sid is None:
+            return
+        self.model.set_inputs(self.cache.segments_edited(ws, pid, self.prefs.model_path, sid).key)
+
     def _show(self, *_: Any) -> None:
-        d = self.model.diagnosis
+        d, fresh = self.model.diagnosis, self.model.diagnosis_freshness
+        shown, self._shown = self._shown, (d, fresh)
+        if shown[0] is d:  # the same result: at most its out-of-date banner changes
+            if d is not None and shown[1] != fresh:
+                self.panel.set_stale("" if fresh.current else fresh.reason)
+            return
         if d is None:
             self.panel.clear()
             return
-        fresh = self.model.diagnosis_freshness
         ids = ", ".join(f"#{s}" for s, _ in d.key.sessions)
         self.panel.show_result(d.result, d.card, subject=f"Patient {d.key.patient_code} · sessions {ids or '—'}",
                                warnings=d.warnings)
@@ -97,7 +114,6 @@ class DiagnosisController(QObject):
 
         def job(report: Any, cancelled: Any) -> tuple[Any, dict[str, Any], list[str]]:
             from contextlib import ExitStack
-
 
             from facelens.core.diagnosis.model import load_model, predict_subject
             from facelens.core.report_content.quality_warnings import label_warnings

@@ -81,7 +81,8 @@ class ReportController(QObject):
         if self.prefs.model_path and "model_path" not in options:
             options["model_path"] = self.prefs.model_path
         if options.get("use_model", True):
-            self.model.data_changed()  # the inputs' key is recomputed now (diagnosis controller)
+            # The model's inputs key is kept current by the diagnosis controller on every change; a
+            # change made outside this window is caught by the report builder (``expected_inputs``).
             fresh = self.model.diagnosis_freshness
             if fresh.state == "stale":
                 show_error(self.host, "Export report", f"The BD-vs-MDD result on screen is out of date ({fresh.reason}). "
