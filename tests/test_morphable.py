@@ -124,3 +124,57 @@ def test_load_refuses_bad_files(tmp_path, bad):
         p.write_bytes(b"not a zip")
     with pytest.raises(MorphableError):
         MorphableModel.load(p)
+
+
+def _neutral_people(model: MorphableModel, n: int, rng: np.random.Generator) -> np.ndarray:
+    a = rng.normal(size=(n, model.n_identity)) * model.identity_sd
+    v = model.vertices(a).astype(np.float64)
+    return v + rng.normal(scale=model.noise_sd, size=v.shape)
+
+
+def test_leakage_measure_fails_a_model_whose_expression_basis_holds_an_identity_direction():
+    from facelens.core.face.morphable.leakage import leakage, still_coefficients
+
+    truth = _truth()
+    rng = np.random.default_rng(5)
+    neutral = _neutral_people(truth, 80, rng)
+    frames = _corpus(truth, rng).videos  # expressive frames of 6 people
+    ref_frames = np.concatenate(frames)
+    readout = _orthonormal(np.random.default_rng(9), 5).T  # 5 "measures": fixed linear read-outs of the shape
+
+    def score(model: MorphableModel) -> float:
+        ref = np.concatenate([fit_session(v, np.ones(len(v), bool), model=model).expression for v in frames])
+        return leakage(still_coefficients(model, neutral), ref, neutral.reshape(len(neutral), -1) @ readout,
+                       ref_frames.reshape(len(ref_frames), -1) @ readout).ratio
+
+    # two identity directions moved into the expression basis (in place of two expression ones)
+    leaky = MorphableModel(mean=truth.mean, identity_basis=truth.identity_basis[2:],
+                           expression_basis=np.concatenate([truth.identity_basis[:2], truth.expression_basis[2:]]),
+                           identity_sd=truth.identity_sd[2:],
+                           expression_sd=np.concatenate([truth.identity_sd[:2], truth.expression_sd[2:]]),
+                           noise_sd=truth.noise_sd)
+    good, bad = score(truth), score(leaky)
+    assert good < 0.1 and bad > 0.5
+    assert bad > 10 * good
+
+
+def test_heldout_leakage_never_builds_on_the_people_it_scores():
+    from facelens.core.face.morphable.leakage import heldout_still_coefficients, person_folds
+
+    truth = _truth()
+    data = _corpus(truth, np.random.default_rng(6))
+    seen: list[np.ndarray] = []
+
+    def build(d: BuildData) -> MorphableModel:
+        seen.append(d.neutral_stills.reshape(len(d.neutral_stills), -1))
+        return build_model(d, k_id=3, k_exp=4)
+
+    people = np.arange(0, 60, 2)
+    coef, _ = heldout_still_coefficients(data, people, folds=3, build=build)
+    assert coef.shape == (30, 4) and np.isfinite(coef).all()
+    fold = person_folds(len(people), 3)
+    for f, used in enumerate(seen):
+        for i in people[fold == f]:
+            assert not np.any(np.all(used == data.neutral_stills[i].reshape(-1), axis=1))
+        assert len(used) == 60 - np.sum(fold == f)
+

@@ -40,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bm.add_argument("--videos", type=Path, nargs="*", default=[],
                     help="results files or batch output folders of videos (one person each)")
     bm.add_argument("--out", type=Path, required=True, help="folder for facelens_morphable.npz and build.json")
-    bm.add_argument("--k-id", type=int, default=None, help="identity components (default: 98 %% of the variance)")
-    bm.add_argument("--k-exp", type=int, default=None, help="expression components (default: 98 %% of the variance)")
+    bm.add_argument("--k-id", type=int, default=None, help="identity components (default: the shipped model's)")
+    bm.add_argument("--k-exp", type=int, default=None, help="expression components (default: the shipped model's)")
     bm.set_defaults(func=_build)
 
     cs = sub.add_parser("contact-sheet", help="draw the expression components of a model (PNG)")
@@ -77,7 +77,9 @@ def _build(args: argparse.Namespace) -> int:
     except (DatasetError, ResultsError) as exc:
         raise UsageError(str(exc)) from None
     try:
-        model = build_model(data, k_id=args.k_id, k_exp=args.k_exp)
+        from facelens.core.face.morphable.build import K_EXP, K_ID
+
+        model = build_model(data, k_id=args.k_id or K_ID, k_exp=args.k_exp or K_EXP)
     except ValueError as exc:
         raise CommandError(str(exc), code=2) from None
     args.out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from facelens.core.affect.g_runtime import G_LABELS, GModel, GRunner, load_default_g
+from facelens.core.affect.g_runtime import G_LABELS, GModel, GModelError, GRunner, load_default_g
 
 _FER_TO_G = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
              "surprise": "surprise", "neutral": "neutral"}
@@ -39,9 +39,13 @@ class GEstimator:
 
     def inputs(self, coef: np.ndarray, appearance: np.ndarray) -> np.ndarray:
         coef = np.asarray(coef, np.float64).reshape(len(coef), -1)
-        if not self.uses_appearance:
-            return coef
-        return np.concatenate([coef, np.asarray(appearance, np.float64).reshape(len(coef), -1)], axis=1)
+        x = coef if not self.uses_appearance else np.concatenate(
+            [coef, np.asarray(appearance, np.float64).reshape(len(coef), -1)], axis=1)
+        if x.shape[1] != self.model.n_inputs:
+            raise GModelError(f"G expects {self.model.n_inputs} inputs per frame, got {x.shape[1]} "
+                              f"({coef.shape[1]} expression coefficients): G was trained for another "
+                              "morphable model (retrain it with facelens train-va)")
+        return x
 
     def apply(self, out: dict[str, np.ndarray], coef: np.ndarray | None, usable: np.ndarray) -> dict[str, np.ndarray]:
         """Replace the default estimator's ``out`` (emotions, valence, arousal) by G's, keeping its

@@ -10,8 +10,12 @@ Method (``docs/morphable.md``):
    expression-stable landmarks alone (eye corners, nose, forehead, face sides:
    ``geometry.STABLE_LANDMARKS``) through the identity basis and its prior. Videos and stills get
    equal total weight; each video person at most ``max_frames`` evenly spaced frames. The
-   expression basis is the principal components of the pooled deviations (uncentred: a deviation
-   of zero is the neutral face).
+   expression directions (``exp_method="fisher"``, the default) are those whose within-person
+   variance is largest *against the between-person variance of neutral faces*: generalised
+   eigenvectors of the deviations' second moment and the people's covariance, so that a
+   direction along which neutral faces of different people differ (a long face and an open jaw
+   look alike) is not taken for expression. ``exp_method="pca"`` is the plain uncentred PCA of
+   the deviations (the first shipped model).
 3. **Noise and frame weights.** The shapes are fitted back (:func:`fit_session`); the RMS of the
    unexplained coordinates gives ``noise_sd``, three times the median single-frame residual the
    scale of the robust frame weights.
@@ -88,12 +92,43 @@ def _predict_neutral(shapes: np.ndarray, mean: np.ndarray, basis: np.ndarray, sd
     return mean + coef @ basis
 
 
-def build_model(data: BuildData, k_id: int | None = None, k_exp: int | None = None, min_var: float = 0.98,
-                max_frames: int = 300, orthogonal: bool = False) -> MorphableModel:
+def _fisher_basis(dev: np.ndarray, w: np.ndarray, people: np.ndarray, resid_var: float, k: int,
+                  reg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (k, D), SDs (k,), variance fractions (k,) of the expression directions told apart best
+    from identity: the ``k`` leading generalised eigenvectors ``v`` of ``C_exp v = l (C_id + reg
+    resid_var I) v`` (within-person second moment against between-person covariance), their
+    patterns ``C_exp v`` orthonormalised and rotated to the principal axes of ``C_exp`` inside
+    that span (largest variance first)."""
+    wn = w / w.sum()
+    c_exp = (dev * wn[:, None]).T @ dev
+    pc = people - people.mean(axis=0)
+    c_id = pc.T @ pc / len(pc) + reg * resid_var * np.eye(pc.shape[1])
+    chol = np.linalg.cholesky(c_id)  # C_id = L L': the problem becomes symmetric in L^-1 C_exp L^-T
+    li = np.linalg.inv(chol)
+    _, u = np.linalg.eigh(li @ c_exp @ li.T)
+    vecs = li.T @ u[:, ::-1][:, :k]
+    q, _ = np.linalg.qr(c_exp @ vecs)
+    evals, rot = np.linalg.eigh(q.T @ c_exp @ q)
+    order = np.argsort(evals)[::-1]
+    var = np.maximum(evals[order], 1e-10)
+    return (q @ rot[:, order]).T, np.sqrt(var), var / float(np.trace(c_exp))
+
+
+#: Components of the shipped model. Chosen on a selection split of the neutral stills (benchmarks/
+#: morphable_quality.py --selection, docs/morphable.md): more identity components let a still's fit
+#: explain a person's face as identity; 12 is the largest expression count whose held-out leakage
+#: on the selection people stayed at or below 0.45 of the 20 measures'.
+K_ID, K_EXP = 100, 12
+
+
+def build_model(data: BuildData, k_id: int | None = K_ID, k_exp: int | None = K_EXP, min_var: float = 0.98,
+                max_frames: int = 300, orthogonal: bool = False, exp_method: str = "fisher",
+                fisher_reg: float = 1.0) -> MorphableModel:
     """Learn a :class:`MorphableModel` from ``data`` (method in the module docstring).
 
-    ``k_id`` / ``k_exp`` fix the number of components; when omitted, as many as explain
-    ``min_var`` of the variance.
+    ``k_id`` / ``k_exp`` fix the number of components (at most one fewer than the people for
+    identity); ``None``: as many as explain ``min_var`` of the variance (identity; expression with
+    ``exp_method="pca"``).
     """
     neutral = rigid_irises(data.neutral_stills).reshape(len(data.neutral_stills), -1)
     videos = [rigid_irises(v) for v in data.videos if len(v)]
@@ -102,6 +137,7 @@ def build_model(data: BuildData, k_id: int | None = None, k_exp: int | None = No
     if len(people) < 3:
         raise ValueError(f"need at least 3 people for an identity basis, got {len(people)}")
     mean = people.mean(axis=0)
+    k_id = None if k_id is None else min(k_id, len(people) - 1)
     id_rows, id_sd, id_frac = _pca(people, None, k_id, min_var, centred=True)
     resid_var = float(max(((people - mean) ** 2).sum(axis=1).mean() - (id_sd**2).sum(), 1e-8)) / people.shape[1]
     devs, weights = [], []
@@ -122,7 +158,12 @@ def build_model(data: BuildData, k_id: int | None = None, k_exp: int | None = No
     w = np.concatenate(weights)
     if orthogonal:  # expression directions orthogonal to the identity span
         dev = dev - (dev @ id_rows.T) @ id_rows
-    exp_rows, exp_sd, exp_frac = _pca(dev, w, k_exp, min_var, centred=False)
+    if exp_method == "fisher":
+        exp_rows, exp_sd, exp_frac = _fisher_basis(dev, w, people, resid_var, min(k_exp or K_EXP, dev.shape[1]), fisher_reg)
+    elif exp_method == "pca":
+        exp_rows, exp_sd, exp_frac = _pca(dev, w, k_exp, min_var, centred=False)
+    else:
+        raise ValueError(f"unknown expression method '{exp_method}' (use fisher or pca)")
     meta = {
         "format_note": "vertices = mean + identity_basis' id + expression_basis' exp (template frame, cm)",
         "sources": data.sources,
@@ -131,6 +172,7 @@ def build_model(data: BuildData, k_id: int | None = None, k_exp: int | None = No
         "identity_variance_explained": [round(float(f), 5) for f in id_frac],
         "expression_variance_explained": [round(float(f), 5) for f in exp_frac],
         "min_var": min_var, "max_frames": max_frames, "orthogonal": orthogonal,
+        "expression_method": exp_method, "fisher_reg": fisher_reg if exp_method == "fisher" else None,
     }
     model = MorphableModel(mean=mean.reshape(N_VERTICES, 3), identity_basis=id_rows, expression_basis=exp_rows,
                            identity_sd=id_sd, expression_sd=exp_sd, noise_sd=float(np.sqrt(resid_var)),
