@@ -77,6 +77,29 @@ def test_schema_2_columns_and_schema_1_files_still_open(tmp_path):
         SessionResults.open(tmp_path / "old.h5")
 
 
+def test_files_of_the_first_morphable_model_open_and_g_refuses_their_coefficients(tmp_path):
+    """A results file written with the first model (21 expression, 17 identity coefficients) still
+    opens with the current one; the shipped G, trained on another width, refuses it in one line."""
+    from facelens.core.affect.g_runtime import GModelError
+    from facelens.core.affect.g_stage import GEstimator
+    from facelens.core.face.morphable import load_default
+    from facelens.core.results import ResultsWriter, SessionResults
+
+    n = 4
+    cols = {"time_s": np.arange(n) / 10, "frame_index": np.arange(n), "quality": np.zeros(n, np.uint8),
+            "coef_exp": np.ones((n, 21)), "coef_id": np.zeros((n, 17)), "fit_residual": np.full(n, 0.01)}
+    w = ResultsWriter(tmp_path / "v1.h5", {}, expression_names=["e"], emotion_labels=["x"], coef_sizes=(21, 17))
+    w.append(cols)
+    w.finish()
+    assert load_default().n_expression != 21
+    with SessionResults.open(tmp_path / "v1.h5") as r:
+        assert r.coef_exp.shape == (n, 21) and r.coef_id.shape == (n, 17)
+        coef = np.asarray(r.coef_exp)
+    est = GEstimator.default(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+    with pytest.raises(GModelError, match="expects .* inputs per frame, got 28"):
+        est.replay(coef, np.full((n, 7), 1 / 7), np.ones(n, bool))
+
+
 @pytest.mark.slow
 def test_analyze_with_g_records_the_estimator_and_the_fit(tmp_path, media):
     from facelens.core.analysis.pipeline import analyze_to_file
