@@ -163,3 +163,40 @@ def test_another_patient_clears_the_panel_once_and_a_report_announces_no_data_ch
     assert calls == {"show_result": 0, "clear": 0, "set_stale": 0}
     assert w.open_session(ids[3])  # patient P002: P001's result goes, the panel is cleared once
     assert w.model.diagnosis is None and calls["clear"] == 1 and calls["show_result"] == 0
+
+
+def test_a_session_is_read_off_the_gui_thread_and_a_click_meanwhile_is_served(gui_window, media, analysed,
+                                                                              tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    from facelens.core.results import SessionResults
+
+    w = gui_window
+    assert w.open_workspace(tmp_path / "ws")
+    first = _add_session(w.workspace, media, WOLFGANG, "P090", analysed(WOLFGANG))
+    second = _add_session(w.workspace, media, SHORT, "P091", analysed(SHORT))
+    real_open = SessionResults.open.__func__
+    threads: list[bool] = []
+
+    def slow_open(cls, path, verify=True):  # a long session's file: checksums and columns take a while
+        threads.append(threading.current_thread() is threading.main_thread())
+        time.sleep(0.4)
+        return real_open(cls, path, verify)
+
+    monkeypatch.setattr(SessionResults, "open", classmethod(slow_open))
+    ticks = {"n": 0}
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.__setitem__("n", ticks["n"] + 1))
+    timer.start(20)
+    QTimer.singleShot(100, lambda: w.open_session(second))  # the user double-clicks another session meanwhile
+    t0 = time.monotonic()
+    w.open_session(first)
+    elapsed = time.monotonic() - t0
+    timer.stop()
+    assert threads == [False, False]  # both files read in a worker, never on the GUI thread
+    assert ticks["n"] >= 0.5 * elapsed / 0.020  # the event loop kept running (it was 0 ticks when read in place)
+    assert w.session_id == second and w.review.state.session_id == second  # the latest request is shown
+    assert w.review.data is not None and w.editor is not None and w.editor.session_id == second

@@ -1,10 +1,13 @@
 """The session controller: open a session in the review views, close it, and keep the open session and
 its patient in the model.
 
-A session with results opens from its results file; the session a running analysis is filling opens
-from the live data; an unanalysed session can still be watched (the video alone, its length read by
-the frame loader's thread). Nothing here decodes video or reads more than the results file's arrays
-on the GUI thread. Failures are one-line message boxes or status messages, never a traceback.
+A session with results opens from its results file, read in a worker (:func:`facelens.gui.jobs.run_job`:
+checksums and per-frame columns; a 30-minute session took about 150 ms, an hour 300–470 ms, on the
+GUI thread); the session a running analysis is filling opens from the live data; an unanalysed
+session can still be watched (the video alone, its length read by the frame loader's thread). Nothing
+here decodes video or reads a results file on the GUI thread. A request to open a session while one
+is being read is kept and served when the read ends (the latest request wins). Failures are one-line
+message boxes or status messages, never a traceback.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QWidget
 
 from facelens.gui.dialogs import show_error
+from facelens.gui.jobs import JobCancelled, JobFailed, run_job
 from facelens.gui.session_data import SessionData
 from facelens.gui.video_view import FrameLoader
 from facelens.viewmodel.app_model import AppModel
@@ -55,6 +59,9 @@ class SessionController(QObject):
         super().__init__(parent)
         self.parent_widget, self.model, self.v = parent, model, views
         self._ws, self.annotation, self._live_data = workspace, annotation, live_data
+        self._reading = False
+        self._pending: int | None = None  # asked for while another session was being read
+        self._closes = 0  # a session closed (or a workspace changed) while a file was read: not shown
 
     # -- the open session lives in the model ---------------------------------------------------
     def set_current(self, session_id: int | None) -> None:
@@ -75,8 +82,44 @@ class SessionController(QObject):
     # -- open / close --------------------------------------------------------------------------
     def open(self, session_id: int) -> bool:
         """Show a session: its results when analysed, the live data when it is being analysed."""
+        if self._reading:
+            self._pending = int(session_id)
+            return False
+        opened = self._open(session_id)
+        while self._pending is not None:
+            sid, self._pending = self._pending, None
+            opened = self._open(sid)
+        return opened
+
+    def _read(self, session_id: int, path: Path, video: Path, title: str) -> SessionData | None:
+        """The results file opened (checksums verified) and its per-frame columns read in a worker."""
         from facelens.core.results import ResultsError, SessionResults
 
+        def job(report: Any, cancelled: Any) -> SessionData | ResultsError:
+            try:
+                results = SessionResults.open(path)
+            except ResultsError as exc:  # the user's one line, not a worker traceback
+                return exc
+            try:
+                return SessionData.from_results(results, video, title=title)
+            except BaseException:
+                results.close()
+                raise
+
+        self._reading = True
+        try:
+            out: Any = run_job(self.parent_widget, "Open session", job, cancellable=False,
+                               label=f"Reading the results of session #{session_id}…")
+        except (JobFailed, JobCancelled) as exc:
+            out = exc
+        finally:
+            self._reading = False
+        if isinstance(out, Exception):
+            show_error(self.parent_widget, "Open session", str(out) or "the results could not be read")
+            return None
+        return out
+
+    def _open(self, session_id: int) -> bool:
         rec = self._ws().get_session(session_id)
         video = Path(rec.video_path)
         title = f"{rec.patient_code} · #{rec.id} {rec.scenario}"
@@ -89,12 +132,13 @@ class SessionController(QObject):
                 self.annotation.open(session_id, None)
                 self._watch_unanalysed(session_id, video, title)
                 return False
-            try:
-                results = SessionResults.open(path)
-            except ResultsError as exc:
-                show_error(self.parent_widget, "Open session", str(exc))
+            closes = self._closes
+            data = self._read(session_id, path, video, title)
+            if data is None:
                 return False
-            data = SessionData.from_results(results, video, title=title)
+            if self._closes != closes:  # closed meanwhile: what was read is out of date
+                data.close()
+                return False
         v = self.v
         self.set_current(session_id)
         loader = FrameLoader(video) if video.is_file() else None
@@ -141,6 +185,7 @@ class SessionController(QObject):
         v.video.clear(f"{title}\nnot analysed yet — loading the video…")
 
     def close(self) -> None:
+        self._closes += 1
         v = self.v
         v.review.set_session(None)
         v.measures.set_results(None)
