@@ -138,6 +138,7 @@ class FaceView(QWidget):
         self._frame: tuple[float, QImage] | None = None  # the latest decoded frame (time, image)
         self._texture: FaceTexture | None = None  # the last texture cut (reused for the same frame)
         self._waiting = False
+        self._late = False  # the last wait for a frame timed out
         self._wait = QTimer(self)
         self._wait.setSingleShot(True)
         self._wait.timeout.connect(self._frame_late)
@@ -207,24 +208,35 @@ class FaceView(QWidget):
         """Forget decoded frames (another session opens: its frame times may repeat the last one's)."""
         self._frame = None
         self._texture = None
+        self._late = False
 
     def _show_mesh(self) -> None:
         vertices, landmarks, ft = self._mesh
-        self._wait.stop()
-        self._waiting = False
         if vertices is None or landmarks is None or ft is None or not self.texture_box.isChecked():
+            self._stop_waiting()
             self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
             return
         tex = self._texture_for(float(ft), landmarks)
-        if tex is None:  # its frame is still being decoded: keep the last picture a moment, never mix frames
+        if tex is not None:
+            self._stop_waiting()
+            self._late = False
+            self.scene.set_face(vertices, tex)
+        elif self._late:  # frames have been arriving late: draw now, untextured; set_frame adds the texture
+            self._stop_waiting()
+            self.scene.set_face(vertices)
+        elif not self._waiting:  # its frame is still being decoded: keep the last picture a moment
             self._waiting = True
-            self._wait.start(TEXTURE_WAIT_MS)
-            return
-        self.scene.set_face(vertices, tex)
+            self._wait.start(TEXTURE_WAIT_MS)  # a newer mesh while waiting keeps this deadline: no freeze
+
+    def _stop_waiting(self) -> None:
+        self._wait.stop()
+        self._waiting = False
 
     def _frame_late(self) -> None:
-        """The mesh's frame did not arrive in time: show the mesh untextured (set_frame adds it later)."""
+        """The mesh's frame did not arrive in time (a slow or failing decoder): show the mesh untextured;
+        until a frame is on time again, meshes are drawn at once and get their texture when it comes."""
         self._waiting = False
+        self._late = True
         self.scene.set_face(self._mesh[0])
 
     def _texture_for(self, t: float, landmarks: np.ndarray) -> FaceTexture | None:
