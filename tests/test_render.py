@@ -89,8 +89,11 @@ def test_public_vispy_path_draws_the_same_face(qapp_vispy, monkeypatch):
     fast path fills) draws the same picture as the fast path."""
     from facelens.render.face_mesh import FaceMeshVisual, FaceScene
 
+    from facelens.render.face_texture import from_frame
+
     face = upright_from_image(_template_px())
     shifted = face + np.array([0.3, 0, 0], np.float32)
+    tex = from_frame(_gradient_frame(), _template_px() + np.array([0.3 * 200, 0, 0], np.float32), time_s=1.0)
     pictures = []
     for private in (True, False):
         monkeypatch.setattr(FaceMeshVisual, "use_private_api", private)
@@ -100,11 +103,14 @@ def test_public_vispy_path_draws_the_same_face(qapp_vispy, monkeypatch):
             scene.render()
             scene.set_face(shifted)  # a second frame: the update path, not the first upload
             pictures.append(scene.render()[..., :3].astype(float) / 255.0)
+            scene.set_face(shifted, tex)  # and with the video texture
+            pictures.append(scene.render()[..., :3].astype(float) / 255.0)
         finally:
             scene.close()
-    fast, public = pictures
+    fast, fast_tex, public, public_tex = pictures
     assert np.abs(fast[80, 80] - VIEWPORT_BG_RGBA[:3]).max() > 0.2  # a face is drawn
     assert np.abs(fast - public).max() < 0.02
+    assert np.abs(fast_tex - fast).max() > 0.1 and np.abs(fast_tex - public_tex).max() < 0.02
 
 
 # -- closed mesh and video texture -------------------------------------------------------------------------
