@@ -88,7 +88,6 @@ def test_public_vispy_path_draws_the_same_face(qapp_vispy, monkeypatch):
     """The mesh update through VisPy's public API (the fallback for a release without the internals the
     fast path fills) draws the same picture as the fast path."""
     from facelens.render.face_mesh import FaceMeshVisual, FaceScene
-
     from facelens.render.face_texture import from_frame
 
     face = upright_from_image(_template_px())
