@@ -122,20 +122,24 @@ class MainWindow(QMainWindow):
 
     # -- construction --------------------------------------------------------------------------
     def _controllers(self) -> None:
-        """The controllers, each given the model, the settings and the widgets it drives, and the
-        views' requests wired to them (the menus need the controllers; the workspace controller the menu)."""
-        m, p = self.model, self.prefs
-        self.diagnosis_ctl = DiagnosisController(self, m, p, self.diagnosis, lambda: self.workspace)
+        """The menus, then the controllers, each given the model, the settings and the widgets it drives
+        (what one needs of another is passed as a callable), and the views' requests wired to them."""
+        m, p, ws = self.model, self.prefs, lambda: self.workspace
+        build_actions(self)  # the actions call the methods below, which reach the controllers
+        self.diagnosis_ctl = DiagnosisController(self, m, p, self.diagnosis, ws)
         self.queue = AnalysisQueue(self)
-        self.analysis_ctl = AnalysisController(self, m, p, self.queue)
-        self.annotation_ctl = AnnotationController(self, m, p, overlap_rule())
-        self.report_ctl = ReportController(self, m, p)
+        self.analysis_ctl = AnalysisController(
+            self, m, p, self.queue, workspace=ws, sessions_panel=self.sessions, review=self.review, video=self.video,
+            open_session=self.open_session, refresh_sessions=self.refresh_sessions, results_path=self.results_path)
+        self.annotation_ctl = AnnotationController(
+            self, m, p, overlap_rule(), workspace=ws, review=self.review, timeline=self.timeline,
+            segments=self.segments, new_label_box=self.new_label_box, mark_label=self.mark_label,
+            undo_action=self.undo_action, redo_action=self.redo_action)
+        self.report_ctl = ReportController(self, m, p, workspace=ws, review=self.review)
         views = SessionViews(review=self.review, measures=self.measures, video=self.video, face=self.face,
                              sessions=self.sessions, banner=self.banner, models_label=self.models_label,
                              time_label=self._on_playhead)
-        self.session_ctl = SessionController(self, m, views, lambda: self.workspace, self.annotation_ctl,
-                                             self.analysis_ctl.live_data)
-        build_actions(self)
+        self.session_ctl = SessionController(self, m, views, ws, self.annotation_ctl, self.analysis_ctl.live_data)
         self.workspace_ctl = WorkspaceController(self, m, p, self.sessions, self.recent_menu, self.session_ctl,
                                                  self.analyse, lambda t: self.review.seek(t, follow=True))
         m.events.message.connect(self._on_message)

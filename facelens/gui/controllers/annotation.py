@@ -8,11 +8,12 @@ land on sampled frames. The annotator is asked for once (then remembered) before
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from facelens.core.annotation.segments import SegmentError
 from facelens.viewmodel.annotation_rules import check_overlap, conflicting_ids, snap_to_frame
@@ -25,18 +26,30 @@ class AnnotationController(QObject):
 
     Parameters
     ----------
-    host : MainWindow
-        Gives ``workspace``, ``review`` (playhead, data), ``timeline``, ``segments`` (panel),
-        ``new_label_box``, ``mark_label``, ``undo_action`` / ``redo_action``.
+    parent : QWidget
+        Parent of dialogs (annotator, CSV files).
     model, prefs
-        The application model (messages, data changes) and settings (annotator).
+        The application model (messages, segment changes) and settings (annotator).
     overlap_rule : str
         The label set's rule ("refuse", "flag", "allow").
+    workspace : callable
+        Returns the open ``Workspace``.
+    review : ReviewController
+        The playhead, the selected segment (``review.state``) and the open session's data.
+    timeline, segments : TimelineWidget, SegmentPanel
+        The views it redraws (strip and table).
+    new_label_box, mark_label, undo_action, redo_action
+        The transport bar's label for new segments and its "start at …" hint; Edit ▸ Undo / Redo.
     """
 
-    def __init__(self, host: Any, model: AppModel, prefs: AppSettings, overlap_rule: str = "refuse") -> None:
-        super().__init__(host)
-        self.host, self.model, self.prefs, self.overlap_rule = host, model, prefs, overlap_rule
+    def __init__(self, parent: QWidget, model: AppModel, prefs: AppSettings, overlap_rule: str = "refuse", *,
+                 workspace: Callable[[], Any], review: Any, timeline: Any, segments: Any, new_label_box: Any,
+                 mark_label: Any, undo_action: Any, redo_action: Any) -> None:
+        super().__init__(parent)
+        self.parent_widget, self.model, self.prefs, self.overlap_rule = parent, model, prefs, overlap_rule
+        self._ws, self.review, self.timeline, self.segments = workspace, review, timeline, segments
+        self.new_label_box, self.mark_label = new_label_box, mark_label
+        self.undo_action, self.redo_action = undo_action, redo_action
         self.editor: Any = None
         self.mark: float | None = None
         self._hold = False  # True while a new segment is made: the views are redrawn once, with it selected
@@ -46,7 +59,7 @@ class AnnotationController(QObject):
     def open(self, session_id: int, duration_s: float | None) -> None:
         from facelens.core.workspace.segment_editor import SegmentEditor
 
-        self.editor = SegmentEditor(self.host.workspace, session_id, self.prefs.author,
+        self.editor = SegmentEditor(self._ws(), session_id, self.prefs.author,
                                     duration_s=duration_s or None)
         self.editor.changed.connect(self.refresh)
         self.editor.changed.connect(self.model.segments_changed)  # results computed from segments go stale
@@ -57,25 +70,25 @@ class AnnotationController(QObject):
     def close(self) -> None:
         self.editor = None
         self.mark = None
-        self.host.mark_label.setText("")
-        self.host.timeline.set_segments([])
+        self.mark_label.setText("")
+        self.timeline.set_segments([])
         z = np.zeros(0)
-        self.host.segments.set_segments([], z, z, z, z.astype(bool))
+        self.segments.set_segments([], z, z, z, z.astype(bool))
 
     def refresh(self) -> None:
         """Redraw the strip and the table from the editor's segments (once per change)."""
         if self.editor is None or self._hold:
             return
         segs = self.editor.segments
-        sel = self.host.review.state.selected_segment
+        sel = self.review.state.selected_segment
         flags = conflicting_ids(segs) if self.overlap_rule == "flag" else set()  # the ⚠ mark of the "flag" rule
-        self.host.timeline.set_segments(segs, sel)
-        d = self.host.review.data
+        self.timeline.set_segments(segs, sel)
+        d = self.review.data
         z = np.zeros(0)
         if d is None:
-            self.host.segments.set_segments(segs, z, z, z, z.astype(bool), sel, flagged=flags)
+            self.segments.set_segments(segs, z, z, z, z.astype(bool), sel, flagged=flags)
         else:
-            self.host.segments.set_segments(segs, d.time_s, d.valence, d.arousal, d.usable, sel, flagged=flags)
+            self.segments.set_segments(segs, d.time_s, d.valence, d.arousal, d.usable, sel, flagged=flags)
 
     def _guard(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
         try:
@@ -88,7 +101,7 @@ class AnnotationController(QObject):
         """Ask once who is annotating (stored in the preferences and with every edit)."""
         if self.prefs.author or not self.ask_author:
             return
-        name, ok = QInputDialog.getText(self.host, "Who is annotating?",
+        name, ok = QInputDialog.getText(self.parent_widget, "Who is annotating?",
                                         "Your initials or annotator code (stored with every segment you edit):")
         if ok and name.strip():
             self.prefs.author = name
@@ -108,7 +121,7 @@ class AnnotationController(QObject):
         if self.editor is None:
             self.model.message = "Open a session first"
             return None
-        lab = label or self.host.new_label_box.currentText()
+        lab = label or self.new_label_box.currentText()
         if self._refused(self.editor.segments, start_s, end_s, lab, None):
             return None
         self.ensure_author()
@@ -128,7 +141,7 @@ class AnnotationController(QObject):
         cur = next((s for s in self.editor.segments if s.id == seg_id), None)
         if cur is None:
             return
-        d = self.host.review.data
+        d = self.review.data
         for key in ("start_s", "end_s"):  # typed times land on sampled frames
             if fields.get("typed") and key in fields and d is not None and d.n_frames:
                 fields[key] = snap_to_frame(float(fields[key]), d.time_s)
@@ -143,22 +156,22 @@ class AnnotationController(QObject):
     def delete(self, seg_id: str) -> None:
         if self.editor is not None and seg_id:
             self._guard("Delete segment", self.editor.delete, seg_id)
-            self.host.review.state.selected_segment = None
+            self.review.state.selected_segment = None
 
     def delete_selected(self) -> None:
-        sid = self.host.review.state.selected_segment
+        sid = self.review.state.selected_segment
         if sid:
             self.delete(sid)
 
     def select(self, seg_id: str) -> None:
-        self.host.review.state.selected_segment = seg_id or None
-        self.host.segments.select(seg_id)
+        self.review.state.selected_segment = seg_id or None
+        self.segments.select(seg_id)
         self.refresh()
 
     def use_label(self, name: str) -> None:
         """Label hotkey: new segments get ``name``; a selected segment is relabelled (undoable)."""
-        self.host.new_label_box.setCurrentText(name)
-        sel = self.host.review.state.selected_segment
+        self.new_label_box.setCurrentText(name)
+        sel = self.review.state.selected_segment
         if sel and self.editor is not None:
             self.edit(sel, label=name)
         self.model.message = f"Label for new segments: {name}" + (" (selected segment relabelled)" if sel else "")
@@ -168,22 +181,22 @@ class AnnotationController(QObject):
         if self.editor is None or not self.editor.segments:
             return
         segs = sorted(self.editor.segments, key=lambda s: (s.start_s, s.end_s))
-        t = self.host.review.playhead
+        t = self.review.playhead
         if direction > 0:
             target = next((s for s in segs if s.start_s > t + 1e-6), segs[-1])
         else:
             target = next((s for s in reversed(segs) if s.start_s < t - 1e-6), segs[0])
         self.select(target.id)
-        self.host.review.seek(target.start_s, follow=True)
+        self.review.seek(target.start_s, follow=True)
 
     def _frame_time(self) -> float:
-        d = self.host.review.data
-        t = self.host.review.playhead
+        d = self.review.data
+        t = self.review.playhead
         return snap_to_frame(t, d.time_s) if d is not None and d.n_frames else t
 
     def mark_start(self) -> None:
         self.mark = self._frame_time()
-        self.host.mark_label.setText(f"start at {self.mark:.1f} s — press ] at the end")
+        self.mark_label.setText(f"start at {self.mark:.1f} s — press ] at the end")
 
     def mark_end(self) -> None:
         if self.mark is None:
@@ -191,7 +204,7 @@ class AnnotationController(QObject):
             return
         a, b = sorted((self.mark, self._frame_time()))
         self.mark = None
-        self.host.mark_label.setText("")
+        self.mark_label.setText("")
         self.create(a, b)
 
     def undo(self) -> None:
@@ -203,12 +216,11 @@ class AnnotationController(QObject):
             self.editor.redo()
 
     def _on_undo_state(self, can_undo: bool, can_redo: bool) -> None:
-        h = self.host
-        h.undo_action.setEnabled(can_undo)
-        h.redo_action.setEnabled(can_redo)
+        self.undo_action.setEnabled(can_undo)
+        self.redo_action.setEnabled(can_redo)
         if self.editor is not None:
-            h.undo_action.setText(f"Undo {self.editor.undo_text}" if can_undo else "Undo")
-            h.redo_action.setText(f"Redo {self.editor.redo_text}" if can_redo else "Redo")
+            self.undo_action.setText(f"Undo {self.editor.undo_text}" if can_undo else "Undo")
+            self.redo_action.setText(f"Redo {self.editor.redo_text}" if can_redo else "Redo")
 
     def sample_clips(self, label: str) -> None:
         """Replace the session's segments of ``label`` by 15-s clips (undoable), per the paper's protocol."""
@@ -229,13 +241,13 @@ class AnnotationController(QObject):
     def import_csv(self) -> None:
         if self.editor is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self.host, "Import segments", "", "CSV (*.csv)")
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Import segments", "", "CSV (*.csv)")
         if path:
             self._guard("Import segments", self.editor.import_csv, path)
 
     def export_csv(self) -> None:
         if self.editor is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self.host, "Export segments", "segments.csv", "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(self.parent_widget, "Export segments", "segments.csv", "CSV (*.csv)")
         if path:
             self._guard("Export segments", self.editor.export_csv, path)

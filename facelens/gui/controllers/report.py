@@ -7,10 +7,12 @@ builder checks the fingerprint again when it writes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
 
 from facelens.gui.dialogs import show_error
 from facelens.gui.jobs import JobCancelled, JobFailed, run_job
@@ -29,39 +31,44 @@ def report_available() -> bool:
 
 
 class ReportController(QObject):
-    """Writes the open session's report. ``host`` gives ``workspace`` and ``review`` (the open data)."""
+    """Writes the open session's report.
 
-    def __init__(self, host: Any, model: AppModel, prefs: AppSettings) -> None:
-        super().__init__(host)
-        self.host, self.model, self.prefs = host, model, prefs
+    ``parent`` is the dialogs' parent; ``workspace()`` returns the open ``Workspace``; ``review``
+    tells whether the open session's data is on screen (``review.data``).
+    """
+
+    def __init__(self, parent: QWidget, model: AppModel, prefs: AppSettings, *, workspace: Callable[[], Any],
+                 review: Any) -> None:
+        super().__init__(parent)
+        self.parent_widget, self.model, self.prefs, self._ws, self.review = parent, model, prefs, workspace, review
 
     def export_report(self) -> Path | None:
         """Ask for the options, write the PDF in a worker, then show its first pages."""
         from facelens.gui.report_dialog import ReportDialog, ReportPreview
 
         if not report_available():
-            show_error(self.host, "Export report", "The report module is not installed in this build.")
+            show_error(self.parent_widget, "Export report", "The report module is not installed in this build.")
             return None
-        if self.host.workspace is None or self.model.session_id is None or self.host.review.data is None:
-            show_error(self.host, "Export report", "Open an analysed session first.")
+        if self._ws() is None or self.model.session_id is None or self.review.data is None:
+            show_error(self.parent_widget, "Export report", "Open an analysed session first.")
             return None
-        dlg = ReportDialog(self.host, self.prefs.store, self.default_report_path())
+        dlg = ReportDialog(self.parent_widget, self.prefs.store, self.default_report_path())
         if dlg.exec() != ReportDialog.DialogCode.Accepted:
             return None
         opts = dlg.values()
         path = self.write_report(opts.pop("out"), **opts)
         if path is not None and dlg.preview_wanted():
-            ReportPreview(self.host, path).exec()
+            ReportPreview(self.parent_widget, path).exec()
         return path
 
     def default_report_path(self) -> Path:
         """``<workspace>/reports/<pseudonym>_<today>_session-<id>.pdf`` (the folder is created)."""
         import datetime as dt
 
-        rec = self.host.workspace.get_session(int(self.model.session_id))
+        rec = self._ws().get_session(int(self.model.session_id))
         from facelens.core.common.atomic import make_private_dirs
 
-        folder = Path(self.host.workspace.folder) / "reports"
+        folder = Path(self._ws().folder) / "reports"
         try:
             make_private_dirs(folder)
         except OSError:  # read-only workspace: the dialog says the folder does not exist
@@ -77,7 +84,7 @@ class ReportController(QObject):
         """
         from facelens.core.workspace import Workspace
 
-        folder, sid = Path(self.host.workspace.folder), int(self.model.session_id)
+        folder, sid = Path(self._ws().folder), int(self.model.session_id)
         if self.prefs.model_path and "model_path" not in options:
             options["model_path"] = self.prefs.model_path
         if options.get("use_model", True):
@@ -85,7 +92,7 @@ class ReportController(QObject):
             # change made outside this window is caught by the report builder (``expected_inputs``).
             fresh = self.model.diagnosis_freshness
             if fresh.state == "stale":
-                show_error(self.host, "Export report", f"The BD-vs-MDD result on screen is out of date ({fresh.reason}). "
+                show_error(self.parent_widget, "Export report", f"The BD-vs-MDD result on screen is out of date ({fresh.reason}). "
                            "Press Compute (Ctrl+D) first, or leave the model output out of the report.")
                 return None
             if fresh.current and self.model.diagnosis is not None:
@@ -100,9 +107,9 @@ class ReportController(QObject):
                 return Path(rep.build_report_for_session(ws, sid, out, **options))
 
         try:
-            path = run_job(self.host, "Export report", job, label="Writing the PDF report…", cancellable=False)
+            path = run_job(self.parent_widget, "Export report", job, label="Writing the PDF report…", cancellable=False)
         except (JobCancelled, JobFailed) as exc:
-            show_error(self.host, "Export report", f"The report could not be written: {exc}")
+            show_error(self.parent_widget, "Export report", f"The report could not be written: {exc}")
             return None
         self.model.message = f"Report written: {path}"
         return path
