@@ -7,7 +7,7 @@ from typing import Any
 
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.units import mm
-from reportlab.platypus import BaseDocTemplate, Frame, KeepTogether, PageTemplate
+from reportlab.platypus import BaseDocTemplate, CondPageBreak, Frame, KeepTogether, PageTemplate, Table
 
 from facelens.core import report_content as rc
 from facelens.report.render_sections import RENDERERS
@@ -17,6 +17,7 @@ PAGE_SIZES = {"A4": A4, "LETTER": LETTER}
 MARGIN = 15 * mm
 FOOTER_H = 19 * mm
 BOTTOM = FOOTER_H + 6 * mm  # lowest line of the text column (the footer sits below it)
+BIG = 10_000.0  # an unbounded height for measuring a flowable
 
 
 class ReportError(Exception):
@@ -75,14 +76,45 @@ def story(content: rc.ReportContent, width: float) -> list[Any]:
             body = [p(escape(sec.unavailable_text), "na")]
         else:
             body = render(sec, width)
-        # A heading never ends a page alone: keep it with the first block of its section that is not
-        # itself a heading (a sub-heading alone would strand the same way).
-        n_lead = 1
-        while n_lead < len(body) and body[n_lead - 1].getKeepWithNext():
-            n_lead += 1
-        out.append(KeepTogether(heading + _flat(body[:n_lead])))
-        out += body[n_lead:]
+        out += keep_with_next(heading + body, width)
     return out
+
+
+def keep_with_next(blocks: list[Any], width: float) -> list[Any]:
+    """``blocks`` with every run of keep-with-next blocks (headings, a warning that qualifies what
+    follows) held on the page of the block after it, so that a page never ends on a heading.
+
+    A short block (a table of up to :data:`WHOLE_TABLE_ROWS` rows, a card, a chart, a note) goes with
+    its headings as one KeepTogether, to the next page together if it does not fit. A longer table
+    only needs its start there: a CondPageBreak asks for room for the headings, the table's header
+    and its first :data:`TABLE_START_ROWS` rows, and the table then splits across pages (header
+    repeated). A KeepTogether for the whole of a long table would leave the rest of the page empty
+    whenever the table is longer than that rest (a 60-segment session left pages 20 % full).
+    """
+    out: list[Any] = []
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) - 1 and blocks[j].getKeepWithNext():
+            j += 1
+        if j == i:
+            out.append(blocks[i])
+            i += 1
+            continue
+        heads, nxt = blocks[i:j], blocks[j]
+        start = _table_start(nxt, width)
+        if start is None:
+            out.append(KeepTogether(_flat([*heads, nxt])))
+        else:
+            for h in heads:
+                h.keepWithNext = 0  # held by the CondPageBreak instead of reportlab's KeepTogether
+            out += [CondPageBreak(sum(_height(h, width) for h in heads) + start), *heads, nxt]
+        i = j + 1
+    return out
+
+
+WHOLE_TABLE_ROWS = 10  # body rows: the model card (8), a 10-segment session's tables stay in one piece
+TABLE_START_ROWS = 3
 
 
 def _flat(blocks: list[Any]) -> list[Any]:
@@ -96,6 +128,21 @@ def _flat(blocks: list[Any]) -> list[Any]:
     for b in blocks:
         out += _flat(list(b._content)) if isinstance(b, KeepTogether) else [b]
     return out
+
+
+def _height(f: Any, width: float) -> float:
+    return float(f.wrap(width, BIG)[1]) + f.getSpaceBefore() + f.getSpaceAfter()
+
+
+def _table_start(f: Any, width: float) -> float | None:
+    """Height of a long table's header and first rows; None for anything kept whole."""
+    if not isinstance(f, Table):
+        return None
+    head = int(f.repeatRows) if isinstance(f.repeatRows, int) else 0
+    if len(f._cellvalues) <= head + WHOLE_TABLE_ROWS:
+        return None
+    f.wrap(width, BIG)
+    return float(sum(f._rowHeights[:head + TABLE_START_ROWS])) + f.getSpaceBefore()
 
 
 def build_pdf(content: rc.ReportContent, out_path: str | os.PathLike[str], *, page_size: str = "A4") -> Path:

@@ -13,7 +13,7 @@ from facelens.core.diagnosis.feature_names import plain_name
 from facelens.core.validation.statement import VALIDITY_STATEMENT
 from facelens.report import charts
 from facelens.report.flowables import array_image, chart
-from facelens.report.style import escape, fmt, p, pct, pm, prob, table
+from facelens.report.style import escape, fmt, name_width, p, pct, pm, prob, table
 
 Flowables = list[Any]
 
@@ -27,7 +27,8 @@ def _duration(x: float) -> str:
 
 def _seg_name(label: str, a: float, b: float) -> str:
     colour = default_label_set().colour(label)
-    return f'<font color="{colour}">■</font> {escape(label)} {a:.1f}–{b:.1f} s'
+    # a no-break space before the unit: a narrow column wraps before the times, never before "s"
+    return f'<font color="{colour}">■</font> {escape(label)} {a:.1f}–{b:.1f}\u00a0s'
 
 
 def header(sec: rc.HeaderSection, width: float) -> Flowables:
@@ -67,7 +68,7 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
         srows += [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_frames), str(s.n_valid), pct(s.share)]
                   for s in sec.segments]
         out += [p("Valid frames per annotated segment", "h2"),
-                table(srows, [0.2 * width, 0.08 * width, 0.08 * width, 0.12 * width])]  # as wide as the one above
+                table(srows, [0.22 * width, 0.08 * width, 0.07 * width, 0.11 * width])]  # as wide as the one above
     else:
         out.append(p("No segments were annotated for this session.", "small"))
     return out
@@ -124,7 +125,9 @@ def dynamics(sec: rc.DynamicsSection, width: float) -> Flowables:
         head = ["Segment", "Valid"] + [h.replace(" ", "\u00a0") for _, h, _ in cols]
         srows = [head] + [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_valid)]
                           + [fmt(s.values[k], d) for k, _, d in cols] for s in sec.segments]
-        first = 0.17 * width
+        # the segment column as wide as its widest name (so "neutral 1635.0–1650.0 s" keeps one line),
+        # between 17 and 22 % of the width; the twelve index columns share the rest
+        first = min(0.22 * width, max(0.17 * width, max(name_width(r[0], 6.8) for r in srows[1:]) + 5))
         rest = (width - first - 0.05 * width) / len(cols)
         out += [p("Per segment (V = valence, A = arousal)", "h2"),
                 table(srows, [first, 0.05 * width] + [rest] * len(cols), small=True)]

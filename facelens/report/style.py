@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
@@ -123,6 +123,11 @@ def plain(markup: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def name_width(markup: str, size: float) -> float:
+    """Width in points of a cell's text on one line at ``size`` in the cell font."""
+    return stringWidth(plain(markup), styles()["cell"].fontName, size)
+
+
 def _widest(markup: str, font: str, size: float) -> float:
     return max((stringWidth(t, font, size) for t in _tokens(markup)), default=0.0)
 
@@ -163,6 +168,11 @@ def fit_cell(markup: str, style: ParagraphStyle, avail: float) -> tuple[str, Par
     return markup, style
 
 
+class _Pending(NamedTuple):
+    markup: str
+    style: ParagraphStyle
+
+
 def _resized(style: ParagraphStyle, size: float) -> ParagraphStyle:
     if size == style.fontSize:
         return style
@@ -182,7 +192,7 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
     pad = 2 if small else 3
     fitted: list[tuple[Any, ...]] = []  # bare strings that need a smaller font to stay inside their cell
     for r, row in enumerate(rows):
-        cells = []
+        cells: list[Any] = []
         for c, v in enumerate(row):
             right = c >= align_right_from and c not in left_cols
             avail = (sum(widths) if r in full_rows else widths[c]) - 2 * pad if widths else None
@@ -201,14 +211,15 @@ def table(rows: list[list[Any]], widths: list[float] | None = None, *, header_ro
                     style = ParagraphStyle(f"r{style.name}", parent=style, alignment=2)
                 if avail is not None:
                     v, style = fit_cell(v, style, avail)
-                v = (v, style)  # made a Paragraph below, once the header's font size is known
+                v = _Pending(v, style)  # made a Paragraph below, once the header's font size is known
             cells.append(v)
         data.append(cells)
     for r, cells in enumerate(data):
         # a header row has one font size: that of its most shrunk cell
-        head = min((c[1].fontSize for c in cells if isinstance(c, tuple)), default=0.0) if r < header_rows else 0
-        data[r] = [Paragraph(c[0], _resized(c[1], head) if head else c[1]) if isinstance(c, tuple) else c
-                   for c in cells]
+        pending = [c for c in cells if isinstance(c, _Pending)]
+        head = min((c.style.fontSize for c in pending), default=0.0) if r < header_rows else 0.0
+        data[r] = [Paragraph(c.markup, _resized(c.style, head) if head else c.style) if isinstance(c, _Pending)
+                   else c for c in cells]
     t = Table(data, colWidths=widths, repeatRows=header_rows, hAlign="LEFT")
     cmds: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
