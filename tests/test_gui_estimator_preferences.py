@@ -34,7 +34,7 @@ def test_preferences_choose_estimator_and_reconstruction_and_the_child_passes_th
         seen.update(kw)
         return iter(())
 
-    import facelens.core.analysis.pipeline as pipeline
+    from facelens.core.analysis import pipeline
 
     monkeypatch.setattr(pipeline, "run_analysis", fake_run)
 

@@ -156,7 +156,7 @@ def test_segments_create_edit_undo_delete_persist_across_restart(qtbot, qapp_vis
         w.segments.edit_requested.emit(seg.id, {"label": "happy", "note": "smile onset"})
         w.timeline.segment_edited.emit(seg.id, 0.1, 1.1)
         # Delete one, then undo the delete.
-        third = [s for s in w.editor.segments if s.start_s == pytest.approx(0.5)][0]
+        third = next(s for s in w.editor.segments if s.start_s == pytest.approx(0.5))
         w.delete_segment(third.id)
         assert w.segments.row_count() == 2
         w.undo()
