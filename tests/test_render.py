@@ -190,6 +190,8 @@ def test_video_texture_maps_upright_changes_with_the_frame_and_leaves_with_the_f
         scene.set_face(face, from_frame(_gradient_frame(), lm, time_s=1.0))
         a = scene.render_image()[..., :3].astype(float)
         assert scene.texture_time == 1.0
+        # The video's own eyes and mouth replace the drawn eyeballs, irises and mouth interior.
+        assert not any(m.visible for m in (*scene.parts.eyeballs, *scene.parts.irises, scene.parts.mouth))
         scene.set_face(face, from_frame(_gradient_frame(invert=True), lm, time_s=2.0))
         b = scene.render_image()[..., :3].astype(float)
         mask = np.abs(plain - np.asarray(VIEWPORT_BG_RGBA[:3]) * 255).max(axis=2) > 30  # the face's pixels
@@ -213,6 +215,7 @@ def test_video_texture_maps_upright_changes_with_the_frame_and_leaves_with_the_f
         scene.set_face(face)
         again = scene.render_image()[..., :3].astype(float)
         assert np.abs(again - plain).max() <= 2, "a frame's texture survived the gap"
+        assert all(m.visible for m in (*scene.parts.eyeballs, *scene.parts.irises, scene.parts.mouth))
     finally:
         scene.close()
 

@@ -2,14 +2,16 @@
 openings, so that orbiting never shows a hollow mask.
 
 The 852-triangle MediaPipe surface has four boundary loops
-(:func:`facelens.core.face.topology.boundary_loops`): the face outline (36 vertices), the inner lips (20) and the two eye openings (16 each). Each loop gets its
-own copy of its vertices (same positions, so no crack) and, behind it:
+(:func:`facelens.core.face.topology.boundary_loops`): the face outline (36 vertices), the inner lips (20)
+and the two eye openings (16 each). Each loop gets its own copy of its vertices (same positions, so no
+crack) and, behind it:
 
 * the outline: a rounded back shell — three rings, each a copy of the outline pushed back along the face's
   forward axis and drawn in towards it, then a centre point — about one face width deep, which is roughly
   where the back of a head is behind the face outline (head length ≈ 1.3 × face width);
 * the lips and eyes: a cone to a point well behind the opening, hidden behind the mouth interior and the
-  eyeballs (``face_parts``), closing the surface there.
+  eyeballs (``face_parts``), closing the surface there. With the video texture the eye caps are shallow
+  (``TEXTURED_EYE_DEPTH``) and carry the frame's own eyes, and the mouth cap the frame's mouth.
 
 The copies keep the closure's normals and texture coordinates apart from the face's: the face is smooth
 and textured right up to its outline, the shell is lit on its own and takes one flat colour (the texture's
@@ -34,6 +36,11 @@ SHELL_DEPTH = 1.0
 #: How deep behind its opening a cone's tip lies, in widths of the opening (deeper than the mouth interior's
 #: centre, a third of the mouth's width, and than the eyeballs' back, ~0.9 eye widths).
 CAP_DEPTH = 1.1
+#: With the video texture the eyes are the video's own (no eyeballs): shallow caps, a slightly sunken eye
+#: surface carrying the frame's iris and sclera (a cone as deep as above would stretch them into a funnel).
+TEXTURED_EYE_DEPTH = 0.12
+#: A landmark of the inner lip contour (tells the mouth's loop from the eyes').
+MOUTH_MARK = 13
 #: Landmarks at the two ends of the face's width (the face outline at the ears' height).
 CHEEK_L, CHEEK_R = 234, 454
 
@@ -131,12 +138,14 @@ def closed_face() -> ClosedFace:
                       weld=np.asarray(weld, np.int64), outline=outline, inner=inner, shell=np.concatenate(shell), caps=tuple(caps))
 
 
-def close_vertices(v: np.ndarray, closed: ClosedFace | None = None) -> np.ndarray:
+def close_vertices(v: np.ndarray, closed: ClosedFace | None = None,
+                   eye_depth: float = CAP_DEPTH) -> np.ndarray:
     """Vertices of the closed face for view-space vertices ``v`` (478 points): ``v`` then the closure's.
 
     Parameters
     ----------
     v : (478, 3) array, finite (the view's upright space, :func:`face_mesh.upright_from_image`).
+    eye_depth : how deep the eye caps' tips lie, in eye widths (``TEXTURED_EYE_DEPTH`` with the texture).
 
     Returns
     -------
@@ -165,6 +174,7 @@ def close_vertices(v: np.ndarray, closed: ClosedFace | None = None) -> np.ndarra
         size = float(np.ptp(pts, axis=0).max()) or width * 0.1
         m = len(loop)
         out[k:k + m] = pts
-        out[k + m] = pts.mean(axis=0) - fwd * (CAP_DEPTH * size)
+        depth = CAP_DEPTH if MOUTH_MARK in loop else eye_depth
+        out[k + m] = pts.mean(axis=0) - fwd * (depth * size)
         k += m + 1
     return out

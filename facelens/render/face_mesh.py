@@ -28,7 +28,7 @@ from vispy.visuals import MeshVisual
 from vispy.visuals.filters import TextureFilter
 
 from facelens.render.colors import SKIN_RGBA, VIEWPORT_BG_RGBA
-from facelens.render.face_closure import close_vertices, closed_face
+from facelens.render.face_closure import CAP_DEPTH, TEXTURED_EYE_DEPTH, close_vertices, closed_face
 from facelens.render.face_parts import FaceParts
 from facelens.render.face_texture import FaceTexture, texture_array
 
@@ -223,8 +223,10 @@ class FaceScene:
             return
         self._vertices = np.asarray(vertices, np.float32)
         self._set_texture(texture)
-        self.mesh.set_vertices(close_vertices(self._vertices, self.closed))
-        self.parts.show_mouth = texture is None  # textured: the video's own mouth (teeth) shows in the cap
+        plain = texture is None  # textured: the video's own eyes and mouth (teeth) show on the caps
+        self.mesh.set_vertices(close_vertices(self._vertices, self.closed,
+                                              CAP_DEPTH if plain else TEXTURED_EYE_DEPTH))
+        self.parts.show_eyes = self.parts.show_mouth = plain
         self.parts.update(self._vertices)
         self.mesh.visible = True
 

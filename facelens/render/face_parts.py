@@ -71,12 +71,14 @@ class FaceParts:
             m.transform = STTransform()
         self.mouth = mesh_node(np.zeros((len(INNER_LIPS) + 1, 3), np.float32), _fan_faces(len(INNER_LIPS)),
                               color=MOUTH_RGBA, parent=parent)
-        self.show_mouth = True  # False: the face's own mouth cap shows instead (the video texture's mouth)
+        # False: the face's own caps show instead, carrying the video texture's eyes and mouth (teeth).
+        self.show_eyes = True
+        self.show_mouth = True
         self.set_visible(False)
 
     def set_visible(self, on: bool) -> None:
         for m in (*self.eyeballs, *self.irises):
-            m.visible = on
+            m.visible = on and self.show_eyes
         self.mouth.visible = on and self.show_mouth
 
     def update(self, v: np.ndarray | None) -> None:
