@@ -36,6 +36,24 @@ def test_g_trains_a_few_steps_and_the_numpy_runner_matches_torch(tmp_path):
     np.testing.assert_allclose(p1, torch.softmax(tl[0], -1).numpy(), atol=1e-5)
 
 
+def test_an_ensemble_averages_its_members_and_single_network_files_still_load(tmp_path):
+    x, va, y = _toy()
+    regs = train_g(x, va, y, [f"c{i}" for i in range(6)], cfg=GTrainConfig(epochs=3, max_len=8, members=3),
+                   log=lambda s: None)
+    assert isinstance(regs, list) and len(regs) == 3
+    g = GModel.load(export_g(regs, {"inputs": "coef"}).save(tmp_path / "e.npz"))
+    assert len(g.members) == 3 and g.n_inputs == 6
+    va_e, p_e = GRunner(g).step(x[:4], np.ones(4, bool))
+    singles = [GRunner(GModel.load(export_g(r, {}).save(tmp_path / f"s{j}.npz"))).step(x[:4], np.ones(4, bool))
+               for j, r in enumerate(regs)]
+    np.testing.assert_allclose(va_e, np.mean([s[0] for s in singles], axis=0), atol=1e-12)
+    np.testing.assert_allclose(p_e, np.mean([s[1] for s in singles], axis=0), atol=1e-12)
+    pv, pp = predict_stills(regs, x[:4])  # training-side prediction averages the same way (one-frame sessions)
+    np.testing.assert_allclose(pv[0], va_e[0], atol=1e-5)
+    assert not np.allclose(singles[0][0], singles[1][0])  # the members differ (different seeds)
+    assert len(GModel.load(tmp_path / "s0.npz").members) == 1  # a one-network file is format 1
+
+
 def test_runner_is_the_same_for_any_batching_and_skips_unusable_frames():
     g = load_default_g()
     rng = np.random.default_rng(2)

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = "facelens-g-1"
+FORMAT = "facelens-g-1"  # one network
+FORMAT_ENSEMBLE = "facelens-g-2"  # several networks of the same shape, outputs averaged
 G_LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")  # AffectNet codes 0..6
 
 
@@ -41,6 +42,12 @@ class GModel:
     mean: np.ndarray
     std: np.ndarray
     card: dict[str, Any] = field(default_factory=dict)
+    more: list[GModel] = field(default_factory=list)  # further members of an ensemble (same inputs)
+
+    @property
+    def members(self) -> list[GModel]:
+        """The networks whose outputs are averaged (this one first)."""
+        return [self, *self.more]
 
     @property
     def hidden(self) -> int:
@@ -50,15 +57,22 @@ class GModel:
     def n_inputs(self) -> int:
         return self.w_ih.shape[1]
 
-    def save(self, path: Path) -> Path:
-        """Write the weights and the card as one ``.npz``."""
+    def _arrays(self, prefix: str) -> dict[str, np.ndarray]:
         arrays = {"w_ih": self.w_ih, "w_hh": self.w_hh, "b": self.b, "mean": self.mean, "std": self.std}
         for i, (w, b) in enumerate(self.layers):
             arrays[f"l{i}_w"], arrays[f"l{i}_b"] = w, b
+        return {prefix + k: np.asarray(v, np.float32) for k, v in arrays.items()}
+
+    def save(self, path: Path) -> Path:
+        """Write the weights and the card as one ``.npz`` (an ensemble: members ``m1_``, ``m2_``, ...)."""
+        arrays = self._arrays("")
+        for j, m in enumerate(self.more, start=1):
+            arrays.update(m._arrays(f"m{j}_"))
+        fmt = FORMAT_ENSEMBLE if self.more else FORMAT
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, format=np.array(FORMAT), card=np.array(json.dumps(self.card)),
-                            **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+        np.savez_compressed(tmp, format=np.array(fmt), card=np.array(json.dumps(self.card)),
+                            n_members=np.array(len(self.members)), **arrays)
         tmp.replace(path)
         return path
 
@@ -67,19 +81,37 @@ class GModel:
         """Read a file written by :meth:`save` (:class:`GModelError` otherwise)."""
         try:
             with np.load(Path(path), allow_pickle=False) as z:
-                if str(z["format"]) != FORMAT:
+                fmt = str(z["format"])
+                if fmt not in (FORMAT, FORMAT_ENSEMBLE):
                     raise GModelError(f"{Path(path).name} is not a FaceLens G model")
-                f = {k: z[k].astype(np.float64) for k in z.files if k not in ("format", "card")}
-                layers = [(f[f"l{i}_w"], f[f"l{i}_b"]) for i in range(4)]
-                return cls(f["w_ih"], f["w_hh"], f["b"], layers, f["mean"], f["std"], json.loads(str(z["card"])))
+                f = {k: z[k].astype(np.float64) for k in z.files if k not in ("format", "card", "n_members")}
+                n = int(z["n_members"]) if fmt == FORMAT_ENSEMBLE else 1
+                card = json.loads(str(z["card"]))
         except FileNotFoundError:
             raise GModelError(f"G model not found: {path}") from None
         except (OSError, KeyError, ValueError) as exc:
             raise GModelError(f"{Path(path).name} is not a FaceLens G model: {exc}") from None
+        try:
+            nets = [cls._from(f, "" if j == 0 else f"m{j}_", card) for j in range(n)]
+        except KeyError as exc:
+            raise GModelError(f"{Path(path).name} is not a FaceLens G model: missing {exc}") from None
+        nets[0].more = nets[1:]
+        return nets[0]
+
+    @classmethod
+    def _from(cls, f: dict[str, np.ndarray], prefix: str, card: dict[str, Any]) -> GModel:
+        layers = [(f[f"{prefix}l{i}_w"], f[f"{prefix}l{i}_b"]) for i in range(4)]
+        return cls(f[prefix + "w_ih"], f[prefix + "w_hh"], f[prefix + "b"], layers, f[prefix + "mean"],
+                   f[prefix + "std"], card)
 
 
 def export_g(reg: Any, card: dict[str, Any]) -> GModel:
-    """A :class:`GModel` from a trained :class:`~facelens.core.affect.temporal.TemporalRegressor`."""
+    """A :class:`GModel` from a trained :class:`~facelens.core.affect.temporal.TemporalRegressor`
+    (or a list of them: an ensemble whose outputs are averaged)."""
+    if isinstance(reg, (list, tuple)):
+        nets = [export_g(r, card) for r in reg]
+        nets[0].more = nets[1:]
+        return nets[0]
     sd = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in reg.net.state_dict().items()}
     lin = [k[:-len(".weight")] for k in sd if k.startswith("mlp.") and k.endswith(".weight")]
     layers = [(sd[f"{k}.weight"], sd[f"{k}.bias"]) for k in lin]
@@ -93,14 +125,25 @@ class GRunner:
 
     def __init__(self, model: GModel) -> None:
         self.model = model
+        self._more = [GRunner(m) for m in model.more]
         self.reset()
 
     def reset(self) -> None:
         self.h = np.zeros(self.model.hidden)
         self.c = np.zeros(self.model.hidden)
+        for r in self._more:
+            r.reset()
 
     def step(self, x: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(valence/arousal (B, 2), probabilities (B, 7) in :data:`G_LABELS` order); NaN where not usable."""
+        """(valence/arousal (B, 2), probabilities (B, 7) in :data:`G_LABELS` order); NaN where not usable.
+        An ensemble averages its members' valence/arousal and probabilities."""
+        va, p = self._step(x, usable)
+        if self._more:
+            outs = [(va, p)] + [r._step(x, usable) for r in self._more]
+            va, p = np.mean([o[0] for o in outs], axis=0), np.mean([o[1] for o in outs], axis=0)
+        return va, p
+
+    def _step(self, x: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m = self.model
         x = np.asarray(x, np.float64).reshape(len(x), -1)
         ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)

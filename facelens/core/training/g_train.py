@@ -14,7 +14,7 @@ term, the mean squared frame-to-frame change of the predicted valence/arousal, w
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class GTrainConfig:
     hidden: int = 64
     mlp: int = 64
     seed: int = 0
+    members: int = 1  # > 1: an ensemble of this many networks (seeds seed, seed + 1, ...), outputs averaged
 
 
 def still_sequences(x: np.ndarray, va: np.ndarray, y: np.ndarray, rng: np.random.Generator,
@@ -62,11 +63,23 @@ def _windows(videos: Sequence[np.ndarray], window: int) -> list[np.ndarray]:
 
 def train_g(x: np.ndarray, va: np.ndarray, y: np.ndarray, feature_names: Sequence[str],
             videos: Sequence[np.ndarray] = (), cfg: GTrainConfig | None = None,
-            log: Callable[[str], None] = print) -> TemporalRegressor:
-    """Train G on stills ``x`` (N, K) with targets ``va`` (N, 2) and labels ``y`` (N,) in 0..6."""
+            log: Callable[[str], None] = print) -> TemporalRegressor | list[TemporalRegressor]:
+    """Train G on stills ``x`` (N, K) with targets ``va`` (N, 2) and labels ``y`` (N,) in 0..6
+    (a list of networks when ``cfg.members > 1``)."""
+    cfg = cfg or GTrainConfig()
+    if cfg.members > 1:
+        out = []
+        for j in range(cfg.members):
+            log(f"member {j + 1}/{cfg.members}")
+            out.append(_train_one(x, va, y, feature_names, videos, replace(cfg, seed=cfg.seed + j, members=1), log))
+        return out
+    return _train_one(x, va, y, feature_names, videos, cfg, log)
+
+
+def _train_one(x: np.ndarray, va: np.ndarray, y: np.ndarray, feature_names: Sequence[str],
+               videos: Sequence[np.ndarray], cfg: GTrainConfig, log: Callable[[str], None]) -> TemporalRegressor:
     import torch
 
-    cfg = cfg or GTrainConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     tcfg = TemporalConfig(n_features=x.shape[1], hidden=cfg.hidden, mlp=cfg.mlp, n_classes=7,
@@ -113,10 +126,15 @@ def train_g(x: np.ndarray, va: np.ndarray, y: np.ndarray, feature_names: Sequenc
     return reg
 
 
-def predict_stills(reg: TemporalRegressor, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each still as a session of one frame: (VA (N, 2), probabilities (N, 7)); NaN rows stay NaN."""
+def predict_stills(reg: TemporalRegressor | Sequence[TemporalRegressor], x: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Each still as a session of one frame: (VA (N, 2), probabilities (N, 7)); NaN rows stay NaN.
+    An ensemble (a list) averages its members' outputs, as the run time does."""
     import torch
 
+    if isinstance(reg, (list, tuple)):
+        outs = [predict_stills(r, x) for r in reg]
+        return np.mean([o[0] for o in outs], axis=0), np.mean([o[1] for o in outs], axis=0)
     ok = np.all(np.isfinite(x), axis=1)
     va = np.full((len(x), 2), np.nan)
     p = np.full((len(x), reg.cfg.n_classes), np.nan)
