@@ -155,33 +155,28 @@ def _left():
     return Qt.MouseButton.LeftButton
 
 
-def test_late_or_missing_frames_never_freeze_the_face_nor_texture_it_wrongly(gui_qapp, qtbot):
+def test_late_or_missing_frames_never_freeze_the_face_nor_texture_it_wrongly(gui_window, qtbot):
     """Meshes arriving every 60 ms whose frames are never decoded (a failing decoder) are still drawn,
     untextured, within the wait; a frame then decoded textures only the mesh of its own time."""
     from PySide6.QtGui import QImage
 
     from facelens.core.face import geometry
-    from facelens.gui.face_view import TEXTURE_WAIT_MS, FaceView
+    from facelens.gui.face_view import TEXTURE_WAIT_MS
     from facelens.render.face_mesh import upright_from_image
 
     tpl = np.asarray(geometry.template(), np.float32) * np.array([1, -1, -1], np.float32)
     lm = tpl / (tpl[:, 0].max() - tpl[:, 0].min()) * 200.0 + np.array([320.0, 240.0, 0.0], np.float32)
-    view = FaceView()
-    qtbot.addWidget(view)
-    try:
-        view.show()
-        for k in range(8):  # 8 × 60 ms: longer than the wait, and every new mesh comes before it ends
-            shifted = lm + np.array([2.0 * k, 0.0, 0.0], np.float32)
-            view.set_vertices(upright_from_image(shifted), landmarks_px=shifted, frame_time=0.1 * k)
-            qtbot.wait(60)
-        assert 8 * 60 > TEXTURE_WAIT_MS
-        assert view.scene.mesh.visible and view.scene.texture_time is None
-        assert np.allclose(view.scene.vertices, upright_from_image(lm + np.array([14.0, 0, 0], np.float32)))
-        frame = QImage(640, 480, QImage.Format.Format_RGB888)
-        frame.fill(0x336699)
-        view.set_frame(0.1 * 6, frame)  # an older frame than the mesh on screen (0.1 × 7): not its texture
-        assert view.scene.texture_time is None
-        view.set_frame(0.1 * 7, frame)
-        assert view.scene.texture_time == 0.1 * 7
-    finally:
-        view.close_scene()
+    view = gui_window.face  # the window's 3D view, no session open: meshes handed to it directly
+    for k in range(8):  # 8 × 60 ms: longer than the wait, and every new mesh comes before it ends
+        shifted = lm + np.array([2.0 * k, 0.0, 0.0], np.float32)
+        view.set_vertices(upright_from_image(shifted), landmarks_px=shifted, frame_time=0.1 * k)
+        qtbot.wait(60)
+    assert 8 * 60 > TEXTURE_WAIT_MS
+    assert view.scene.mesh.visible and view.scene.texture_time is None
+    assert np.allclose(view.scene.vertices, upright_from_image(lm + np.array([14.0, 0, 0], np.float32)))
+    frame = QImage(640, 480, QImage.Format.Format_RGB888)
+    frame.fill(0x336699)
+    view.set_frame(0.1 * 6, frame)  # an older frame than the mesh on screen (0.1 × 7): not its texture
+    assert view.scene.texture_time is None
+    view.set_frame(0.1 * 7, frame)
+    assert view.scene.texture_time == 0.1 * 7
