@@ -21,7 +21,7 @@ def _toy(n: int = 140, k: int = 6, seed: int = 0):
 def test_g_trains_a_few_steps_and_the_numpy_runner_matches_torch(tmp_path):
     x, va, y = _toy()
     vids = [np.cumsum(np.random.default_rng(1).normal(scale=0.1, size=(60, 6)), axis=0)]
-    reg = train_g(x, va, y, [f"c{i}" for i in range(6)], videos=vids, cfg=GTrainConfig(epochs=40, max_len=8),
+    reg = train_g(x, va, y, [f"c{i}" for i in range(6)], videos=vids, cfg=GTrainConfig(epochs=40, max_len=8, members=1),
                   log=lambda s: None)
     pv, pp = predict_stills(reg, x)
     assert np.mean(pp.argmax(1) == y) > 0.6  # separable toy classes: training did something
@@ -50,6 +50,7 @@ def test_an_ensemble_averages_its_members_and_single_network_files_still_load(tm
     np.testing.assert_allclose(p_e, np.mean([s[1] for s in singles], axis=0), atol=1e-12)
     pv, pp = predict_stills(regs, x[:4])  # training-side prediction averages the same way (one-frame sessions)
     np.testing.assert_allclose(pv[0], va_e[0], atol=1e-5)
+    np.testing.assert_allclose(pp[0], p_e[0], atol=1e-5)
     assert not np.allclose(singles[0][0], singles[1][0])  # the members differ (different seeds)
     assert len(GModel.load(tmp_path / "s0.npz").members) == 1  # a one-network file is format 1
 

@@ -28,14 +28,14 @@ class GTrainConfig:
     epochs: int = 60
     lr: float = 2e-3
     batch: int = 32
-    noise: float = 0.15
+    noise: float = 0.3
     max_len: int = 40
     smooth: float = 1.0
     video_window: int = 50
     hidden: int = 64
     mlp: int = 64
     seed: int = 0
-    members: int = 1  # > 1: an ensemble of this many networks (seeds seed, seed + 1, ...), outputs averaged
+    members: int = 5  # > 1: an ensemble of this many networks (seeds seed, seed + 1, ...), outputs averaged
 
 
 def still_sequences(x: np.ndarray, va: np.ndarray, y: np.ndarray, rng: np.random.Generator,
