@@ -70,7 +70,11 @@ def gui_qapp(qapp):
     import vispy
 
     vispy.use(app="pyside6")
-    return qapp
+    from facelens.gui import gc_guard
+
+    gc_guard.install(qapp)  # as create_app does: no collection in worker threads
+    yield qapp
+    gc_guard.uninstall()  # collects here, so no later test's worker thread frees this test's widgets
 
 
 @pytest.fixture

@@ -13,12 +13,10 @@ pytestmark = pytest.mark.gui
 VIDEO = "videos/pyfeat_single_face.mp4"
 
 
-@pytest.fixture(scope="module")
-def qapp_vispy(qapp):
-    import vispy
-
-    vispy.use(app="pyside6")
-    return qapp
+@pytest.fixture
+def qapp_vispy(gui_qapp):
+    """The shared GUI application fixture (VisPy bound to PySide6, collection on the GUI thread)."""
+    return gui_qapp
 
 
 @pytest.fixture

@@ -8,13 +8,10 @@ from facelens.render.colors import SKIN_RGBA, VIEWPORT_BG_RGBA, hex_to_rgba, lab
 from facelens.render.face_mesh import face_triangles, normalise_extent, upright_from_image, vertex_normals
 
 
-@pytest.fixture(scope="module")
-def qapp_vispy(qapp):
-    """The Qt application with VisPy bound to PySide6 (before any canvas: FACTS.md)."""
-    import vispy
-
-    vispy.use(app="pyside6")
-    return qapp
+@pytest.fixture
+def qapp_vispy(gui_qapp):
+    """The shared GUI application fixture (VisPy bound to PySide6, collection on the GUI thread)."""
+    return gui_qapp
 
 
 def _template_px() -> np.ndarray:

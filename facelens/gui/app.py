@@ -27,6 +27,9 @@ def create_app(argv: list[str] | None = None) -> Any:
         app = QApplication(argv or [sys.argv[0]])
         app.setOrganizationName(ORG)
         app.setApplicationName(APP)
+    from facelens.gui import gc_guard
+
+    gc_guard.install(app)  # Qt objects must never be freed by a worker thread's collection
     from facelens import __version__
 
     app.setApplicationVersion(__version__)
