@@ -192,3 +192,20 @@ def test_train_and_eval_commands_on_analysed_stills(tmp_path, media, capsys):
     assert main(["eval-affect", str(ds), "--results", str(tmp_path / "res"), "--cv", "2", "--epochs", "1"]) == 0
     assert "2-fold cross-validation" in capsys.readouterr().out
     assert main(["eval-affect", str(ds), "--results", str(tmp_path / "nothing"), "--model", "g"]) == 2
+
+
+def test_an_analysis_whose_coefficients_g_was_not_trained_on_is_refused_before_it_starts(media, tmp_path):
+    from facelens.core.affect.g_runtime import GModelError
+    from facelens.core.affect.g_stage import GEstimator
+    from facelens.core.analysis.pipeline import PipelineError, run_analysis
+    from facelens.core.face.morphable.model import load_default
+
+    g = GEstimator.default(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+    n_exp = load_default().n_expression  # the shipped fit's width: accepted
+    g.check_coefficients(n_exp)
+    with pytest.raises(GModelError, match="trained on"):
+        g.check_coefficients(n_exp + 1)
+    out = tmp_path / "r.h5"
+    with pytest.raises(PipelineError, match="expression coefficients"):  # AsmV2L gives another width
+        next(iter(run_analysis(media / "videos" / "pyfeat_single_face.mp4", out, va="g", reconstruction="asmv2l")))
+    assert not out.exists() and not list(tmp_path.iterdir())  # nothing written

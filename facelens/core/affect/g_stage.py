@@ -37,6 +37,15 @@ class GEstimator:
     def reset(self) -> None:
         self.runner.reset()
 
+    def check_coefficients(self, n_exp: int) -> None:
+        """Refuse, before anything is analysed, a reconstruction whose expression coefficients are not
+        the ones G was trained on (:class:`GModelError`, one line)."""
+        want = self.model.n_inputs - (len(self.labels) if self.uses_appearance else 0)
+        if int(n_exp) != want:
+            raise GModelError(f"the G estimator was trained on {want} expression coefficients per frame, "
+                              f"this reconstruction gives {int(n_exp)}: use the morphable fit "
+                              "(--reconstruction fit) or retrain G with facelens train-va")
+
     def inputs(self, coef: np.ndarray, appearance: np.ndarray) -> np.ndarray:
         coef = np.asarray(coef, np.float64).reshape(len(coef), -1)
         x = coef if not self.uses_appearance else np.concatenate(

@@ -119,6 +119,13 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
     static = session.info.is_image
     stage = AffectStage.default(device=used, va=config.va)
     recon = _reconstruction(config.reconstruction, used)  # the fit, or AsmV2L (ModelError if missing)
+    if stage.g is not None and recon.coef_sizes is not None:
+        from facelens.core.affect.g_runtime import GModelError
+
+        try:
+            stage.g.check_coefficients(recon.coef_sizes[0])
+        except GModelError as exc:
+            raise PipelineError(str(exc)) from None
     # both backends' trackers are built with tracking's defaults (the one owner of the quality thresholds)
     meta = _metadata(session, config, used, stage, demo, tracking.DEFAULT_BLUR_THRESHOLD,
                      tracking.DEFAULT_MIN_CONFIDENCE)
