@@ -210,3 +210,13 @@ def test_a_dying_worker_fails_only_its_session(tmp_path):
     assert "worker process died" in result.failed[0].reason
     fails = pd.read_csv(tmp_path / "out" / "failures.csv")
     assert list(fails["session"]) == ["crash"]
+
+
+def test_a_tilde_path_of_an_unknown_user_stays_as_written(tmp_path):
+    from facelens.core.analysis.batch.manifest import read_batch_manifest
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("video\n~no_such_user_facelens/a.mp4\n~/b.mp4\n", encoding="utf-8")
+    first, second = read_batch_manifest(manifest)  # Path.expanduser raised RuntimeError on the first
+    assert first.video == tmp_path / "~no_such_user_facelens" / "a.mp4"
+    assert second.video == Path.home() / "b.mp4"

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facelens.core.common.paths import user_path
 from facelens.gui.jobs import JobCancelled, JobFailed, run_job
 from facelens.viewmodel.settings import KEYS, AppSettings
 
@@ -176,8 +177,8 @@ class CohortDialog(QDialog):
                              f"({html.escape(str(card.get('model_id', '?')))}){sim}")
 
     def train(self) -> dict[str, Any] | None:
-        manifest = Path(self.manifest_edit.text().strip()).expanduser()
-        out = Path(self.out_edit.text().strip() or str(manifest.parent / "model")).expanduser()
+        manifest = user_path(self.manifest_edit.text().strip())
+        out = user_path(self.out_edit.text().strip() or str(manifest.parent / "model"))
         if not manifest.is_file():
             self.results.setHtml(f"<p>Manifest not found: {html.escape(str(manifest))}</p>")
             return None

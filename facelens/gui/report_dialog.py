@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facelens.core.common.paths import user_path
 from facelens.viewmodel.settings import AppSettings
 
 PAGE_SIZES = ("A4", "Letter")
@@ -110,7 +111,7 @@ class ReportDialog(QDialog):
             self.path_edit.setText(path if path.lower().endswith(".pdf") else path + ".pdf")
 
     def _accept(self) -> None:
-        out = Path(self.path_edit.text().strip()).expanduser()
+        out = user_path(self.path_edit.text().strip())
         if not out.name or out.suffix.lower() != ".pdf":
             self.error_label.setText("The file name must end in .pdf")
             return
@@ -126,7 +127,7 @@ class ReportDialog(QDialog):
         self.accept()
 
     def values(self) -> dict[str, Any]:
-        return {"out": str(Path(self.path_edit.text().strip()).expanduser()),
+        return {"out": str(user_path(self.path_edit.text().strip())),
                 "page_size": self.page_box.currentText(),
                 "include_identifying": not self.identifying_box.isChecked(),
                 "use_model": self.model_box.isChecked(), "clinician": self.clinician_edit.text().strip(),

@@ -35,3 +35,13 @@ def resources_dir() -> Path:
 def models_src_dir() -> Path:
     """The ``models`` folder shipped with the software (manifest, cards, reference model)."""
     return _first_dir("FACELENS_MODELS_SRC", "models")
+
+
+def user_path(text: str | os.PathLike[str]) -> Path:
+    """A path a person typed, with ``~`` / ``~name`` expanded as a shell does: a ``~name`` whose
+    user does not exist stays as written (``Path.expanduser`` raises RuntimeError there)."""
+    p = Path(text)
+    try:
+        return p.expanduser()
+    except RuntimeError:
+        return p

@@ -21,12 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.core.common.atomic import atomic_write_text
-from facelens.core.demo.warp import PORTRAIT_SOURCE, DemoError, FaceAxes, HeadMotion, PoseBank
 from facelens.core.annotation.segments import Segment, write_segments_csv
+from facelens.core.common.atomic import atomic_write_text
+from facelens.core.common.paths import user_path
 from facelens.core.demo import script as demo_script
-from facelens.core.demo.script import (ScriptSpan, load_script, plateau_means, pose_weights, read_script,
-                                       relevant_measures, script_resource)
+from facelens.core.demo.script import (
+    ScriptSpan,
+    load_script,
+    plateau_means,
+    pose_weights,
+    read_script,
+    relevant_measures,
+    script_resource,
+)
+from facelens.core.demo.warp import PORTRAIT_SOURCE, DemoError, FaceAxes, HeadMotion, PoseBank
 
 NOTICE = "Synthetic demo session generated from a public-domain portrait; not a patient recording."
 CAVEAT = (
@@ -171,7 +179,7 @@ def build_demo(out_dir: str | Path, *, analyse: bool = True, duration_s: float =
         raise DemoError(f"demo duration must be between 2 s and 1 h, got {duration_s}")
     if not (math.isfinite(fps) and 5.0 <= fps <= 120.0):
         raise DemoError(f"demo frame rate must be between 5 and 120 fps, got {fps}")
-    out = Path(out_dir).expanduser()
+    out = user_path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -251,10 +259,10 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
 
 def _analyse(video: Path, results: Path) -> None:
     try:
-        from facelens.core.registry import ModelError
         from facelens.core.analysis.pipeline import PipelineError, analyze_to_file
-        from facelens.core.results import ResultsError
         from facelens.core.media.video import VideoError
+        from facelens.core.registry import ModelError
+        from facelens.core.results import ResultsError
     except ImportError as exc:
         raise DemoError(f"the analysis pipeline is not available ({exc})") from None
     try:

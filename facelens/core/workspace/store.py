@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from facelens.core.common.atomic import create_private_file, make_private_dirs
+from facelens.core.common.paths import user_path
 from facelens.core.workspace import leases
 from facelens.core.workspace.connection import Connections, now_iso, translate_errors
 from facelens.core.workspace.files import owner_only
@@ -81,7 +82,7 @@ class Workspace(SegmentTableMixin, RunsMixin):
         WorkspaceError
             Not a folder / not a workspace / locked / corrupt / newer schema (one-line message).
         """
-        p = Path(folder).expanduser()
+        p = user_path(folder)
         if p.exists() and not p.is_dir():
             raise WorkspaceError(f"{p} is a file, not a workspace folder")
         db_path = p / DB_NAME
@@ -182,7 +183,7 @@ class Workspace(SegmentTableMixin, RunsMixin):
         """
         from facelens.core.annotation.labels import default_label_set
 
-        v = Path(video).expanduser()
+        v = user_path(video)
         if not v.is_file():
             raise WorkspaceError(f"video not found: {v}")
         scenarios = default_label_set().scenarios

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from facelens.core.common.paths import user_path
+
 OPTIONAL_COLUMNS = ("subject_id", "diagnosis", "segments", "session_id")
 
 
@@ -77,12 +79,12 @@ def read_batch_manifest(path: str | os.PathLike[str]) -> list[BatchEntry]:
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         if not row.get("video"):
             raise ManifestError(f"{p.name} line {line}: empty 'video' cell")
-        video = Path(row["video"]).expanduser()
+        video = user_path(row["video"])
         video = video if video.is_absolute() else base / video
         seg = row.get("segments", "")
         seg_path = None
         if seg:
-            seg_path = Path(seg).expanduser()
+            seg_path = user_path(seg)
             seg_path = seg_path if seg_path.is_absolute() else base / seg_path
         if video in videos:
             raise ManifestError(f"{p.name} line {line}: video {row['video']} is already listed on line "
