@@ -47,6 +47,26 @@ def analysed(tmp_path_factory, media):
 
 
 @pytest.fixture(scope="session")
+def add_analysed(media, analysed):
+    """Factory: ``add_analysed(workspace, "videos/x.mp4", "P001")`` imports the recording into an open
+    workspace with its (cached) analysis as a complete run -> (session id, results path)."""
+    import shutil
+
+    from facelens.core.workspace import RunStatus, SessionStatus
+
+    def add(workspace, rel: str, patient: str) -> tuple[int, Path]:
+        rec = workspace.import_session(media / rel, patient)
+        out = Path(workspace.results_path_for(rec.id))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(analysed(rel), out)
+        workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
+        workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
+        return int(rec.id), out
+
+    return add
+
+
+@pytest.fixture(scope="session")
 def demo_session(tmp_path_factory):
     """The embedded synthetic demo session, built and analysed once: (video, results, script)."""
     from facelens.core.demo.session import build_demo

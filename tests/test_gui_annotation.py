@@ -2,9 +2,6 @@
 next/previous segment, the overlap rule of the label set and the annotator asked once."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,18 +11,12 @@ VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
 
 
 @pytest.fixture
-def session(gui_window, media, analysed, tmp_path):
-    from facelens.core.workspace import RunStatus, SessionStatus
+def session(gui_window, add_analysed, tmp_path):
 
     w = gui_window
     assert w.open_workspace(tmp_path / "ws")
-    rec = w.workspace.import_session(media / VIDEO, "P030")
-    out = Path(w.workspace.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(analysed(VIDEO), out)
-    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
-    assert w.open_session(rec.id)
+    sid, _ = add_analysed(w.workspace, VIDEO, "P030")
+    assert w.open_session(sid)
     w.prefs.author = "RA1"
     return w
 

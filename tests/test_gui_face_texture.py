@@ -2,9 +2,6 @@
 across a gap), it maps in "Expression only" too, and the "Video texture" toggle is kept in the preferences."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,18 +11,12 @@ VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"  # real video, with excluded f
 
 
 @pytest.fixture
-def textured_session(gui_window, media, analysed, tmp_path):
+def textured_session(gui_window, add_analysed, tmp_path):
     from facelens.core.results import SessionResults
-    from facelens.core.workspace import RunStatus, SessionStatus
 
     w = gui_window
     assert w.open_workspace(tmp_path / "ws")
-    rec = w.workspace.import_session(media / VIDEO, "P030")
-    out = Path(w.workspace.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(analysed(VIDEO), out)
-    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
+    sid, out = add_analysed(w.workspace, VIDEO, "P030")
     with SessionResults.open(out) as r:
         usable = np.asarray(r.usable)
         t = np.asarray(r.time_s)
@@ -47,7 +38,7 @@ def textured_session(gui_window, media, analysed, tmp_path):
         return orig_face(vertices, texture)
 
     face.set_vertices, face.scene.set_face = set_vertices, set_face
-    assert w.open_session(rec.id)
+    assert w.open_session(sid)
     return w, t, good, bad, pairs
 
 

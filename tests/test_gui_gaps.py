@@ -2,9 +2,6 @@
 video and in the 3D view, and — with a real mouse resting over the gap — in a tool tip on the curves."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,24 +11,18 @@ VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"  # a hand passes over the face
 
 
 @pytest.fixture
-def gap_session(gui_window, media, analysed, tmp_path):
+def gap_session(gui_window, add_analysed, tmp_path):
     from facelens.core.results import SessionResults
-    from facelens.core.workspace import RunStatus, SessionStatus
 
     w = gui_window
     assert w.open_workspace(tmp_path / "ws")
-    rec = w.workspace.import_session(media / VIDEO, "P020")
-    out = Path(w.workspace.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(analysed(VIDEO), out)
-    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
+    sid, out = add_analysed(w.workspace, VIDEO, "P020")
     with SessionResults.open(out) as r:
         bad = np.flatnonzero(~np.asarray(r.usable))
         good = np.flatnonzero(np.asarray(r.usable))
         t = np.asarray(r.time_s)
     assert bad.size, "the test clip must contain excluded frames"
-    assert w.open_session(rec.id)
+    assert w.open_session(sid)
     return w, float(t[bad[len(bad) // 2]]), float(t[good[0]])
 
 

@@ -2,9 +2,6 @@
 axis: the stored per-frame values, gaps at excluded frames, and a cursor that follows the playhead."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -13,20 +10,14 @@ pytestmark = pytest.mark.gui
 VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
 
 
-def test_measures_show_the_stored_series_with_gaps(gui_window, media, analysed, tmp_path, qtbot):
+def test_measures_show_the_stored_series_with_gaps(gui_window, add_analysed, tmp_path, qtbot):
     from facelens.core.results import SessionResults
-    from facelens.core.workspace import RunStatus, SessionStatus
     from facelens.gui.measures import VIEWS
 
     w = gui_window
     assert w.open_workspace(tmp_path / "ws")
-    rec = w.workspace.import_session(media / VIDEO, "P040")
-    out = Path(w.workspace.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(analysed(VIDEO), out)
-    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
-    assert w.open_session(rec.id)
+    sid, out = add_analysed(w.workspace, VIDEO, "P040")
+    assert w.open_session(sid)
     m = w.measures
     w.top_tabs.setCurrentWidget(m)  # the page beside the circumplex
     with SessionResults.open(out) as r:

@@ -3,7 +3,6 @@ playhead, written when the window closes (its closeEvent) and read by a new wind
 settings. A workspace left with no session open reopens with none (not a session of another one)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,18 +10,6 @@ import pytest
 pytestmark = pytest.mark.gui
 
 VIDEO = "videos/pyfeat_WolfgangLanger_Pexels.mp4"
-
-
-def _analysed_session(w, media, analysed) -> int:
-    from facelens.core.workspace import RunStatus, SessionStatus
-
-    rec = w.workspace.import_session(media / VIDEO, "P070")
-    out = Path(w.workspace.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(analysed(VIDEO), out)
-    w.workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    w.workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
-    return int(rec.id)
 
 
 def _new_window(qtbot, settings):
@@ -40,13 +27,13 @@ def _close(qtbot, w) -> None:
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=5000)
 
 
-def test_reopening_restores_workspace_session_and_playhead(qtbot, gui_qapp, gui_settings, media, analysed,
+def test_reopening_restores_workspace_session_and_playhead(qtbot, gui_qapp, gui_settings, add_analysed,
                                                            tmp_path):
     w = _new_window(qtbot, gui_settings)
     try:
         assert w.open_workspace(tmp_path / "ws")
-        other = _analysed_session(w, media, analysed)
-        sid = _analysed_session(w, media, analysed)
+        other = add_analysed(w.workspace, VIDEO, "P070")[0]
+        sid = add_analysed(w.workspace, VIDEO, "P070")[0]
         assert sid != other
         assert w.open_session(sid)
         w.review.seek(7.3, follow=True)
@@ -81,18 +68,18 @@ def test_reopening_restores_workspace_session_and_playhead(qtbot, gui_qapp, gui_
 
 
 def test_another_workspace_without_a_session_does_not_reopen_the_old_session(
-        qtbot, gui_qapp, gui_settings, media, analysed, tmp_path):
+        qtbot, gui_qapp, gui_settings, add_analysed, tmp_path):
     w = _new_window(qtbot, gui_settings)
     try:
         assert w.open_workspace(tmp_path / "a")
-        assert w.open_session(_analysed_session(w, media, analysed))
+        assert w.open_session(add_analysed(w.workspace, VIDEO, "P070")[0])
     finally:
         _close(qtbot, w)
     w = _new_window(qtbot, gui_settings)
     try:
         assert w.restore_last_session()
         assert w.open_workspace(tmp_path / "b")  # a new, empty workspace; no session open
-        _analysed_session(w, media, analysed)  # its session #1 exists too
+        add_analysed(w.workspace, VIDEO, "P070")[0]  # its session #1 exists too
     finally:
         _close(qtbot, w)
     w = _new_window(qtbot, gui_settings)
