@@ -127,3 +127,26 @@ def test_annotator_is_asked_once_and_stored_with_the_edit(session, qtbot):
     w.create_segment(3.0, 4.0, "happy")  # not asked again
     assert len(asked) == 1
     assert w.segments.author_edit.text() in ("RA7", "")
+
+
+def test_a_strip_label_never_runs_into_the_next_segment(session, qtbot):
+    """A short segment's label is elided to its own width (it was drawn over its neighbour's)."""
+    from PySide6.QtGui import QFontMetrics
+
+    w = session
+    w.new_label_box.setCurrentText("neutral")
+    short = w.create_segment(12.0, 12.4)
+    w.new_label_box.setCurrentText("happy")
+    wide = w.create_segment(12.4, 19.0)
+    assert short is not None and wide is not None
+    tl = w.timeline
+    qtbot.waitUntil(lambda: tl.segment_plot.getViewBox().viewPixelSize()[0] > 0, timeout=5000)
+    px = tl.segment_plot.getViewBox().viewPixelSize()[0]
+    for seg in (short, wide):
+        text = tl._region_labels[seg.id]
+        width = QFontMetrics(text.textItem.font()).horizontalAdvance(text.toPlainText())
+        assert not text.isVisible() or width <= (seg.end_s - seg.start_s) / px, (seg.label, text.toPlainText())
+    assert tl._region_labels[wide.id].toPlainText() == "happy"  # room enough: whole
+    assert tl._region_labels[short.id].toPlainText() != "neutral"  # 0.4 s is a few pixels: elided or hidden
+    tl.valence_plot.setXRange(11.9, 12.6, padding=0)  # zoomed in, the short segment has room again
+    qtbot.waitUntil(lambda: tl._region_labels[short.id].toPlainText() == "neutral", timeout=5000)

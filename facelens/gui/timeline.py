@@ -159,6 +159,9 @@ class TimelineWidget(QWidget):
         self._bands: list[pg.LinearRegionItem] = []
         self._regions: dict[str, pg.LinearRegionItem] = {}
         self._region_labels: dict[str, pg.TextItem] = {}
+        self._label_spans: dict[str, tuple[str, float, float]] = {}  # id -> (label, start, end)
+        self.segment_plot.getViewBox().sigXRangeChanged.connect(self._fit_labels)
+        self.segment_plot.getViewBox().sigResized.connect(self._fit_labels)
         self._t = np.zeros(0)
         self._reason: Any = None
         self._duration = 1.0
@@ -215,6 +218,7 @@ class TimelineWidget(QWidget):
             self.segment_plot.removeItem(reg)
             self.segment_plot.removeItem(self._region_labels.pop(rid))
         self._regions.clear()
+        self._label_spans.clear()
         for seg in segments:
             color = label_color(seg.label)
             for plot in (self.valence_plot, self.arousal_plot):
@@ -242,6 +246,27 @@ class TimelineWidget(QWidget):
             self.segment_plot.addItem(text, ignoreBounds=True)
             self._regions[seg.id] = reg
             self._region_labels[seg.id] = text
+            self._label_spans[seg.id] = (seg.label, float(seg.start_s), float(seg.end_s))
+        self._fit_labels()
+
+    def _fit_labels(self, *_: Any) -> None:
+        """Each strip label within its own segment: elided when the segment is narrower than the
+        label at the current zoom, hidden when not even a letter fits (the tooltip has it whole)."""
+        from PySide6.QtCore import Qt as _Qt
+        from PySide6.QtGui import QFontMetrics
+
+        px = self.segment_plot.getViewBox().viewPixelSize()[0]
+        if not px or not np.isfinite(px):
+            return
+        for rid, (label, lo, hi) in self._label_spans.items():
+            text = self._region_labels[rid]
+            room = int((hi - lo) / px) - 6
+            metrics = QFontMetrics(text.textItem.font())
+            shown = label if metrics.horizontalAdvance(label) <= room else metrics.elidedText(
+                label, _Qt.TextElideMode.ElideRight, max(room, 0))
+            text.setVisible(bool(shown) and shown != "…")
+            if text.toPlainText() != shown:
+                text.setText(shown)
 
     def _on_region_changed(self, seg_id: str, region: pg.LinearRegionItem) -> None:
         lo, hi = region.getRegion()
