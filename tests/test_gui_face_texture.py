@@ -171,3 +171,21 @@ def test_late_or_missing_frames_never_freeze_the_face_nor_texture_it_wrongly(gui
     assert view.scene.texture_time is None
     view.set_frame(0.1 * 7, frame)
     assert view.scene.texture_time == 0.1 * 7
+
+
+def test_the_t_key_and_the_view_menu_toggle_the_texture(gui_window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    w = gui_window
+    box, action = w.face.texture_box, w.texture_action
+    start = box.isChecked()
+    assert action.isChecked() == start
+    w.activateWindow()
+    qtbot.waitActive(w)
+    w.timeline.glw.setFocus()  # not a text field: there a letter is text, not a shortcut
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.timeline.glw, timeout=3000)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_T)
+    assert box.isChecked() != start and action.isChecked() == box.isChecked()
+    box.setChecked(start)  # the checkbox and the menu entry stay in step
+    assert action.isChecked() == start

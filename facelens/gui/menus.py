@@ -76,6 +76,10 @@ def build_actions(w: Any) -> None:
     w.posefree_action = add_action(w, v, "3D: expression only (pose-free)",
                                         lambda on: w.face.posefree_box.setChecked(on), "P", checkable=True)
     w.face.posefree_box.toggled.connect(w.posefree_action.setChecked)
+    w.texture_action = add_action(w, v, "3D: video texture", lambda on: w.face.texture_box.setChecked(on), "T",
+                                  "Paint the video frame onto the 3D face (never in reports)", checkable=True)
+    w.texture_action.setChecked(w.face.texture_box.isChecked())
+    w.face.texture_box.toggled.connect(w.texture_action.setChecked)
     add_action(w, v, "3D: reset view", w.face.reset_view, "R")
     v.addSeparator()
     for dock in w.docks.values():
