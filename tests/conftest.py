@@ -50,18 +50,10 @@ def analysed(tmp_path_factory, media):
 def add_analysed(media, analysed):
     """Factory: ``add_analysed(workspace, "videos/x.mp4", "P001")`` imports the recording into an open
     workspace with its (cached) analysis as a complete run -> (session id, results path)."""
-    import shutil
-
-    from facelens.core.workspace import RunStatus, SessionStatus
+    from _gui_sessions import add_session
 
     def add(workspace, rel: str, patient: str) -> tuple[int, Path]:
-        rec = workspace.import_session(media / rel, patient)
-        out = Path(workspace.results_path_for(rec.id))
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(analysed(rel), out)
-        workspace.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-        workspace.set_session_status(rec.id, SessionStatus.ANALYSED)
-        return int(rec.id), out
+        return add_session(workspace, media / rel, patient, analysed(rel))
 
     return add
 

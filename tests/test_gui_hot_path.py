@@ -5,11 +5,11 @@ model announce a data change; a new segment's label is legible on the strip and 
 from __future__ import annotations
 
 import csv
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from _gui_sessions import add_session
 
 pytestmark = pytest.mark.gui
 
@@ -18,16 +18,7 @@ SHORT = "videos/pyfeat_single_face.mp4"
 
 
 def _add_session(ws, media, video: str, patient: str, results: Path, segments=()) -> int:
-    from facelens.core.workspace import RunStatus, SessionStatus
-
-    rec = ws.import_session(media / video, patient, scenario="elicitation video")
-    out = Path(ws.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(results, out)
-    ws.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    ws.set_session_status(rec.id, SessionStatus.ANALYSED)
-    ws.replace_segments(rec.id, [replace(s, id=f"{patient}-{s.id}") for s in segments])
-    return int(rec.id)
+    return add_session(ws, media / video, patient, results, segments, scenario="elicitation video")[0]
 
 
 def _count(monkeypatch, obj, name: str, calls: dict) -> None:

@@ -7,11 +7,10 @@ report refuses to print an out-of-date result and prints a current one with the 
 from __future__ import annotations
 
 import csv
-import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from _gui_sessions import add_session
 
 pytestmark = pytest.mark.gui
 
@@ -26,16 +25,7 @@ def sim_cohort(tmp_path_factory):
 
 
 def _add_session(ws, media, patient: str, results: Path, segments) -> int:
-    from facelens.core.workspace import RunStatus, SessionStatus
-
-    rec = ws.import_session(media / VIDEO, patient, scenario="elicitation video")
-    out = Path(ws.results_path_for(rec.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(results, out)
-    ws.record_run(rec.id, out, {}, [], status=RunStatus.COMPLETE)
-    ws.set_session_status(rec.id, SessionStatus.ANALYSED)
-    ws.replace_segments(rec.id, [replace(s, id=f"{patient}-{s.id}") for s in segments])  # ids are unique
-    return int(rec.id)
+    return add_session(ws, media / VIDEO, patient, results, segments, scenario="elicitation video")[0]
 
 
 @pytest.fixture
