@@ -116,7 +116,7 @@ def test_files_of_the_first_morphable_model_open_and_g_refuses_their_coefficient
         coef = np.asarray(r.coef_exp)
     est = GEstimator.default(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
     with pytest.raises(GModelError, match="expects .* inputs per frame, got 28"):
-        est.replay(coef, np.full((n, 7), 1 / 7), np.ones(n, bool))
+        est.replay(coef, np.full((n, 7), 1 / 7), np.ones(n, bool), np.arange(n) / 10)
 
 
 @pytest.mark.slow

@@ -31,8 +31,9 @@ def test_noface_then_face_mov(analysed):
 def test_progress_reports_each_batch_with_partial_columns(media, tmp_path):
     out = tmp_path / "s.h5"
     seen = list(run_analysis(media / "videos/pyfeat_single_face.mp4", out, batch_size=10))
-    assert [p.done for p in seen] == [10, 20, 24, 24]
+    assert [p.done for p in seen] == [10, 20, 24, 24, 24]
     assert all(p.total == 24 for p in seen)
+    assert seen[-2].message == "finalising"  # the session pass (whole-session morphable fit)
     assert seen[0].partial["landmarks"].shape == (10, 478, 3) and len(seen[1].partial["valence"]) == 10
     assert seen[-1].message == "done" and out.exists()
 

@@ -97,7 +97,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from facelens.core.affect.datasets import affect_metrics
     from facelens.core.affect.g_runtime import GModel, GModelError, GRunner
     from facelens.core.common.atomic import atomic_write_text
-    from facelens.core.training.g_data import cross_validate
+    from facelens.core.training.g_data import cross_validate, mirror_average
 
     if args.json is not None:
         check_output_file(args.json, "--json")
@@ -119,10 +119,12 @@ def evaluate(args: argparse.Namespace) -> int:
             g = GModel.load(default_g_path() if args.model == "g" else Path(args.model))
         except (GModelError, FileNotFoundError) as exc:
             raise UsageError(str(exc)) from None
-        x = table.inputs(g.card.get("inputs", "coef+appearance"))
+        kind = g.card.get("inputs", "coef+appearance")
+        x, xm = table.inputs(kind), table.inputs(kind, mirrored=True)
         va, probs = np.full((len(x), 2), np.nan), np.full((len(x), 7), np.nan)
-        for i in np.flatnonzero(table.ok):
-            va[i], probs[i] = (a[0] for a in GRunner(g).step(x[i:i + 1], np.ones(1, bool)))
+        for i in np.flatnonzero(table.ok):  # a one-frame session each, with its mirror image (g_session's rule)
+            one = [GRunner(g).step(rows[i:i + 1], np.ones(1, bool)) for rows in (x, xm)]
+            va[i], probs[i] = (a[0] for a in mirror_average(*one))
         what = f"G from {args.model}"
     va = np.where(scored[:, None], va, np.nan)
     m = affect_metrics(va, table.va, probs, table.label)

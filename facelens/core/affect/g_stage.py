@@ -1,10 +1,13 @@
 """G as the affect stage's valence/arousal/emotion estimator (``AffectStage.default(va="g")``).
 
-The stage still runs the default estimator first: its fused appearance posterior (FER2013 +
-FACS-prototype evidence) is one of G's inputs and is stored as ``emotions_appearance``. G then
-reads the frame's expression coefficients (the morphable fit of the same block) and that
-posterior, and gives ``valence``, ``arousal`` and the ``emotions`` column (its 7-class head,
-reordered to the results file's labels).
+G reads the frame's expression coefficients (the morphable fit of the same block) and the raw
+FER2013 posterior (stored as ``emotions_appearance``), and gives ``valence``, ``arousal`` and the
+``emotions`` column (its 7-class head, reordered to the results file's labels). The default
+estimator's fusion is not run: its neutral baseline depends on the order of the session.
+
+These streaming values are provisional: when every frame is known, the analysis replaces them by
+:func:`facelens.core.affect.g_session.g_session` (one identity per session, mirror average). Both
+start G from a fresh state after a pause of more than ``g_session.GAP_S`` seconds.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from facelens.core.affect.g_runtime import G_LABELS, GModel, GModelError, GRunner, load_default_g
+from facelens.core.affect.g_session import step_with_resets
 
 _FER_TO_G = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
              "surprise": "surprise", "neutral": "neutral"}
@@ -28,6 +32,7 @@ class GEstimator:
         self.labels = list(labels)
         self.uses_appearance = model.card.get("inputs", "coef+appearance") == "coef+appearance"
         self._to_results = [G_LABELS.index(_FER_TO_G[lab]) for lab in self.labels]
+        self._last_t = float("nan")  # time of the last usable frame G saw
 
     @classmethod
     def default(cls, labels: Sequence[str]) -> GEstimator:
@@ -36,6 +41,7 @@ class GEstimator:
 
     def reset(self) -> None:
         self.runner.reset()
+        self._last_t = float("nan")
 
     def check_coefficients(self, n_exp: int) -> None:
         """Refuse, before anything is analysed, a reconstruction whose expression coefficients are not
@@ -56,19 +62,30 @@ class GEstimator:
                               "morphable model (retrain it with facelens train-va)")
         return x
 
-    def apply(self, out: dict[str, np.ndarray], coef: np.ndarray | None, usable: np.ndarray) -> dict[str, np.ndarray]:
-        """Replace the default estimator's ``out`` (emotions, valence, arousal) by G's, keeping its
-        posterior as ``emotions_appearance``."""
+    def _step(self, coef: np.ndarray, appearance: np.ndarray, usable: np.ndarray,
+              times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = self.inputs(coef, appearance)
+        ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+        va, probs, self._last_t = step_with_resets(self.runner, x, ok, np.asarray(times, np.float64), self._last_t)
+        return va, probs
+
+    def apply(self, appearance: np.ndarray, coef: np.ndarray | None, usable: np.ndarray,
+              times: np.ndarray) -> dict[str, np.ndarray]:
+        """``emotions`` (G's head), ``emotions_appearance`` (the raw posterior), ``valence``, ``arousal``."""
         if coef is None:
             raise ValueError("the G estimator needs the morphable fit's coefficients (coef_exp)")
-        appearance = out["emotions"]
-        va, probs = self.runner.step(self.inputs(coef, appearance), usable)
-        return {"emotions": probs[:, self._to_results].astype(np.float32), "emotions_appearance": appearance,
+        va, probs = self._step(coef, appearance, usable, times)
+        return {"emotions": probs[:, self._to_results].astype(np.float32),
+                "emotions_appearance": np.asarray(appearance, np.float32),
                 "valence": va[:, 0].astype(np.float32), "arousal": va[:, 1].astype(np.float32)}
 
-    def replay(self, coef: np.ndarray, appearance: np.ndarray, usable: np.ndarray) -> None:
+    def replay(self, coef: np.ndarray, appearance: np.ndarray, usable: np.ndarray, times: np.ndarray) -> None:
         """Rebuild the LSTM state from stored frames (resume)."""
-        self.runner.step(self.inputs(coef, appearance), usable)
+        self._step(coef, appearance, usable, times)
+
+    def to_results_order(self, probs: np.ndarray) -> np.ndarray:
+        """G's probabilities (N, 7) in the results file's emotion order."""
+        return np.asarray(probs)[:, self._to_results]
 
     def card(self) -> dict:
         c = self.model.card

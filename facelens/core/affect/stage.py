@@ -221,8 +221,9 @@ class AffectStage:
         valence (B,) and arousal (B,) float32; NaN rows where unusable.
 
         ``include_fer`` adds ``emotions_fer``: the appearance model's own posterior before fusion.
-        With G (``va_kind == "g"``), ``coef`` (B, K_exp) are the block's expression coefficients
-        and the fused posterior comes back as ``emotions_appearance``.
+        With G (``va_kind == "g"``), ``coef`` (B, K_exp) are the block's expression coefficients,
+        G gives emotions/valence/arousal and the raw FER2013 posterior comes back as
+        ``emotions_appearance`` (no fusion runs).
         """
         b = len(emotions.usable)
         if len(times) != b:
@@ -231,6 +232,11 @@ class AffectStage:
         expressions = expressions.reshape(b, -1) if b else expressions.reshape(0, -1 if expressions.size else 0)
         times = np.asarray(times, dtype=np.float64)
         usable, raw = emotions.usable, emotions.probabilities
+        if self.g is not None and emotions.direct_va is None:
+            out = self.g.apply(raw, coef, usable, times)
+            if include_fer:
+                out["emotions_fer"] = raw
+            return out
         out_emotions = raw
         if emotions.direct_va is not None and self.emotion_model is not None:
             valence, arousal = self._direct.smooth(emotions.direct_va, times, usable)
@@ -244,8 +250,6 @@ class AffectStage:
                                                     expressions, names, times, usable)
         out = {"emotions": out_emotions, "valence": valence.astype(np.float32),
                "arousal": arousal.astype(np.float32)}
-        if self.g is not None and emotions.direct_va is None:
-            out = self.g.apply(out, coef, usable)
         if include_fer:
             out["emotions_fer"] = raw
         return out
@@ -267,11 +271,11 @@ class AffectStage:
         n = len(times)
         names = self._expression_names(expressions.reshape(n, -1).shape[1] if n else 0)
         usable = np.asarray(is_usable(np.asarray(quality)), dtype=bool)
-        if self.g is not None:  # the default estimator ran on the appearance posterior, G on it + coef
+        if self.g is not None:  # G alone keeps state (the default estimator does not run with G)
             if coef is None or appearance is None:
                 raise ValueError("resuming a G analysis needs the stored coef_exp and emotions_appearance")
-            emotions = appearance
+            self.g.replay(coef, appearance, usable & np.all(np.isfinite(np.asarray(appearance)), axis=1),
+                          np.asarray(times, dtype=np.float64))
+            return
         self.va.estimate(emotions if self.emotion_model is not None else None, expressions, names,
                          np.asarray(times, dtype=np.float64), usable)
-        if self.g is not None:
-            self.g.replay(coef, appearance, usable & np.all(np.isfinite(np.asarray(appearance)), axis=1))

@@ -18,7 +18,10 @@ smoother. So that an interrupted run, resumed, gives the same arrays as an unint
   starts at the last such restart point (frames after it are recomputed);
 * the valence/arousal state is rebuilt by replaying the stored emotions and expression measures
   of the frames already on disk (the stored float32 values are exactly what the estimator saw),
-  read by the results package's reader (:func:`facelens.core.results.stored_affect_inputs`).
+  read by the results package's reader (:func:`facelens.core.results.stored_affect_inputs`);
+* the session pass (:mod:`facelens.core.analysis.session_pass`), run once every frame is written,
+  recomputes the morphable fit with the whole session's identity (and, with G, G's outputs) from
+  stored columns only.
 
 Chunk-parallel torch backend. Because tracking restarts at every restart point, ``backend="torch"``
 tracks ``parallel_chunks`` restart chunks side by side, one frame of each per batch, each chunk
@@ -46,6 +49,7 @@ from typing import Any
 from facelens.core.analysis.contract import AnalysisCancelled, AnalysisConfig, PipelineError
 from facelens.core.analysis.engines import choose_engine, default_workers, n_workers
 from facelens.core.analysis.sequential import SequentialEngine
+from facelens.core.analysis.session_pass import needed, run_session_pass
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.analysis.trackers import TorchThreads, make_tracker, resolve_device, tracker_cards
 from facelens.core.common.types import Progress
@@ -145,6 +149,8 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
             new_tracker = lambda: make_tracker(config, used, static)  # noqa: E731
             engine = choose_engine(config, session, writer.n_done, used, new_tracker)
             yield from _run_with_fallback(engine, session, sink, config, out, new_tracker)
+            if writer.n_done and needed(recon):
+                yield from run_session_pass(writer, recon, stage.g, cancel=sink.checkpoint)
             yield from _finish(session, writer, t0, start_done)
     except BaseException:
         writer.close()  # leaves OUT.partial (resumable); never OUT itself

@@ -202,6 +202,22 @@ class ResultsWriter:
             self._open_datasets = cached
         return cached[1]
 
+    def column(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start .. stop-1`` of a written per-frame column (a pass over the whole session)."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        return self._datasets()[name][start:min(stop, self.n_done)]
+
+    def rewrite(self, name: str, start: int, values: np.ndarray) -> None:
+        """Replace rows from ``start`` of a written column (same shape and type as written)."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        shape, dtype, _ = self._specs[name]
+        arr = np.asarray(values, dtype=dtype)
+        if arr.shape[1:] != tuple(shape) or start + len(arr) > self.n_done:
+            raise ValueError(f"column {name!r}: cannot rewrite rows {start}..{start + len(arr)} with shape {arr.shape}")
+        self._datasets()[name][start:start + len(arr)] = arr
+
     def truncate(self, n: int) -> None:
         """Drop frames from ``n`` on (a resume that restarts at an earlier checkpoint)."""
         if self._file is None:

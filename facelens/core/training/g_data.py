@@ -10,6 +10,7 @@ import numpy as np
 from facelens.core.affect.fer import FER_LABELS, FER_TO_AFFECTNET
 from facelens.core.affect.g_runtime import G_LABELS
 from facelens.core.face.morphable import MorphableModel, fit_session
+from facelens.core.face.morphable.mirror import mirror_meshes
 from facelens.core.training.morphable_data import batch_sessions, session_posefree, still_session_id
 
 #: The results file's emotion order (FER2013's); G's is AffectNet's (codes 0..6).
@@ -23,7 +24,8 @@ class StillTable:
     """One row per labelled image (NaN rows: no usable face or no results file)."""
 
     session: list[str]
-    coef: np.ndarray  # (N, K_exp) expression coefficients (the pipeline's causal fit of a 1-frame session)
+    coef: np.ndarray  # (N, K_exp) expression coefficients (the pipeline's fit of a 1-frame session)
+    coef_mirror: np.ndarray  # (N, K_exp) the same of the mirror-image mesh (G averages the two)
     appearance: np.ndarray  # (N, 7) stored appearance posterior, FER order
     stored_va: np.ndarray  # (N, 2) valence/arousal stored by the pipeline
     stored_probs: np.ndarray  # (N, 7) stored emotions mapped to G's order
@@ -34,11 +36,12 @@ class StillTable:
     def ok(self) -> np.ndarray:
         return np.all(np.isfinite(self.coef), axis=1) & np.all(np.isfinite(self.appearance), axis=1)
 
-    def inputs(self, kind: str) -> np.ndarray:
-        """G's input rows: ``coef`` or ``coef+appearance``."""
+    def inputs(self, kind: str, mirrored: bool = False) -> np.ndarray:
+        """G's input rows: ``coef`` or ``coef+appearance`` (of the mirror-image meshes when ``mirrored``)."""
         if kind not in INPUTS:
             raise ValueError(f"unknown G inputs '{kind}' (use {' or '.join(INPUTS)})")
-        return self.coef if kind == "coef" else np.concatenate([self.coef, self.appearance], axis=1)
+        coef = self.coef_mirror if mirrored else self.coef
+        return coef if kind == "coef" else np.concatenate([coef, self.appearance], axis=1)
 
 
 def to_g_order(probs: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -62,7 +65,8 @@ def still_table(samples: list, dataset: Path, results: Path, morph: MorphableMod
 
     files = batch_sessions(results)
     n, k = len(samples), morph.n_expression
-    t = StillTable([], np.full((n, k), np.nan), np.full((n, 7), np.nan), np.full((n, 2), np.nan),
+    t = StillTable([], np.full((n, k), np.nan), np.full((n, k), np.nan), np.full((n, 7), np.nan),
+                   np.full((n, 2), np.nan),
                    np.full((n, 7), np.nan), np.array([[s.valence, s.arousal] for s in samples], float),
                    np.array([s.label if s.label < 7 else -1 for s in samples]))
     missing = 0
@@ -77,6 +81,7 @@ def still_table(samples: list, dataset: Path, results: Path, morph: MorphableMod
         if not ok[:1].any():
             continue
         t.coef[i] = fit_session(p[:1], ok[:1], model=morph).expression[0]
+        t.coef_mirror[i] = fit_session(mirror_meshes(p[:1]), ok[:1], model=morph).expression[0]
         with SessionResults.open(f) as r:
             app, labels = appearance_column(r)
             if app is not None:
@@ -98,13 +103,20 @@ def fold_ids(label: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def mirror_average(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """G's output for a face and for its mirror image, averaged (as :func:`affect.g_session.g_session`)."""
+    return 0.5 * (a[0] + b[0]), 0.5 * (a[1] + b[1])
+
+
 def cross_validate(table: StillTable, kind: str, k: int, cfg: object, videos: list[np.ndarray],
                    log: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold (VA (N, 2), probabilities (N, 7)) of G trained on the other folds."""
+    """Out-of-fold (VA (N, 2), probabilities (N, 7)) of G trained on the other folds, each face scored
+    as the analysis scores it (mirror average)."""
     from facelens.core.training.g_train import predict_stills, train_g
 
     ok = table.ok & (table.label >= 0)
-    x = table.inputs(kind)
+    x, xm = table.inputs(kind), table.inputs(kind, mirrored=True)
     folds = np.full(len(x), -1)
     folds[ok] = fold_ids(table.label[ok], k)
     va, p = np.full((len(x), 2), np.nan), np.full((len(x), 7), np.nan)
@@ -112,6 +124,6 @@ def cross_validate(table: StillTable, kind: str, k: int, cfg: object, videos: li
         tr, te = np.flatnonzero((folds != f) & ok), np.flatnonzero(folds == f)
         reg = train_g(x[tr], table.va[tr], table.label[tr], [f"x{i}" for i in range(x.shape[1])],
                       videos=videos, cfg=cfg, log=lambda s: None)  # type: ignore[arg-type]
-        va[te], p[te] = predict_stills(reg, x[te])
+        va[te], p[te] = mirror_average(predict_stills(reg, x[te]), predict_stills(reg, xm[te]))
         log(f"fold {f + 1}/{k}: trained on {len(tr)}, scored {len(te)}")
     return va, p

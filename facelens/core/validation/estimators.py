@@ -83,25 +83,24 @@ register("geometry-only", lambda **kw: circumplex("geometry", **kw))
 
 
 def g_estimator(**params: Any) -> EstimateFn:
-    """The shipped temporal regressor G (``models/g``) run as the harness sees a session: pose-free
-    meshes -> morphable-model expression coefficients (causal fit, as the pipeline stores them) ->
-    G, with the raw FER2013 posterior appended when its card says ``coef+appearance``. G was fitted on
-    the DiffusionFER labels, so the harness does not score its accuracy there (its own CV does)."""
+    """The shipped temporal regressor G (``models/g``) exactly as the analysis stores it: pose-free
+    meshes -> :func:`facelens.core.affect.g_session.g_session` (one identity per session, mirror
+    average, fresh state after a pause) with the raw FER2013 posterior. G was fitted on the
+    DiffusionFER labels, so the harness does not score its accuracy there (its own CV does)."""
     from facelens.core.affect.fer import FER_LABELS
-    from facelens.core.affect.g_runtime import G_LABELS, GRunner, load_default_g
+    from facelens.core.affect.g_runtime import G_LABELS, load_default_g
+    from facelens.core.affect.g_session import g_session, in_memory
     from facelens.core.face import geometry
-    from facelens.core.face.morphable import fit_session
+    from facelens.core.face.morphable import load_default
 
-    model = load_default_g()
+    model, morph = load_default_g(), load_default()
     to_fer = [G_LABELS.index({"angry": "anger"}.get(lab, lab)) for lab in FER_LABELS]
 
     def run(d: FrameData) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         pose = geometry.head_pose_batch(d.landmarks)
         posefree = geometry.posefree_batch(d.landmarks, pose["rotation"], pose["translation"], pose["scale"])
-        x = fit_session(posefree, d.usable).expression
-        if model.card.get("inputs") == "coef+appearance":
-            x = np.concatenate([x, d.fer.astype(np.float64)], axis=1)
-        va, p = GRunner(model).step(x, d.usable)
+        res = g_session(in_memory(posefree, d.usable), d.time_s, d.fer.astype(np.float64), morph, model)
+        va, p = res.valence_arousal, res.probabilities
         return va[:, 0], va[:, 1], p[:, to_fer]
 
     run.fitted_on_diffusionfer = True  # type: ignore[attr-defined]

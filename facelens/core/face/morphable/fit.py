@@ -76,22 +76,33 @@ class _Operator:
         self.used = np.flatnonzero(model.vertex_weight > 0)
         self.rho0 = float(model.meta.get("fit_residual_scale", 0.05))
 
-    def identity(self, count: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    def identity(self, count: np.ndarray, sums: np.ndarray, exact: bool = True) -> np.ndarray:
         """(N, Ki) identities from frame-weight counts (N,) and weighted sums of A'S r (N, Ki)."""
-        z = np.einsum("kj,nj->nk", self.white, sums) / (count[:, None] * self.evals[None, :] + 1.0)
-        return np.einsum("kj,nj->nk", self.unwhite, z)
+        z = _rows(self.white, sums, exact) / (count[:, None] * self.evals[None, :] + 1.0)
+        return _rows(self.unwhite, z, exact)
 
-    def expression(self, r: np.ndarray, ident: np.ndarray) -> np.ndarray:
+    def expression(self, r: np.ndarray, ident: np.ndarray, exact: bool = True) -> np.ndarray:
         """(N, Ke) expressions of residuals (N, D) given identities (N, Ki)."""
-        return np.einsum("kd,nd->nk", self.exp_op, r - np.einsum("kd,nk->nd", self.a, ident))
+        return _rows(self.exp_op, r - _combine(self.a, ident, exact), exact)
 
-    def residual(self, x: np.ndarray, ident: np.ndarray, expr: np.ndarray) -> np.ndarray:
+    def residual(self, x: np.ndarray, ident: np.ndarray, expr: np.ndarray, exact: bool = True) -> np.ndarray:
         """(N,) mean point distance of fit to data over the weighted vertices, in inter-ocular units."""
-        fit = (self.mean + np.einsum("kd,nk->nd", self.a, ident) + np.einsum("kd,nk->nd", self.b, expr))
+        fit = self.mean + _combine(self.a, ident, exact) + _combine(self.b, expr, exact)
         p = x.reshape(len(x), -1, 3)
         err = np.linalg.norm(p[:, self.used] - fit.reshape(len(x), -1, 3)[:, self.used], axis=2).mean(axis=1)
         iod = np.linalg.norm(p[:, EYE_CORNERS[1]] - p[:, EYE_CORNERS[0]], axis=1)
         return err / iod
+
+
+def _rows(op: np.ndarray, x: np.ndarray, exact: bool) -> np.ndarray:
+    """(N, K) products of rows ``x`` (N, D) with ``op`` (K, D). ``exact``: row by row (``einsum``), the
+    same bits for any batch size; otherwise one BLAS product (faster; bits may depend on the batch)."""
+    return np.einsum("kd,nd->nk", op, x) if exact else x @ op.T
+
+
+def _combine(op: np.ndarray, c: np.ndarray, exact: bool) -> np.ndarray:
+    """(N, D) combinations ``c`` (N, K) of the rows of ``op`` (K, D); ``exact`` as in :func:`_rows`."""
+    return np.einsum("kd,nk->nd", op, c) if exact else c @ op
 
 
 _OPS: dict[int, tuple[MorphableModel, _Operator]] = {}
@@ -112,9 +123,10 @@ class SessionFitter:
     gives exactly the result of one call on all of them.
     """
 
-    def __init__(self, model: MorphableModel) -> None:
+    def __init__(self, model: MorphableModel, exact: bool = True) -> None:
         self.model = model
         self.op = _operator(model)
+        self.exact = exact  # False: BLAS products (the session pass, whose chunks are always the same)
         self.reset()
 
     def reset(self) -> None:
@@ -125,7 +137,7 @@ class SessionFitter:
     @property
     def identity(self) -> np.ndarray:
         """(K_id,) identity from the frames seen so far (zeros before the first usable frame)."""
-        return self.op.identity(np.array([self._count]), self._sums[None])[0]
+        return self.op.identity(np.array([self._count]), self._sums[None], self.exact)[0]
 
     def update(self, posefree: np.ndarray, usable: np.ndarray) -> SessionFit:
         """Fit the next frames: ``posefree`` (B, 478, 3) template-frame meshes, ``usable`` (B,) bool."""
@@ -133,21 +145,41 @@ class SessionFitter:
         x = np.asarray(posefree, np.float64).reshape(len(posefree), -1)
         ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
         r = np.where(ok[:, None], x - op.mean, 0.0)
-        y = np.einsum("kd,nd->nk", op.id_op, r)  # A'S r_n
+        ex = self.exact
+        y = _rows(op.id_op, r, ex)  # A'S r_n
         # each frame alone (a still): its residual sets the frame weight
         one = np.ones(len(x))
-        a1 = op.identity(one, y)
-        rho = op.residual(np.where(ok[:, None], x, op.mean), a1, op.expression(r, a1))
+        a1 = op.identity(one, y, ex)
+        rho = op.residual(np.where(ok[:, None], x, op.mean), a1, op.expression(r, a1, ex), ex)
         w = np.where(ok, 1.0 / (1.0 + (np.nan_to_num(rho) / op.rho0) ** 2), 0.0)
         count = np.cumsum(np.concatenate([[self._count], w]))[1:]
         sums = np.cumsum(np.concatenate([self._sums[None], w[:, None] * y]), axis=0)[1:]
-        ident = op.identity(count, sums)
-        expr = op.expression(r, ident)
-        res = op.residual(np.where(ok[:, None], x, op.mean), ident, expr)
+        ident = op.identity(count, sums, ex)
+        expr = op.expression(r, ident, ex)
+        res = op.residual(np.where(ok[:, None], x, op.mean), ident, expr, ex)
         if len(x):
             self._count, self._sums = float(count[-1]), sums[-1].copy()
         expr[~ok] = np.nan
         res[~ok] = np.nan
+        return SessionFit(identity=self.identity, expression=expr, residual=res, identity_frames=ident)
+
+
+    def refit(self, posefree: np.ndarray, usable: np.ndarray, residual: bool = True) -> SessionFit:
+        """Fit frames with the identity of every frame seen so far, leaving the state as it is.
+
+        After :meth:`update` has seen a whole session, this is the session-wide fit: every frame
+        uses the same identity, so a frame's coefficients do not depend on what came before it.
+        ``residual=False`` skips the fit residual (NaN), which costs more than the coefficients.
+        """
+        op = self.op
+        x = np.asarray(posefree, np.float64).reshape(len(posefree), -1)
+        ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+        ident = np.repeat(self.identity[None], len(x), axis=0)
+        r = np.where(ok[:, None], x - op.mean, 0.0)
+        expr = op.expression(r, ident, self.exact)
+        res = (op.residual(np.where(ok[:, None], x, op.mean), ident, expr, self.exact) if residual
+               else np.full(len(x), np.nan))
+        expr[~ok], res[~ok] = np.nan, np.nan
         return SessionFit(identity=self.identity, expression=expr, residual=res, identity_frames=ident)
 
 
@@ -164,14 +196,4 @@ def fit_session(posefree_landmarks: np.ndarray, usable: np.ndarray, model: Morph
         model = load_default()
     fitter = SessionFitter(model)
     fit = fitter.update(posefree_landmarks, usable)
-    if causal:
-        return fit
-    op = fitter.op
-    x = np.asarray(posefree_landmarks, np.float64).reshape(len(fit.residual), -1)
-    ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
-    ident = np.repeat(fit.identity[None], len(x), axis=0)
-    r = np.where(ok[:, None], x - op.mean, 0.0)
-    expr = op.expression(r, ident)
-    res = op.residual(np.where(ok[:, None], x, op.mean), ident, expr)
-    expr[~ok], res[~ok] = np.nan, np.nan
-    return SessionFit(identity=fit.identity, expression=expr, residual=res, identity_frames=ident)
+    return fit if causal else fitter.refit(posefree_landmarks, usable)

@@ -1,0 +1,130 @@
+"""G over a whole session: the one rule by which stored G valence/arousal are computed.
+
+The streaming pass gives provisional values (causal identity, one mesh). Once every frame of a
+session is known, :func:`g_session` recomputes them from the stored meshes and appearance
+posterior, and the analysis stores these (``core.analysis.session_pass``); the validity harness
+and ``eval-affect`` score the same function. Three rules make the result independent of things
+that say nothing about the person's affect:
+
+* **One identity per session.** Every frame is fitted with the identity of all the session's
+  frames (:meth:`SessionFitter.refit`), so a frame's expression coefficients do not depend on
+  which segments came before it (with the causal identity, a protocol's first segment is partly
+  absorbed into the identity).
+* **Mirror average.** G runs on each mesh and on its mirror image (:mod:`.morphable.mirror`, with
+  its own session identity) and the two outputs are averaged: an expression and its mirror image
+  give the same valence/arousal. The appearance posterior is the same for both.
+* **Fresh state after a gap.** G's LSTM state starts again when more than :data:`GAP_S` seconds
+  pass between two usable frames (a pause, a cut, frames without a face), as the valence/arousal
+  smoother does; the state never carries one segment's affect across a pause into the next.
+
+G sees the raw FER2013 posterior (what it was trained on: on a still the fused posterior is the
+FER2013 one unchanged), never the fused one, whose neutral baseline depends on the session's order.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from facelens.core.affect.g_runtime import GModel, GRunner
+from facelens.core.affect.va import CircumplexVA
+from facelens.core.face.morphable import MorphableModel, SessionFitter
+from facelens.core.face.morphable.mirror import mirror_meshes
+
+#: Seconds between two usable frames after which G starts from a fresh state (the smoother's gap).
+GAP_S = float(CircumplexVA.gap_s)
+
+#: Chunks of (pose-free meshes (B, 478, 3), usable (B,)) in time order; called once per pass.
+MeshChunks = Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]
+
+
+@dataclass
+class GSession:
+    """Session-wide fit (``expression``, ``identity``, ``residual``) and, with G, its outputs."""
+
+    expression: np.ndarray  # (N, K_exp), NaN where not usable
+    identity: np.ndarray  # (K_id,)
+    residual: np.ndarray  # (N,)
+    usable: np.ndarray  # (N,) frames with a fit
+    valence_arousal: np.ndarray | None = None  # (N, 2), NaN where G had no input
+    probabilities: np.ndarray | None = None  # (N, 7) in G_LABELS order
+
+
+def reset_points(time_s: np.ndarray, ok: np.ndarray, last_t: float = float("nan")) -> np.ndarray:
+    """Indices of usable frames that follow the previous usable frame (or ``last_t``) by more than GAP_S."""
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return idx
+    prev = np.concatenate([[last_t], np.asarray(time_s, np.float64)[idx[:-1]]])
+    gap = np.asarray(time_s, np.float64)[idx] - prev
+    return idx[np.isfinite(gap) & (gap > GAP_S)]
+
+
+def step_with_resets(runner: GRunner, x: np.ndarray, ok: np.ndarray, time_s: np.ndarray,
+                     last_t: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """``runner.step`` over a block, resetting its state at every :func:`reset_points` frame;
+    returns (valence/arousal, probabilities, time of the block's last usable frame or ``last_t``)."""
+    cuts = [0, *reset_points(time_s, ok, last_t).tolist(), len(x)]
+    va, probs = np.full((len(x), 2), np.nan), np.full((len(x), 7), np.nan)
+    for i, (a, b) in enumerate(pairwise(cuts)):
+        if i > 0:
+            runner.reset()
+        if b > a:
+            va[a:b], probs[a:b] = runner.step(x[a:b], ok[a:b])
+    used = np.flatnonzero(ok)
+    return va, probs, float(time_s[used[-1]]) if used.size else last_t
+
+
+def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | None,
+              morph: MorphableModel, g: GModel | None = None) -> GSession:
+    """The session-wide morphable fit and, when ``g`` is given, G's valence/arousal/probabilities.
+
+    ``appearance`` (N, 7) is the raw FER2013 posterior in the results file's emotion order (needed
+    when G's card says ``coef+appearance``).
+    """
+    time_s = np.asarray(time_s, np.float64)
+    n = len(time_s)
+    # BLAS products: the session pass reads the same chunks whatever happened before (resume)
+    fits = [SessionFitter(morph, exact=False)] + ([SessionFitter(morph, exact=False)] if g is not None else [])
+    for pf, ok in chunks():  # pass 1: the session's identity (and the mirror images')
+        fits[0].update(pf, ok)
+        if g is not None:
+            fits[1].update(mirror_meshes(pf), ok)
+    out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity, np.full(n, np.nan),
+                   np.zeros(n, bool))
+    if g is not None:
+        out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
+        runners = [GRunner(g), GRunner(g)]
+        last = [float("nan"), float("nan")]
+        with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
+    start = 0
+    for pf, ok in chunks():  # pass 2: every frame with the session's identity, then G in time order
+        stop = start + len(pf)
+        own = fits[0].refit(pf, ok)
+        out.expression[start:stop], out.residual[start:stop] = own.expression, own.residual
+        out.usable[start:stop] = np.all(np.isfinite(own.expression), axis=1)
+        if g is not None:
+            coefs = [own.expression, fits[1].refit(mirror_meshes(pf), ok, residual=False).expression]
+            vas, ps = [], []
+            for j, coef in enumerate(coefs):
+                x = coef if not with_app else np.concatenate([coef, np.asarray(appearance[start:stop], np.float64)],
+                                                            axis=1)
+                good = np.asarray(ok, bool) & np.all(np.isfinite(x), axis=1)
+                va, p, last[j] = step_with_resets(runners[j], x, good, time_s[start:stop], last[j])
+                vas.append(va)
+                ps.append(p)
+            out.valence_arousal[start:stop] = 0.5 * (vas[0] + vas[1])
+            out.probabilities[start:stop] = 0.5 * (ps[0] + ps[1])
+        start = stop
+    return out
+
+
+def in_memory(posefree: np.ndarray, usable: np.ndarray, size: int = 4096) -> MeshChunks:
+    """:data:`MeshChunks` over arrays already in memory."""
+    def chunks() -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        for a in range(0, len(posefree), size):
+            yield posefree[a:a + size], usable[a:a + size]
+
+    return chunks
