@@ -13,6 +13,7 @@ from facelens.cli import main
 from facelens.core.annotation.segments import Segment
 from facelens.core.diagnosis.cohort import Cohort, cross_validate, load_cohort, make_estimator, train_model
 from facelens.core.diagnosis.features import (
+    COEF_FEATURE_NAMES,
     CONTRAST_NAMES,
     FEATURE_NAMES,
     MIN_VALID_FRAMES,
@@ -47,7 +48,8 @@ def test_features_on_hand_computed_example():
     assert f["sad_v_sd"] == pytest.approx(0.0) and f["neutral_v_mssd"] == pytest.approx(0.0001)
     assert f["valence_contrast"] == pytest.approx(0.8) and f["arousal_contrast"] == pytest.approx(0.4)
     assert f["has_happy"] == f["has_sad"] == f["has_neutral"] == 1.0
-    assert list(f) and set(f) == set(FEATURE_NAMES) | set(CONTRAST_NAMES)
+    assert list(f) and set(f) == set(FEATURE_NAMES) | set(CONTRAST_NAMES) | set(COEF_FEATURE_NAMES)
+    assert all(math.isnan(f[n]) for n in COEF_FEATURE_NAMES)  # this session has no morphable fit
     # within-person contrasts against the neutral segments (mean of linspace(0, 0.59, 60) = 0.295)
     assert f["happy_v_minus_neutral"] == pytest.approx(0.005) and f["sad_v_minus_neutral"] == pytest.approx(-0.795)
 

@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--model-id", default=None, help="id on the model card (default: the folder name)")
+    t.add_argument("--features", choices=("va", "va+coef"), default="va",
+                   help="valence/arousal dynamics only (default), or with the expression-coefficient dynamics "
+                        "(results files need a morphable fit)")
     t.set_defaults(func=run_train)
 
     e = cs.add_parser("evaluate", help="score a trained model on another cohort (warns when it overlaps the training one)")
@@ -76,11 +79,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_cohort(manifest: str) -> Any:
+def _load_cohort(manifest: str, names: Any = None) -> Any:
     from facelens.core.diagnosis.cohort import CohortError, load_cohort
+    from facelens.core.diagnosis.features import FEATURE_NAMES
 
     try:
-        return load_cohort(manifest)
+        return load_cohort(manifest, FEATURE_NAMES if names is None else names)
     except CohortError as exc:
         raise UsageError(str(exc)) from None
 
@@ -101,13 +105,22 @@ def run_train(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise UsageError("--folds must be at least 2")
     out = check_output_dir(args.out, "--out")  # before the training, not after it
-    cohort = _load_cohort(args.manifest)
+    import numpy as np
+
+    from facelens.core.diagnosis.features import FEATURE_SETS
+
+    cohort = _load_cohort(args.manifest, FEATURE_SETS[args.features])
+    if args.features == "va+coef" and not np.isfinite(cohort.X[:, len(FEATURE_SETS["va"]):]).any():
+        raise UsageError("--features va+coef: no results file of this cohort has expression coefficients "
+                         "(analyse with the morphable fit, the default reconstruction)")
     try:
         model, cv = train_model(cohort, args.classifier, args.folds, args.seed, model_id=args.model_id or out.name)
     except CohortError as exc:
         raise UsageError(str(exc)) from None
     train_cmd = f"facelens cohort train SIM/manifest.csv --out {out.name} --classifier {args.classifier} " \
                 f"--folds {args.folds} --seed {args.seed}"
+    if args.features != "va":
+        train_cmd += f" --features {args.features}"
     sim = cohort.simulation
     if sim:
         model.card["reproduce"] = (f"facelens cohort simulate --out SIM --n-bd {sim['n_bd']} --n-mdd {sim['n_mdd']} "
@@ -134,7 +147,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from facelens.core.dynamics import jsonable
 
     model = _load_model(args.model)
-    cohort = _load_cohort(args.manifest)
+    cohort = _load_cohort(args.manifest, model.feature_names)
     overlap = training_overlap(model, cohort)
     warning = _overlap_warning(overlap)
     if warning:  # loudly, on stderr, whatever the output format

@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from facelens.core.diagnosis.features import FEATURE_NAMES, MIN_VALID_FRAMES
 from facelens.core.diagnosis.cohort_data import (  # noqa: F401 - the manifest half, re-exported
-    DIAGNOSES, Cohort, CohortError, ManifestRow, load_cohort, read_manifest, subjects_of)
+    DIAGNOSES,
+    Cohort,
+    CohortError,
+    ManifestRow,
+    load_cohort,
+    read_manifest,
+    subjects_of,
+)
+from facelens.core.diagnosis.features import MIN_VALID_FRAMES
 from facelens.core.diagnosis.model import PortableModel, export_estimator
 from facelens.core.dynamics import PAC_THRESHOLD
 
@@ -156,7 +164,7 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
                    "manifest_sha256": cohort.manifest_sha256, "simulation": cohort.simulation,
                    # salted digests, not the pseudonyms: enough to detect evaluation on training subjects
                    "subject_digests": sorted(subject_digest(s) for s in cohort.subject_ids)},
-        "features": list(FEATURE_NAMES),
+        "features": list(cohort.feature_names),
         "cv": {"scheme": f"subject-level StratifiedGroupKFold, {n_splits} folds, shuffle seed {seed}",
                "sd": "sample SD (ddof=1) over folds", "threshold": 0.5,
                "metrics": cv.summary(), "pooled": pooled_curves(cohort.y, cv.oof)},
@@ -169,7 +177,7 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
                           "min": [_finite_or_none(x) for x in np.nanmin(cohort.X, axis=0)],
                           "max": [_finite_or_none(x) for x in np.nanmax(cohort.X, axis=0)]},
         # largest squared Mahalanobis distance of a training subject (guard.support_problems)
-        "training_d2_max": _training_d2_max(cohort.X),
+        "training_d2_max": _training_d2_max(cohort.X, cohort.feature_names),
         # MSSD and inertia are per sampling step: predictions refuse sessions sampled otherwise
         "sampling_fps": _finite_or_none(cohort.sampling_fps),
         "software": {"facelens": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,
@@ -177,7 +185,7 @@ def train_model(cohort: Cohort, classifier: str = "logreg", n_splits: int = 5, s
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
     model = PortableModel(
-        classifier=classifier, feature_names=list(FEATURE_NAMES),
+        classifier=classifier, feature_names=list(cohort.feature_names),
         final=export_estimator(final, classifier), folds=[export_estimator(e, classifier) for e in cv.estimators],
         card=card,
     )
@@ -188,13 +196,13 @@ def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _training_d2_max(X: np.ndarray) -> float | None:
+def _training_d2_max(X: np.ndarray, names: Sequence[str]) -> float | None:
     """Largest squared Mahalanobis distance of a training subject, computed as the guard computes it."""
     from facelens.core.diagnosis.guard import mahalanobis2
 
     mean, sd = np.nanmean(X, axis=0), np.nanstd(X, axis=0, ddof=1)
     corr = np.asarray(_feature_corr(X))
-    flags = np.array([n.startswith("has_") for n in FEATURE_NAMES])
+    flags = np.array([n.startswith("has_") for n in names])
     d2 = []
     for row in X:
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from facelens.core.annotation.segments import SegmentError, read_segments_csv
-from facelens.core.diagnosis.features import SessionSeries, subject_features
+from facelens.core.diagnosis.features import FEATURE_NAMES, SessionSeries, subject_features
 
 DIAGNOSES = {"BD": 1, "MDD": 0}  # BD is the positive class (sensitivity = BD recall)
 
@@ -43,6 +43,7 @@ class Cohort:
     manifest_sha256: str
     simulation: dict[str, Any] = field(default_factory=dict)
     sampling_fps: float = float("nan")  # median sampling rate of the subjects' sessions
+    feature_names: tuple[str, ...] = FEATURE_NAMES  # the columns of X
 
 
 def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
@@ -73,8 +74,8 @@ def read_manifest(path: str | os.PathLike[str]) -> list[ManifestRow]:
     return out
 
 
-def load_cohort(manifest: str | os.PathLike[str]) -> Cohort:
-    """Read every session of the manifest and build one feature row per subject."""
+def load_cohort(manifest: str | os.PathLike[str], names: Sequence[str] = FEATURE_NAMES) -> Cohort:
+    """Read every session of the manifest and build one feature row per subject (columns ``names``)."""
     from facelens.core.results import ResultsError, SessionResults
 
     rows = read_manifest(manifest)
@@ -92,14 +93,14 @@ def load_cohort(manifest: str | os.PathLike[str]) -> Cohort:
         diagnosis[r.subject_id] = r.diagnosis
     ids = sorted(sessions)
     feats = [subject_features(sessions[s]) for s in ids]
-    X = np.vstack([f.vector() for f in feats])
+    X = np.vstack([f.vector(names) for f in feats])
     rates = [f.sampling_fps for f in feats if np.isfinite(f.sampling_fps)]
     y = np.array([DIAGNOSES[diagnosis[s]] for s in ids], dtype=np.int64)
     mpath = Path(manifest)
     sim_file = mpath.parent / "simulation.json"
     sim = json.loads(sim_file.read_text()) if simulated and sim_file.is_file() else {}
     return Cohort(ids, y, X, len(rows), simulated, hashlib.sha256(mpath.read_bytes()).hexdigest(), sim,
-                  float(np.median(rates)) if rates else float("nan"))
+                  float(np.median(rates)) if rates else float("nan"), tuple(names))
 
 
 # -- fitting -------------------------------------------------------------------------------

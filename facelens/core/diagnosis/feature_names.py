@@ -31,6 +31,22 @@ _SPECIAL = {
 }
 
 
+#: Expression components of the morphable model by what they move (models/morphable/MODEL_CARD.md;
+#: feature ``c1`` is the contact sheet's ``exp 0``).
+COMPONENT_WORDS = {"c1": "lip spread/smile", "c2": "jaw/mouth opening", "c3": "lips and chin"}
+_COEF = {"mean": "average {C} movement in the {L} segments (morphable component exp {k})",
+         "sd": "how much the {C} movement varies in the {L} segments (SD, component exp {k})",
+         "mssd": "moment-to-moment change of the {C} movement in the {L} segments (MSSD per step, exp {k})"}
+_COEF_UNIT = {"mean": "cm", "sd": "cm", "mssd": "cm squared"}
+
+
+def _coef_name(rest: str, label: str) -> tuple[str, str] | None:
+    comp, _, stat = rest.partition("_")
+    if comp not in COMPONENT_WORDS or stat not in _COEF:
+        return None
+    return _COEF[stat].format(C=COMPONENT_WORDS[comp], L=label, k=int(comp[1:]) - 1), _COEF_UNIT[stat]
+
+
 def plain_name(feature: str) -> tuple[str, str]:
     """``(words, unit)`` for a model feature name."""
     if feature in _SPECIAL:
@@ -44,6 +60,9 @@ def plain_name(feature: str) -> tuple[str, str]:
             if rest in _PER_LABEL:
                 words, unit = _PER_LABEL[rest]
                 return words.format(L=word), unit
+            coef = _coef_name(rest, word)
+            if coef is not None:
+                return coef
     return feature, ""
 
 

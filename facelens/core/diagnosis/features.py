@@ -39,6 +39,18 @@ FEATURE_NAMES: tuple[str, ...] = tuple(
 #: Within-person contrasts against the person's own neutral segments, reported beside the absolute
 #: features (the shipped reference model predates them and does not use them).
 CONTRAST_NAMES: tuple[str, ...] = tuple(f"{lab}_{ax}_minus_neutral" for lab in ("happy", "sad") for ax in "va")
+#: Expression-coefficient dynamics, as in the seed paper's subject features: per label, mean, SD and
+#: MSSD of the leading ``COEF_COMPONENTS`` expression components of the morphable fit (``coef_exp``,
+#: the session-wide fit). Three: in the shipped model they hold 42.1, 37.2 and 6.7 % of the expression
+#: deviation variance (lip spread/smile, jaw/mouth opening, lips and chin; models/morphable/MODEL_CARD.md);
+#: the other nine hold 7.7 % together. A FaceLens choice, not the paper's (which does not list them).
+COEF_COMPONENTS = 3
+COEF_FEATURE_NAMES: tuple[str, ...] = tuple(f"{lab}_c{k + 1}_{f}" for lab in LABELS for k in range(COEF_COMPONENTS)
+                                            for f in ("mean", "sd", "mssd"))
+#: The feature sets a model can be trained on (``facelens cohort train --features``): the shipped
+#: reference model uses ``va`` (its simulated cohort has no coefficients); ``va+coef`` adds the
+#: coefficient dynamics and needs results files with a morphable fit.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"va": FEATURE_NAMES, "va+coef": FEATURE_NAMES + COEF_FEATURE_NAMES}
 
 
 @dataclass
@@ -51,12 +63,15 @@ class SessionSeries:
     usable: np.ndarray
     segments: list[Segment]
     source: str = ""
+    coef: np.ndarray | None = None  # (N, K_exp) expression coefficients, when the file has a morphable fit
 
     @classmethod
     def from_results(cls, results: SessionResults, segments: Sequence[Segment]) -> SessionSeries:
         """Take the columns of an opened results file."""
+        coef = getattr(results, "coef_exp", None)
         return cls(np.asarray(results.time_s), np.asarray(results.valence), np.asarray(results.arousal),
-                   np.asarray(results.usable), list(segments), str(results.path))
+                   np.asarray(results.usable), list(segments), str(results.path),
+                   None if coef is None else np.asarray(coef, np.float64))
 
 
 @dataclass
@@ -84,6 +99,19 @@ def _label_indices(sessions: Sequence[SessionSeries], label: str, which: str) ->
         # A frame counts only if both valence and arousal are there (same frames for V and A).
         ok = np.asarray(s.usable, bool) & np.isfinite(other)
         pieces += label_pieces(s.time_s, x, ok, segs)
+    return pooled_indices(pieces, pac_threshold=PAC_THRESHOLD)
+
+
+def _coef_indices(sessions: Sequence[SessionSeries], label: str, k: int) -> SeriesIndices | None:
+    """Pooled indices of expression component ``k`` over the label's segments (frames where valence
+    and arousal are valid too, the frames the VA features use); None when a session has no fit."""
+    pieces = []
+    for s in sessions:
+        if s.coef is None or s.coef.ndim != 2 or s.coef.shape[1] <= k:
+            return None
+        segs = [g for g in s.segments if g.label == label]
+        ok = np.asarray(s.usable, bool) & np.isfinite(s.valence) & np.isfinite(s.arousal)
+        pieces += label_pieces(s.time_s, s.coef[:, k], ok, segs)
     return pooled_indices(pieces, pac_threshold=PAC_THRESHOLD)
 
 
@@ -143,6 +171,10 @@ def subject_features(sessions: Sequence[SessionSeries]) -> SubjectFeatures:
         for f in _PER_LABEL:
             values[f"{lab}_{f}"] = float(got[f]) if present else nan
         values[f"has_{lab}"] = 1.0 if present else 0.0
+        for k in range(COEF_COMPONENTS):
+            ci = _coef_indices(sessions, lab, k) if present else None
+            for f, v in (("mean", "mean"), ("sd", "sd"), ("mssd", "mssd")):
+                values[f"{lab}_c{k + 1}_{f}"] = float(getattr(ci, v)) if ci is not None else nan
     values["valence_contrast"] = values["happy_v_mean"] - values["sad_v_mean"]
     values["arousal_contrast"] = values["happy_a_mean"] - values["sad_a_mean"]
     for lab in ("happy", "sad"):

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from facelens.core.common import published
 from facelens.core.annotation.segments import Segment, segments_to_csv
+from facelens.core.common import published
 from facelens.core.common.types import Quality
 
 FPS = 10.0
