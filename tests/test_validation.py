@@ -180,5 +180,5 @@ def test_baseline_summary_names_its_source_and_flags_a_sad_looking_neutral_segme
         out = baseline_summary(res, [Segment(0.0, 9.0, "neutral"), Segment(10.0, 19.5, "happy")])
         robust = baseline_summary(res, [Segment(10.0, 19.5, "happy")])
     assert out.source == "annotated neutral segments" and out.n_frames >= 20
-    assert len(out.flags) == 1 and "0.0-9.0 s" in out.flags[0] and "Neutral baseline" in out.text()
+    assert len(out.flags) == 1 and "0.0–9.0 s" in out.flags[0] and "Neutral baseline" in out.text()
     assert robust.source.startswith("robust estimate") and robust.flags == []

@@ -132,6 +132,10 @@ def dynamics(sec: rc.DynamicsSection, width: float) -> Flowables:
         out += [p("Per segment (V = valence, A = arousal)", "h2"),
                 table(srows, [first, 0.05 * width] + [rest] * len(cols), small=True)]
     out += [p(escape(n), "small") for n in sec.notes]
+    if sec.baseline:  # after the notes, which explain the table above
+        out += [p("Neutral baseline", "h2"), p("Source: " + escape(sec.baseline), "body")]
+        out += [p("<b>Flag:</b> " + escape(f), "body") for f in sec.baseline_flags]
+        out += [p(escape(sec.baseline_note), "small")] if sec.baseline_note else []
     return out
 
 

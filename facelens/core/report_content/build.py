@@ -20,6 +20,7 @@ import numpy as np
 from facelens import __version__
 from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, segment_mask, session_dynamics
+from facelens.core.dynamics.baseline import STREAMING_NOTE, baseline_summary
 from facelens.core.report_content import published
 from facelens.core.report_content.diagnosis_section import diagnosis_section
 from facelens.core.report_content.quality_warnings import label_warnings
@@ -179,7 +180,7 @@ _SEG_COLUMNS = [("v_mean", "V mean", 3), ("v_sd", "V SD", 3), ("v_mssd", "V MSSD
                 ("v_amp", "V resp.", 3), ("v_lat", "V lat. s", 1)]
 
 
-def _dynamics(dyn: SessionDynamics, res: SessionResults) -> DynamicsSection:
+def _dynamics(dyn: SessionDynamics, res: SessionResults, segments: Sequence[Segment]) -> DynamicsSection:
     sv, sa = dyn.session_valence, dyn.session_arousal
     pac = dyn.params.get("pac_threshold", PAC_THRESHOLD)
     rows = []
@@ -206,6 +207,8 @@ def _dynamics(dyn: SessionDynamics, res: SessionResults) -> DynamicsSection:
     ]
     sec = DynamicsSection("Affective dynamics", session=rows, segment_columns=list(_SEG_COLUMNS),
                           segments=seg_rows, notes=notes)
+    base = baseline_summary(res, segments)
+    sec.baseline, sec.baseline_flags, sec.baseline_note = base.describe(), base.flags, STREAMING_NOTE
     if sv.n_valid < 2:
         sec.unavailable = f"the session has {sv.n_valid} valid frame(s); the indices need at least two"
     return sec
@@ -304,7 +307,7 @@ def build_content(res: SessionResults, segments: Sequence[Segment], options: Rep
         _quality(res, segs),
         _series(res, segs, dyn),
         _va_table(dyn, segs),
-        _dynamics(dyn, res),
+        _dynamics(dyn, res, segs),
         _moments(res, segs),
         diag,
         SignOffSection("Clinical interpretation and sign-off", interpretation=opt.interpretation,

@@ -146,6 +146,11 @@ class DynamicsSection(Section):
     segment_columns: list[tuple[str, str, int]] = field(default_factory=list)  # (key, header, digits)
     segments: list[SegmentIndexRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The person's fixed neutral baseline (facelens.core.dynamics.baseline): its source line, the
+    # annotated neutral segments far from it, and what the stored numbers are measured against.
+    baseline: str = ""
+    baseline_flags: list[str] = field(default_factory=list)
+    baseline_note: str = ""
 
 
 @dataclass
