@@ -5,8 +5,10 @@ Usage: ``python benchmarks/morphable_speed.py RESULTS.h5 [--batch 32] [--repeats
 Frames come from a results file (its stored landmarks and pose). Per block of ``--batch`` frames,
 in one process, alternating: ``geometry.expression_measures_batch`` (the 20 measures every
 analysis computes today: the baseline), the causal morphable fit (``ReconStage.columns``), and G
-(``GRunner.step`` on coefficients + a stored posterior). Reported: CPU milliseconds per frame
-(process time, so other jobs on the machine count less than in wall time), median over repeats.
+(``GRunner.step`` on coefficients + a stored posterior), then the session pass that ends every
+analysis (``g_session``: the fit against the person's reference and G with the mirror average, over
+the whole session in the pass's chunks). Reported: CPU milliseconds per frame (process time, so other
+jobs on the machine count less than in wall time), median over repeats.
 """
 from __future__ import annotations
 
@@ -18,7 +20,12 @@ import numpy as np
 
 
 def main() -> None:
+    from threadpoolctl import threadpool_limits
+
     from facelens.core.affect.g_runtime import GRunner, load_default_g
+    from facelens.core.affect.g_session import g_session, in_memory
+    from facelens.core.analysis.recon_stage import fit_inputs
+    from facelens.core.analysis.session_pass import CHUNK
     from facelens.core.analysis.recon_stage import ReconStage
     from facelens.core.face import geometry
     from facelens.core.results import SessionResults
@@ -35,7 +42,8 @@ def main() -> None:
     n = len(cols["quality"])
     blocks = [slice(s, min(s + args.batch, n)) for s in range(0, n, args.batch)]
     g = load_default_g()
-    times: dict[str, list[float]] = {"geometry (baseline)": [], "morphable fit": [], "G": []}
+    times: dict[str, list[float]] = {"geometry (baseline)": [], "morphable fit": [], "G": [], "session pass": []}
+    pf, ok = fit_inputs(cols)
     for _ in range(args.repeats):
         recon, runner = ReconStage(), GRunner(g)
         t = {k: 0.0 for k in times}
@@ -51,12 +59,18 @@ def main() -> None:
             t["geometry (baseline)"] += c1 - c0
             t["morphable fit"] += c2 - c1
             t["G"] += c3 - c2
+        c4 = time.process_time()
+        with threadpool_limits(1, "blas"):  # as the session pass runs it
+            g_session(in_memory(pf, ok, size=CHUNK), np.arange(n) / 10.0, post, recon.model, g)
+        t["session pass"] = time.process_time() - c4
         for k, v in t.items():
             times[k].append(1e3 * v / n)
     print(f"{args.results.name}: {n} frames, blocks of {args.batch}, {args.repeats} repeats (CPU ms/frame, median)")
     for k, v in times.items():
         print(f"  {k:22s} {np.median(v):.3f}  (min {np.min(v):.3f}, max {np.max(v):.3f})")
-    print(f"  fit + G                {np.median(times['morphable fit']) + np.median(times['G']):.3f}")
+    stream = np.median(times['morphable fit']) + np.median(times['G'])
+    print(f"  fit + G (streaming)    {stream:.3f}")
+    print(f"  fit + G + session pass {stream + np.median(times['session pass']):.3f}")
 
 
 if __name__ == "__main__":

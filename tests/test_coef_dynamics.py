@@ -90,3 +90,22 @@ def test_cohort_train_with_coefficient_features(tmp_path, capsys):
     assert main(["cohort", "evaluate", str(out), str(manifest), "--json"]) == 0  # same columns at evaluation
     assert main(["cohort", "train", str(manifest), "--out", str(tmp_path / "va")]) == 0
     assert load_model(tmp_path / "va").card["features"] == list(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize("recon, used", [("fit", True), ("asmv2l", False)])
+def test_only_the_morphable_fit_gives_coefficient_features(tmp_path, recon, used):
+    from facelens.core.results import ResultsWriter, SessionResults
+
+    n = 80
+    cols = {"time_s": np.arange(n) / 10, "frame_index": np.arange(n), "quality": np.zeros(n, np.uint8),
+            "valence": np.full(n, 0.2), "arousal": np.full(n, 0.1),
+            "coef_exp": np.random.default_rng(1).normal(size=(n, 12)), "coef_id": np.zeros((n, 4)),
+            "fit_residual": np.full(n, 0.01)}
+    w = ResultsWriter(tmp_path / "r.h5", {"reconstruction": recon}, expression_names=["e"], emotion_labels=["x"],
+                      coef_sizes=(12, 4))
+    w.append(cols)
+    w.finish()
+    with SessionResults.open(tmp_path / "r.h5") as r:
+        ses = SessionSeries.from_results(r, [Segment(0.0, 8.0, "happy")])
+    f = subject_features([ses]).values
+    assert math.isfinite(f["happy_c1_mean"]) is used

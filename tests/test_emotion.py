@@ -188,7 +188,11 @@ def test_hsemotion_loader_and_stage_preference(tmp_path, monkeypatch):
     np.testing.assert_allclose(va, np.clip(out[:, 8:], -1, 1), atol=1e-5)
 
     monkeypatch.setenv("FACELENS_MODELS_DIR", str(user))
-    stage = AffectStage.default(device="cpu")
+    registry.fetch("fer2013-mini-xception", log=lambda s: None)
+    default = AffectStage.default(device="cpu")  # G, the default estimator, reads FER2013: the user is told
+    assert default.va_kind == "g" and not default.uses_model_va
+    assert any("hsemotion.onnx is used only with --va circumplex" in n for n in default.notices)
+    stage = AffectStage.default(device="cpu", va="circumplex")
     assert stage.uses_model_va and stage.model_cards()[0]["id"] == "hsemotion-onnx"
     frames = [rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8) for _ in range(3)]
     box = np.array([40, 20, 120, 100], np.float32)
@@ -205,8 +209,7 @@ def test_hsemotion_loader_and_stage_preference(tmp_path, monkeypatch):
     onnx.save(bad, user / "hsemotion.onnx")
     with pytest.raises(ValueError, match="expected \\(B, 3, 224, 224\\)"):
         HSEmotionModel(user / "hsemotion.onnx")
-    registry.fetch("fer2013-mini-xception", log=lambda s: None)
-    stage = AffectStage.default(device="cpu")
+    stage = AffectStage.default(device="cpu", va="circumplex")
     assert not stage.uses_model_va and any("ignored hsemotion.onnx" in n for n in stage.notices)
 
 

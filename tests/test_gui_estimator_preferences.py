@@ -17,16 +17,17 @@ def test_preferences_choose_estimator_and_reconstruction_and_the_child_passes_th
     from facelens.viewmodel.settings import AppSettings
 
     prefs = AppSettings(gui_settings)
-    assert (prefs.va_estimator, prefs.reconstruction) == ("circumplex", "fit")  # the defaults
+    assert (prefs.va_estimator, prefs.reconstruction) == ("g", "fit")  # the defaults
     dlg = PreferencesDialog(gui_settings)
     qtbot.addWidget(dlg)
     dlg.show()
-    for box in (dlg.va_box, dlg.recon_box):  # real keys on the focused combo boxes
+    assert "(default)" in dlg.va_box.currentText() and dlg.va_box.currentText().startswith("G")
+    for box, key in ((dlg.va_box, Qt.Key.Key_Up), (dlg.recon_box, Qt.Key.Key_Down)):  # real keys, focused boxes
         box.setFocus()
-        QTest.keyClick(box, Qt.Key.Key_Down)
+        QTest.keyClick(box, key)
     ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
     QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
-    assert (prefs.va_estimator, prefs.reconstruction) == ("g", "asmv2l")
+    assert (prefs.va_estimator, prefs.reconstruction) == ("circumplex", "asmv2l")
 
     seen = {}
 
@@ -53,4 +54,4 @@ def test_preferences_choose_estimator_and_reconstruction_and_the_child_passes_th
                                   reconstruction=prefs.reconstruction)
     conn = Conn()
     analysis_child._run(job, conn, Never())
-    assert seen["va"] == "g" and seen["reconstruction"] == "asmv2l" and conn.sent[-1][0] == "done"
+    assert seen["va"] == "circumplex" and seen["reconstruction"] == "asmv2l" and conn.sent[-1][0] == "done"

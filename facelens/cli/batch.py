@@ -12,6 +12,7 @@ from typing import Any
 
 from facelens.cli import CommandError, UsageError
 from facelens.cli._common import check_output_dir, require_models
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR, ESTIMATORS
 from facelens.core.common.devices import DEVICE_CHOICES
 
 _STATUS_EVERY_S = 5.0
@@ -31,7 +32,7 @@ def register(sub: Any) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "torch"])
     p.add_argument("--fps", type=float, default=10.0, help="sampled frames per second (default 10)")
-    p.add_argument("--va", default="circumplex", choices=["circumplex", "g"],
+    p.add_argument("--va", default=DEFAULT_ESTIMATOR, choices=list(ESTIMATORS),
                    help="valence/arousal/emotion estimator (as for analyze; a finished session made with "
                         "the other one is analysed again)")
     p.add_argument("--batch-size", type=int, default=32, help=argparse.SUPPRESS)

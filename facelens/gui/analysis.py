@@ -20,6 +20,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
+
 
 def one_line(exc: object) -> str:
     """The first non-empty line of an error (a session's reason is shown in one table cell).
@@ -43,7 +45,7 @@ class AnalysisJob:
     fps: float = 10.0
     resume: bool = False
     demo: bool = False
-    va: str = "circumplex"
+    va: str = DEFAULT_ESTIMATOR
     reconstruction: str = "fit"
 
 

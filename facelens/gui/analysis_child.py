@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
+
 # The live view (``SessionData.append_batch``) reads only these; the rest of a batch (expressions,
 # emotions, boxes…) is in the results file and need not be pickled across the process boundary.
 LIVE_COLUMNS = ("time_s", "valence", "arousal", "quality", "landmarks", "rotation", "translation", "scale")
@@ -43,7 +45,7 @@ class ChildJob:
     fps: float = 10.0
     resume: bool = False
     demo: bool = False
-    va: str = "circumplex"
+    va: str = DEFAULT_ESTIMATOR
     reconstruction: str = "fit"
 
 

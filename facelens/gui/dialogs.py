@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from facelens import __version__
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
 from facelens.viewmodel.settings import DEVICES, RECONSTRUCTIONS, VA_ESTIMATORS, AppSettings
 
 VIDEO_FILTER = "Recordings (*.mp4 *.mov *.m4v *.avi *.mkv *.webm *.jpg *.jpeg *.png);;All files (*)"
@@ -135,9 +136,11 @@ class PreferencesDialog(QDialog):
         dev = self.prefs.device
         self.device_box.setCurrentIndex(DEVICES.index(dev) if dev in DEVICES else 0)
         self.va_box = QComboBox()
-        self.va_box.addItems(["circumplex (default)", "G: temporal regressor (trained on synthetic faces)"])
-        self.va_box.setToolTip("How valence and arousal are estimated (facelens analyze --va); the README says "
-                               "why the circumplex estimator is the default")
+        names = {"circumplex": "circumplex: FER2013 + geometry on word norms",
+                 "g": "G: temporal regressor (trained on synthetic faces)"}
+        self.va_box.addItems([names[e] + (" (default)" if e == DEFAULT_ESTIMATOR else "") for e in VA_ESTIMATORS])
+        self.va_box.setToolTip("How valence and arousal are estimated (facelens analyze --va); docs/validity.md "
+                               "compares the two and says why G is the default")
         self.va_box.setCurrentIndex(VA_ESTIMATORS.index(self.prefs.va_estimator))
         self.recon_box = QComboBox()
         self.recon_box.addItems(["morphable-model fit (default)", "AsmV2L network (small CPU model)"])

@@ -11,9 +11,11 @@ Public API
 ``AppSettings(store)``   attributes: ``device``, ``va_estimator``, ``reconstruction``, ``author``, ``clinician``, ``model_path``,
                          ``report_dir``, ``report_page_size``, ``report_no_identifying``,
                          ``report_use_model``, ``recent_workspaces``, ``last_workspace``,
-                         ``last_session``, ``last_playhead``, ``window_geometry``, ``window_state``
+                         ``last_session``, ``last_playhead``, ``face_texture``, ``face_mesh``,
+                         ``window_geometry``, ``window_state``
 ``KEYS``                 attribute name -> store key (the only place keys are spelled)
 ``DEVICES``              the analysis device choices
+``MESH_MODES``           the 3D view's mesh choices (``face_mesh``)
 """
 from __future__ import annotations
 
@@ -21,10 +23,13 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR, ESTIMATORS
 from facelens.core.common.devices import DEVICE_CHOICES as DEVICES
 
-VA_ESTIMATORS = ("circumplex", "g")  # facelens analyze --va
+VA_ESTIMATORS = ESTIMATORS  # facelens analyze --va
 RECONSTRUCTIONS = ("fit", "asmv2l")  # facelens analyze --reconstruction (the shipped AsmV2L weights)
+#: The 3D view's mesh: the tracked one, or the morphable model's (render.model_meshes.MODEL_MODES).
+MESH_MODES = ("tracked", "reconstruction", "expression", "neutral")
 MAX_RECENT = 8
 
 
@@ -118,7 +123,7 @@ class AppSettings:
     """Typed view of the preferences store (reads and writes through; nothing is cached)."""
 
     device = _Setting("analysis/device", "auto", _device)
-    va_estimator = _Setting("analysis/va", "circumplex", _choice(VA_ESTIMATORS))
+    va_estimator = _Setting("analysis/va", DEFAULT_ESTIMATOR, _choice(VA_ESTIMATORS))
     reconstruction = _Setting("analysis/reconstruction", "fit", _choice(RECONSTRUCTIONS))
     author = _Setting("annotation/author", "", _text, lambda v: str(v).strip())
     clinician = _Setting("report/clinician", "", _text, lambda v: str(v).strip())
@@ -132,6 +137,7 @@ class AppSettings:
     last_session = _Setting("recent/session", None, _optional_int, lambda v: "" if v is None else int(v))
     last_playhead = _Setting("recent/playhead", 0.0, _float, float)
     face_texture = _Setting("view/face_texture", True, _flag, _bool_text)  # the video frame on the 3D face
+    face_mesh = _Setting("view/face_mesh", "tracked", _choice(MESH_MODES))  # which mesh the 3D view shows
     window_geometry = _Setting("window/geometry", None, _raw)
     window_state = _Setting("window/state", None, _raw)
 

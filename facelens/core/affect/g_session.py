@@ -6,10 +6,11 @@ posterior, and the analysis stores these (``core.analysis.session_pass``); the v
 and ``eval-affect`` score the same function. Three rules make the result independent of things
 that say nothing about the person's affect:
 
-* **One identity per session.** Every frame is fitted with the identity of all the session's
-  frames (:meth:`SessionFitter.refit`), so a frame's expression coefficients do not depend on
-  which segments came before it (with the causal identity, a protocol's first segment is partly
-  absorbed into the identity).
+* **The person's reference, from the whole session.** Every frame is fitted against the identity
+  of the session's other frames, with its own deviation under the model's prior
+  (:meth:`SessionFitter.refit`), so a frame's expression coefficients do not depend on which
+  segments came before it (with the causal identity, a protocol's first segment is partly
+  absorbed into the identity), and a still gets exactly the fit G was trained on.
 * **Mirror average.** G runs on each mesh and on its mirror image (:mod:`.morphable.mirror`, with
   its own session identity) and the two outputs are averaged: an expression and its mirror image
   give the same valence/arousal. The appearance posterior is the same for both.
@@ -45,7 +46,8 @@ class GSession:
     """Session-wide fit (``expression``, ``identity``, ``residual``) and, with G, its outputs."""
 
     expression: np.ndarray  # (N, K_exp), NaN where not usable
-    identity: np.ndarray  # (K_id,)
+    identity: np.ndarray  # (K_id,) the session's identity (the person's reference)
+    identity_frames: np.ndarray  # (N, K_id) each frame's identity (reference + its own deviation)
     residual: np.ndarray  # (N,)
     usable: np.ndarray  # (N,) frames with a fit
     valence_arousal: np.ndarray | None = None  # (N, 2), NaN where G had no input
@@ -88,25 +90,27 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
     n = len(time_s)
     # BLAS products: the session pass reads the same chunks whatever happened before (resume)
     fits = [SessionFitter(morph, exact=False)] + ([SessionFitter(morph, exact=False)] if g is not None else [])
+    terms: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]  # per chunk: (A'S r, weight), kept for pass 2
     for pf, ok in chunks():  # pass 1: the session's identity (and the mirror images')
-        fits[0].update(pf, ok)
+        terms[0].append(fits[0].accumulate(pf, ok))
         if g is not None:
-            fits[1].update(mirror_meshes(pf), ok)
-    out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity, np.full(n, np.nan),
-                   np.zeros(n, bool))
+            terms[1].append(fits[1].accumulate(mirror_meshes(pf), ok))
+    out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity,
+                   np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool))
     if g is not None:
         out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
         runners = [GRunner(g), GRunner(g)]
         last = [float("nan"), float("nan")]
         with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
     start = 0
-    for pf, ok in chunks():  # pass 2: every frame with the session's identity, then G in time order
+    for c, (pf, ok) in enumerate(chunks()):  # pass 2: every frame with the session's identity, then G in time order
         stop = start + len(pf)
-        own = fits[0].refit(pf, ok)
+        own = fits[0].refit(pf, ok, terms=terms[0][c])
         out.expression[start:stop], out.residual[start:stop] = own.expression, own.residual
         out.usable[start:stop] = np.all(np.isfinite(own.expression), axis=1)
+        out.identity_frames[start:stop] = np.where(out.usable[start:stop, None], own.identity_frames, np.nan)
         if g is not None:
-            coefs = [own.expression, fits[1].refit(mirror_meshes(pf), ok, residual=False).expression]
+            coefs = [own.expression, fits[1].refit(mirror_meshes(pf), ok, residual=False, terms=terms[1][c]).expression]
             vas, ps = [], []
             for j, coef in enumerate(coefs):
                 x = coef if not with_app else np.concatenate([coef, np.asarray(appearance[start:stop], np.float64)],

@@ -6,7 +6,7 @@ FER2013 posterior (stored as ``emotions_appearance``), and gives ``valence``, ``
 estimator's fusion is not run: its neutral baseline depends on the order of the session.
 
 These streaming values are provisional: when every frame is known, the analysis replaces them by
-:func:`facelens.core.affect.g_session.g_session` (one identity per session, mirror average). Both
+:func:`facelens.core.affect.g_session.g_session` (the person's reference from the whole session, mirror average). Both
 start G from a fresh state after a pause of more than ``g_session.GAP_S`` seconds.
 """
 from __future__ import annotations
@@ -15,12 +15,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR, ESTIMATORS
 from facelens.core.affect.g_runtime import G_LABELS, GModel, GModelError, GRunner, load_default_g
 from facelens.core.affect.g_session import step_with_resets
 
 _FER_TO_G = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
              "surprise": "surprise", "neutral": "neutral"}
-ESTIMATORS = ("circumplex", "g")
+__all__ = ["DEFAULT_ESTIMATOR", "ESTIMATORS", "GEstimator"]
 
 
 class GEstimator:

@@ -89,7 +89,7 @@ class AffectStage:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def default(cls, device: str = "auto", prefer_user_models: bool = True, va: str = "circumplex") -> AffectStage:
+    def default(cls, device: str = "auto", prefer_user_models: bool = True, va: str | None = None) -> AffectStage:
         """The best available models: a user's HSEmotion ONNX if present, else the FER2013 model.
 
         ``va="g"`` makes G (:mod:`facelens.core.affect.g_stage`) the valence/arousal/emotion
@@ -101,8 +101,9 @@ class AffectStage:
         facelens.core.registry.ModelError
             When the FER2013 weights are missing or corrupted (message names ``facelens models fetch``).
         """
-        from facelens.core.affect.g_stage import ESTIMATORS, GEstimator
+        from facelens.core.affect.g_stage import DEFAULT_ESTIMATOR, ESTIMATORS, GEstimator
 
+        va = DEFAULT_ESTIMATOR if va is None else va
         if va not in ESTIMATORS:
             raise ValueError(f"unknown valence/arousal estimator '{va}' (use {' or '.join(ESTIMATORS)})")
         notices = []
@@ -121,6 +122,13 @@ class AffectStage:
         stage = cls(fer)
         if va == "g":
             stage.g = GEstimator.default(stage.emotion_labels)
+            if prefer_user_models:
+                from facelens.core.affect.hsemotion import find_user_model
+
+                onnx = find_user_model()
+                if onnx is not None:
+                    notices.append(f"the user-provided HSEmotion model {onnx.name} is used only with "
+                                   "--va circumplex (G reads the FER2013 posterior it was trained on)")
         notice = getattr(fer, "notice", "")
         if notice:
             notices.append(notice)
@@ -157,6 +165,14 @@ class AffectStage:
             cards.append(card)
         if self.g is not None:
             cards.append(self.g.card())
+        if self.g is not None:
+            cards.append({"id": "valence-arousal", "version": "g", "task": "valence/arousal estimator",
+                          "source": {"kind": "shipped", "path": "g/facelens_g.npz"},
+                          "notes": "G (LSTM + 4-layer MLP) over the morphable model's expression coefficients "
+                                   "and the FER2013 posterior, computed over the whole session "
+                                   "(core/affect/g_session.py); trained on synthetic DiffusionFER stills; "
+                                   "docs/validity.md"})
+            return cards
         va_name = "model-va (" + str(mid) + ")" if self.uses_model_va else self.va.name
         cards.append({"id": "valence-arousal", "version": va_name, "task": "valence/arousal estimator",
                       "source": {"kind": "code", "path": "facelens/core/affect/va.py"},

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
 from facelens.core.common.types import Progress
 from facelens.core.face.geometry import MAX_PITCH_DEG, MAX_YAW_DEG
 
@@ -75,7 +76,7 @@ class AnalysisConfig:
     workers: int | None = None
     parallel_chunks: int | None = None
     decode_threads: int | None = None
-    va: str = "circumplex"
+    va: str = DEFAULT_ESTIMATOR
     reconstruction: str = "fit"
 
     def check(self) -> None:

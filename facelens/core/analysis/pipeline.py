@@ -20,7 +20,7 @@ smoother. So that an interrupted run, resumed, gives the same arrays as an unint
   of the frames already on disk (the stored float32 values are exactly what the estimator saw),
   read by the results package's reader (:func:`facelens.core.results.stored_affect_inputs`);
 * the session pass (:mod:`facelens.core.analysis.session_pass`), run once every frame is written,
-  recomputes the morphable fit with the whole session's identity (and, with G, G's outputs) from
+  recomputes the morphable fit against the whole session's identity (and, with G, G's outputs) from
   stored columns only.
 
 Chunk-parallel torch backend. Because tracking restarts at every restart point, ``backend="torch"``

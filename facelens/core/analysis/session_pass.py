@@ -3,9 +3,9 @@
 Streaming gives each frame what the frames before it allow. Two things are better known at the
 end, and are rewritten in the (still partial) results file before it is marked complete:
 
-* the morphable fit (``coef_exp``, ``coef_id``, ``fit_residual``): every frame with the identity of
-  the whole session (:meth:`~facelens.core.face.morphable.SessionFitter.refit`), so the
-  coefficients do not depend on the order of the session's segments;
+* the morphable fit (``coef_exp``, ``coef_id``, ``fit_residual``): every frame against the identity
+  of the session's other frames (:meth:`~facelens.core.face.morphable.SessionFitter.refit`), so
+  the coefficients do not depend on the order of the session's segments;
 * with the G estimator, ``valence``, ``arousal`` and ``emotions``:
   :func:`facelens.core.affect.g_session.g_session` (mirror average, fresh state after a pause).
 
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from facelens.core.analysis.recon_stage import ReconStage, fit_inputs
 from facelens.core.common.types import Progress
@@ -50,12 +51,12 @@ def run_session_pass(writer: ResultsWriter, recon: ReconStage, g_estimator: Any 
     g = None if g_estimator is None else g_estimator.model
     appearance = writer.column("emotions_appearance", 0, n) if g is not None else None
     yield Progress(done=n, total=n, rate=0.0, eta_s=float("nan"), message="finalising")
-    res = g_session(chunks, time_s, appearance, recon.model, g)
+    with threadpool_limits(1, "blas"):  # small products: one BLAS thread is faster and uses half the CPU
+        res = g_session(chunks, time_s, appearance, recon.model, g)
     for a in range(0, n, CHUNK):
         b = min(a + CHUNK, n)
-        ok = res.usable[a:b]
         writer.rewrite("coef_exp", a, res.expression[a:b])
-        writer.rewrite("coef_id", a, np.where(ok[:, None], res.identity[None], np.nan))
+        writer.rewrite("coef_id", a, res.identity_frames[a:b])
         writer.rewrite("fit_residual", a, res.residual[a:b])
         if g is not None:
             va, probs = res.valence_arousal[a:b], g_estimator.to_results_order(res.probabilities[a:b])

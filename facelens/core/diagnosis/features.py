@@ -67,8 +67,11 @@ class SessionSeries:
 
     @classmethod
     def from_results(cls, results: SessionResults, segments: Sequence[Segment]) -> SessionSeries:
-        """Take the columns of an opened results file."""
+        """Take the columns of an opened results file (the coefficients only from the morphable fit:
+        AsmV2L's coefficients are another basis and are not mixed with them)."""
         coef = getattr(results, "coef_exp", None)
+        if str(results.meta.get("reconstruction", "fit")) != "fit":
+            coef = None
         return cls(np.asarray(results.time_s), np.asarray(results.valence), np.asarray(results.arousal),
                    np.asarray(results.usable), list(segments), str(results.path),
                    None if coef is None else np.asarray(coef, np.float64))

@@ -84,8 +84,8 @@ register("geometry-only", lambda **kw: circumplex("geometry", **kw))
 
 def g_estimator(**params: Any) -> EstimateFn:
     """The shipped temporal regressor G (``models/g``) exactly as the analysis stores it: pose-free
-    meshes -> :func:`facelens.core.affect.g_session.g_session` (one identity per session, mirror
-    average, fresh state after a pause) with the raw FER2013 posterior. G was fitted on the
+    meshes -> :func:`facelens.core.affect.g_session.g_session` (the person's reference from the
+    whole session, mirror average, fresh state after a pause) with the raw FER2013 posterior. G was fitted on the
     DiffusionFER labels, so the harness does not score its accuracy there (its own CV does)."""
     from facelens.core.affect.fer import FER_LABELS
     from facelens.core.affect.g_runtime import G_LABELS, load_default_g

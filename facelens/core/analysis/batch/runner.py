@@ -27,6 +27,7 @@ from typing import Any
 
 from facelens.core.analysis.batch.manifest import BatchEntry
 from facelens.core.analysis.batch.rows import write_cohort_tables
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
 from facelens.core.analysis.batch.task import SessionOutcome, SessionTask, read_progress, run_session
 from facelens.core.common.atomic import make_private_dirs
 
@@ -72,7 +73,7 @@ class BatchResult:
 
 def make_tasks(entries: Iterable[BatchEntry], out_dir: Path, *, fps: float, device: str,
                backend: str = "mediapipe", batch_size: int = 32, threads: int = 0,
-               va: str = "circumplex") -> list[SessionTask]:
+               va: str = DEFAULT_ESTIMATOR) -> list[SessionTask]:
     out_dir = Path(out_dir).resolve()
     return [SessionTask(session_id=e.session_id, video=str(e.video), out_dir=str(out_dir),
                         subject_id=e.subject_id, diagnosis=e.diagnosis,
@@ -83,7 +84,7 @@ def make_tasks(entries: Iterable[BatchEntry], out_dir: Path, *, fps: float, devi
 def run_batch(entries: Sequence[BatchEntry], out_dir: str | os.PathLike[str], *, workers: int = 1,
               scheduler: str | None = None, fps: float = 10.0, device: str = "auto",
               backend: str = "mediapipe", batch_size: int = 32,
-              on_status: Callable[[BatchStatus], None] | None = None, va: str = "circumplex",
+              on_status: Callable[[BatchStatus], None] | None = None, va: str = DEFAULT_ESTIMATOR,
               task_fn: Callable[[SessionTask], SessionOutcome] = run_session) -> BatchResult:
     """Analyse every entry and write ``cohort.csv``, ``cohort.parquet`` and ``failures.csv``.
 

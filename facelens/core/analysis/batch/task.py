@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
 from facelens.core.common.atomic import atomic_write_text, make_private_dirs
 
 PROGRESS_DIR = "progress"
@@ -48,7 +49,7 @@ class SessionTask:
     backend: str = "mediapipe"
     batch_size: int = 32
     threads: int = 0  # torch intra-op threads in the worker (0: leave as is)
-    va: str = "circumplex"  # valence/arousal/emotion estimator (AnalysisConfig.va)
+    va: str = DEFAULT_ESTIMATOR  # valence/arousal/emotion estimator (AnalysisConfig.va)
 
     @property
     def results_path(self) -> Path:

@@ -12,8 +12,11 @@ leaves the identity as ``a = (sum w_n G + L_id)^-1 A'S sum w_n r_n`` (``S`` the 
 *Causal* fitting (the pipeline's, :class:`SessionFitter`): frame ``n`` uses the identity of
 frames ``0..n`` (running sums), so it streams, resumes by replay and does not depend on how frames
 are split into batches (every product is an ``einsum`` row by row, bit for bit the same for any
-batch size). ``causal=False`` uses the identity of the whole session for every frame. A still is a
-session of one frame: its identity comes from the image under the prior. Frame weights
+batch size). ``causal=False`` uses the identity of the whole session for every frame (the model
+build's fit-back). What the analysis stores is :meth:`SessionFitter.refit` after the whole session
+(the session pass): each frame against the identity of the session's other frames, with its own
+deviation under the prior. A still is a session of one frame: its identity comes from the image
+under the prior. Frame weights
 ``w_n = 1 / (1 + (rho_n / rho_0)^2)`` from the frame's own single-frame fit residual ``rho_n``
 keep badly tracked frames (occlusion) from pulling the identity.
 """
@@ -43,7 +46,7 @@ class SessionFit:
         (N,) mean distance of the fitted to the tracked mesh points, in units of the frame's own
         inter-ocular distance (outer eye corners); NaN where not usable.
     identity_frames
-        (N, K_id) the identity each frame was fitted with (constant unless causal).
+        (N, K_id) the identity each frame was fitted with.
     """
 
     identity: np.ndarray
@@ -139,19 +142,23 @@ class SessionFitter:
         """(K_id,) identity from the frames seen so far (zeros before the first usable frame)."""
         return self.op.identity(np.array([self._count]), self._sums[None], self.exact)[0]
 
-    def update(self, posefree: np.ndarray, usable: np.ndarray) -> SessionFit:
-        """Fit the next frames: ``posefree`` (B, 478, 3) template-frame meshes, ``usable`` (B,) bool."""
-        op = self.op
+    def _terms(self, posefree: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(x, ok, r, y, w) of frames: coordinates, usable, residual from the mean, ``A'S r`` and the
+        frame weight from the frame's own single-frame fit (a still's fit)."""
+        op, ex = self.op, self.exact
         x = np.asarray(posefree, np.float64).reshape(len(posefree), -1)
         ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
         r = np.where(ok[:, None], x - op.mean, 0.0)
-        ex = self.exact
         y = _rows(op.id_op, r, ex)  # A'S r_n
-        # each frame alone (a still): its residual sets the frame weight
-        one = np.ones(len(x))
-        a1 = op.identity(one, y, ex)
+        a1 = op.identity(np.ones(len(x)), y, ex)
         rho = op.residual(np.where(ok[:, None], x, op.mean), a1, op.expression(r, a1, ex), ex)
         w = np.where(ok, 1.0 / (1.0 + (np.nan_to_num(rho) / op.rho0) ** 2), 0.0)
+        return x, ok, r, y, w
+
+    def update(self, posefree: np.ndarray, usable: np.ndarray) -> SessionFit:
+        """Fit the next frames: ``posefree`` (B, 478, 3) template-frame meshes, ``usable`` (B,) bool."""
+        op, ex = self.op, self.exact
+        x, ok, r, y, w = self._terms(posefree, usable)
         count = np.cumsum(np.concatenate([[self._count], w]))[1:]
         sums = np.cumsum(np.concatenate([self._sums[None], w[:, None] * y]), axis=0)[1:]
         ident = op.identity(count, sums, ex)
@@ -163,21 +170,43 @@ class SessionFitter:
         res[~ok] = np.nan
         return SessionFit(identity=self.identity, expression=expr, residual=res, identity_frames=ident)
 
+    def accumulate(self, posefree: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add frames to the session's identity sums without fitting them (the session pass's first
+        pass); returns the frames' ``(A'S r, weight)`` for :meth:`refit`."""
+        _, _, _, y, w = self._terms(posefree, usable)
+        if len(w):
+            self._count = float(np.cumsum(np.concatenate([[self._count], w]))[-1])
+            self._sums = np.cumsum(np.concatenate([self._sums[None], w[:, None] * y]), axis=0)[-1].copy()
+        return y, w
 
-    def refit(self, posefree: np.ndarray, usable: np.ndarray, residual: bool = True) -> SessionFit:
-        """Fit frames with the identity of every frame seen so far, leaving the state as it is.
+    def refit(self, posefree: np.ndarray, usable: np.ndarray, residual: bool = True,
+              terms: tuple[np.ndarray, np.ndarray] | None = None) -> SessionFit:
+        """Fit frames that :meth:`update` has seen against the person's reference; the state stays.
 
-        After :meth:`update` has seen a whole session, this is the session-wide fit: every frame
-        uses the same identity, so a frame's coefficients do not depend on what came before it.
-        ``residual=False`` skips the fit residual (NaN), which costs more than the coefficients.
+        A frame's identity is ``a_n = a_(-n) + d_n``: ``a_(-n)`` is the identity of the session's
+        *other* frames (the running sums less this frame's share), ``d_n`` the fit of the frame's
+        remaining difference under the model's identity prior, with the frame's own weight. Once
+        :meth:`update` has seen the whole session, a frame's coefficients do not depend on the order
+        of the frames; a session of one frame (a still) gets exactly its :meth:`update` fit, the fit
+        G was trained on; the session's identity is the person's reference, and a frame can still
+        differ from it the way a still differs from the average face (so that an expressive
+        session's average expression is not taken for the person's neutral face).
+        ``residual=False`` skips the fit residual (NaN), which costs more than the coefficients;
+        ``terms`` are the frames' ``(A'S r, weight)`` from :meth:`accumulate` (not computed again).
         """
-        op = self.op
-        x = np.asarray(posefree, np.float64).reshape(len(posefree), -1)
-        ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
-        ident = np.repeat(self.identity[None], len(x), axis=0)
-        r = np.where(ok[:, None], x - op.mean, 0.0)
-        expr = op.expression(r, ident, self.exact)
-        res = (op.residual(np.where(ok[:, None], x, op.mean), ident, expr, self.exact) if residual
+        op, ex = self.op, self.exact
+        if terms is None:
+            x, ok, r, y, w = self._terms(posefree, usable)
+        else:
+            x = np.asarray(posefree, np.float64).reshape(len(posefree), -1)
+            ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+            r = np.where(ok[:, None], x - op.mean, 0.0)
+            y, w = terms
+        others = op.identity(np.maximum(self._count - w, 0.0), self._sums[None] - w[:, None] * y, ex)
+        y2 = _rows(op.id_op, np.where(ok[:, None], r - _combine(op.a, others, ex), 0.0), ex)
+        ident = others + op.identity(w, w[:, None] * y2, ex)
+        expr = op.expression(r, ident, ex)
+        res = (op.residual(np.where(ok[:, None], x, op.mean), ident, expr, ex) if residual
                else np.full(len(x), np.nan))
         expr[~ok], res[~ok] = np.nan, np.nan
         return SessionFit(identity=self.identity, expression=expr, residual=res, identity_frames=ident)
@@ -196,4 +225,14 @@ def fit_session(posefree_landmarks: np.ndarray, usable: np.ndarray, model: Morph
         model = load_default()
     fitter = SessionFitter(model)
     fit = fitter.update(posefree_landmarks, usable)
-    return fit if causal else fitter.refit(posefree_landmarks, usable)
+    if causal:
+        return fit
+    op = fitter.op
+    x = np.asarray(posefree_landmarks, np.float64).reshape(len(fit.residual), -1)
+    ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
+    ident = np.repeat(fit.identity[None], len(x), axis=0)
+    r = np.where(ok[:, None], x - op.mean, 0.0)
+    expr = op.expression(r, ident)
+    res = op.residual(np.where(ok[:, None], x, op.mean), ident, expr)
+    expr[~ok], res[~ok] = np.nan, np.nan
+    return SessionFit(identity=fit.identity, expression=expr, residual=res, identity_frames=ident)
