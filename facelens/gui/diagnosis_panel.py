@@ -74,6 +74,13 @@ class DiagnosisPanel(QWidget):
         self.quality.setWordWrap(True)
         self.quality.setStyleSheet("color: #8A4B00;")
         self.quality.hide()
+        # The open session's fixed neutral baseline and the neutral segments far from it
+        # (facelens.core.dynamics.baseline; kept current by controllers.diagnosis.BaselineShown).
+        self.baseline = QLabel("")
+        self.baseline.setObjectName("neutralBaseline")
+        self.baseline.setWordWrap(True)
+        self.baseline.setTextFormat(Qt.TextFormat.RichText)
+        self.baseline.hide()
         self.subject = QLabel("")
         self.subject.setObjectName("diagnosisSubject")
         self.subject.setToolTip("The patient and sessions this result was computed from")
@@ -121,6 +128,7 @@ class DiagnosisPanel(QWidget):
         lay.addWidget(self.subject)
         lay.addWidget(self.headline)
         lay.addWidget(self.quality)
+        lay.addWidget(self.baseline)
         lay.addWidget(QLabel("Top drivers"))
         lay.addWidget(self.drivers, 1)
         lay.addWidget(self.card)
@@ -141,6 +149,22 @@ class DiagnosisPanel(QWidget):
         self.drivers.setRowCount(0)
         self.card.setText("")
         self.headline.setText(message or "Open an analysed session with happy and sad segments, then press Compute.")
+
+    def set_baseline(self, summary: Any = None, message: str = "", note: str = "", detail: str = "") -> None:
+        """Show a ``BaselineSummary`` (source line, one short line per flagged neutral segment, ``note``
+        under them; the flags in full and ``detail`` as the tooltip), or ``message`` alone; nothing
+        when both are empty."""
+        if summary is None:
+            self.baseline.setText(f"<small>{html.escape(message)}</small>" if message else "")
+            self.baseline.setToolTip("")
+            self.baseline.setVisible(bool(message))
+            return
+        # Short lines here: the dock is narrow and the drivers table needs its rows.
+        flags = "".join(f"<br><span style='color:#8A4B00'>⚠ {html.escape(f.short())}</span>" for f in summary.flagged)
+        self.baseline.setText(f"<b>Neutral baseline:</b> {html.escape(summary.describe())}{flags}"
+                              + (f"<br><small>{html.escape(note)}</small>" if note else ""))
+        self.baseline.setToolTip("\n".join([summary.headline(), *summary.flags, detail]).strip())
+        self.baseline.show()
 
     def set_stale(self, reason: str) -> None:
         """Mark the shown result out of date (``reason``) or current (``""``)."""

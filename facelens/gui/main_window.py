@@ -126,7 +126,7 @@ class MainWindow(QMainWindow):
         (what one needs of another is passed as a callable), and the views' requests wired to them."""
         m, p, ws = self.model, self.prefs, lambda: self.workspace
         build_actions(self)  # the actions call the methods below, which reach the controllers
-        self.diagnosis_ctl = DiagnosisController(self, m, p, self.diagnosis, ws)
+        self.diagnosis_ctl = DiagnosisController(self, m, p, self.diagnosis, ws, self.review, self.segments)
         self.queue = AnalysisQueue(self)
         self.analysis_ctl = AnalysisController(
             self, m, p, self.queue, workspace=ws, sessions_panel=self.sessions, review=self.review, video=self.video,

@@ -173,6 +173,12 @@ class SegmentPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.table, 1)
+        self.baseline = QLabel("")  # the neutral baseline's source and flags (set_baseline)
+        self.baseline.setObjectName("segmentsBaseline")
+        self.baseline.setWordWrap(True)
+        self.baseline.setStyleSheet("color: #8A4B00;")
+        self.baseline.hide()
+        lay.addWidget(self.baseline)
         lay.addLayout(form)
         lay.addLayout(row)
         self._segments: dict[str, Any] = {}
@@ -332,3 +338,10 @@ class SegmentPanel(QWidget):
     def _on_sample(self) -> None:
         seg = self._segments.get(self._current)
         self.sample_requested.emit(seg.label if seg is not None else "")
+
+    def set_baseline(self, summary: Any = None, tooltip: str = "") -> None:
+        """One line per flagged neutral segment under the table (nothing without a flag)."""
+        lines = [f"⚠ {f.short()}" for f in (summary.flagged if summary is not None else [])]
+        self.baseline.setText("\n".join(lines))
+        self.baseline.setToolTip(tooltip)
+        self.baseline.setVisible(bool(lines))

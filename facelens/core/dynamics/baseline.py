@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: What every display of the baseline says about the numbers next to it.
 STREAMING_NOTE = ("Stored valence/arousal are measured against the engine's running baseline; "
                   "this fixed baseline is shown for reference and does not change them.")
+STREAMING_NOTE_SHORT = "For reference; stored valence/arousal use the engine's running baseline."
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class NeutralFlag:
 
     def short(self) -> str:
         return (f"Neutral segment {self.start_s:.1f}–{self.end_s:.1f} s: far from the person's baseline "
-                f"(V {self.valence:+.2f}, A {self.arousal:+.2f})")
+                f"(stored V {self.valence:+.2f}, A {self.arousal:+.2f})")
 
 
 @dataclass

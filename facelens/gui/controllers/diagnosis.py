@@ -26,6 +26,54 @@ from facelens.viewmodel.inputs_cache import InputsCache
 from facelens.viewmodel.settings import AppSettings
 
 REFERENCE_NAME = "shipped reference model (simulated data)"
+NOT_ANALYSED = "Neutral baseline: shown once the session is analysed."
+
+
+class BaselineShown:
+    """The open session's neutral baseline on the panels, always the one of the data on screen.
+
+    It is recomputed (``core.dynamics.baseline.baseline_summary``, in memory: the results object the
+    review view already holds; the segments as stored) when the segments change, when the session
+    or its analyses change, and when the review view shows another data object (a session opened or
+    re-analysed: ``frame_shown`` fires once after each, then per frame, when only a key is compared).
+    A session whose results are not on screen yet shows no baseline, never the previous one.
+    """
+
+    def __init__(self, model: AppModel, review: Any, workspace: Callable[[], Any], panels: list[Any]) -> None:
+        self.model, self.review, self._ws, self.panels = model, review, workspace, panels
+        self._key: tuple[Any, ...] | None = None
+        self.summary: Any = None  # the BaselineSummary shown (None when none is)
+        for ev in (model.events.session_id, model.events.segments_version, model.events.data_version):
+            ev.connect(self.refresh)
+        review.state.session_changed.connect(self.refresh)
+        review.frame_shown.connect(self.refresh)
+
+    def refresh(self, *_: Any) -> None:
+        sid, data = self.model.session_id, self.review.data
+        results = getattr(data, "results", None)
+        if sid is None or self.review.state.session_id != sid or self._ws() is None:
+            results = None  # the view still shows another session (or none): nothing of it is shown
+        key = (sid, results, self.model.segments_version, self.model.data_version)
+        if key == self._key:  # the results object compares by identity
+            return
+        self._key, self.summary, error = key, None, ""
+        if results is not None:
+            from facelens.core.dynamics.baseline import baseline_summary
+
+            try:
+                self.summary = baseline_summary(results, self._ws().segments(int(sid)))
+            except Exception as exc:  # noqa: BLE001 - said on the panel, the review goes on
+                error = f"Neutral baseline: could not be computed ({exc})."
+        self.show(error)
+
+    def show(self, error: str = "") -> None:
+        from facelens.core.dynamics.baseline import STREAMING_NOTE, STREAMING_NOTE_SHORT
+
+        s = self.summary
+        diagnosis, segments = self.panels
+        message = error or ("" if self.model.session_id is None else NOT_ANALYSED)
+        diagnosis.set_baseline(s, message, STREAMING_NOTE_SHORT, STREAMING_NOTE)
+        segments.set_baseline(s, "" if s is None else s.text() + "\n" + STREAMING_NOTE)
 
 
 class DiagnosisController(QObject):
@@ -41,12 +89,16 @@ class DiagnosisController(QObject):
         The view.
     workspace : callable
         Returns the open ``Workspace`` (or None).
+    review, segments_panel : ReviewController, SegmentPanel, optional
+        With them, the open session's neutral baseline is kept on both panels (:class:`BaselineShown`).
     """
 
     def __init__(self, host: QWidget, model: AppModel, prefs: AppSettings, panel: Any,
-                 workspace: Callable[[], Any]) -> None:
+                 workspace: Callable[[], Any], review: Any = None, segments_panel: Any = None) -> None:
         super().__init__(host)
         self.host, self.model, self.prefs, self.panel, self._ws = host, model, prefs, panel, workspace
+        self.baseline = (BaselineShown(model, review, workspace, [panel, segments_panel])
+                         if review is not None else None)
         self.cache = InputsCache()
         self._shown: tuple[StampedResult | None, Freshness] = (None, Freshness("none"))  # what the panel shows
         panel.compute_requested.connect(self.compute)
