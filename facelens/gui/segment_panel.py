@@ -173,7 +173,7 @@ class SegmentPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.table, 1)
-        self.baseline = QLabel("")  # the neutral baseline's source and flags (set_baseline)
+        self.baseline = QLabel("")  # the neutral segments far from the baseline (set_baseline)
         self.baseline.setObjectName("segmentsBaseline")
         self.baseline.setWordWrap(True)
         self.baseline.setStyleSheet("color: #8A4B00;")
