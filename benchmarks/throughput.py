@@ -51,7 +51,7 @@ def _open_media(path: Any) -> Any:
     return (getattr(video, "open_media", None) or video.open_session)(path)
 
 
-STAGES = ("decode", "detect/mesh", "occlusion", "blur", "geometry", "emotion", "va", "write")
+STAGES = ("decode", "detect/mesh", "occlusion", "blur", "geometry", "fit", "emotion", "va", "write", "session pass")
 
 
 def _default_clip() -> Path:
@@ -150,12 +150,27 @@ def child_stages(video: str, fps: float, seconds: float, rows: int = 32, restart
         return run
 
     stage = AffectStage.default(device="cpu")
+    try:  # the morphable fit (the pipeline's default reconstruction) and the session pass, where the tree has them
+        from facelens.core.analysis.recon_stage import ReconStage
+
+        recon: Any = ReconStage()
+    except ImportError:
+        recon = None
+    try:
+        from facelens.core.analysis.session_pass import run_session_pass
+    except ImportError:
+        run_session_pass = None  # type: ignore[assignment]
+        t["session pass"] = float("nan")
+    if recon is None:
+        t["fit"] = float("nan")
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)  # as the pipeline runs it on CPU
     n, tracker = 0, None
     with tempfile.TemporaryDirectory() as tmp, _open_media(video) as session:
         writer = ResultsWriter(Path(tmp) / "s.h5", {}, expression_names=geometry.EXPRESSION_NAMES,
-                               emotion_labels=stage.emotion_labels)
+                               emotion_labels=stage.emotion_labels,
+                               coef_sizes=recon.coef_sizes if recon is not None else None,
+                               appearance=getattr(stage, "va_kind", "") == "g")
         frames = session.iter_sampled(fps)
         while n < seconds * fps:
             c = clock()
@@ -193,15 +208,21 @@ def child_stages(video: str, fps: float, seconds: float, rows: int = 32, restart
                     "blur": np.array([o.blur for o in obs], np.float32), "bbox": bbox, "landmarks": lm,
                     "expressions": expr, **{k: pose[k] for k in ("euler", "rotation", "translation", "scale")}}
             t["geometry"] += clock() - c
+            if recon is not None:
+                cols.update(timed("fit", recon.columns)(cols))
             rgb = [f.rgb for f in block]
             if hasattr(stage, "emotions"):
                 emotions = timed("emotion", stage.emotions)(rgb, obs)
-                cols.update(timed("va", stage.valence_arousal)(emotions, expr, cols["time_s"]))
+                va = stage.valence_arousal
+                cols.update(timed("va", lambda e, x, tt: va(e, x, tt, coef=cols.get("coef_exp")))(
+                    emotions, expr, cols["time_s"]))
             else:  # a tree whose affect stage has no separate steps: both under "emotion"
                 cols.update(timed("emotion", stage.process)(rgb, obs, expr, cols["time_s"]))
                 t["va"] = float("nan")
             timed("write", writer.append)(cols)
             n += len(block)
+        if run_session_pass is not None and recon is not None:
+            timed("session pass", lambda: list(run_session_pass(writer, recon, stage.g)))()
         timed("write", writer.finish)()
     if tracker is not None:
         tracker.close()

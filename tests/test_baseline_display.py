@@ -41,7 +41,7 @@ def test_report_content_names_the_source_and_flags_the_sad_looking_neutral_segme
     flag = sec.baseline_flags[0]
     assert flag.startswith("Neutral segment 0.0–9.0 s: valence/arousal far from the person's baseline")
     assert "stored V -0." in flag  # the crying face: negative valence
-    assert "running baseline" in sec.baseline_note
+    assert "come from G" in sec.baseline_note  # analysed with the default estimator, whose note it is
 
 
 def test_report_content_without_neutral_segment_uses_the_robust_estimate(wolf):
@@ -56,7 +56,14 @@ def test_printed_report_has_the_neutral_baseline_block(wolf, tmp_path):
     text = _pdf_text(build_report_for_files(wolf, csv, tmp_path / "r.pdf", use_model=False))
     assert "Neutral baseline Source: annotated neutral segments" in text
     assert "Flag: Neutral segment 0.0–9.0 s: valence/arousal far from the person's baseline" in text
-    assert "this fixed baseline is shown for reference" in text
+    assert "is shown for reference" in text and "come from G" in text
     only_happy = write_segments_csv([Segment(10.0, 19.5, "happy")], tmp_path / "h.csv")
     text = _pdf_text(build_report_for_files(wolf, only_happy, tmp_path / "h.pdf", use_model=False))
     assert "Source: robust estimate" in text and "Flag:" not in text
+
+
+def test_the_note_says_what_the_stored_values_are_measured_against():
+    from facelens.core.dynamics.baseline import notes_for
+
+    assert "running baseline" in notes_for("circumplex")[0] and "running baseline" in notes_for("circumplex")[1]
+    assert "come from G" in notes_for("g")[0] and "running baseline" not in notes_for("g")[1]

@@ -119,5 +119,6 @@ def test_the_analysis_stores_the_session_rule(media, tmp_path):
         np.testing.assert_allclose(r.coef_exp, want.expression.astype(np.float32), atol=1e-6)
         np.testing.assert_allclose(r.coef_id, want.identity_frames.astype(np.float32), atol=1e-6)
         assert np.isfinite(np.asarray(r.coef_id)[r.usable]).all()
+        np.testing.assert_allclose(r.meta["session_identity"], want.identity, atol=1e-5)  # the person's reference
         # the appearance input is the raw FER2013 posterior, not the fused one
         assert np.isfinite(r.emotions_appearance[r.usable]).all()

@@ -51,7 +51,7 @@ def test_panels_show_the_source_and_name_the_flagged_neutral_segment(qtbot, sess
     assert w.open_session(wolf)
     diag, segs = _texts(w)
     assert "Neutral baseline: annotated neutral segments, " in diag and FLAG_0_9 in diag
-    assert "running baseline" in diag  # the stored values are not measured against this anchor
+    assert "come from G" in diag  # the stored values are not measured against this anchor (G session)
     assert FLAG_0_9 in segs
     full = "Neutral segment 0.0–9.0 s: valence/arousal far from the person's baseline (stored V -0."
     assert full in w.diagnosis.baseline.toolTip() and full in w.segments.baseline.toolTip()

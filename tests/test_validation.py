@@ -101,19 +101,24 @@ def test_blinks_do_not_raise_arousal_instability():
     assert out[True] < 0.5 * out[False]
 
 
-def test_runner_gives_what_facelens_analyze_stores(media, analysed):
+def test_runner_gives_what_facelens_analyze_stores(media, analysed, tmp_path):
     from facelens.core.results import SessionResults
     from facelens.core.validation.runner import Analyser
     from facelens.core.validation.sampling import sample_clip
 
+    from facelens.core.analysis.pipeline import analyze_to_file
+
     rel = "videos/pyfeat_single_face.mp4"
     d = Analyser().track(sample_clip(media / rel))
-    v, a, post = estimators.get("circumplex")(d)
-    with SessionResults.open(analysed(rel)) as res:
-        assert np.array_equal(res.quality, d.quality)
-        np.testing.assert_allclose(res.valence, v, atol=1e-5)
-        np.testing.assert_allclose(res.arousal, a, atol=1e-5)
-        np.testing.assert_allclose(res.emotions, post, atol=1e-5)
+    circ = analyze_to_file(media / rel, tmp_path / "c.h5", va="circumplex")
+    for name, path in (("g", analysed(rel)), ("circumplex", circ)):  # the default (G) and the other
+        v, a, post = estimators.get(name)(d)
+        with SessionResults.open(path) as res:
+            assert res.meta["va_estimator"] == name
+            assert np.array_equal(res.quality, d.quality)
+            np.testing.assert_allclose(res.valence, v, atol=1e-5)
+            np.testing.assert_allclose(res.arousal, a, atol=1e-5)
+            np.testing.assert_allclose(res.emotions, post, atol=1e-5)
 
 
 def test_fast_harness_writes_a_report(media, tmp_path):

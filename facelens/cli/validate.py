@@ -13,6 +13,7 @@ from pathlib import Path
 
 from facelens.cli import UsageError
 from facelens.cli._common import check_output_dir
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def run_validate(args: argparse.Namespace) -> int:
     try:
         for n in names:
             perturb.variant(n)
-        wanted = args.estimator or ["circumplex"]
+        wanted = args.estimator or list(dict.fromkeys([DEFAULT_ESTIMATOR, "circumplex"]))  # the default + the other
         for e in wanted:
             estimators.get(e)
     except ValueError as exc:

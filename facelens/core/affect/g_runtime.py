@@ -121,54 +121,61 @@ def export_g(reg: Any, card: dict[str, Any]) -> GModel:
 
 
 class GRunner:
-    """One session of G in time order: :meth:`step` on batches, :meth:`reset` between sessions."""
+    """One session of G in time order: :meth:`step` on batches, :meth:`reset` between sessions.
 
-    def __init__(self, model: GModel) -> None:
+    The members of an ensemble (and, with ``n_seq`` > 1, several sequences of the same length, such
+    as a session and its mirror image) are stepped together: one array product per frame for all
+    of them, instead of one per member and sequence.
+    """
+
+    def __init__(self, model: GModel, n_seq: int = 1) -> None:
         self.model = model
-        self._more = [GRunner(m) for m in model.more]
+        self.n_seq = int(n_seq)
+        ms = model.members
+        self._w_ih = np.stack([m.w_ih for m in ms])  # (M, 4H, K)
+        self._w_hh = np.stack([m.w_hh for m in ms])  # (M, 4H, H)
+        self._b = np.stack([m.b for m in ms])  # (M, 4H)
+        self._mean, self._std = np.stack([m.mean for m in ms]), np.stack([m.std for m in ms])  # (M, K)
+        self._layers = [(np.stack([m.layers[j][0] for m in ms]), np.stack([m.layers[j][1] for m in ms]))
+                        for j in range(len(model.layers))]
         self.reset()
 
     def reset(self) -> None:
-        self.h = np.zeros(self.model.hidden)
-        self.c = np.zeros(self.model.hidden)
-        for r in self._more:
-            r.reset()
+        shape = (self.n_seq, len(self._w_ih), self.model.hidden)
+        self.h = np.zeros(shape)
+        self.c = np.zeros(shape)
 
     def step(self, x: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(valence/arousal (B, 2), probabilities (B, 7) in :data:`G_LABELS` order); NaN where not usable.
-        An ensemble averages its members' valence/arousal and probabilities."""
-        va, p = self._step(x, usable)
-        if self._more:
-            outs = [(va, p)] + [r._step(x, usable) for r in self._more]
-            va, p = np.mean([o[0] for o in outs], axis=0), np.mean([o[1] for o in outs], axis=0)
-        return va, p
-
-    def _step(self, x: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = self.model
-        x = np.asarray(x, np.float64).reshape(len(x), -1)
-        ok = np.asarray(usable, bool) & np.all(np.isfinite(x), axis=1)
-        z = np.nan_to_num((x - m.mean) / m.std)
-        pre = np.einsum("gk,nk->ng", m.w_ih, z) + m.b
-        hs = np.full((len(x), m.hidden), np.nan)
-        n_h = m.hidden
+        An ensemble averages its members' valence/arousal and probabilities. With ``n_seq`` > 1,
+        ``x`` is (n_seq, B, K), ``usable`` (B,) is shared, and the outputs are (n_seq, B, ...)."""
+        x = np.asarray(x, np.float64)
+        multi = self.n_seq > 1
+        xs = x.reshape(self.n_seq, x.shape[-2] if multi else len(x), -1)
+        n_h = self.model.hidden
+        ok = np.asarray(usable, bool) & np.all(np.isfinite(xs), axis=(0, 2))
+        z = np.nan_to_num((xs[:, None] - self._mean[None, :, None]) / self._std[None, :, None])  # (S, M, B, K)
+        pre = np.einsum("mgk,smnk->smng", self._w_ih, z) + self._b[None, :, None]
+        hs = np.zeros(z.shape[:3] + (n_h,))
         for i in np.flatnonzero(ok):
-            g = pre[i] + np.einsum("gk,k->g", m.w_hh, self.h)
-            ig, fg = _sigmoid(g[:n_h]), _sigmoid(g[n_h:2 * n_h])
-            cand, og = np.tanh(g[2 * n_h:3 * n_h]), _sigmoid(g[3 * n_h:])
+            g = pre[:, :, i] + np.einsum("mgh,smh->smg", self._w_hh, self.h)
+            ig, fg = _sigmoid(g[..., :n_h]), _sigmoid(g[..., n_h:2 * n_h])
+            cand, og = np.tanh(g[..., 2 * n_h:3 * n_h]), _sigmoid(g[..., 3 * n_h:])
             self.c = fg * self.c + ig * cand
             self.h = og * np.tanh(self.c)
-            hs[i] = self.h
-        a = np.concatenate([np.nan_to_num(hs), z], axis=1)
-        for j, (w, b) in enumerate(m.layers):
-            a = np.einsum("ok,nk->no", w, a) + b
-            if j < len(m.layers) - 1:
+            hs[:, :, i] = self.h
+        a = np.concatenate([hs, z], axis=3)
+        for j, (w, b) in enumerate(self._layers):
+            a = np.einsum("mok,smnk->smno", w, a) + b[None, :, None]
+            if j < len(self._layers) - 1:
                 a = np.maximum(a, 0.0)
-        va = np.tanh(a[:, :2])
-        logits = a[:, 2:]
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
-        va[~ok], p[~ok] = np.nan, np.nan
-        return va, p
+        va = np.tanh(a[..., :2])
+        logits = a[..., 2:]
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        p = e / e.sum(axis=-1, keepdims=True)
+        va, p = va.mean(axis=1), p.mean(axis=1)  # (S, B, .): the ensemble's average
+        va[:, ~ok], p[:, ~ok] = np.nan, np.nan
+        return (va, p) if multi else (va[0], p[0])
 
 
 def default_g_path() -> Path:

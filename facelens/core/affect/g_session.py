@@ -67,14 +67,17 @@ def reset_points(time_s: np.ndarray, ok: np.ndarray, last_t: float = float("nan"
 def step_with_resets(runner: GRunner, x: np.ndarray, ok: np.ndarray, time_s: np.ndarray,
                      last_t: float) -> tuple[np.ndarray, np.ndarray, float]:
     """``runner.step`` over a block, resetting its state at every :func:`reset_points` frame;
-    returns (valence/arousal, probabilities, time of the block's last usable frame or ``last_t``)."""
-    cuts = [0, *reset_points(time_s, ok, last_t).tolist(), len(x)]
-    va, probs = np.full((len(x), 2), np.nan), np.full((len(x), 7), np.nan)
+    returns (valence/arousal, probabilities, time of the block's last usable frame or ``last_t``).
+    With a runner of several sequences, ``x`` is (n_seq, B, K) and the outputs (n_seq, B, .)."""
+    n = len(ok)
+    lead = (runner.n_seq,) if runner.n_seq > 1 else ()
+    cuts = [0, *reset_points(time_s, ok, last_t).tolist(), n]
+    va, probs = np.full(lead + (n, 2), np.nan), np.full(lead + (n, 7), np.nan)
     for i, (a, b) in enumerate(pairwise(cuts)):
         if i > 0:
             runner.reset()
         if b > a:
-            va[a:b], probs[a:b] = runner.step(x[a:b], ok[a:b])
+            va[..., a:b, :], probs[..., a:b, :] = runner.step(x[..., a:b, :], ok[a:b])
     used = np.flatnonzero(ok)
     return va, probs, float(time_s[used[-1]]) if used.size else last_t
 
@@ -99,8 +102,8 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
                    np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool))
     if g is not None:
         out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
-        runners = [GRunner(g), GRunner(g)]
-        last = [float("nan"), float("nan")]
+        runner = GRunner(g, n_seq=2)  # the session and its mirror image, stepped together
+        last = float("nan")
         with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
     start = 0
     for c, (pf, ok) in enumerate(chunks()):  # pass 2: every frame with the session's identity, then G in time order
@@ -110,17 +113,15 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
         out.usable[start:stop] = np.all(np.isfinite(own.expression), axis=1)
         out.identity_frames[start:stop] = np.where(out.usable[start:stop, None], own.identity_frames, np.nan)
         if g is not None:
-            coefs = [own.expression, fits[1].refit(mirror_meshes(pf), ok, residual=False, terms=terms[1][c]).expression]
-            vas, ps = [], []
-            for j, coef in enumerate(coefs):
-                x = coef if not with_app else np.concatenate([coef, np.asarray(appearance[start:stop], np.float64)],
-                                                            axis=1)
-                good = np.asarray(ok, bool) & np.all(np.isfinite(x), axis=1)
-                va, p, last[j] = step_with_resets(runners[j], x, good, time_s[start:stop], last[j])
-                vas.append(va)
-                ps.append(p)
-            out.valence_arousal[start:stop] = 0.5 * (vas[0] + vas[1])
-            out.probabilities[start:stop] = 0.5 * (ps[0] + ps[1])
+            mirrored = fits[1].refit(mirror_meshes(pf), ok, residual=False, terms=terms[1][c]).expression
+            xs = np.stack([own.expression, mirrored])  # (2, B, K_exp)
+            if with_app:
+                app = np.asarray(appearance[start:stop], np.float64)
+                xs = np.concatenate([xs, np.stack([app, app])], axis=2)
+            good = np.asarray(ok, bool) & np.all(np.isfinite(xs), axis=(0, 2))
+            va, p, last = step_with_resets(runner, xs, good, time_s[start:stop], last)
+            out.valence_arousal[start:stop] = 0.5 * (va[0] + va[1])
+            out.probabilities[start:stop] = 0.5 * (p[0] + p[1])
         start = stop
     return out
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from facelens.core.affect.choice import DEFAULT_ESTIMATOR
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR, ESTIMATORS
 from facelens.core.common.types import Progress
 from facelens.core.face.geometry import MAX_PITCH_DEG, MAX_YAW_DEG
 
@@ -88,7 +88,7 @@ class AnalysisConfig:
             raise PipelineError("parallel chunks must be >= 0 and decode threads >= 1")
         if self.workers is not None and self.workers < 1:
             raise PipelineError("workers must be >= 1")
-        if self.va not in ("circumplex", "g"):
+        if self.va not in ESTIMATORS:
             raise PipelineError(f"unknown valence/arousal estimator {self.va!r} (use circumplex or g)")
         if not (self.reconstruction == "fit" or self.reconstruction.split(":", 1)[0] == "asmv2l"):
             raise PipelineError(f"unknown reconstruction {self.reconstruction!r} (use fit, asmv2l or asmv2l:CHECKPOINT)")

@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from facelens.core.affect.choice import DEFAULT_ESTIMATOR
 from facelens.core.analysis.contract import AnalysisCancelled, AnalysisConfig, PipelineError
 from facelens.core.analysis.engines import choose_engine, default_workers, n_workers
 from facelens.core.analysis.sequential import SequentialEngine
@@ -66,7 +67,7 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
                  cancel: Callable[[], bool] | None = None, demo: bool = False,
                  parallel_chunks: int | None = None, decode_threads: int | None = None,
                  workers: int | None = None, restart_every: int = AnalysisConfig.restart_every,
-                 config: AnalysisConfig | None = None, va: str = "circumplex",
+                 config: AnalysisConfig | None = None, va: str = DEFAULT_ESTIMATOR,
                  reconstruction: str = "fit") -> Iterator[Progress]:
     """Analyse ``video`` into the results file ``out``, yielding progress after each block.
 

@@ -11,7 +11,8 @@ end, and are rewritten in the (still partial) results file before it is marked c
 
 Everything is computed from stored columns (landmarks, pose, quality, time, the raw appearance
 posterior), in chunks, so a resumed analysis ends with the same bits, and a cancelled pass
-leaves a partial file that a resume finishes.
+leaves a partial file that a resume finishes. The session's identity (the person's reference face
+under the model) is stored as the root attribute ``session_identity``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from facelens.core.analysis.recon_stage import ReconStage, fit_inputs
 from facelens.core.common.types import Progress
 from facelens.core.results import ResultsWriter
 
-CHUNK = 2048
+CHUNK = 512  # frames per read: 512 x 478 x 3 doubles and their temporaries stay near 40 MB
 _FIT_INPUTS = ("landmarks", "rotation", "translation", "scale", "quality")
 
 
@@ -53,6 +54,8 @@ def run_session_pass(writer: ResultsWriter, recon: ReconStage, g_estimator: Any 
     yield Progress(done=n, total=n, rate=0.0, eta_s=float("nan"), message="finalising")
     with threadpool_limits(1, "blas"):  # small products: one BLAS thread is faster and uses half the CPU
         res = g_session(chunks, time_s, appearance, recon.model, g)
+    # the person's reference face under the model (the 3D view's neutral reference)
+    writer.set_meta({"session_identity": [round(float(v), 6) for v in res.identity]})
     for a in range(0, n, CHUNK):
         b = min(a + CHUNK, n)
         writer.rewrite("coef_exp", a, res.expression[a:b])

@@ -6,9 +6,11 @@ neutral segments when they hold at least 2 s of usable face, else a robust whole
 from the frames the appearance posterior finds most neutral) and lists the annotated neutral
 segments whose stored mean valence or arousal lies beyond ``anchor.NEUTRAL_FLAG`` of neutral (0, 0).
 
-The stored valence/arousal are measured against the engine's *streaming* baseline, not against this
-anchor (docs/validity.md, "Not done / open"): the anchor is shown for reference, and the flag says
-what the stored numbers of a segment the clinician called neutral are, not a corrected value.
+The stored valence/arousal do not use this anchor: with the circumplex estimator they are measured
+against the engine's *streaming* baseline, with G (the default) each frame is fitted against the
+person's face model from the whole session (docs/validity.md). The anchor is shown for reference,
+and the flag says what the stored numbers of a segment the clinician called neutral are, not a
+corrected value (:func:`notes_for` gives the note that goes with each estimator).
 """
 from __future__ import annotations
 
@@ -24,10 +26,19 @@ from facelens.core.annotation.segments import Segment
 if TYPE_CHECKING:  # pragma: no cover
     from facelens.core.results import SessionResults
 
-#: What every display of the baseline says about the numbers next to it.
+#: What every display of the baseline says about the numbers next to it (circumplex estimator).
 STREAMING_NOTE = ("Stored valence/arousal are measured against the engine's running baseline; "
                   "this fixed baseline is shown for reference and does not change them.")
 STREAMING_NOTE_SHORT = "For reference; stored valence/arousal use the engine's running baseline."
+#: The same for sessions analysed with G (the default estimator).
+G_NOTE = ("Stored valence/arousal come from G, with each frame fitted against the person's face model from "
+          "the whole session; this baseline (from the 20 expression measures) is shown for reference.")
+G_NOTE_SHORT = "For reference; stored valence/arousal come from G (person's face model)."
+
+
+def notes_for(estimator: str) -> tuple[str, str]:
+    """(long, short) note for a session analysed with ``estimator`` (results ``va_estimator``)."""
+    return (G_NOTE, G_NOTE_SHORT) if estimator == "g" else (STREAMING_NOTE, STREAMING_NOTE_SHORT)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ class NeutralFlag:
     def text(self) -> str:
         return (f"Neutral segment {self.start_s:.1f}–{self.end_s:.1f} s: valence/arousal far from the "
                 f"person's baseline (stored V {self.valence:+.2f}, A {self.arousal:+.2f}; flagged beyond "
-                f"±{NEUTRAL_FLAG:.2f}): the appearance model reads this face at rest as an emotion")
+                f"±{NEUTRAL_FLAG:.2f}): FaceLens reads this face at rest as an emotion")
 
     def short(self) -> str:
         return (f"Neutral segment {self.start_s:.1f}–{self.end_s:.1f} s: far from the person's baseline "
@@ -56,6 +67,8 @@ class BaselineSummary:
     source: str  # "annotated neutral segments", "robust estimate (...)" or "none (...)"
     n_frames: int
     flagged: list[NeutralFlag] = field(default_factory=list)
+    note: str = STREAMING_NOTE  # what the stored numbers are measured against (notes_for)
+    note_short: str = STREAMING_NOTE_SHORT
 
     @property
     def flags(self) -> list[str]:
@@ -111,6 +124,7 @@ def baseline_summary(results: SessionResults, segments: Sequence[Segment]) -> Ba
     if anchor is None:
         anchor = anchor_robust(expr, usable, _p_neutral(results), names)
     flagged = neutral_segment_flags(results.time_s, results.valence, results.arousal, spans)
+    note, short = notes_for(str(results.meta.get("va_estimator", "circumplex")))
     if anchor is None:
-        return BaselineSummary("none (fewer than 3 usable frames)", 0, flagged)
-    return BaselineSummary(anchor.source, anchor.n_frames, flagged)
+        return BaselineSummary("none (fewer than 3 usable frames)", 0, flagged, note, short)
+    return BaselineSummary(anchor.source, anchor.n_frames, flagged, note, short)

@@ -20,7 +20,7 @@ import numpy as np
 from facelens import __version__
 from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, segment_mask, session_dynamics
-from facelens.core.dynamics.baseline import STREAMING_NOTE, baseline_summary
+from facelens.core.dynamics.baseline import baseline_summary
 from facelens.core.report_content import published
 from facelens.core.report_content.diagnosis_section import diagnosis_section
 from facelens.core.report_content.quality_warnings import label_warnings
@@ -208,7 +208,7 @@ def _dynamics(dyn: SessionDynamics, res: SessionResults, segments: Sequence[Segm
     sec = DynamicsSection("Affective dynamics", session=rows, segment_columns=list(_SEG_COLUMNS),
                           segments=seg_rows, notes=notes)
     base = baseline_summary(res, segments)
-    sec.baseline, sec.baseline_flags, sec.baseline_note = base.describe(), base.flags, STREAMING_NOTE
+    sec.baseline, sec.baseline_flags, sec.baseline_note = base.describe(), base.flags, base.note
     if sv.n_valid < 2:
         sec.unavailable = f"the session has {sv.n_valid} valid frame(s); the indices need at least two"
     return sec

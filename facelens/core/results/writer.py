@@ -218,6 +218,12 @@ class ResultsWriter:
             raise ValueError(f"column {name!r}: cannot rewrite rows {start}..{start + len(arr)} with shape {arr.shape}")
         self._datasets()[name][start:start + len(arr)] = arr
 
+    def set_meta(self, meta: dict[str, Any]) -> None:
+        """Add root attributes to the (partial) file, e.g. what the session pass found."""
+        if self._file is None:
+            raise ResultsError("results writer is closed")
+        set_meta(self._file.attrs, meta)
+
     def truncate(self, n: int) -> None:
         """Drop frames from ``n`` on (a resume that restarts at an earlier checkpoint)."""
         if self._file is None:

@@ -72,8 +72,9 @@ class BaselineShown:
         s = self.summary
         diagnosis, segments = self.panels
         message = error or ("" if self.model.session_id is None else NOT_ANALYSED)
-        diagnosis.set_baseline(s, message, STREAMING_NOTE_SHORT, STREAMING_NOTE)
-        segments.set_baseline(s, "" if s is None else s.text() + "\n" + STREAMING_NOTE)
+        note, short = (STREAMING_NOTE, STREAMING_NOTE_SHORT) if s is None else (s.note, s.note_short)
+        diagnosis.set_baseline(s, message, short, note)
+        segments.set_baseline(s, "" if s is None else s.text() + "\n" + note)
 
 
 class DiagnosisController(QObject):
