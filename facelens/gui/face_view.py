@@ -15,6 +15,12 @@ Orbit with the left mouse button, zoom with the wheel; "Reset view" returns to t
 in onto it (:mod:`facelens.render.face_texture`). The mesh and its texture always come from the same
 sampled frame: a mesh whose frame is still being decoded waits for it (at most ``TEXTURE_WAIT_MS``, then
 it is drawn as plain skin), and a hidden face (an excluded frame) drops the texture.
+
+"Mesh" (``AppSettings.face_mesh``) picks the tracked mesh or one of the morphable model's
+(:mod:`facelens.render.model_meshes`: this frame's reconstruction, its expression on the mean face, the
+session's neutral reference). Those are pose-free and never textured (the texture's coordinates belong to
+the tracked landmarks), so both toggles are disabled while one is shown; a frame without a fit hides the
+face, and an analysis without the fit disables them with the reason. The model loads once, in a thread.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from facelens.gui.mesh_box import MeshBox
 from facelens.render.colors import VIEWPORT_BG_RGBA
 from facelens.render.face_mesh import FaceScene
 from facelens.render.face_texture import FaceTexture, crop_box, target_size, texture_coords
@@ -33,6 +40,10 @@ _RETRY_MS = 30  # the hidden canvas has no GL context yet: try again shortly
 #: How long a mesh waits for its own video frame before it is drawn untextured. The decoder works one frame
 #: ahead in playback, so the frame is usually there already; 150 ms covers a seek to a keyframe at 640×360.
 TEXTURE_WAIT_MS = 150
+TIPS = {"texture": "Paint the video frame onto the face (never in reports or snapshots)",
+        "no_texture": "Not for the model's meshes: the video's texture coordinates belong to the tracked landmarks",
+        "posefree": "Remove head rotation and position: show the pose-free expression",
+        "no_posefree": "The model's meshes are always pose-free (the model's template frame)"}
 
 
 class FaceImage(QWidget):
@@ -106,6 +117,7 @@ class FaceView(QWidget):
     """
 
     posefree_toggled = Signal(bool)
+    mesh_state_changed = Signal()  # the mesh shown or the choices available changed (menus follow)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,12 +139,15 @@ class FaceView(QWidget):
         self.reset_button.setToolTip("Upright front view")
         self.reset_button.clicked.connect(self.reset_view)
         self.posefree_box = QCheckBox("Expression only")
-        self.posefree_box.setToolTip("Remove head rotation and position: show the pose-free expression")
+        self.posefree_box.setToolTip(TIPS["posefree"])
         self.posefree_box.toggled.connect(self.posefree_toggled)
         self.texture_box = QCheckBox("Video texture")
-        self.texture_box.setToolTip("Paint the video frame onto the face (never in reports or snapshots)")
+        self.texture_box.setToolTip(TIPS["texture"])
         self.texture_box.setChecked(True)
         self.texture_box.toggled.connect(self._texture_toggled)
+        self._frame_i = -1
+        self._reason = ""
+        self._drawn: np.ndarray | None = None  # the model mesh on screen (a static one is not re-sent)
         self._prefs: Any = None
         self._mesh: tuple[Any, Any, Any] = (None, None, None)  # vertices, landmarks (px), frame time
         self._frame: tuple[float, QImage] | None = None  # the latest decoded frame (time, image)
@@ -156,6 +171,11 @@ class FaceView(QWidget):
         lay.setSpacing(0)
         lay.addWidget(self.display, 1)
         lay.addLayout(tools)
+        self.mesh_box = MeshBox()
+        self.mesh_box.changed.connect(self._mesh_changed)
+        tools.insertWidget(3, QLabel("Mesh:"))
+        tools.insertWidget(4, self.mesh_box)
+        self._mesh_changed()
         self.schedule_render()
 
     # -- rendering -------------------------------------------------------------------------------
@@ -183,17 +203,18 @@ class FaceView(QWidget):
 
     # -- content ---------------------------------------------------------------------------------
     def set_vertices(self, vertices: np.ndarray | None, reason: str = "", excluded: bool = True, *,
-                     landmarks_px: np.ndarray | None = None, frame_time: float | None = None) -> None:
+                     landmarks_px: np.ndarray | None = None, frame_time: float | None = None,
+                     frame: int = -1) -> None:
         """Show a mesh (view space) or, with ``None``, hide it and say why (``excluded``: the frame was
         analysed and left out; otherwise ``reason`` is shown as it is, e.g. "not analysed yet").
 
         ``landmarks_px`` (the frame's tracked landmarks in image pixels) and ``frame_time`` (its sampled
         time, the one the video frame is requested at) let the video texture map; without them, or with the
-        texture off, the face is plain skin.
+        texture off, the face is plain skin. ``frame``: the session's frame index (for the model meshes).
         """
-        text = (f"frame excluded: {reason}" if excluded else reason) if reason else ""
-        self.status.setText("" if vertices is not None else text)
+        self._reason = (f"frame excluded: {reason}" if excluded else reason) if reason else ""
         self._mesh = (vertices, landmarks_px, frame_time)
+        self._frame_i = int(frame)
         self._show_mesh()
 
     def set_frame(self, t: float, image: QImage) -> None:
@@ -201,6 +222,7 @@ class FaceView(QWidget):
         self._frame = (float(t), image)
         vertices, _lm, ft = self._mesh
         if (vertices is not None and ft is not None and float(ft) == float(t) and self.texture_box.isChecked()
+                and self.mesh_mode == "tracked"
                 and (self._waiting or self.scene.texture_time != float(t))):
             self._show_mesh()
 
@@ -212,6 +234,16 @@ class FaceView(QWidget):
 
     def _show_mesh(self) -> None:
         vertices, landmarks, ft = self._mesh
+        if self.mesh_mode != "tracked":
+            self._stop_waiting()
+            shown, why = self.mesh_box.choice.mesh(self._frame_i, vertices, self._reason)
+            self.status.setText(why)
+            if shown is None or shown is not self._drawn or not self.scene.mesh.visible:
+                self.scene.set_face(shown)  # never textured: plain skin, drawn eyes and mouth
+            self._drawn = shown
+            return
+        self._drawn = None
+        self.status.setText("" if vertices is not None else self._reason)
         if vertices is None or landmarks is None or ft is None or not self.texture_box.isChecked():
             self._stop_waiting()
             self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
@@ -259,11 +291,36 @@ class FaceView(QWidget):
         self._texture = FaceTexture(rgb, texture_coords(landmarks, box), t)
         return self._texture
 
+    # -- the mesh choice --------------------------------------------------------------------------
+    def set_session(self, data: Any) -> None:
+        """Another session (``gui.session_data.SessionData``, or ``None``) opens: forget the last one's
+        frames, mesh and fit; the model meshes come from this session's coefficients only."""
+        self.clear_frames()
+        self._mesh, self._frame_i, self._reason, self._drawn = (None, None, None), -1, "", None
+        self.scene.set_face(None)
+        self.mesh_box.open_session(data)
+
+    @property
+    def mesh_mode(self) -> str:
+        """The mesh shown (``MESH_MODES``): the choice, or "tracked" while the session has no model meshes."""
+        return self.mesh_box.mode
+
+    def _mesh_changed(self) -> None:
+        model = self.mesh_mode != "tracked"
+        self.texture_box.setEnabled(not model)
+        self.texture_box.setToolTip(TIPS["no_texture" if model else "texture"])
+        self.posefree_box.setEnabled(not model)
+        self.posefree_box.setToolTip(TIPS["no_posefree" if model else "posefree"])
+        self._show_mesh()
+        self.mesh_state_changed.emit()
+
     # -- preferences -----------------------------------------------------------------------------
     def bind_settings(self, prefs: Any) -> None:
-        """Take "Video texture" from the preferences (``AppSettings.face_texture``) and keep it there."""
+        """Take "Video texture" and "Mesh" from the preferences (``AppSettings.face_texture``,
+        ``face_mesh``) and keep them there."""
         self._prefs = prefs
         self.texture_box.setChecked(bool(prefs.face_texture))
+        self.mesh_box.bind_settings(prefs)
 
     def _texture_toggled(self, on: bool) -> None:
         if self._prefs is not None and bool(self._prefs.face_texture) != on:

@@ -28,6 +28,42 @@ def add_action(w: Any, menu: Any, text: str, slot: Any, shortcut: Any = None, ti
     return a
 
 
+def add_mesh_actions(w: Any, v: Any) -> None:
+    """View → 3D mesh: one entry per mesh and F for the next one, in step with the 3D view's "Mesh" box
+    (which also disables the texture and pose-free entries while a model mesh is shown)."""
+    from PySide6.QtGui import QActionGroup
+
+    from facelens.render.model_meshes import MESH_CHOICES
+    from facelens.viewmodel.settings import MESH_MODES
+
+    box = w.face.mesh_box
+    sub = v.addMenu("3D mesh")
+    group = QActionGroup(w)
+    w.mesh_actions = {}
+    for mode in MESH_MODES:
+        a = add_action(w, sub, f"3D mesh: {MESH_CHOICES[mode][0].lower()}",
+                       lambda on, m=mode: on and box.set_mode(m), tip=MESH_CHOICES[mode][1], checkable=True)
+        group.addAction(a)
+        w.mesh_actions[mode] = a
+    w.next_mesh_action = add_action(w, sub, "3D mesh: next", box.next_mode, "F",
+                                    "Tracked, reconstruction, expression on the mean face, neutral reference")
+
+    def follow() -> None:
+        for mode, a in w.mesh_actions.items():
+            a.setEnabled(mode in box.available())
+            a.setToolTip(box.entry_tip(mode))
+            a.setStatusTip(box.entry_tip(mode))
+            blocked = a.blockSignals(True)
+            a.setChecked(mode == box.mode)
+            a.blockSignals(blocked)
+        for a, widget in ((w.texture_action, w.face.texture_box), (w.posefree_action, w.face.posefree_box)):
+            a.setEnabled(widget.isEnabled())
+            a.setToolTip(widget.toolTip())
+
+    w.face.mesh_state_changed.connect(follow)
+    follow()
+
+
 def build_actions(w: Any) -> None:
     """The menu bar of the main window ``w`` and every keyboard shortcut."""
     mb = w.menuBar()
@@ -81,6 +117,7 @@ def build_actions(w: Any) -> None:
     w.texture_action.setChecked(w.face.texture_box.isChecked())
     w.face.texture_box.toggled.connect(w.texture_action.setChecked)
     add_action(w, v, "3D: reset view", w.face.reset_view, "R")
+    add_mesh_actions(w, v)
     v.addSeparator()
     for dock in w.docks.values():
         v.addAction(dock.toggleViewAction())

@@ -63,7 +63,7 @@ class ReviewController(QObject):
         if self.data is not None and self.data is not data:
             self.data.close()
         self.data, self.loader = data, loader
-        self.face.clear_frames()  # no frame of the previous recording textures this one's meshes
+        self.face.set_session(data)  # no frame, mesh or fit of the previous session shows with this one
         if loader is not None:
             loader.frame_ready.connect(self._on_frame)
             loader.start()
@@ -151,7 +151,7 @@ class ReviewController(QObject):
         lm = d.landmarks_px(i) if i >= 0 and not why else None
         # The frame's own image positions and time: the video texture comes from that decoded frame only.
         ft = float(d.time_s[i]) if lm is not None and self.loader is not None else None
-        self.face.set_vertices(verts, why, excluded=i >= 0, landmarks_px=lm, frame_time=ft)
+        self.face.set_vertices(verts, why, excluded=i >= 0, landmarks_px=lm, frame_time=ft, frame=i)
         self.video.set_landmarks(lm)
         self.video.set_excluded(why if i >= 0 else "")
         self.frame_shown.emit(i)

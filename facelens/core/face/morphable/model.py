@@ -123,6 +123,19 @@ class MorphableModel:
             raise MorphableError(f"{path.name} is not a FaceLens morphable model: {exc}") from None
 
 
+def model_meshes(model: MorphableModel, id_coef: np.ndarray | None, exp_coef: np.ndarray | None) -> np.ndarray:
+    """Model meshes ``mean + identity_basis · id + expression_basis · exp`` (template frame, cm).
+
+    ``id_coef`` (K_id,) or (N, K_id), ``exp_coef`` (K_exp,) or (N, K_exp); ``None`` is the mean identity
+    or no expression. Returns (478, 3) for one frame, (N, 478, 3) for N; a frame with a NaN coefficient
+    (not fitted) gives a NaN mesh. A coefficient vector of another width: :class:`MorphableError`.
+    """
+    for coef, k, what in ((id_coef, model.n_identity, "identity"), (exp_coef, model.n_expression, "expression")):
+        if coef is not None and np.shape(coef)[-1:] != (k,):
+            raise MorphableError(f"{what} coefficients have width {np.shape(coef)[-1:]}; this model has {k}")
+    return model.vertices(id_coef, exp_coef)
+
+
 def default_vertex_weight() -> np.ndarray:
     """Fit weight per vertex: 1 for the 468 mesh points, 0 for the 10 iris points."""
     w = np.ones(N_VERTICES, np.float32)
