@@ -112,7 +112,7 @@ def test_neutral_reference_does_not_change_between_frames(demo_window, qtbot):
 
 
 def test_model_meshes_are_never_textured_and_disable_the_toggles(demo_window, qtbot):
-    w, _sid, _old, cols = demo_window
+    w, _sid, _old, _cols = demo_window
     face = w.face
     _ready(w, qtbot)
     i = _at(w, 8.0)
