@@ -36,6 +36,7 @@ def demo_window(gui_window, demo_session, tmp_path, qtbot):
     old, _ = add_session(w.workspace, demo_session.video, "P101", _old_schema(demo_session.results, tmp_path / "old.h5"))
     with SessionResults.open(demo_session.results) as r:
         cols = {"time": np.asarray(r.time_s), "id": np.asarray(r.coef_id), "exp": np.asarray(r.coef_exp),
+                "reference": np.asarray(r.meta["session_identity"]),
                 "usable": np.asarray(r.usable)}
     assert w.open_session(sid)
     return w, sid, old, cols
@@ -57,9 +58,8 @@ def _want(kind, cols, i):
     from facelens.render.face_mesh import normalise_extent
 
     m = load_default()
-    if kind == "neutral":
-        last = np.flatnonzero(np.isfinite(cols["id"]).all(1) & np.isfinite(cols["exp"]).all(1))[-1]
-        return normalise_extent(model_meshes(m, cols["id"][last], None))
+    if kind == "neutral":  # the person's reference face that the session pass stored
+        return normalise_extent(model_meshes(m, cols["reference"], None))
     return normalise_extent(model_meshes(m, cols["id"][i] if kind == "reconstruction" else None, cols["exp"][i]))
 
 

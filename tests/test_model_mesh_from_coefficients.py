@@ -82,6 +82,9 @@ def test_session_meshes_per_mode():
     assert mm.view(3, "neutral") is neutral  # one mesh for the session, whatever the frame
     assert mm.view(3, "reconstruction") is None and mm.view(9, "expression") is None
     assert ModelMeshes(_model(k_exp=2), ids, exps).why.startswith("this analysis was fitted with another")
+    ref = rng.normal(size=4).astype(np.float32)  # the session pass's stored reference wins over the last frame
+    np.testing.assert_allclose(ModelMeshes(m, ids, exps, ref).view(0, "neutral"),
+                               normalise_extent(model_meshes(m, ref, None)), atol=1e-5)
 
     class Results:
         coef_id = coef_exp = None

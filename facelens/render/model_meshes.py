@@ -7,9 +7,10 @@ the frame was fitted with ``coef_id`` (both NaN where the frame was not fitted: 
 * ``"reconstruction"``: the frame's identity and expression, ``mean + A' id_n + B' exp_n``;
 * ``"expression"``: the frame's expression on the mean face, ``mean + B' exp_n``;
 * ``"neutral"``: the session's identity with no expression, ``mean + A' id`` — this person's neutral
-  face under the model; one mesh for the whole session. The session's identity is the one of the last
-  fitted frame: after the session pass every frame has the whole session's identity, and a causal
-  fit's last frame has seen every frame before it.
+  face under the model; one mesh for the whole session. The session's identity is the one the
+  session pass stores (results attribute ``session_identity``: the person's reference face, each
+  frame's ``coef_id`` being that reference plus the frame's own deviation); files without it use
+  the identity of the last fitted frame (a causal fit's last frame has seen every frame before it).
 
 The meshes are in the model's pose-free template frame (y up, z towards the camera), the frame of
 the tracked mesh's "Expression only" view, and are framed as it is (:func:`face_mesh.normalise_extent`).
@@ -71,8 +72,12 @@ class ModelMeshes:
         '' when the meshes can be shown, else why not (one line).
     """
 
-    def __init__(self, model: MorphableModel, coef_id: np.ndarray, coef_exp: np.ndarray) -> None:
+    def __init__(self, model: MorphableModel, coef_id: np.ndarray, coef_exp: np.ndarray,
+                 session_identity: Any = None) -> None:
         self.model = model
+        ref = None if session_identity is None else np.asarray(session_identity, np.float32).reshape(-1)
+        self._reference = ref if ref is not None and ref.shape == (model.n_identity,) and np.isfinite(ref).all() \
+            else None
         self.coef_id = np.asarray(coef_id, np.float32)
         self.coef_exp = np.asarray(coef_exp, np.float32)
         self.why = ""
@@ -88,7 +93,10 @@ class ModelMeshes:
 
     @property
     def identity(self) -> np.ndarray | None:
-        """(K_id,) the session's identity: that of the last fitted frame (``None`` without one)."""
+        """(K_id,) the session's identity: the stored reference, else that of the last fitted frame
+        (``None`` without one)."""
+        if self._reference is not None and self.fitted.any():
+            return self._reference
         idx = np.flatnonzero(self.fitted)
         return None if not len(idx) else self.coef_id[idx[-1]]
 
@@ -131,12 +139,14 @@ class MeshChoice:
         self.model: MorphableModel | None = None
         self.fit: ModelMeshes | None = None
         self.why = NO_SESSION
-        self._cols: tuple[Any, Any] = (None, None)
+        self._cols: tuple[Any, Any, Any] = (None, None, None)
 
     def open(self, data: Any) -> bool:
         """A session opens (``None``: none); True when the model must be loaded first."""
         cid, cexp, self.why = fit_columns(data)
-        self._cols, self.fit = (cid, cexp), None
+        meta = getattr(getattr(data, "results", None), "meta", None)
+        ref = meta.get("session_identity") if isinstance(meta, dict) else None
+        self._cols, self.fit = (cid, cexp, ref), None
         if self.why:
             return False
         self.why = LOADING
