@@ -170,3 +170,20 @@ def test_cli_summary_reuses_the_analysed_demo(demo_session, capsys):
     assert NOTICE in out and "reused existing output" in out
     assert "frames analysed" in out and "Discarded:" in out and "lip_corner_pull_l" in out
     assert _sha(demo_session.results) == before
+
+
+def test_an_analysis_made_with_another_estimator_is_not_reused(tmp_path):
+    """A demo analysed before the default estimator changed is analysed again (no stale numbers)."""
+    from facelens.core.affect.choice import DEFAULT_ESTIMATOR
+    from facelens.core.results import SessionResults
+
+    first = build_demo(tmp_path, duration_s=3.0, seed=1)
+    manifest = json.loads((tmp_path / "demo.json").read_text())
+    assert manifest["va_estimator"] == DEFAULT_ESTIMATOR
+    assert build_demo(tmp_path, duration_s=3.0, seed=1).reused
+    manifest["va_estimator"] = "circumplex" if DEFAULT_ESTIMATOR != "circumplex" else "g"
+    (tmp_path / "demo.json").write_text(json.dumps(manifest))
+    again = build_demo(tmp_path, duration_s=3.0, seed=1)
+    assert not again.reused and again.analysis_s > 0
+    with SessionResults.open(first.results) as r:
+        assert r.meta["va_estimator"] == DEFAULT_ESTIMATOR

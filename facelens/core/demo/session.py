@@ -39,9 +39,9 @@ from facelens.core.demo.warp import PORTRAIT_SOURCE, DemoError, FaceAxes, HeadMo
 NOTICE = "Synthetic demo session generated from a public-domain portrait; not a patient recording."
 CAVEAT = (
     "Expressions are geometric warps of one still photo: the landmark-based expression measures follow "
-    "the script by construction; the appearance-based emotion model reacts only partly (the warped "
-    "surprise reads mostly as fear), so the demo's emotion and valence/arousal values show the software "
-    "working, not validated affect."
+    "the script by construction; the emotion estimator reacts only partly (G, the default, calls the "
+    "resting face mostly 'fear' and the surprise 'angry'), so the demo's emotion and valence/arousal "
+    "values show the software working, not validated affect."
 )
 
 
@@ -244,13 +244,17 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
     analysis_s = 0.0
     if analyse:
         results = out / RESULTS_NAME
-        if not (reused and _intact(out, manifest, ("results",))):
+        from facelens.core.affect.choice import DEFAULT_ESTIMATOR
+
+        same_estimator = manifest.get("va_estimator", "circumplex") == DEFAULT_ESTIMATOR  # else stale numbers
+        if not (reused and same_estimator and _intact(out, manifest, ("results",))):
             reused = False
             t0 = time.perf_counter()
             _analyse(video, results)
             analysis_s = time.perf_counter() - t0
             manifest["files"]["results"] = _file_entry(results)
             manifest["analysis_fps"] = ANALYSIS_FPS
+            manifest["va_estimator"] = DEFAULT_ESTIMATOR
             _write_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     return DemoSession(video=video, results=results, script=script, segments_csv=csv, spans=spans,
                        ramp_s=ramp, reused=reused, generation_s=generation_s,
