@@ -105,3 +105,16 @@ def test_a_reanalysed_session_shows_the_new_results_baseline(qtbot, sessions, tm
     assert w.open_session(wolf)  # ... and then it opens the session again
     diag = _texts(w)[0]
     assert "Neutral segment 0.0–9.0 s" in diag and "(stored V -0." not in diag, diag
+
+
+def test_many_flags_take_one_line_under_the_segments_table(qtbot, gui_window):
+    from facelens.core.dynamics.baseline import BaselineSummary, NeutralFlag
+
+    flags = [NeutralFlag(float(k), k + 2.0, -0.2, 0.1) for k in range(0, 15, 3)]
+    panel = gui_window.segments
+    panel.set_baseline(BaselineSummary("annotated neutral segments", 100, flags), "note")
+    text = panel.baseline.text()
+    assert text.count("\n") == 0 and "5 neutral segments" in text
+    assert all(f.short() in panel.baseline.toolTip() for f in flags) and "note" in panel.baseline.toolTip()
+    panel.set_baseline(BaselineSummary("annotated neutral segments", 100, flags[:2]), "note")
+    assert panel.baseline.text().count("\n") == 1 and flags[1].short() in panel.baseline.text()

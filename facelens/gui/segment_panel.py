@@ -340,8 +340,11 @@ class SegmentPanel(QWidget):
         self.sample_requested.emit(seg.label if seg is not None else "")
 
     def set_baseline(self, summary: Any = None, tooltip: str = "") -> None:
-        """One line per flagged neutral segment under the table (nothing without a flag)."""
+        """Flagged neutral segments under the table (nothing without a flag): one line each up to two,
+        else one summary line (the table keeps its room); every flag is in the tooltip."""
         lines = [f"⚠ {f.short()}" for f in (summary.flagged if summary is not None else [])]
-        self.baseline.setText("\n".join(lines))
-        self.baseline.setToolTip(tooltip)
+        shown = lines if len(lines) <= 2 else [f"⚠ {len(lines)} neutral segments lie far from the person's "
+                                                "baseline (hover for each; Diagnosis support)"]
+        self.baseline.setText("\n".join(shown))
+        self.baseline.setToolTip("\n".join(lines + ([tooltip] if tooltip else [])))
         self.baseline.setVisible(bool(lines))
