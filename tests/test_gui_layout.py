@@ -44,9 +44,12 @@ def test_keys_and_messages_never_widen_the_window(gui_window, qtbot):
     w.statusBar().showMessage("x" * 400)
     w.models_label.setText("")
     w.session_ctl.show_models(type("D", (), {"models": [{"id": f"model-{i}", "version": "1.0"} for i in range(30)]})())
+    long_reason = "frame excluded: low landmark confidence / occlusion " * 3  # the 3D view's status line
+    w.face._say(long_reason)
     _settle(qtbot)
     assert w.width() == before_w and w.minimumSizeHint().width() == before_min
     assert w.models_label.width() <= 340 and "model-0" in w.models_label.toolTip()
+    assert w.face.status.toolTip() == long_reason
 
 
 def test_segment_statistics_are_visible_at_1366(gui_window, qtbot):

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from facelens.gui.mesh_box import MeshBox
 from facelens.render.colors import VIEWPORT_BG_RGBA
@@ -159,6 +159,9 @@ class FaceView(QWidget):
         self._wait.timeout.connect(self._frame_late)
         self.status = QLabel("")
         self.status.setObjectName("faceStatus")
+        # a long reason must never widen the window: it is clipped, and whole in the tooltip
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setMinimumWidth(0)
         tools = QHBoxLayout()
         tools.setContentsMargins(4, 2, 4, 2)
         tools.addWidget(self.reset_button)
@@ -179,6 +182,10 @@ class FaceView(QWidget):
         self.schedule_render()
 
     # -- rendering -------------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setToolTip(text)
+
     def schedule_render(self, delay_ms: int = 0) -> None:
         """Render at the next turn of the event loop (several requests in one turn: one render)."""
         if not self._timer.isActive():
@@ -237,13 +244,13 @@ class FaceView(QWidget):
         if self.mesh_mode != "tracked":
             self._stop_waiting()
             shown, why = self.mesh_box.choice.mesh(self._frame_i, vertices, self._reason)
-            self.status.setText(why)
+            self._say(why)
             if shown is None or shown is not self._drawn or not self.scene.mesh.visible:
                 self.scene.set_face(shown)  # never textured: plain skin, drawn eyes and mouth
             self._drawn = shown
             return
         self._drawn = None
-        self.status.setText("" if vertices is not None else self._reason)
+        self._say("" if vertices is not None else self._reason)
         if vertices is None or landmarks is None or ft is None or not self.texture_box.isChecked():
             self._stop_waiting()
             self.scene.set_face(vertices)  # asks VisPy for an update: one render is scheduled
