@@ -122,3 +122,20 @@ def test_the_analysis_stores_the_session_rule(media, tmp_path):
         np.testing.assert_allclose(r.meta["session_identity"], want.identity, atol=1e-5)  # the person's reference
         # the appearance input is the raw FER2013 posterior, not the fused one
         assert np.isfinite(r.emotions_appearance[r.usable]).all()
+
+
+@pytest.mark.slow
+def test_the_circumplex_run_gets_the_same_fit_from_the_session_pass_alone(media, tmp_path):
+    """With the circumplex estimator nothing is fitted while streaming; the session pass writes the
+    same coefficients a G run stores (they depend on the meshes only)."""
+    from facelens.core.analysis.pipeline import analyze_to_file
+    from facelens.core.results import SessionResults
+
+    video = media / "videos/liveportrait_d3.mp4"
+    g = analyze_to_file(video, tmp_path / "g.h5", va="g")
+    c = analyze_to_file(video, tmp_path / "c.h5", va="circumplex")
+    with SessionResults.open(g) as a, SessionResults.open(c) as b:
+        assert b.meta["va_estimator"] == "circumplex" and np.isfinite(b.coef_exp[b.usable]).all()
+        for name in ("coef_exp", "coef_id", "fit_residual"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert b.meta["session_identity"] == a.meta["session_identity"]

@@ -106,7 +106,9 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
         last = float("nan")
         with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
     start = 0
-    for c, (pf, ok) in enumerate(chunks()):  # pass 2: every frame with the session's identity, then G in time order
+    # pass 2 reads the meshes again (keeping a long session's meshes would cost hundreds of MB): every
+    # frame against the person's reference, then G in time order
+    for c, (pf, ok) in enumerate(chunks()):
         stop = start + len(pf)
         own = fits[0].refit(pf, ok, terms=terms[0][c])
         out.expression[start:stop], out.residual[start:stop] = own.expression, own.residual

@@ -141,12 +141,15 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
     writer = ResultsWriter(out, meta, expression_names=EXPRESSION_NAMES, emotion_labels=stage.emotion_labels,
                            resume=resume, expect_frames=session.n_sampled(config.fps),  # refused if the disk is too small
                            coef_sizes=recon.coef_sizes, appearance=stage.va_kind == "g")
+    # While streaming, only G needs the fit (its provisional values); with the circumplex estimator the
+    # session pass writes the fit's columns once, from the stored meshes (no fit per frame twice).
+    streaming_recon = recon if stage.g is not None or not needed(recon) else None
     try:
         _to_restart_point(writer, config)
-        _warm_up(stage, out, writer.n_done, recon)
+        _warm_up(stage, out, writer.n_done, streaming_recon)
         with TorchThreads(used):
             t0, start_done = time.perf_counter(), writer.n_done
-            sink = OrderedSink(stage, writer, session.n_sampled(config.fps), cancel, recon=recon)
+            sink = OrderedSink(stage, writer, session.n_sampled(config.fps), cancel, recon=streaming_recon)
             new_tracker = lambda: make_tracker(config, used, static)  # noqa: E731
             engine = choose_engine(config, session, writer.n_done, used, new_tracker)
             yield from _run_with_fallback(engine, session, sink, config, out, new_tracker)
