@@ -181,27 +181,18 @@ def test_old_schema_file_disables_the_model_choices_and_nothing_stale_shows(demo
 
 
 def test_mesh_choice_is_kept_in_the_preferences(gui_qapp, gui_settings, qtbot):
-    from facelens.gui.face_view import FaceView
+    from _face_views import face_view
+
     from facelens.viewmodel.settings import KEYS, AppSettings
 
     prefs = AppSettings(gui_settings)
     assert prefs.face_mesh == "tracked"
-    view = FaceView()
-    qtbot.addWidget(view)
-    try:
-        view.bind_settings(prefs)
+    with face_view(qtbot, gui_settings) as view:
         assert not view.mesh_box.set_mode("neutral")  # no session: model meshes unavailable, nothing kept
         assert prefs.face_mesh == "tracked"
         view.mesh_box.choice.why = ""  # as for a session with a fit
         assert view.mesh_box.set_mode("expression")
         gui_settings.sync()
         assert gui_settings.value(KEYS["face_mesh"]) == "expression"
-    finally:
-        view.close_scene()
-    again = FaceView()
-    qtbot.addWidget(again)
-    try:
-        again.bind_settings(AppSettings(gui_settings))
+    with face_view(qtbot, gui_settings) as again:
         assert again.mesh_box.choice.wanted == "expression"
-    finally:
-        again.close_scene()

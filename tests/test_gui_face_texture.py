@@ -102,29 +102,20 @@ def test_untextured_and_expression_only(textured_session, qtbot):
 
 
 def test_video_texture_toggle_is_kept_in_the_preferences(gui_qapp, gui_settings, qtbot):
-    from facelens.gui.face_view import FaceView
+    from _face_views import face_view
+
     from facelens.viewmodel.settings import KEYS, AppSettings
 
     prefs = AppSettings(gui_settings)
     assert prefs.face_texture is True  # default: on
-    view = FaceView()
-    qtbot.addWidget(view)
-    try:
-        view.bind_settings(prefs)
+    with face_view(qtbot, gui_settings) as view:
         view.show()
         assert view.texture_box.isChecked()
         qtbot.mouseClick(view.texture_box, _left())
         gui_settings.sync()
         assert prefs.face_texture is False and gui_settings.value(KEYS["face_texture"]) == "false"
-    finally:
-        view.close_scene()
-    again = FaceView()
-    qtbot.addWidget(again)
-    try:
-        again.bind_settings(AppSettings(gui_settings))
+    with face_view(qtbot, gui_settings) as again:
         assert not again.texture_box.isChecked()  # read back at the next start
-    finally:
-        again.close_scene()
 
 
 def test_window_starts_with_the_kept_choice(gui_qapp, gui_settings, qtbot):
