@@ -129,7 +129,7 @@ class MeasuresWidget(QWidget):
     def _quality(self, t: np.ndarray, q: np.ndarray) -> None:
         """One row of ticks per exclusion reason (usable frames on the top row)."""
         reasons = [Quality.OK, Quality.MULTIPLE_FACES, Quality.NO_FACE, Quality.LOW_CONFIDENCE,
-                   Quality.MOTION_BLUR, Quality.EXTREME_POSE]
+                   Quality.MOTION_BLUR, Quality.EXTREME_POSE, Quality.POOR_FIT]
         for row, code in enumerate(reasons):
             sel = q == int(code)
             if not sel.any():

@@ -18,6 +18,10 @@ that say nothing about the person's affect:
   pass between two usable frames (a pause, a cut, frames without a face), as the valence/arousal
   smoother does; the state never carries one segment's affect across a pause into the next.
 
+A frame whose fit residual exceeds :data:`~facelens.core.face.morphable.fit.FIT_RESIDUAL_LIMIT`
+(a mesh the model cannot explain) gets no coefficients and no G values (``poor_fit``; the session
+pass flags it ``POOR_FIT``).
+
 G sees the raw FER2013 posterior (what it was trained on: on a still the fused posterior is the
 FER2013 one unchanged), never the fused one, whose neutral baseline depends on the session's order.
 """
@@ -32,6 +36,7 @@ import numpy as np
 from facelens.core.affect.g_runtime import GModel, GRunner
 from facelens.core.affect.va import CircumplexVA
 from facelens.core.face.morphable import MorphableModel, SessionFitter
+from facelens.core.face.morphable.fit import FIT_RESIDUAL_LIMIT
 from facelens.core.face.morphable.mirror import mirror_meshes
 
 #: Seconds between two usable frames after which G starts from a fresh state (the smoother's gap).
@@ -50,6 +55,7 @@ class GSession:
     identity_frames: np.ndarray  # (N, K_id) each frame's identity (reference + its own deviation)
     residual: np.ndarray  # (N,)
     usable: np.ndarray  # (N,) frames with a fit
+    poor_fit: np.ndarray  # (N,) frames whose fit residual exceeds FIT_RESIDUAL_LIMIT (no values)
     valence_arousal: np.ndarray | None = None  # (N, 2), NaN where G had no input
     probabilities: np.ndarray | None = None  # (N, 7) in G_LABELS order
 
@@ -99,7 +105,7 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
         if g is not None:
             terms[1].append(fits[1].accumulate(mirror_meshes(pf), ok))
     out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity,
-                   np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool))
+                   np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool), np.zeros(n, bool))
     if g is not None:
         out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
         runner = GRunner(g, n_seq=2)  # the session and its mirror image, stepped together
@@ -111,8 +117,11 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
     for c, (pf, ok) in enumerate(chunks()):
         stop = start + len(pf)
         own = fits[0].refit(pf, ok, terms=terms[0][c])
+        poor = np.nan_to_num(own.residual) > FIT_RESIDUAL_LIMIT  # no coefficients, no G input
+        own.expression[poor] = np.nan
         out.expression[start:stop], out.residual[start:stop] = own.expression, own.residual
         out.usable[start:stop] = np.all(np.isfinite(own.expression), axis=1)
+        out.poor_fit[start:stop] = poor
         out.identity_frames[start:stop] = np.where(out.usable[start:stop, None], own.identity_frames, np.nan)
         if g is not None:
             mirrored = fits[1].refit(mirror_meshes(pf), ok, residual=False, terms=terms[1][c]).expression

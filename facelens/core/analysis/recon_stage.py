@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.core.common.types import is_usable
+from facelens.core.common.types import Quality, is_usable
 from facelens.core.face.morphable import MorphableModel, SessionFitter, load_default
 
 
@@ -28,7 +28,10 @@ def posefree_columns(landmarks: np.ndarray, rotation: np.ndarray, translation: n
 def fit_inputs(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(pose-free meshes, usable) of a block of results columns."""
     p = posefree_columns(cols["landmarks"], cols["rotation"], cols["translation"], cols["scale"])
-    usable = np.asarray(is_usable(np.asarray(cols["quality"])), bool) & np.all(np.isfinite(p), axis=(1, 2))
+    q = np.asarray(cols["quality"])
+    # POOR_FIT is the session pass's own verdict on a tracker-usable frame: counted as input, so
+    # that the pass run again on its own output (a resume) gives the same bits
+    usable = (np.asarray(is_usable(q), bool) | (q == Quality.POOR_FIT)) & np.all(np.isfinite(p), axis=(1, 2))
     return p, usable
 
 

@@ -7,7 +7,9 @@ end, and are rewritten in the (still partial) results file before it is marked c
   of the session's other frames (:meth:`~facelens.core.face.morphable.SessionFitter.refit`), so
   the coefficients do not depend on the order of the session's segments;
 * with the G estimator, ``valence``, ``arousal`` and ``emotions``:
-  :func:`facelens.core.affect.g_session.g_session` (mirror average, fresh state after a pause).
+  :func:`facelens.core.affect.g_session.g_session` (mirror average, fresh state after a pause);
+* ``quality``: ``POOR_FIT`` on frames whose fit residual exceeds
+  :data:`~facelens.core.face.morphable.fit.FIT_RESIDUAL_LIMIT` (their affect values are cleared).
 
 Everything is computed from stored columns (landmarks, pose, quality, time, the raw appearance
 posterior), in chunks, so a resumed analysis ends with the same bits, and a cancelled pass
@@ -23,7 +25,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from facelens.core.analysis.recon_stage import ReconStage, fit_inputs
-from facelens.core.common.types import Progress
+from facelens.core.common.types import Progress, Quality
 from facelens.core.results import ResultsWriter
 
 CHUNK = 512  # frames per read: 512 x 478 x 3 doubles and their temporaries stay near 40 MB
@@ -66,3 +68,19 @@ def run_session_pass(writer: ResultsWriter, recon: ReconStage, g_estimator: Any 
             writer.rewrite("valence", a, va[:, 0])
             writer.rewrite("arousal", a, va[:, 1])
             writer.rewrite("emotions", a, probs)
+        if res.poor_fit[a:b].any():
+            _flag_poor_fit(writer, a, res.poor_fit[a:b])
+
+
+def _flag_poor_fit(writer: ResultsWriter, a: int, poor: np.ndarray) -> None:
+    """``POOR_FIT`` on the flagged frames of rows ``a..``; like every unusable frame they keep no
+    affect values (the streaming estimator's, with the circumplex one, included)."""
+    b = a + len(poor)
+    quality = writer.column("quality", a, b).copy()
+    quality[poor] = int(Quality.POOR_FIT)
+    writer.rewrite("quality", a, quality)
+    for name in ("valence", "arousal", "emotions", "emotions_appearance"):
+        if writer.has_column(name):
+            values = writer.column(name, a, b).astype(np.float64)
+            values[poor] = np.nan
+            writer.rewrite(name, a, values)

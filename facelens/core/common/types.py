@@ -22,6 +22,7 @@ class Quality(IntEnum):
     LOW_CONFIDENCE = 3  # low landmark confidence or occlusion
     MOTION_BLUR = 4  # variance of the Laplacian on the face crop below threshold
     EXTREME_POSE = 5  # |yaw| or |pitch| beyond the limit
+    POOR_FIT = 6  # the morphable model cannot explain the tracked mesh (set by the session pass)
 
 
 QUALITY_LABELS: dict[Quality, str] = {
@@ -31,6 +32,7 @@ QUALITY_LABELS: dict[Quality, str] = {
     Quality.LOW_CONFIDENCE: "low landmark confidence / occlusion",
     Quality.MOTION_BLUR: "motion blur",
     Quality.EXTREME_POSE: "extreme head pose",
+    Quality.POOR_FIT: "mesh the face model cannot fit",
 }
 
 USABLE_QUALITIES = frozenset({Quality.OK, Quality.MULTIPLE_FACES})

@@ -208,6 +208,10 @@ class ResultsWriter:
             raise ResultsError("results writer is closed")
         return self._datasets()[name][start:min(stop, self.n_done)]
 
+    def has_column(self, name: str) -> bool:
+        """Whether this file has the per-frame column ``name`` (some depend on the run's options)."""
+        return name in self._specs
+
     def rewrite(self, name: str, start: int, values: np.ndarray) -> None:
         """Replace rows from ``start`` of a written column (same shape and type as written)."""
         if self._file is None:

@@ -31,6 +31,15 @@ from facelens.core.face.morphable.model import MorphableModel
 # Outer eye corners (mediapipe 33, 263): the unit of the residual.
 EYE_CORNERS = (33, 263)
 
+#: Fit residual (inter-ocular units) above which the session pass flags a frame ``POOR_FIT``: the
+#: model, with the person's reference and the frame's own deviation, cannot explain the tracked
+#: mesh, so its coefficients describe something other than a face. Three times the largest
+#: residual of the 3,047 usable frames of the 26 corpus clips under the session rule (max 0.0067,
+#: 99.9th percentile 0.0061; docs/morphable.md): mediapipe's meshes are face-shaped, so on the
+#: shared media the flag does not fire; it catches meshes no face model explains (a broken track,
+#: another topology's points), which would otherwise reach G as expressions.
+FIT_RESIDUAL_LIMIT = 0.02
+
 
 @dataclass
 class SessionFit:
