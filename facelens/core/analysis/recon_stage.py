@@ -1,9 +1,12 @@
 """The morphable-model fit as a per-frame step of the analysis (in the ordered sink, in time order).
 
 Each block's stored-precision landmarks and pose (float32, as the results file keeps them) give
-the pose-free meshes; :class:`~facelens.core.face.morphable.SessionFitter` fits them causally, so
-recomputing the coefficients from a finished results file gives the stored ones bit for bit, and a
-resumed analysis rebuilds the fitter's state by replaying the stored frames (:meth:`ReconStage.warm_up`).
+the pose-free meshes; :class:`~facelens.core.face.morphable.SessionFitter` fits them causally. These
+streaming values are provisional (what the live view shows while the analysis runs): the session
+pass (:mod:`facelens.core.analysis.session_pass`) rewrites every stored coefficient from the stored
+columns, so the streaming fit uses the faster BLAS products, whose last bits may depend on how
+frames are split into blocks. A resumed analysis rebuilds the fitter's state by replaying the
+stored frames (:meth:`ReconStage.warm_up`).
 """
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ class ReconStage:
 
     def __init__(self, model: MorphableModel | None = None) -> None:
         self.model = model or load_default()
-        self.fitter = SessionFitter(self.model)
+        self.fitter = SessionFitter(self.model, exact=False)  # provisional values (module docstring)
 
     @property
     def coef_sizes(self) -> tuple[int, int]:

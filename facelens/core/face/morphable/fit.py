@@ -85,7 +85,9 @@ class _Operator:
         self.evals = np.maximum(evals, 0.0)
         self.a, self.b = a, b
         self.mean = model.mean.reshape(-1).astype(np.float64)
-        self.used = np.flatnonzero(model.vertex_weight > 0)
+        used = np.flatnonzero(model.vertex_weight > 0)
+        # a prefix (mediapipe's 468 face points, not the iris) is a slice: no copies of the meshes
+        self.used: slice | np.ndarray = slice(0, len(used)) if np.array_equal(used, np.arange(len(used))) else used
         self.rho0 = float(model.meta.get("fit_residual_scale", 0.05))
 
     def identity(self, count: np.ndarray, sums: np.ndarray, exact: bool = True) -> np.ndarray:
@@ -101,7 +103,8 @@ class _Operator:
         """(N,) mean point distance of fit to data over the weighted vertices, in inter-ocular units."""
         fit = self.mean + _combine(self.a, ident, exact) + _combine(self.b, expr, exact)
         p = x.reshape(len(x), -1, 3)
-        err = np.linalg.norm(p[:, self.used] - fit.reshape(len(x), -1, 3)[:, self.used], axis=2).mean(axis=1)
+        d = p[:, self.used] - fit.reshape(len(x), -1, 3)[:, self.used]
+        err = np.sqrt(np.einsum("nvc,nvc->nv", d, d)).mean(axis=1)
         iod = np.linalg.norm(p[:, EYE_CORNERS[1]] - p[:, EYE_CORNERS[0]], axis=1)
         return err / iod
 
