@@ -132,12 +132,13 @@ class GRunner:
         self.model = model
         self.n_seq = int(n_seq)
         ms = model.members
-        self._w_ih = np.stack([m.w_ih for m in ms])  # (M, 4H, K)
-        self._w_hh = np.stack([m.w_hh for m in ms])  # (M, 4H, H)
+        # transposed for stacked matrix products (rows @ weights), which BLAS runs far faster than einsum
+        self._w_ih = np.ascontiguousarray(np.stack([m.w_ih for m in ms]).transpose(0, 2, 1))  # (M, K, 4H)
+        self._w_hh = np.ascontiguousarray(np.stack([m.w_hh for m in ms]).transpose(0, 2, 1))  # (M, H, 4H)
         self._b = np.stack([m.b for m in ms])  # (M, 4H)
         self._mean, self._std = np.stack([m.mean for m in ms]), np.stack([m.std for m in ms])  # (M, K)
-        self._layers = [(np.stack([m.layers[j][0] for m in ms]), np.stack([m.layers[j][1] for m in ms]))
-                        for j in range(len(model.layers))]
+        self._layers = [(np.ascontiguousarray(np.stack([m.layers[j][0] for m in ms]).transpose(0, 2, 1)),
+                         np.stack([m.layers[j][1] for m in ms])) for j in range(len(model.layers))]  # (M, in, out)
         self.reset()
 
     def reset(self) -> None:
@@ -155,18 +156,17 @@ class GRunner:
         n_h = self.model.hidden
         ok = np.asarray(usable, bool) & np.all(np.isfinite(xs), axis=(0, 2))
         z = np.nan_to_num((xs[:, None] - self._mean[None, :, None]) / self._std[None, :, None])  # (S, M, B, K)
-        pre = np.einsum("mgk,smnk->smng", self._w_ih, z) + self._b[None, :, None]
+        pre = np.matmul(z, self._w_ih) + self._b[None, :, None]  # (S, M, B, 4H)
         hs = np.zeros(z.shape[:3] + (n_h,))
         for i in np.flatnonzero(ok):
-            g = pre[:, :, i] + np.einsum("mgh,smh->smg", self._w_hh, self.h)
-            ig, fg = _sigmoid(g[..., :n_h]), _sigmoid(g[..., n_h:2 * n_h])
-            cand, og = np.tanh(g[..., 2 * n_h:3 * n_h]), _sigmoid(g[..., 3 * n_h:])
-            self.c = fg * self.c + ig * cand
-            self.h = og * np.tanh(self.c)
+            g = pre[:, :, i] + np.matmul(self.h[:, :, None, :], self._w_hh)[:, :, 0]
+            s = _sigmoid(g)  # gates i, f, g, o: the candidate's columns are replaced by tanh below
+            self.c = s[..., n_h:2 * n_h] * self.c + s[..., :n_h] * np.tanh(g[..., 2 * n_h:3 * n_h])
+            self.h = s[..., 3 * n_h:] * np.tanh(self.c)
             hs[:, :, i] = self.h
         a = np.concatenate([hs, z], axis=3)
         for j, (w, b) in enumerate(self._layers):
-            a = np.einsum("mok,smnk->smno", w, a) + b[None, :, None]
+            a = np.matmul(a, w) + b[None, :, None]
             if j < len(self._layers) - 1:
                 a = np.maximum(a, 0.0)
         va = np.tanh(a[..., :2])
