@@ -9,10 +9,10 @@ with ``W`` the vertex weights over ``noise_sd^2`` and ``w_n`` a frame weight. El
 leaves the identity as ``a = (sum w_n G + L_id)^-1 A'S sum w_n r_n`` (``S`` the marginal precision
 ``W - W B M^-1 B' W``, ``G = A'S A``, ``M = B'W B + L_exp``), then ``e_n = M^-1 B'W (r_n - A a)``.
 
-*Causal* fitting (the pipeline's, :class:`SessionFitter`): frame ``n`` uses the identity of
-frames ``0..n`` (running sums), so it streams, resumes by replay and does not depend on how frames
-are split into batches (every product is an ``einsum`` row by row, bit for bit the same for any
-batch size). ``causal=False`` uses the identity of the whole session for every frame (the model
+*Causal* fitting (:class:`SessionFitter`; the pipeline's provisional values while it streams):
+frame ``n`` uses the identity of frames ``0..n`` (running sums), so it streams and resumes by
+replay; with ``exact=True`` (the default) it does not depend on how frames are split into batches
+(every product is an ``einsum`` row by row, bit for bit the same for any batch size). ``causal=False`` uses the identity of the whole session for every frame (the model
 build's fit-back). What the analysis stores is :meth:`SessionFitter.refit` after the whole session
 (the session pass): each frame against the identity of the session's other frames, with its own
 deviation under the prior. A still is a session of one frame: its identity comes from the image
