@@ -139,3 +139,25 @@ def test_the_circumplex_run_gets_the_same_fit_from_the_session_pass_alone(media,
         for name in ("coef_exp", "coef_id", "fit_residual"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert b.meta["session_identity"] == a.meta["session_identity"]
+
+
+@pytest.mark.slow
+def test_an_analysis_cancelled_in_its_session_pass_resumes_to_the_same_file(media, tmp_path):
+    """Cancel once the session pass has started (its fitting threads are busy), resume: every
+    stored column equals an analysis that ran through."""
+    from facelens.core.analysis.contract import AnalysisCancelled
+    from facelens.core.analysis.pipeline import analyze_to_file, run_analysis
+    from facelens.core.results import SessionResults
+
+    video = media / "videos/liveportrait_d3.mp4"
+    whole = analyze_to_file(video, tmp_path / "whole.h5", va="g")
+    stop = {"now": False}
+    with pytest.raises(AnalysisCancelled):
+        for p in run_analysis(video, tmp_path / "cut.h5", cancel=lambda: stop["now"]):
+            stop["now"] = stop["now"] or p.message == "finalising"
+    assert not (tmp_path / "cut.h5").exists()
+    list(run_analysis(video, tmp_path / "cut.h5", resume=True))
+    with SessionResults.open(whole) as a, SessionResults.open(tmp_path / "cut.h5") as b:
+        for name in ("quality", "valence", "arousal", "coef_exp", "coef_id", "fit_residual", "emotions"):
+            np.testing.assert_array_equal(np.asarray(getattr(a, name)), np.asarray(getattr(b, name)), err_msg=name)
+        assert a.meta["session_identity"] == b.meta["session_identity"]

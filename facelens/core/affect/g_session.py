@@ -28,8 +28,11 @@ FER2013 one unchanged), never the fused one, whose neutral baseline depends on t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -94,47 +97,86 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
 
     ``appearance`` (N, 7) is the raw FER2013 posterior in the results file's emotion order (needed
     when G's card says ``coef+appearance``).
+
+    The mesh and its mirror image are fitted on two worker threads (one per fitter, so each
+    fitter sees its chunks in order: the same bits as one thread), while the calling thread reads
+    the next chunk or steps G through the previous one. At most two chunks are in flight.
     """
     time_s = np.asarray(time_s, np.float64)
     n = len(time_s)
     # BLAS products: the session pass reads the same chunks whatever happened before (resume)
     fits = [SessionFitter(morph, exact=False)] + ([SessionFitter(morph, exact=False)] if g is not None else [])
-    terms: list[list[tuple[np.ndarray, np.ndarray]]] = [[], []]  # per chunk: (A'S r, weight), kept for pass 2
-    for pf, ok in chunks():  # pass 1: the session's identity (and the mirror images')
-        terms[0].append(fits[0].accumulate(pf, ok))
+    with ThreadPoolExecutor(1) as own_lane, ThreadPoolExecutor(1) as mirror_lane:
+        def both(fn_own: Callable[[], Any], fn_mirror: Callable[[], Any]) -> tuple[Future, Future | None]:
+            return own_lane.submit(fn_own), (mirror_lane.submit(fn_mirror) if g is not None else None)
+
+        # pass 1: the session's identity (and the mirror images'); per chunk (A'S r, weight), kept for pass 2
+        jobs: list[tuple[Future, Future | None]] = []
+        for c, (pf, ok) in enumerate(chunks()):
+            if c >= 2:
+                _wait(jobs[c - 2])
+            jobs.append(both(partial(fits[0].accumulate, pf, ok),
+                             partial(lambda m, u: fits[1].accumulate(mirror_meshes(m), u), pf, ok)))
+        terms = [[_result(j[0]) for j in jobs], [_result(j[1]) for j in jobs]]
+        out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity,
+                       np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool),
+                       np.zeros(n, bool))
+        second = _SecondPass(out, g, appearance, time_s)
+        # pass 2 reads the meshes again (keeping a long session's meshes would cost hundreds of MB):
+        # every frame against the person's reference (threads), then G in time order (this thread)
+        start, waiting = 0, None
+        for c, (pf, ok) in enumerate(chunks()):
+            job = both(partial(fits[0].refit, pf, ok, terms=terms[0][c]),
+                       partial(lambda m, u, t: fits[1].refit(mirror_meshes(m), u, residual=False, terms=t).expression,
+                               pf, ok, terms[1][c]))
+            if waiting is not None:
+                second.store(*waiting)
+            waiting, start = (start, ok, job), start + len(pf)
+        if waiting is not None:
+            second.store(*waiting)
+    return out
+
+
+def _result(f: Future | None) -> Any:
+    return None if f is None else f.result()
+
+
+def _wait(job: tuple[Future, Future | None]) -> None:
+    for f in job:
+        _result(f)
+
+
+class _SecondPass:
+    """Stores pass 2's fits of one chunk after another and steps G through them in time order."""
+
+    def __init__(self, out: GSession, g: GModel | None, appearance: np.ndarray | None, time_s: np.ndarray) -> None:
+        self.out, self.g, self.appearance, self.time_s = out, g, appearance, time_s
+        self.last = float("nan")
         if g is not None:
-            terms[1].append(fits[1].accumulate(mirror_meshes(pf), ok))
-    out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity,
-                   np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool), np.zeros(n, bool))
-    if g is not None:
-        out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
-        runner = GRunner(g, n_seq=2)  # the session and its mirror image, stepped together
-        last = float("nan")
-        with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
-    start = 0
-    # pass 2 reads the meshes again (keeping a long session's meshes would cost hundreds of MB): every
-    # frame against the person's reference, then G in time order
-    for c, (pf, ok) in enumerate(chunks()):
-        stop = start + len(pf)
-        own = fits[0].refit(pf, ok, terms=terms[0][c])
+            n = len(time_s)
+            out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
+            self.runner = GRunner(g, n_seq=2)  # the session and its mirror image, stepped together
+            self.with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
+
+    def store(self, start: int, ok: np.ndarray, job: tuple[Future, Future | None]) -> None:
+        out, own = self.out, _result(job[0])
+        stop = start + len(ok)
         poor = np.nan_to_num(own.residual) > FIT_RESIDUAL_LIMIT  # no coefficients, no G input
         own.expression[poor] = np.nan
         out.expression[start:stop], out.residual[start:stop] = own.expression, own.residual
         out.usable[start:stop] = np.all(np.isfinite(own.expression), axis=1)
         out.poor_fit[start:stop] = poor
         out.identity_frames[start:stop] = np.where(out.usable[start:stop, None], own.identity_frames, np.nan)
-        if g is not None:
-            mirrored = fits[1].refit(mirror_meshes(pf), ok, residual=False, terms=terms[1][c]).expression
-            xs = np.stack([own.expression, mirrored])  # (2, B, K_exp)
-            if with_app:
-                app = np.asarray(appearance[start:stop], np.float64)
-                xs = np.concatenate([xs, np.stack([app, app])], axis=2)
-            good = np.asarray(ok, bool) & np.all(np.isfinite(xs), axis=(0, 2))
-            va, p, last = step_with_resets(runner, xs, good, time_s[start:stop], last)
-            out.valence_arousal[start:stop] = 0.5 * (va[0] + va[1])
-            out.probabilities[start:stop] = 0.5 * (p[0] + p[1])
-        start = stop
-    return out
+        if self.g is None:
+            return
+        xs = np.stack([own.expression, _result(job[1])])  # (2, B, K_exp)
+        if self.with_app:
+            app = np.asarray(self.appearance[start:stop], np.float64)  # type: ignore[index]
+            xs = np.concatenate([xs, np.stack([app, app])], axis=2)
+        good = np.asarray(ok, bool) & np.all(np.isfinite(xs), axis=(0, 2))
+        va, p, self.last = step_with_resets(self.runner, xs, good, self.time_s[start:stop], self.last)
+        out.valence_arousal[start:stop] = 0.5 * (va[0] + va[1])  # type: ignore[index]
+        out.probabilities[start:stop] = 0.5 * (p[0] + p[1])  # type: ignore[index]
 
 
 def in_memory(posefree: np.ndarray, usable: np.ndarray, size: int = 4096) -> MeshChunks:
