@@ -20,7 +20,9 @@ components, plain PCA: the baseline) and the current one (``build_model`` defaul
   people of each coefficient over its 1-99 % range on the corpus frames (same model); today's
   measures: the same for the 20 stored measures on the same images. Also over all neutral people.
 * **Identity leakage, videos**: the same spread over the mean of each held-out corpus person's
-  neutral span (times from the corpus MANIFEST.tsv descriptions, table below), causal fit.
+  neutral span (times from the corpus MANIFEST.tsv descriptions, table below), with the causal fit
+  and with the session rule the analysis stores (:func:`facelens.core.affect.g_session.g_session`:
+  each frame against the identity of the session's other frames plus its own deviation).
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ BASELINE = {"k_id": 17, "k_exp": 21, "exp_method": "pca"}
 
 def main() -> None:
     from facelens.core.affect.datasets import read_dataset
+    from facelens.core.affect.g_session import g_session, in_memory
     from facelens.core.face.morphable import fit_session
     from facelens.core.face.morphable.build import BuildData, build_model
     from facelens.core.face.morphable.leakage import heldout_leakage, leakage, spread, still_coefficients
@@ -90,20 +93,23 @@ def main() -> None:
             print(f"identity leakage, {what} neutral stills (held out, 5 folds): coefficients "
                   f"{lk.coefficients.mean():.3f} (leading 5: {lk.coefficients[:5].mean():.3f}) vs measures "
                   f"{lk.measures.mean():.3f}; ratio {lk.ratio:.2f}")
-        coefs, meas, all_c, all_m = [], [], [], []
-        for k, f in corpus.items():
-            p, ok = meshes[k]
-            c = fit_session(p, ok, model=full).expression
-            t, e = _stored(f, "time_s"), _stored(f, "expressions")
-            all_c.append(c[ok])
-            all_m.append(e[ok])
-            if k in NEUTRAL_SPANS:
-                s = ok & np.any([(t >= a) & (t <= b) for a, b in NEUTRAL_SPANS[k]], axis=0)
-                coefs.append(np.nanmean(c[s], axis=0))
-                meas.append(np.nanmean(e[s], axis=0))
-        vc, vm = spread(np.array(coefs), np.concatenate(all_c)), spread(np.array(meas), np.concatenate(all_m))
-        print(f"identity leakage, neutral spans of {len(coefs)} held-out corpus people: coefficients {vc.mean():.3f} "
-              f"(leading 5: {vc[:5].mean():.3f}) vs measures {vm.mean():.3f}; ratio {vc.mean() / vm.mean():.2f}")
+        for rule in ("causal fit", "session rule"):
+            coefs, meas, all_c, all_m = [], [], [], []
+            for k, f in corpus.items():
+                p, ok = meshes[k]
+                t, e = _stored(f, "time_s"), _stored(f, "expressions")
+                c = (fit_session(p, ok, model=full).expression if rule == "causal fit"
+                     else g_session(in_memory(p, ok), t, None, full).expression)
+                all_c.append(c[ok])
+                all_m.append(e[ok])
+                if k in NEUTRAL_SPANS:
+                    s = ok & np.any([(t >= a) & (t <= b) for a, b in NEUTRAL_SPANS[k]], axis=0)
+                    coefs.append(np.nanmean(c[s], axis=0))
+                    meas.append(np.nanmean(e[s], axis=0))
+            vc, vm = spread(np.array(coefs), np.concatenate(all_c)), spread(np.array(meas), np.concatenate(all_m))
+            print(f"identity leakage, neutral spans of {len(coefs)} held-out corpus people ({rule}): coefficients "
+                  f"{vc.mean():.3f} (leading 5: {vc[:5].mean():.3f}) vs measures {vm.mean():.3f}; "
+                  f"ratio {vc.mean() / vm.mean():.2f}")
 
 
 def _posefree(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -68,25 +68,36 @@ def tracker_cards(config: AnalysisConfig, device: str) -> list[dict]:
 
 
 class TorchThreads:
-    """On CPU, run torch and onnxruntime single-threaded while analysing, then restore the setting.
+    """On CPU, run torch and onnxruntime single-threaded while analysing, and numpy's BLAS
+    single-threaded on every device; then restore the settings.
 
     The decoder thread and mediapipe's own threads already occupy the cores; torch's OpenMP
     workers spinning beside them made the emotion model ~7x slower per face (measured on the
-    2-core build machine: 50 ms vs 7 ms per frame).
+    2-core build machine: 50 ms vs 7 ms per frame). OpenBLAS's workers spin the same way after
+    each product: with the fit's and G's small products on the sink thread, two BLAS threads
+    raised the 591-s recording's CPU time by about 2.5 ms per frame (one run each way).
     """
 
     def __init__(self, device: str) -> None:
         self.device, self.saved = device, 0
+        self._blas: Any = None
 
     def __enter__(self) -> None:
+        from threadpoolctl import threadpool_limits
+
         from facelens.core.common import threads
 
+        self._blas = threadpool_limits(1, "blas")
         if self.device == "cpu":
             self.saved = threads.cpu_threads()
             threads.set_cpu_threads(1)
 
     def __exit__(self, *exc: object) -> None:
         from facelens.core.common import threads
+
+        if self._blas is not None:
+            self._blas.restore_original_limits()
+            self._blas = None
 
         if self.saved:
             threads.set_cpu_threads(None)
