@@ -30,6 +30,7 @@ another's memory or loaded models:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -163,10 +164,16 @@ def child_stages(video: str, fps: float, seconds: float, rows: int = 32, restart
         t["session pass"] = float("nan")
     if recon is None:
         t["fit"] = float("nan")
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)  # as the pipeline runs it on CPU
+    try:  # the pipeline's thread settings (torch, onnxruntime and, where the tree has it, BLAS)
+        from facelens.core.analysis.trackers import TorchThreads
+
+        threads: Any = TorchThreads("cpu")
+    except ImportError:
+        threads = contextlib.nullcontext()
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)  # as the pipeline runs it on CPU
     n, tracker = 0, None
-    with tempfile.TemporaryDirectory() as tmp, _open_media(video) as session:
+    with threads, tempfile.TemporaryDirectory() as tmp, _open_media(video) as session:
         writer = ResultsWriter(Path(tmp) / "s.h5", {}, expression_names=geometry.EXPRESSION_NAMES,
                                emotion_labels=stage.emotion_labels,
                                coef_sizes=recon.coef_sizes if recon is not None else None,
