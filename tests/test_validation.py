@@ -187,3 +187,18 @@ def test_baseline_summary_names_its_source_and_flags_a_sad_looking_neutral_segme
     assert out.source == "annotated neutral segments" and out.n_frames >= 20
     assert len(out.flags) == 1 and "0.0–9.0 s" in out.flags[0] and "Neutral baseline" in out.text()
     assert robust.source.startswith("robust estimate") and robust.flags == []
+
+
+def test_within_span_correlation_separates_arousal_that_moves_on_its_own_from_the_spans_content():
+    from facelens.core.validation.reliability import Series, abs_corr_va, within_span_abs_corr_va
+
+    rng = np.random.default_rng(3)
+    t = np.arange(200) / 10.0
+    level = np.where(t < 10, -1.0, 1.0)  # a sad span, then a happy one: both move together between them
+    v = 0.5 * level + 0.1 * rng.normal(size=t.size)
+    independent = Series(t, v, 0.3 * level + 0.1 * rng.normal(size=t.size))
+    spans = [(0.0, 10.0), (10.0, 20.0)]
+    assert abs_corr_va(independent) > 0.8 > 0.3 > within_span_abs_corr_va(independent, spans)
+    following = Series(t, v, 0.3 * level + 0.8 * (v - 0.5 * level))  # arousal copies valence's wobble
+    assert within_span_abs_corr_va(following, spans) > 0.95
+    assert np.isnan(within_span_abs_corr_va(independent, [(30.0, 40.0)]))  # no frames inside

@@ -85,8 +85,8 @@ def evaluate_estimator(runs: Sequence[ClipRun], name: str, cfg: HarnessConfig, *
     """All clip-based figures of one estimator (``params`` override its constants)."""
     fn = estimators.get(name, **params)
     base = {r.spec.name: _series(r.base, fn) for r in runs}
-    out: dict[str, Any] = {"estimator": name, "params": params, "variants": [], "corr_va": {}, "order": {},
-                           "pose": {}, "segments": {}}
+    out: dict[str, Any] = {"estimator": name, "params": params, "variants": [], "corr_va": {},
+                           "corr_va_within": {}, "order": {}, "pose": {}, "segments": {}}
     for vname in cfg.variants:
         v = perturb.variant(vname)
         pooled = [(r.spec.name, base[r.spec.name], _series(r.variants[vname], fn), r.spans())
@@ -99,6 +99,7 @@ def evaluate_estimator(runs: Sequence[ClipRun], name: str, cfg: HarnessConfig, *
         s = base[r.spec.name]
         out["corr_va"][r.spec.name] = reliability.abs_corr_va(s)
         labelled = [sp for sp in r.spans() if sp[2] != "window"]
+        out["corr_va_within"][r.spec.name] = reliability.within_span_abs_corr_va(s, [(a, b) for a, b, _ in labelled])
         out["segments"][r.spec.name] = [[a, b, lab, *map(float, m)] for (a, b, lab), m in
                                         zip(labelled, s.segment_means([(a, b) for a, b, _ in labelled]))]
         if len(labelled) >= 2:

@@ -124,3 +124,25 @@ def abs_corr_va(series: Series) -> float:
     """Frame-wise |Pearson corr(valence, arousal)| of one clip (discriminant validity)."""
     r = metrics.pearson(series.valence, series.arousal)
     return abs(r) if np.isfinite(r) else float("nan")
+
+
+def within_span_abs_corr_va(series: Series, spans: Sequence[tuple[float, float]]) -> float:
+    """|Pearson corr(valence, arousal)| of the frames inside ``spans``, each span's own mean removed.
+
+    The frame-wise figure mixes two things: how valence and arousal move *between* the labelled
+    spans (a sad span followed by a happy one moves both the same way in the circumplex labels:
+    a clip with two such spans and perfect estimates would score near 1) and how they move
+    *within* a span. This one keeps only the second: whether arousal varies on its own while the
+    expression label stays the same. NaN with fewer than 10 such frames.
+    """
+    ok = np.isfinite(series.valence) & np.isfinite(series.arousal)
+    v_parts, a_parts = [], []
+    for a, b in spans:
+        m = ok & (series.time_s >= a) & (series.time_s < b)
+        if m.sum() >= MIN_SEGMENT_FRAMES:
+            v_parts.append(series.valence[m] - series.valence[m].mean())
+            a_parts.append(series.arousal[m] - series.arousal[m].mean())
+    if sum(len(p) for p in v_parts) < 10:
+        return float("nan")
+    r = metrics.pearson(np.concatenate(v_parts), np.concatenate(a_parts))
+    return abs(r) if np.isfinite(r) else float("nan")

@@ -107,9 +107,13 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
         for v in r["variants"]:
             lines.append(f"| {v['name']} | {v['segments']['n']} | {_f(v['segments']['max_shift'][0])} / "
                          f"{_f(v['segments']['max_shift'][1])} | {v['worst_segment']} |")
-        lines += ["", _family_plot(r["families"], est), "", "### Discriminant validity: frame-wise |corr(V, A)|", "",
-                  "| clip | \\|corr\\| |", "|---|---|"]
-        lines += [f"| {c} | {_f(x, 2)} |" for c, x in r["corr_va"].items()]
+        lines += ["", _family_plot(r["families"], est), "", "### Discriminant validity: |corr(V, A)|", "",
+                  "Frame-wise (the target), and within the labelled spans with each span's mean removed "
+                  "(does arousal move on its own while the expression label stays the same?). Between a sad "
+                  "and a happy span the labels themselves move valence and arousal the same way.", "",
+                  "| clip | frame-wise \\|corr\\| | within labelled spans |", "|---|---|---|"]
+        within = r.get("corr_va_within", {})
+        lines += [f"| {c} | {_f(x, 2)} | {_f(within.get(c, float('nan')), 2)} |" for c, x in r["corr_va"].items()]
         lines += ["", "### Invariance", "", "| clip | order effect V | order effect A | pose effect V | pose effect A |",
                   "|---|---|---|---|---|"]
         for c in sorted(set(r["order"]) | set(r["pose"])):
