@@ -96,10 +96,19 @@ def test_bad_input_and_close():
         tracker.process(np.zeros((120, 160, 3), np.uint8))
 
 
-def test_occlusion_schedule_follows_the_documented_rule():
+@pytest.mark.parametrize("recheck_every, expected", [
+    # 0: start; clear (0.9) -> every 8th: 8; 0.9 -> 16; 0.7 -> every 4th: 20; 0.7 -> 24;
+    # 0.6 (below recheck_below) -> 25; 0.3 flagged -> every frame for 5 frames: 26..30;
+    # then 0.8 is clear again -> every 8th: 38, 46
+    (1, [0, 8, 16, 20, 24, 25, 26, 27, 28, 29, 30, 38, 46]),
+    # the default: near the flag every 2nd frame: 24 (0.6) -> 26 (0.3, flagged) -> 28, 30 (the
+    # frames after a flag), then clear every 8th: 38, 46
+    (2, [0, 8, 16, 20, 24, 26, 28, 30, 38, 46]),
+])
+def test_occlusion_schedule_follows_the_documented_rule(recheck_every, expected):
     """Which frames get a mirror check, with scripted confidences (no second mesh is run)."""
     tracker = FaceTracker(occlusion_every=4, occlusion_every_clear=8, clear_above=0.75,
-                          recheck_below=0.65, recheck_after_flag=5)
+                          recheck_below=0.65, recheck_after_flag=5, recheck_every=recheck_every)
     script = iter([0.9, 0.9, 0.7, 0.7, 0.6, 0.3, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.9])
     checked: list[int] = []
 
@@ -112,11 +121,8 @@ def test_occlusion_schedule_follows_the_documented_rule():
     for frame in range(48):
         seen.append(tracker._scheduled_confidence(None, None, None))
     tracker.close()
-    # 0: start; clear (0.9) -> every 8th: 8; 0.9 -> 16; 0.7 -> every 4th: 20; 0.7 -> 24;
-    # 0.6 (below recheck_below) -> 25; 0.3 flagged -> every frame for 5 frames: 26..30;
-    # then 0.8 is clear again -> every 8th: 38, 46
-    assert checked == [0, 8, 16, 20, 24, 25, 26, 27, 28, 29, 30, 38, 46], checked
-    assert seen[:8] == [0.9] * 8 and seen[25] == 0.3  # frames in between carry the last value
+    assert checked == expected, checked
+    assert seen[:8] == [0.9] * 8 and seen[expected[5]] == 0.3 and seen[expected[6] - 1] == 0.3  # carried
     assert tracker.stats["mirror_checks"] == len(checked)
 
 
@@ -128,7 +134,9 @@ def test_schedules_match_the_every_frame_tracker(media):
     low = np.array([o.quality == Quality.LOW_CONFIDENCE for _, o in fast])
     low_orig = np.array([o.quality == Quality.LOW_CONFIDENCE for _, o in orig])
     assert low_orig.sum() >= 10
-    assert (low_orig & ~low).sum() <= 2 and (low & ~low_orig).sum() <= 2  # measured 0 and 0
+    # measured 2 missed and 4 extra of 90 frames (every frame checked near the flag: 0 and 0); the
+    # frames that differ are those whose confidence flips around the threshold from frame to frame
+    assert (low_orig & ~low).sum() <= 3 and (low & ~low_orig).sum() <= 5
     # the one-face graph tracks exactly like the several-face graph (measured 0.00 px)
     dev = max(float(np.abs(a.landmarks - b.landmarks).max()) for (_, a), (_, b) in zip(fast, orig))
     assert dev < 0.5

@@ -28,6 +28,10 @@ DEFAULT_OCCLUSION_EVERY = 4
 DEFAULT_CLEAR_ABOVE = 0.75  # single_face (clean, frontal): 5th-75th percentile 0.78-0.86
 DEFAULT_RECHECK_BELOW = 0.65
 DEFAULT_RECHECK_AFTER_FLAG = 5
+# Near the flag (below recheck_below, after a flag) every 2nd frame, not every frame: the confidence
+# of such frames flips around min_confidence from one frame to the next, so a check 0.1 s older
+# is as good a guess; it saves a third of the checks (docs/expressions.md, quality flags).
+DEFAULT_RECHECK_EVERY = 2
 DEFAULT_COUNT_EVERY = 5
 _SWITCH_BACK = 3  # frames with one face before the several-face graph hands back (no flapping)
 
@@ -58,7 +62,7 @@ class FaceTracker:
     disagreement_at_half
         Mirror disagreement (template cm) that gives confidence 0.5 (default: the method's own,
         :data:`~.quality.DEFAULT_DISAGREEMENT_AT_HALF`).
-    occlusion_every, occlusion_every_clear, clear_above, recheck_below, recheck_after_flag
+    occlusion_every, occlusion_every_clear, clear_above, recheck_below, recheck_after_flag, recheck_every
         The occlusion schedule (:class:`~.quality.OcclusionSchedule`; ``occlusion_every_clear``
         defaults to twice ``occlusion_every``, 1 when that is 1).
     count_every
@@ -76,7 +80,7 @@ class FaceTracker:
                  disagreement_at_half: float | None = None,
                  occlusion_every: int = DEFAULT_OCCLUSION_EVERY, occlusion_every_clear: int | None = None,
                  clear_above: float = DEFAULT_CLEAR_ABOVE, recheck_below: float = DEFAULT_RECHECK_BELOW,
-                 recheck_after_flag: int = DEFAULT_RECHECK_AFTER_FLAG,
+                 recheck_after_flag: int = DEFAULT_RECHECK_AFTER_FLAG, recheck_every: int = DEFAULT_RECHECK_EVERY,
                  count_every: int = DEFAULT_COUNT_EVERY, private_api: bool = True) -> None:
         if occlusion_method not in ("region", "detect"):
             raise ValueError(f"occlusion_method must be 'region' or 'detect', not {occlusion_method!r}")
@@ -89,7 +93,8 @@ class FaceTracker:
         if occlusion_every_clear is None:
             occlusion_every_clear = 1 if every == 1 else 2 * every
         self.schedule = OcclusionSchedule(every, 1 if static else occlusion_every_clear, clear_above,
-                                          recheck_below, recheck_after_flag, self.min_confidence)
+                                          recheck_below, recheck_after_flag, self.min_confidence,
+                                          1 if static else recheck_every)
         self.count_every = max(1, int(count_every))
         self._private = bool(private_api)
         # the adaptive face count needs a video, several faces to look for, and count_every > 1

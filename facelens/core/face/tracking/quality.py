@@ -142,12 +142,13 @@ class MirrorCheck:
 class OcclusionSchedule:
     """When the occlusion test runs: on the first frame of a face; then every ``every_clear``-th
     frame while the last confidence is at least ``clear_above``, every ``every``-th below that,
-    every frame below ``recheck_below`` and on the ``recheck_after_flag`` frames after a flagged
-    one (below ``min_confidence``)."""
+    and every ``recheck_every``-th frame below ``recheck_below`` and on the ``recheck_after_flag``
+    frames after a flagged one (below ``min_confidence``)."""
 
     def __init__(self, every: int, every_clear: int, clear_above: float, recheck_below: float,
-                 recheck_after_flag: int, min_confidence: float) -> None:
+                 recheck_after_flag: int, min_confidence: float, recheck_every: int = 1) -> None:
         self.every, self.every_clear = max(1, int(every)), max(1, int(every_clear))
+        self.recheck_every = max(1, int(recheck_every))
         self.clear_above, self.recheck_below = float(clear_above), float(recheck_below)
         self.recheck_after_flag, self.min_confidence = int(recheck_after_flag), float(min_confidence)
         self.held: float | None = None  # last measured confidence of the current face
@@ -162,8 +163,8 @@ class OcclusionSchedule:
         """Whether this frame is measured; when not, it carries :attr:`held`."""
         held = self.held
         every = self.every_clear if held is not None and held >= self.clear_above else self.every
-        if (held is None or self._since_check >= every - 1 or held < self.recheck_below
-                or self._since_flag < self.recheck_after_flag):
+        near = held is not None and (held < self.recheck_below or self._since_flag < self.recheck_after_flag)
+        if held is None or self._since_check >= every - 1 or (near and self._since_check >= self.recheck_every - 1):
             return True
         self._since_check += 1
         self._since_flag += 1
