@@ -29,8 +29,8 @@ DEFAULT_ESTIMATORS = ("circumplex", "circumplex-anchored", "appearance-only", "g
 
 def main() -> int:
     from facelens.core.validation import clips, estimators, perturb
-    from facelens.core.validation.accuracy import read_cached, rescore, score
-    from facelens.core.validation.harness import HarnessConfig, run_harness
+    from facelens.core.validation.accuracy import CLASSES, read_cached, rescore, score
+    from facelens.core.validation.harness import IN_SAMPLE_NOTE, HarnessConfig, run_harness
     from facelens.core.validation.report import write
     from facelens.core.validation.sensitivity import sensitivity
 
@@ -53,7 +53,12 @@ def main() -> int:
     result = run_harness(cfg, log=lambda m: print(m, flush=True))
     result["estimators"]["circumplex"]["sensitivity"] = sensitivity(result["runs"])
     if args.diffusionfer is not None:
-        acc = {"DiffusionFER, stored `facelens batch` output (shipped pipeline)": score(read_cached(args.diffusionfer))}
+        labelled = read_cached(args.diffusionfer)
+        acc = {}
+        if labelled.estimator == "g":
+            result["accuracy_note"] = IN_SAMPLE_NOTE
+        else:
+            acc["DiffusionFER, stored `facelens batch` output (shipped pipeline)"] = score(labelled)
         for name in names:
             fitted = bool(getattr(estimators.get(name), "fitted_on_diffusionfer", False))
             if not fitted:
@@ -62,10 +67,16 @@ def main() -> int:
         from dataclasses import asdict
 
         result["accuracy"] = {k: asdict(v) for k, v in acc.items()}
-        from facelens.core.validation.accuracy import neutral_spread
+        from facelens.core.validation.accuracy import label_abs_corr_va, neutral_spread, rerun
 
-        result["identity"] = {"shipped pipeline, DiffusionFER faces labelled neutral":
-                              neutral_spread(read_cached(args.diffusionfer))}
+        result["identity"] = ({} if labelled.estimator == "g" else
+                              {"shipped pipeline, DiffusionFER faces labelled neutral": neutral_spread(labelled)})
+        result["identity"]["circumplex re-run on the stored stills, faces labelled neutral"] = neutral_spread(
+            rerun(args.diffusionfer, estimators.get("circumplex")))
+        # the yardstick of the frame-wise |corr(V, A)| target: what the labels themselves give
+        result["label_corr_va"] = {"+".join(c): label_abs_corr_va(labelled, c) for c in
+                                   (("happy", "sad"), ("happy", "sad", "neutral"), ("happy", "neutral"),
+                                    ("sad", "neutral"), tuple(CLASSES))}
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     cmd = (f"python benchmarks/validity.py --media MEDIA --clips {args.clips} --max-seconds {args.max_seconds:g}"
            + (" --diffusionfer DIFFUSIONFER_BATCH_OUTPUT" if args.diffusionfer else "")

@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from facelens.core.affect.crops import gray_face_crop, square_box
+from facelens.core.affect.crops import fer_face_crop, gray_face_crop, square_box
 from facelens.core.affect.fer import FER_LABELS, FerEmotionModel
 from facelens.core.registry import registry
 
@@ -40,7 +40,7 @@ def _reference_inputs(media: Path) -> tuple[np.ndarray, list[np.ndarray]]:
     r = np.linspace(-1, 1, 64, dtype=np.float32)
     grad = np.stack([np.add.outer(r, r) / 2, np.add.outer(r, -r) / 2]).astype(np.float32)
     img = cv2.cvtColor(cv2.imread(str(media / "images" / "pyfeat_happy_single_face.jpg")), cv2.COLOR_BGR2RGB)
-    crops = [gray_face_crop(img, np.array(b)) for b in REF["inputs"][2]["boxes"]]
+    crops = [fer_face_crop(img, np.array(b)) for b in REF["inputs"][2]["boxes"]]
     return np.concatenate([noise, grad]), crops
 
 
@@ -128,6 +128,29 @@ def test_preprocessing_follows_fer():
     assert crop.shape == (64, 64) and crop[0, 0] == 200 and crop[-1, -1] == 0
 
 
+def test_subpixel_crop_is_smooth_in_the_box_and_matches_fer_framing():
+    """The analysis's crop moves smoothly with the face box (no whole-pixel jumps) and frames the face
+    as ``fer`` does; a pre-converted gray frame gives the same pixels; boxes leaving the frame work."""
+    import cv2
+
+    from facelens.core.affect.crops import to_gray
+
+    rng = np.random.default_rng(7)
+    img = cv2.GaussianBlur(rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8), (0, 0), 3)
+    box = np.array([100.49, 60.0, 180.0, 150.0])
+    a = gray_face_crop(img, box).astype(float)
+    b = gray_face_crop(img, box + [0.02, 0, 0.02, 0]).astype(float)  # fer's rounding flips here
+    ref_a = fer_face_crop(img, box).astype(float)
+    ref_b = fer_face_crop(img, box + [0.02, 0, 0.02, 0]).astype(float)
+    jump = np.abs(ref_a - ref_b).mean()
+    assert jump > 0.4  # the integer box jumps a whole pixel ...
+    assert np.abs(a - b).mean() < 0.1 * jump  # ... the sub-pixel crop barely moves
+    assert np.abs(a - ref_a).mean() < 6.0  # same framing as fer's crop (up to the pixel and the filter)
+    np.testing.assert_array_equal(gray_face_crop(img, box, gray=to_gray(img)), gray_face_crop(img, box))
+    edge = np.array([-20.3, 100.0, 60.0, 260.0])
+    np.testing.assert_array_equal(gray_face_crop(img, edge, gray=to_gray(img)), gray_face_crop(img, edge))
+
+
 def test_crop_fast_path_same_pixels():
     """Boxes inside the frame take a shortcut (no copy, no fill gray): same pixels as the general path,
     with and without a pre-converted gray frame."""
@@ -142,8 +165,8 @@ def test_crop_fast_path_same_pixels():
     for bbox in ([30, 20, 90, 100], [10.4, 30.6, 90.2, 109.5], [50, 10, 130.3, 109.7], [0, 0, 60, 40]):
         box = square_box(np.array(bbox))
         general = cv2.resize(to_gray(_cut(img, box, fill)), (64, 64))
-        np.testing.assert_array_equal(gray_face_crop(img, np.array(bbox)), general)
-        np.testing.assert_array_equal(gray_face_crop(img, np.array(bbox), gray=to_gray(img)), general)
+        np.testing.assert_array_equal(fer_face_crop(img, np.array(bbox)), general)
+        np.testing.assert_array_equal(fer_face_crop(img, np.array(bbox), gray=to_gray(img)), general)
 
 
 # -- HSEmotion-format ONNX -----------------------------------------------------------------------

@@ -113,6 +113,18 @@ def test_resume_refuses_other_video(tmp_path):
         ResultsWriter(tmp_path / "other.h5", META, expression_names=NAMES, resume=True)
 
 
+def test_resume_refuses_a_partial_made_with_other_crop_preprocessing(tmp_path):
+    out = tmp_path / "r.h5"
+    ResultsWriter(out, META, expression_names=NAMES).close()  # an earlier version: no preprocessing recorded
+    new = {**META, "appearance_preprocessing": "illumination-normalised-1"}
+    with pytest.raises(ResultsError, match="earlier FaceLens version"):
+        ResultsWriter(out, new, expression_names=NAMES, resume=True)
+    out2 = tmp_path / "r2.h5"
+    ResultsWriter(out2, new, expression_names=NAMES).close()
+    w = ResultsWriter(out2, new, expression_names=NAMES, resume=True)  # the same preprocessing resumes
+    w.close()
+
+
 def test_crash_mid_write_leaves_no_final_file(tmp_path):
     out = tmp_path / "r.h5"
     rng = np.random.default_rng(3)

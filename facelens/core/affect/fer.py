@@ -214,6 +214,9 @@ class FerEmotionModel:
         ``torch``; ``onnxruntime`` (CPU only: the same weights exported from the torch module at
         load); ``auto``: onnxruntime on CPU when it loads and agrees with torch (softmax within
         1e-5 on a probe batch), else torch. :attr:`backend` says which one runs.
+    normalise_light
+        Normalise each crop's illumination before the model (:mod:`.illumination`; default). G is
+        trained on posteriors made this way; ``False`` gives the ``fer`` package's own preprocessing.
 
     Attributes
     ----------
@@ -228,7 +231,9 @@ class FerEmotionModel:
     labels = FER_LABELS
     model_id = MODEL_ID
 
-    def __init__(self, path: Path | None = None, device: str = "auto", backend: str = "auto") -> None:
+    def __init__(self, path: Path | None = None, device: str = "auto", backend: str = "auto",
+                 normalise_light: bool = True) -> None:
+        self.normalise_light = bool(normalise_light)
         if backend not in BACKENDS:
             raise ValueError(f"unknown emotion backend {backend!r} (use {', '.join(BACKENDS)})")
         if path is None:
@@ -323,10 +328,14 @@ class FerEmotionModel:
         return ((np.asarray(gray_crops, dtype=np.float32) / 255.0) - 0.5) * 2.0
 
     def predict_faces(self, frames_rgb: list[np.ndarray], bboxes: list[np.ndarray]) -> np.ndarray:
-        """Probabilities (B, 7) for one face box per frame (crops made as ``fer`` makes them)."""
+        """Probabilities (B, 7) for one face box per frame (crops made as ``fer`` makes them, then
+        their illumination normalised unless ``normalise_light`` is off)."""
         from facelens.core.affect.crops import gray_face_crop
+        from facelens.core.affect.illumination import normalise_illumination
 
         if not frames_rgb:
             return np.zeros((0, len(FER_LABELS)), np.float32)
         crops = np.stack([gray_face_crop(f, b, INPUT_SIZE) for f, b in zip(frames_rgb, bboxes)])
+        if self.normalise_light:
+            crops = normalise_illumination(crops)
         return self.predict(self.preprocess(crops))

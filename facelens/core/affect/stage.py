@@ -190,6 +190,15 @@ class AffectStage:
             self.g.reset()
 
     @property
+    def appearance_preprocessing(self) -> str:
+        """How the emotion model's crops were prepared (results ``appearance_preprocessing``)."""
+        if getattr(self.emotion_model, "normalise_light", False):
+            from facelens.core.affect.illumination import PREPROCESSING
+
+            return PREPROCESSING
+        return "fer-package" if self.emotion_model is not None else "none"
+
+    @property
     def va_kind(self) -> str:
         """Which estimator fills valence, arousal and emotions: ``circumplex`` or ``g``."""
         return "g" if self.g is not None else "circumplex"

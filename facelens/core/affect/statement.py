@@ -12,10 +12,11 @@ VALIDITY_STATEMENT = (
     "Valence/arousal (VA) from FaceLens's default estimator (G, a temporal regressor over the fitted face "
     "model's expression coefficients and the FER2013 posterior) have been checked only against the labels of "
     "946 synthetic DiffusionFER face images (stills, 5-fold cross-validated: valence CCC 0.86, arousal CCC "
-    "0.88, 7-class accuracy 0.71). They have not been validated against ratings of real people, of video, of "
-    "patients or self-report. On real clips arousal still partly repeats valence (frame-wise |r| up to 0.91), "
-    "and ordinary changes of lighting, colour, blur, compression or mirroring move segment means by 0.1-0.3 "
-    "units (docs/validity.md). Research use only; not a diagnosis."
+    "0.88, 7-class accuracy 0.72). They have not been validated against ratings of real people, of video, of "
+    "patients or self-report. On real clips arousal still partly repeats valence (frame-wise |r| up to 0.95), "
+    "and ordinary changes of colour, blur, compression or mirroring move segment means by 0.1-0.3 units "
+    "(exposure by up to 0.13, lighting and frame-timing changes by up to 0.09; docs/validity.md). Research use only; not a "
+    "diagnosis."
 )
 
 #: Short form for a plot caption.

@@ -136,6 +136,7 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
                      tracking.DEFAULT_MIN_CONFIDENCE)
     meta["models"].append(recon.card())
     meta["va_estimator"] = stage.va_kind
+    meta["appearance_preprocessing"] = stage.appearance_preprocessing
     meta["reconstruction"] = config.reconstruction
     resume = resume and partial_path(out).exists()
     writer = ResultsWriter(out, meta, expression_names=EXPRESSION_NAMES, emotion_labels=stage.emotion_labels,

@@ -75,12 +75,16 @@ class TorchThreads:
     workers spinning beside them made the emotion model ~7x slower per face (measured on the
     2-core build machine: 50 ms vs 7 ms per frame). OpenBLAS's workers spin the same way after
     each product: with the fit's and G's small products on the sink thread, two BLAS threads
-    raised the 591-s recording's CPU time by about 2.5 ms per frame (one run each way).
+    raised the 591-s recording's CPU time by about 2.5 ms per frame (one run each way). OpenCV's
+    own pool is set to one thread too: on the face-sized images of the analysis (the emotion crop's
+    pyramid step and warp) its second thread cost CPU without saving time (crop 169 -> 55 us CPU
+    per face, wall 89 -> 55 us, on the build machine).
     """
 
     def __init__(self, device: str) -> None:
         self.device, self.saved = device, 0
         self._blas: Any = None
+        self._cv2_threads: int | None = None
 
     def __enter__(self) -> None:
         from threadpoolctl import threadpool_limits
@@ -88,6 +92,10 @@ class TorchThreads:
         from facelens.core.common import threads
 
         self._blas = threadpool_limits(1, "blas")
+        import cv2
+
+        self._cv2_threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
         if self.device == "cpu":
             self.saved = threads.cpu_threads()
             threads.set_cpu_threads(1)
@@ -98,6 +106,11 @@ class TorchThreads:
         if self._blas is not None:
             self._blas.restore_original_limits()
             self._blas = None
+        if self._cv2_threads is not None:
+            import cv2
+
+            cv2.setNumThreads(self._cv2_threads)
+            self._cv2_threads = None
 
         if self.saved:
             threads.set_cpu_threads(None)

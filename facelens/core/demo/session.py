@@ -245,8 +245,12 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
     if analyse:
         results = out / RESULTS_NAME
         from facelens.core.affect.choice import DEFAULT_ESTIMATOR
+        from facelens.core.affect.illumination import PREPROCESSING
 
-        same_estimator = manifest.get("va_estimator", "circumplex") == DEFAULT_ESTIMATOR  # else stale numbers
+        # else stale numbers: another estimator, crops prepared another way, or another G
+        same_estimator = (manifest.get("va_estimator", "circumplex") == DEFAULT_ESTIMATOR
+                          and manifest.get("appearance_preprocessing", "fer-package") == PREPROCESSING
+                          and manifest.get("g_sha256") == _g_sha256())
         if not (reused and same_estimator and _intact(out, manifest, ("results",))):
             reused = False
             t0 = time.perf_counter()
@@ -255,10 +259,22 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
             manifest["files"]["results"] = _file_entry(results)
             manifest["analysis_fps"] = ANALYSIS_FPS
             manifest["va_estimator"] = DEFAULT_ESTIMATOR
+            manifest["appearance_preprocessing"] = PREPROCESSING
+            manifest["g_sha256"] = _g_sha256()
             _write_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     return DemoSession(video=video, results=results, script=script, segments_csv=csv, spans=spans,
                        ramp_s=ramp, reused=reused, generation_s=generation_s,
                        analysis_s=analysis_s)
+
+
+def _g_sha256() -> str:
+    """SHA-256 of the shipped G as the model manifest lists it (a retrained G makes the demo's analysis stale)."""
+    from facelens.core.registry import ModelError, registry
+
+    try:
+        return str(registry.get("va-g").sha256)
+    except (ModelError, AttributeError):
+        return ""
 
 
 def _analyse(video: Path, results: Path) -> None:

@@ -10,10 +10,17 @@ from typing import Any
 import numpy as np
 
 from facelens.core.common.atomic import create_private_file, make_private_dirs
-from facelens.core.results.space import bytes_per_frame, check_free_space
 from facelens.core.results.schema import (
-    LANDMARK_ROWS_PER_CHUNK, ROWS_PER_CHUNK, SCHEMA_VERSION, ResultsError,
-    column_specs, set_meta, partial_path)
+    LANDMARK_ROWS_PER_CHUNK,
+    ROWS_PER_CHUNK,
+    SCHEMA_VERSION,
+    ResultsError,
+    column_specs,
+    partial_path,
+    read_meta,
+    set_meta,
+)
+from facelens.core.results.space import bytes_per_frame, check_free_space
 
 
 class ResultsWriter:
@@ -141,6 +148,10 @@ class ResultsWriter:
                 has_emo and json.loads(f["frames/emotions"].attrs["names"]) != self._labels
             ):
                 raise ResultsError(f"cannot resume {self.partial}: emotion labels differ")
+            old = read_meta(f.attrs).get("appearance_preprocessing", "fer-package")
+            if "appearance_preprocessing" in meta and old != meta["appearance_preprocessing"]:
+                raise ResultsError(f"cannot resume {self.partial}: made by an earlier FaceLens version "
+                                   "(other face-crop preprocessing); analyse the session again")
             layout = {k: tuple(d.shape[1:]) for k, d in f["frames"].items()}
             if layout != {k: shape for k, (shape, _, _) in self._specs.items()}:
                 raise ResultsError(f"cannot resume {self.partial}: made with other columns (another estimator "

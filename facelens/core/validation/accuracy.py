@@ -35,6 +35,7 @@ class Labelled:
     pred_va: np.ndarray  # (N, 2)
     pred_class: list[str]
     source: str = ""
+    estimator: str = ""  # the estimator that made the stored values ("g" when any file was made by G)
 
 
 @dataclass
@@ -63,6 +64,7 @@ def read_cached(folder: Path) -> Labelled:
 
     rows = list(csv.DictReader((folder / "labels.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"))
     ids, tc, tva, pva, pc = [], [], [], [], []
+    made_by: set[str] = set()
     for r in rows:
         ids.append(r["session_id"])
         tc.append(r["expression"])
@@ -71,6 +73,7 @@ def read_cached(folder: Path) -> Labelled:
         cls = ""
         try:
             with SessionResults.open(folder / r["results"]) as res:
+                made_by.add(str(res.meta.get("va_estimator", "circumplex")))
                 if res.n_frames and bool(res.usable[0]):
                     v, a = float(res.valence[0]), float(res.arousal[0])
                     if res.emotions is not None and np.all(np.isfinite(res.emotions[0])):
@@ -79,7 +82,8 @@ def read_cached(folder: Path) -> Labelled:
             pass
         pva.append((v, a))
         pc.append(cls)
-    return Labelled(ids, tc, np.array(tva, float), np.array(pva, float), pc, str(folder.name))
+    estimator = "g" if "g" in made_by else ",".join(sorted(made_by))
+    return Labelled(ids, tc, np.array(tva, float), np.array(pva, float), pc, str(folder.name), estimator)
 
 
 def score(data: Labelled, fitted_on_these_labels: bool = False) -> AccuracyResult:
@@ -88,9 +92,11 @@ def score(data: Labelled, fitted_on_these_labels: bool = False) -> AccuracyResul
     Raises
     ------
     ValueError
-        When ``fitted_on_these_labels``: such figures must come from out-of-fold predictions.
+        When ``fitted_on_these_labels``, or the stored values were made by G (trained on the
+        DiffusionFER labels): such figures must come from out-of-fold predictions
+        (``facelens eval-affect --cv 5``).
     """
-    if fitted_on_these_labels:
+    if fitted_on_these_labels or data.estimator == "g":
         raise ValueError("this estimator was fitted on these labels: score its out-of-fold predictions instead")
     t, p = data.true_va, data.pred_va
     ok = np.all(np.isfinite(p), axis=1)
@@ -111,10 +117,17 @@ def score(data: Labelled, fitted_on_these_labels: bool = False) -> AccuracyResul
 
 
 def rescore(folder: Path, estimate: Any, fitted_on_these_labels: bool = False) -> AccuracyResult:
-    """Re-run an estimator (``estimators.get(...)``) on each stored still and score it.
+    """Re-run an estimator (``estimators.get(...)``) on each stored still and score it (:func:`rerun`)."""
+    return score(rerun(folder, estimate), fitted_on_these_labels)
 
-    Each image becomes a one-frame :class:`FrameData` from its results file (the stored emotions of
-    a still are FER2013's own posterior: the fusion has no trusted baseline on a first frame).
+
+def rerun(folder: Path, estimate: Any) -> Labelled:
+    """An estimator's predictions on each stored still, with the labels.
+
+    Each image becomes a one-frame :class:`FrameData` from its results file. Its appearance input is
+    FER2013's own posterior: ``emotions_appearance`` where the file has it (files made with G, whose
+    ``emotions`` are G's output), else ``emotions`` (the circumplex estimator's fusion leaves a still's
+    posterior unchanged: no trusted baseline on a first frame).
     """
     from facelens.core.results import ResultsError, SessionResults
     from facelens.core.validation.runner import FrameData
@@ -127,8 +140,10 @@ def rescore(folder: Path, estimate: Any, fitted_on_these_labels: bool = False) -
         cls = ""
         try:
             with SessionResults.open(folder / r["results"]) as res:
-                if res.n_frames and res.emotions is not None:
-                    d = FrameData(res.time_s[:1], res.quality[:1], res.expressions[:1], res.emotions[:1],
+                app = getattr(res, "emotions_appearance", None)
+                app = res.emotions if app is None else app
+                if res.n_frames and app is not None:
+                    d = FrameData(res.time_s[:1], res.quality[:1], res.expressions[:1], np.asarray(app[:1], np.float32),
                                   res.euler[:1].astype(np.float32), np.zeros((1, 1, 3), np.float32))
                     vv, aa, post = estimate(d)
                     v, a = float(vv[0]), float(aa[0])
@@ -139,8 +154,7 @@ def rescore(folder: Path, estimate: Any, fitted_on_these_labels: bool = False) -
             pass
         pva.append((v, a))
         pc.append(cls)
-    data = Labelled(base.ids, base.true_class, base.true_va, np.array(pva, float), pc, base.source)
-    return score(data, fitted_on_these_labels)
+    return Labelled(base.ids, base.true_class, base.true_va, np.array(pva, float), pc, base.source, "rerun")
 
 
 def neutral_spread(data: Labelled) -> dict[str, float]:
@@ -156,3 +170,17 @@ def neutral_spread(data: Labelled) -> dict[str, float]:
     far = np.mean(np.any(np.abs(p) > 0.2, axis=1))
     return {"n": len(p), "v_mean": float(p[:, 0].mean()), "v_sd": float(p[:, 0].std()),
             "a_mean": float(p[:, 1].mean()), "a_sd": float(p[:, 1].std()), "share_beyond_0.2": float(far)}
+
+
+def label_abs_corr_va(data: Labelled, classes: tuple[str, ...]) -> dict[str, float]:
+    """|corr(V, A)| of the *labels* pooled over the faces of ``classes`` (e.g. happy, sad, neutral).
+
+    What a perfectly calibrated estimator would give, frame by frame, on a clip that shows these
+    expressions in equal measure to the label set: the yardstick for the frame-wise |corr(V, A)| of
+    the real clips (the harness's discriminant check).
+    """
+    m = np.isin(np.asarray(data.true_class), classes) & np.all(np.isfinite(data.true_va), axis=1)
+    va = data.true_va[m]
+    if len(va) < 3 or np.any(va.std(axis=0) == 0):
+        return {"n": len(va), "abs_corr": float("nan")}
+    return {"n": len(va), "abs_corr": float(abs(np.corrcoef(va[:, 0], va[:, 1])[0, 1]))}

@@ -53,6 +53,10 @@ class ClipRun:
         return labelled + [(a, b, "window") for a, b in clipset.windows(end)]
 
 
+IN_SAMPLE_NOTE = ("the stored DiffusionFER values were made by G, which was trained on these labels: not scored here "
+                  "(its cross-validated figures: facelens eval-affect DIFFUSIONFER --results STILLS --cv 5)")
+
+
 def track_all(cfg: HarnessConfig, log: Log = print) -> list[ClipRun]:
     """Track every clip and variant (FrameData, cached under ``cfg.cache_dir``)."""
     analyser = Analyser(cfg.cache_dir)
@@ -125,6 +129,10 @@ def run_harness(cfg: HarnessConfig, log: Log = print) -> dict[str, Any]:
     if cfg.diffusionfer is not None:
         from facelens.core.validation.accuracy import read_cached, score
 
-        result["accuracy"] = {"diffusionfer (stored pipeline output)": asdict(score(read_cached(cfg.diffusionfer)))}
+        stored = read_cached(cfg.diffusionfer)
+        if stored.estimator == "g":  # in-sample: G was trained on these labels (its CV is eval-affect's)
+            result["accuracy_note"] = IN_SAMPLE_NOTE
+        else:
+            result["accuracy"] = {"diffusionfer (stored pipeline output)": asdict(score(stored))}
     result["runs"] = runs  # kept for sensitivity / plots; dropped before writing JSON
     return result

@@ -80,6 +80,8 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
               + ", ".join(Path(c).stem for c in cfg["clips"]), "",
               ("Targets: segment-mean ICC(2,1) ≥ 0.9 and shift ≤ 0.1 per family; |corr(V, A)| ≤ 0.6; "
                "segment-order effect ≤ 0.02."), ""]
+    if result.get("accuracy_note"):
+        lines += ["## Accuracy against labels", "", "Note: " + str(result["accuracy_note"]) + ".", ""]
     for name, acc in result.get("accuracy", {}).items():
         lines += [f"## Accuracy against labels: {name}", "",
                   "| n | scored | V-CCC | A-CCC | V-RMSE | A-RMSE | V r | A r | pred SD V/A | label SD V/A | 7-class acc |",
@@ -95,6 +97,13 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
             lines += [f"## Identity: {name}", "", "| n | V mean ± SD | A mean ± SD | share beyond 0.2 |", "|---|---|---|---|",
                       (f"| {sp['n']} | {_f(sp['v_mean'])} ± {_f(sp['v_sd'])} | {_f(sp['a_mean'])} ± "
                        f"{_f(sp['a_sd'])} | {_f(sp['share_beyond_0.2'], 2)} |"), ""]
+    if result.get("label_corr_va"):
+        lines += ["## |corr(V, A)| of the DiffusionFER labels themselves", "",
+                  "The frame-wise |corr(V, A)| a perfectly calibrated estimator would give on a clip that shows "
+                  "these expressions as often as the label set does (labels pooled over the faces of the classes):", "",
+                  "| classes | faces | \\|corr(V, A)\\| of the labels |", "|---|---|---|"]
+        lines += [f"| {k} | {v['n']} | {_f(v['abs_corr'], 2)} |" for k, v in result["label_corr_va"].items()]
+        lines.append("")
     for est, r in result["estimators"].items():
         lines += [f"## Estimator `{est}`", "", "### Reliability under nuisance (worst variant per family)", "",
                   ("| family | seg ICC V | seg ICC A | seg shift V | seg shift A | frame ICC V | frame ICC A | "

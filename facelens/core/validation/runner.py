@@ -25,7 +25,7 @@ from facelens.core.common.types import Quality, is_usable
 from facelens.core.validation.sampling import SampledClip
 
 #: Bump when what :func:`track_clip` computes changes (invalidates cached FrameData).
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: the key also names the crop preprocessing (illumination.PREPROCESSING)
 
 
 @dataclass
@@ -80,7 +80,10 @@ class Analyser:
     def _cache_path(self, key: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        digest = hashlib.sha256(f"{CACHE_VERSION}:{key}".encode()).hexdigest()[:20]
+        from facelens.core.affect.illumination import PREPROCESSING
+
+        # the stored FER2013 posteriors depend on how the crops were prepared: another way, another entry
+        digest = hashlib.sha256(f"{CACHE_VERSION}:{PREPROCESSING}:{key}".encode()).hexdigest()[:20]
         return self.cache_dir / f"{digest}.npz"
 
     def track(self, clip: SampledClip, key: str | None = None) -> FrameData:
