@@ -123,18 +123,11 @@ def development_clips(media: Path) -> list[Path]:
 
 def _candidate(consts: np.ndarray, sd_mode: str) -> Callable[[np.ndarray], np.ndarray]:
     """The normalisation with given (log mean, log SD, slope x, slope y); ``sd_mode`` 'full', 'none' or 'half'."""
-    from facelens.core.affect import illumination as il
+    from facelens.core.affect.illumination import normalise_illumination
 
-    def f(crops: np.ndarray) -> np.ndarray:
-        b = len(crops)
-        logs = np.log1p(crops.reshape(b, -1).astype(np.float64))
-        k = logs[:, il._MASK] @ il._SOLVE.T
-        logs = logs - (k[:, 1:] - consts[2:]) @ il._A[:, 1:].T
-        face = logs[:, il._MASK]
-        mu, sd = face.mean(axis=1, keepdims=True), np.maximum(face.std(axis=1, keepdims=True), 1e-3)
-        scale = {"full": consts[1] / sd, "none": np.ones_like(sd), "half": np.sqrt(consts[1] / sd)}[sd_mode]
-        return np.clip(np.expm1(consts[0] + (logs - mu) * scale), 0, 255).astype(np.float32).reshape(b, 64, 64)
-    return f
+    typical = (float(consts[0]), float(consts[1]), float(consts[2]), float(consts[3]))
+    pull = {"full": 1.0, "none": 0.0, "half": 0.5}[sd_mode]
+    return lambda crops: normalise_illumination(crops, typical, pull)
 
 
 def constants_and_choice(media: Path, seconds: float = 10.0, dataset_consts: np.ndarray | None = None) -> None:

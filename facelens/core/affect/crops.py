@@ -51,6 +51,28 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
+def _gray_region(rgb: np.ndarray, box: tuple[int, int, int, int], gray: np.ndarray | None) -> np.ndarray:
+    """The gray ``box`` region of the frame, filled where it leaves the frame as ``fer`` does (the
+    mean gray of the frame's bottom two rows); ``gray`` is the frame already converted, if any.
+
+    Inside the frame, the view itself is converted (OpenCV takes row-strided arrays; no fill to
+    compute: 73 -> 44 us per face, benchmarks/affect_speed.py); outside, only the region and the
+    two bottom rows are converted: a whole frame per face would cost more than the model.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = box
+    h, w = rgb.shape[:2]
+    if x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h:
+        if gray is not None:
+            return gray[y0:y1, x0:x1]
+        view = rgb[y0:y1, x0:x1]
+        return view if view.ndim == 2 else cv2.cvtColor(view, cv2.COLOR_RGB2GRAY)
+    source = gray if gray is not None else rgb
+    fill = np.uint8(round(float(to_gray(source[-2:]).mean())))
+    return to_gray(_cut(source, box, fill))  # a gray fill in all three channels converts to itself
+
+
 def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: float = 10.0,
                    gray: np.ndarray | None = None) -> np.ndarray:
     """One ``(size, size)`` uint8 grayscale face crop: ``fer``'s framing, sampled without rounding.
@@ -81,21 +103,7 @@ def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: fl
     pad = 4  # for the pyramid's 5-tap filter at the region's edge
     box = (int(np.floor(cx - side / 2.0)) - pad, int(np.floor(cy - side / 2.0)) - pad,
            int(np.ceil(cx + side / 2.0)) + pad, int(np.ceil(cy + side / 2.0)) + pad)
-    h, w = rgb.shape[:2]
-    inside = box[0] >= 0 and box[1] >= 0 and box[2] <= w and box[3] <= h
-    if gray is None:
-        # convert only the face region (and the two bottom rows for the fill): a whole frame per
-        # face would cost more than the model
-        region = to_gray(rgb[box[1]:box[3], box[0]:box[2]] if inside else _cut(rgb, box, 0))
-        fill = 0 if inside else round(float(to_gray(rgb[-2:]).mean()))
-    else:
-        region = gray[box[1]:box[3], box[0]:box[2]] if inside else _cut(gray, box, 0)
-        fill = 0 if inside else round(float(gray[-2:].mean()))
-    if not inside:  # fer's fill where the box leaves the frame
-        region = region.copy()
-        rows = np.arange(box[1], box[3])[:, None]
-        cols = np.arange(box[0], box[2])[None, :]
-        region[(rows < 0) | (rows >= h) | (cols < 0) | (cols >= w)] = fill
+    region = _gray_region(rgb, box, gray)
     # the box centre in the region's pixel-index coordinates; pyrDown maps index x to x / 2
     xi, yi = cx - 0.5 - box[0], cy - 0.5 - box[1]
     shrink = side / size
@@ -125,19 +133,7 @@ def fer_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: flo
     """
     import cv2
 
-    box = square_box(bbox, margin)
-    x0, y0, x1, y1 = box
-    if x0 >= 0 and y0 >= 0 and x1 <= rgb.shape[1] and y1 <= rgb.shape[0] and rgb.ndim == 3:
-        # the usual case, box inside the frame: convert the view itself (OpenCV takes row-strided
-        # arrays) and skip the fill gray: 73 -> 44 us per face, same pixels (benchmarks/affect_speed.py)
-        face = gray[y0:y1, x0:x1] if gray is not None else cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-    elif gray is not None:
-        face = _cut(gray, box, np.uint8(round(float(gray[-2:].mean()))))
-    else:
-        # convert only the face region (and the two bottom rows for the fill): a whole frame per
-        # face would cost more than the model
-        fill = np.uint8(round(float(to_gray(rgb[-2:]).mean())))
-        face = to_gray(_cut(rgb, box, fill))
+    face = _gray_region(rgb, square_box(bbox, margin), gray)
     return cv2.resize(face, (size, size))
 
 

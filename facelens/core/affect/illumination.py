@@ -56,7 +56,6 @@ def _design(size: int = SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 _A, _MASK, _SOLVE = _design()
 _A32, _SOLVE32 = _A.astype(np.float32), _SOLVE.astype(np.float32)
-_TYPICAL32 = np.asarray(TYPICAL_SLOPE, np.float32)
 
 
 def log_statistics(crops: np.ndarray) -> np.ndarray:
@@ -67,11 +66,18 @@ def log_statistics(crops: np.ndarray) -> np.ndarray:
     return np.stack([face.mean(axis=1), face.std(axis=1), k[:, 1], k[:, 2]], axis=1)
 
 
-def normalise_illumination(crops: np.ndarray) -> np.ndarray:
-    """uint8 grey crops (B, 64, 64) -> float32 crops on the 0-255 scale with typical illumination."""
+def normalise_illumination(crops: np.ndarray, typical: tuple[float, float, float, float] | None = None,
+                           contrast_pull: float = CONTRAST_PULL) -> np.ndarray:
+    """uint8 grey crops (B, 64, 64) -> float32 crops on the 0-255 scale with typical illumination.
+
+    ``typical`` = (log mean, log SD, slope x, slope y), by default the shipped constants
+    (``LOG_MEAN``, ``LOG_SD``, ``TYPICAL_SLOPE``); ``contrast_pull`` as ``CONTRAST_PULL``. Other
+    values are for the benchmark that compares them (``benchmarks/crop_illumination.py``).
+    """
     crops = np.asarray(crops)
     if crops.ndim != 3 or crops.shape[1:] != (SIZE, SIZE):
         raise ValueError(f"expected (B, {SIZE}, {SIZE}) grey crops, got {crops.shape}")
+    log_mean, log_sd, sx, sy = (LOG_MEAN, LOG_SD, *TYPICAL_SLOPE) if typical is None else typical
     b = len(crops)
     if b == 0:
         return np.zeros((0, SIZE, SIZE), np.float32)
@@ -79,13 +85,14 @@ def normalise_illumination(crops: np.ndarray) -> np.ndarray:
     logs = np.log1p(crops.reshape(b, -1).astype(np.float32))
     face = logs[:, _MASK]
     k = face @ _SOLVE32.T
-    slope = k[:, 1:] - _TYPICAL32
+    slope = k[:, 1:] - np.array([sx, sy], np.float32)
     logs -= slope @ _A32[:, 1:].T
     face = logs[:, _MASK]
     mean = face.mean(axis=1, keepdims=True)
-    gain = (np.float32(LOG_SD) / np.maximum(face.std(axis=1, keepdims=True), np.float32(1e-3))) ** np.float32(CONTRAST_PULL)
+    sd = np.maximum(face.std(axis=1, keepdims=True), np.float32(1e-3))
+    gain = (np.float32(log_sd) / sd) ** np.float32(contrast_pull)
     logs -= mean
     logs *= gain
-    logs += np.float32(LOG_MEAN)
+    logs += np.float32(log_mean)
     out = np.expm1(logs, out=logs)
     return np.clip(out, 0.0, 255.0, out=out).reshape(b, SIZE, SIZE)
