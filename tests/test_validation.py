@@ -202,3 +202,27 @@ def test_within_span_correlation_separates_arousal_that_moves_on_its_own_from_th
     following = Series(t, v, 0.3 * level + 0.8 * (v - 0.5 * level))  # arousal copies valence's wobble
     assert within_span_abs_corr_va(following, spans) > 0.95
     assert np.isnan(within_span_abs_corr_va(independent, [(30.0, 40.0)]))  # no frames inside
+
+
+def test_common_frame_shift_separates_the_quality_gates_from_the_estimator():
+    from facelens.core.validation.reliability import Series, compare_variant, family_summary, usable_in_both
+
+    t = np.arange(40) / 10.0
+    v = np.where(t < 1.0, 0.8, 0.0)  # 1 s expressive, then rest
+    base = Series(t, v.copy(), v.copy())
+    spans = [(0.0, 2.0, "window"), (2.0, 4.0, "window")]
+    # the variant reads every frame as the original does, but its gate drops the rest frames of the
+    # first window: that window's mean moves from 0.4 to 0.8, its common frames do not move
+    gate = np.where((t >= 1.0) & (t < 2.0), np.nan, v)
+    r = compare_variant("gate", "g", [("clip", base, Series(t, gate, gate), spans)])
+    assert np.allclose(r.segments.max_shift, 0.4) and max(r.common.max_shift) < 1e-12
+    assert r.flipped_frames == 10
+    # an estimator that reads the same frames differently moves both figures
+    r2 = compare_variant("est", "e", [("clip", base, Series(t, v + 0.2, v + 0.2), spans)])
+    assert np.allclose(r2.segments.max_shift, 0.2) and np.allclose(r2.common.max_shift, 0.2)
+    assert r2.flipped_frames == 0
+    fam = family_summary([r, r2])
+    assert fam["g"]["common_shift_v"] < 1e-12 and fam["g"]["flipped_frames"] == 10
+    assert np.isclose(fam["e"]["common_shift_a"], 0.2) and np.isclose(fam["g"]["seg_shift_a"], 0.4)
+    b, o, flips = usable_in_both(base, Series(t + 0.05, v, v))  # half a step late (a sampling variant)
+    assert flips == 0 and np.isfinite(o.valence).all() and np.isfinite(b.valence).sum() >= 39

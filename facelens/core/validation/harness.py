@@ -97,7 +97,9 @@ def evaluate_estimator(runs: Sequence[ClipRun], name: str, cfg: HarnessConfig, *
                   for r in runs if vname in r.variants]
         out["variants"].append(asdict(reliability.compare_variant(vname, v.family, pooled)))
     res = [reliability.VariantResult(x["name"], x["family"], reliability.Agreement(**x["frames"]),
-                                     reliability.Agreement(**x["segments"])) for x in out["variants"]]
+                                     reliability.Agreement(**x["segments"]),
+                                     common=reliability.Agreement(**x["common"]) if x.get("common") else None,
+                                     flipped_frames=int(x.get("flipped_frames", 0))) for x in out["variants"]]
     out["families"] = reliability.family_summary(res)
     for r in runs:
         s = base[r.spec.name]

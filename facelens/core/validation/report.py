@@ -106,16 +106,24 @@ def markdown(result: dict[str, Any], command: str = "") -> str:
         lines.append("")
     for est, r in result["estimators"].items():
         lines += [f"## Estimator `{est}`", "", "### Reliability under nuisance (worst variant per family)", "",
-                  ("| family | seg ICC V | seg ICC A | seg shift V | seg shift A | frame ICC V | frame ICC A | "
-                   "frame shift V | frame shift A |"), "|---|---|---|---|---|---|---|---|---|"]
+                  ("| family | seg ICC V | seg ICC A | seg shift V | seg shift A | on common frames V / A | "
+                   "frame ICC V | frame ICC A | frame shift V | frame shift A |"),
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for fam, s in r["families"].items():
             lines.append(f"| {fam} | {_f(s['seg_icc_v'])} | {_f(s['seg_icc_a'])} | {_f(s['seg_shift_v'])} | "
-                         f"{_f(s['seg_shift_a'])} | {_f(s['frame_icc_v'])} | {_f(s['frame_icc_a'])} | "
+                         f"{_f(s['seg_shift_a'])} | {_f(s.get('common_shift_v'))} / {_f(s.get('common_shift_a'))} | "
+                         f"{_f(s['frame_icc_v'])} | {_f(s['frame_icc_a'])} | "
                          f"{_f(s['frame_shift_v'])} | {_f(s['frame_shift_a'])} |")
-        lines += ["", "| variant | segments | seg shift V/A | worst segment |", "|---|---|---|---|"]
+        lines += ["", ("Where a segment mean's shift comes from: the same segments averaged over only the instants "
+                       "both runs kept (a quality gate that keeps other frames moves the mean even when every "
+                       "frame reads the same); gate flips = instants one run kept and the other did not."), "",
+                  "| variant | segments | seg shift V/A | on common frames V/A | gate flips | worst segment |",
+                  "|---|---|---|---|---|---|"]
         for v in r["variants"]:
+            common = v.get("common") or {"max_shift": [float("nan")] * 2}
             lines.append(f"| {v['name']} | {v['segments']['n']} | {_f(v['segments']['max_shift'][0])} / "
-                         f"{_f(v['segments']['max_shift'][1])} | {v['worst_segment']} |")
+                         f"{_f(v['segments']['max_shift'][1])} | {_f(common['max_shift'][0])} / "
+                         f"{_f(common['max_shift'][1])} | {v.get('flipped_frames', '–')} | {v['worst_segment']} |")
         lines += ["", _family_plot(r["families"], est), "", "### Discriminant validity: |corr(V, A)|", "",
                   "Frame-wise (the target), and within the labelled spans with each span's mean removed "
                   "(does arousal move on its own while the expression label stays the same?). Between a sad "
