@@ -32,7 +32,7 @@ def main() -> int:
     from facelens.core.validation.accuracy import CLASSES, read_cached, rescore, score
     from facelens.core.validation.harness import IN_SAMPLE_NOTE, HarnessConfig, run_harness
     from facelens.core.validation.report import write
-    from facelens.core.validation.sensitivity import sensitivity
+    from facelens.core.validation.sensitivity import pipeline_sensitivity, sensitivity
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--media", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "media")
@@ -51,7 +51,10 @@ def main() -> int:
                         estimators=names, max_seconds=args.max_seconds, cache_dir=args.cache)
     t0 = time.perf_counter()
     result = run_harness(cfg, log=lambda m: print(m, flush=True))
-    result["estimators"]["circumplex"]["sensitivity"] = sensitivity(result["runs"])
+    if "circumplex" in result["estimators"]:
+        result["estimators"]["circumplex"]["sensitivity"] = sensitivity(result["runs"])
+    if "g" in result["estimators"]:
+        result["estimators"]["g"]["sensitivity"] = pipeline_sensitivity(result["runs"], "g")
     if args.diffusionfer is not None:
         labelled = read_cached(args.diffusionfer)
         acc = {}

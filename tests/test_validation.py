@@ -226,3 +226,38 @@ def test_common_frame_shift_separates_the_quality_gates_from_the_estimator():
     assert np.isclose(fam["e"]["common_shift_a"], 0.2) and np.isclose(fam["g"]["seg_shift_a"], 0.4)
     b, o, flips = usable_in_both(base, Series(t + 0.05, v, v))  # half a step late (a sampling variant)
     assert flips == 0 and np.isfinite(o.valence).all() and np.isfinite(b.valence).sum() >= 39
+
+
+def test_gates_applied_again_reproduce_the_tracker_and_move_with_their_constants(media):
+    from facelens.core.common.types import Quality
+    from facelens.core.validation.gates import regate
+    from facelens.core.validation.runner import Analyser
+    from facelens.core.validation.sampling import sample_clip
+    from facelens.core.validation.sensitivity import pipeline_sensitivity
+
+    # the Wolfgang clip: a hand over mouth and nose from about 2 s (the occlusion test flags it)
+    clip = sample_clip(media / "videos" / "pyfeat_WolfgangLanger_Pexels.mp4", 10.0, 0.0, 4.0)
+    d = Analyser(None).track(clip)
+    assert (d.quality == int(Quality.LOW_CONFIDENCE)).sum() >= 3
+    same = regate(d)
+    np.testing.assert_array_equal(same.quality, d.quality)
+    np.testing.assert_array_equal(np.isnan(same.fer), np.isnan(d.fer))  # the stored posterior, where usable
+    lenient = regate(d, min_confidence=0.0)  # no frame below confidence 0: the occluded frames come back
+    assert not (lenient.quality == int(Quality.LOW_CONFIDENCE)).any()
+    assert lenient.usable.sum() > d.usable.sum() and np.isfinite(lenient.fer[lenient.usable]).all()
+    strict = regate(d, min_confidence=1.01)
+    assert not strict.usable.any() and np.isnan(strict.fer).all()
+    with pytest.raises(ValueError, match="gates' inputs"):
+        regate(FrameData(d.time_s, d.quality, d.expressions, d.fer, d.euler, d.landmarks))
+
+    class Run:  # what the sensitivity analysis reads of a harness run
+        base = d
+
+        @staticmethod
+        def spans():
+            return [(0.0, 2.0, "neutral"), (2.0, 4.0, "sad")]
+
+    rows = {r["name"]: r for r in pipeline_sensitivity([Run()], "circumplex")}
+    gate = rows["tracking.min_confidence (= disagreement_at_half at +50 / -50 %)"]
+    assert gate["value"] == 0.5 and all(np.isfinite(x) and x >= 0 for x in gate["shift"])
+    assert "g_session.GAP_S" in rows and "tracking.blur_threshold" in rows

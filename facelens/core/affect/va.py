@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -120,12 +120,18 @@ class _MovementEnergy:
 class _ExponentialSmoother:
     """First-order smoothing in time (time constant ``tau_s``), restarted after a gap of ``gap_s``.
 
-    The subclass provides ``tau_s``, ``gap_s`` and the state ``_state`` / ``_last_t`` (no annotations
-    here: the subclasses are dataclasses and must not inherit them as fields).
+    The subclass provides ``tau_s``, ``gap_s`` and the state ``_state`` / ``_last_t`` (annotated
+    here for the type checker only: the subclasses are dataclasses and must not inherit them as fields).
     """
 
+    if TYPE_CHECKING:
+        tau_s: float
+        gap_s: float
+        _state: np.ndarray | None
+        _last_t: float
+
     def _smooth(self, t: float, raw: np.ndarray) -> np.ndarray:
-        dt = t - self._last_t  # type: ignore[attr-defined]
+        dt = t - self._last_t
         if self._state is None or not np.isfinite(dt) or dt > self.gap_s or dt < 0:
             self._state = raw
         else:

@@ -101,7 +101,9 @@ def g_estimator(**params: Any) -> EstimateFn:
         posefree = geometry.posefree_batch(d.landmarks, pose["rotation"], pose["translation"], pose["scale"])
         res = g_session(in_memory(posefree, d.usable), d.time_s, d.fer.astype(np.float64), morph, model)
         va, p = res.valence_arousal, res.probabilities
-        return va[:, 0], va[:, 1], p[:, to_fer]
+        if va is None:
+            raise RuntimeError("G gave no valence/arousal")
+        return va[:, 0], va[:, 1], (None if p is None else p[:, to_fer])
 
     run.fitted_on_diffusionfer = True  # type: ignore[attr-defined]
     return run

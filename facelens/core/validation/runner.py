@@ -6,7 +6,9 @@ variant; the valence/arousal estimators (cheap, stateful) then run many times on
 its order: ``FaceTracker.process`` frame by frame (restarted every ``restart_every`` sampled
 frames of :class:`~facelens.core.analysis.contract.AnalysisConfig`, :func:`~facelens.core.analysis.trackers.track_frames`), the engines' per-frame step
 :func:`~facelens.core.analysis.frame_columns.frame_columns` (head pose, expression measures, the
-extreme-pose rule), then the FER2013 posterior of the usable faces.
+extreme-pose rule), then the FER2013 posterior of every tracked face. The quality gates' raw
+inputs (occlusion-test confidence, blur measure, face count) are kept too, so the gates can be
+applied again with other constants (:mod:`.gates`, the sensitivity analysis).
 ``tests/test_validation.py`` checks that valence/arousal computed from :class:`FrameData` equal
 ``facelens analyze``'s on a real clip.
 """
@@ -25,7 +27,7 @@ from facelens.core.common.types import Quality, is_usable
 from facelens.core.validation.sampling import SampledClip
 
 #: Bump when what :func:`track_clip` computes changes (invalidates cached FrameData).
-CACHE_VERSION = "2"  # 2: the key also names the crop preprocessing (illumination.PREPROCESSING)
+CACHE_VERSION = "3"  # 2: the key also names the crop preprocessing; 3: the gates' inputs and every face's posterior
 
 
 @dataclass
@@ -38,6 +40,11 @@ class FrameData:
     fer: np.ndarray  # (N, 7) float32 FER2013 posterior, NaN rows where unusable
     euler: np.ndarray  # (N, 3) yaw, pitch, roll degrees
     landmarks: np.ndarray  # (N, 478, 3) float32 image-frame mesh
+    # the gates' inputs (None in frames not made by track_clip, e.g. a still from a results file):
+    confidence: np.ndarray | None = None  # (N,) float32 occlusion-test confidence the tracker decided with
+    blur: np.ndarray | None = None  # (N,) float32 blur measure (variance of the Laplacian of the face crop)
+    n_faces: np.ndarray | None = None  # (N,) uint8 faces in view
+    fer_all: np.ndarray | None = None  # (N, 7) float32 FER2013 posterior of every tracked face, usable or not
 
     @property
     def usable(self) -> np.ndarray:
@@ -45,7 +52,8 @@ class FrameData:
 
     def take(self, index: np.ndarray, time_s: np.ndarray | None = None) -> FrameData:
         """Rows ``index`` (e.g. a re-ordering), optionally with new times."""
-        d = {f.name: getattr(self, f.name)[index] for f in fields(self)}
+        d: dict[str, Any] = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[index])
+                             for f in fields(self)}
         if time_s is not None:
             d["time_s"] = np.asarray(time_s, np.float64)
         return FrameData(**d)
@@ -53,13 +61,13 @@ class FrameData:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **{f.name: getattr(self, f.name) for f in fields(self)})
+        np.savez_compressed(tmp, **{f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None})
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> FrameData:
         with np.load(path) as z:
-            return cls(**{f.name: z[f.name] for f in fields(cls)})
+            return cls(**{f.name: z[f.name] for f in fields(cls) if f.name in z.files})
 
 
 class Analyser:
@@ -111,11 +119,15 @@ def track_clip(frames: list[np.ndarray], time_s: np.ndarray, model: Any) -> Fram
     cols = frame_columns(sampled, obs, config)
     quality, bbox = cols["quality"].copy(), cols["bbox"]
     n = len(frames)
-    fer = np.full((n, 7), np.nan, np.float32)
+    fer_all = np.full((n, 7), np.nan, np.float32)
+    has_box = np.all(np.isfinite(bbox), axis=1)
     usable = np.asarray(is_usable(quality), bool)
-    idx = np.flatnonzero(usable & np.all(np.isfinite(bbox), axis=1))
-    quality[usable & ~np.all(np.isfinite(bbox), axis=1)] = int(Quality.NO_FACE)  # the stage's rule: no box, no face
+    quality[usable & ~has_box] = int(Quality.NO_FACE)  # the stage's rule: no box, no face
+    face = has_box & (quality != int(Quality.NO_FACE))
+    idx = np.flatnonzero(face)
     if idx.size:
-        fer[idx] = model.predict_faces([frames[i] for i in idx], [bbox[i].astype(np.float64) for i in idx])
+        fer_all[idx] = model.predict_faces([frames[i] for i in idx], [bbox[i].astype(np.float64) for i in idx])
+    fer = np.where(np.asarray(is_usable(quality), bool)[:, None], fer_all, np.float32(np.nan))
     return FrameData(np.asarray(time_s, np.float64), quality, cols["expressions"], fer,
-                     cols["euler"].astype(np.float32), cols["landmarks"])
+                     cols["euler"].astype(np.float32), cols["landmarks"], cols["confidence"].astype(np.float32),
+                     cols["blur"].astype(np.float32), cols["n_faces"].astype(np.uint8), fer_all)
