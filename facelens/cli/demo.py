@@ -88,6 +88,11 @@ def summary_lines(session: DemoSession) -> list[str]:
         shown = [n for n in names if any(n in v for v in wanted.values())]
         stats = plateau_means(res.time_s, res.usable, np.asarray(res.expressions, float),
                               session.spans, session.ramp_s)
+        emotions, labels = np.asarray(res.emotions, float), list(res.emotion_labels)
+        scored = res.usable & np.all(np.isfinite(emotions), axis=1)
+        top = np.zeros(emotions.shape)
+        top[np.flatnonzero(scored), np.argmax(np.nan_to_num(emotions[scored]), axis=1)] = 1.0
+        shares = plateau_means(res.time_s, scored, top, session.spans, session.ramp_s)
     exprs = list(stats)
     lines.append("Expression measures, mean over usable frames where each scripted expression is fully on")
     lines.append("(inter-ocular units, relative to the neutral template; * = measure the expression should raise):")
@@ -100,4 +105,10 @@ def summary_lines(session: DemoSession) -> list[str]:
             cells.append(f"{value:>10.3f}{mark}" if np.isfinite(value) else f"{'n/a':>10} ")
         lines.append(f"  {name:<20}" + "".join(cells))
     lines.append(f"  {'frames':<20}" + "".join(f"{stats[e][1]:>10d} " for e in exprs))
+    lines.append("Top emotion of the stored emotions (the default estimator's) on those frames, share of the frames:")
+    for e in exprs:
+        means, n = shares[e]
+        if n:
+            order = np.argsort(-means)[:2]
+            lines.append(f"  {e:<20}" + ", ".join(f"{labels[k]} {means[k]:.2f}" for k in order if means[k] > 0))
     return lines

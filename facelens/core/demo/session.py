@@ -39,8 +39,8 @@ from facelens.core.demo.warp import PORTRAIT_SOURCE, DemoError, FaceAxes, HeadMo
 NOTICE = "Synthetic demo session generated from a public-domain portrait; not a patient recording."
 CAVEAT = (
     "Expressions are geometric warps of one still photo: the landmark-based expression measures follow "
-    "the script by construction; the emotion estimator reacts only partly (G, the default, calls the "
-    "resting face mostly 'fear' and the surprise 'angry'), so the demo's emotion and valence/arousal "
+    "the script by construction; the emotion estimator reacts only partly (what it reads on each scripted "
+    "expression: the summary of 'facelens demo'), so the demo's emotion and valence/arousal "
     "values show the software working, not validated affect."
 )
 
