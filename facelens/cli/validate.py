@@ -69,9 +69,12 @@ def run_validate(args: argparse.Namespace) -> int:
     for est, r in result["estimators"].items():
         worst_icc = min(min(s["seg_icc_v"], s["seg_icc_a"]) for s in r["families"].values())
         worst_shift = max(max(s["seg_shift_v"], s["seg_shift_a"]) for s in r["families"].values())
+        common = max([max(s["common_shift_v"], s["common_shift_a"]) for s in r["families"].values()
+                      if "common_shift_v" in s] or [float("nan")])
         order = max([max(o["valence"], o["arousal"]) for o in r["order"].values()] or [float("nan")])
         corr = max(r["corr_va"].values()) if r["corr_va"] else float("nan")
         print(f"{est}: worst segment-mean ICC {worst_icc:.3f} (target >= 0.9), largest shift {worst_shift:.3f} "
-              f"(<= 0.1), max |corr(V,A)| {corr:.2f} (<= 0.6), order effect {order:.3f} (<= 0.02)")
+              f"(<= 0.1; {common:.3f} on the frames both runs kept), max |corr(V,A)| {corr:.2f} (<= 0.6), "
+              f"order effect {order:.3f} (<= 0.02)")
     print(f"report: {md}")
     return 0
