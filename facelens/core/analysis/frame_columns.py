@@ -28,7 +28,7 @@ def frame_columns(frames: list[SampledFrame], obs: list[FaceObservation], config
     for i, o in enumerate(obs):
         if extreme[i] and o.quality in (Quality.OK, Quality.MULTIPLE_FACES):
             o.quality = Quality.EXTREME_POSE
-    out = {
+    out: dict[str, np.ndarray] = {
         "time_s": np.array([f.time_s for f in frames], np.float64),
         "frame_index": np.array([f.frame_index for f in frames], np.int64),
         "quality": np.array([int(o.quality) for o in obs], np.uint8),

@@ -76,7 +76,8 @@ def load_build_data(still_labels: dict[str, int], stills: Path, videos: list[Pat
     :func:`single_person`) are left out: their frames are no within-person variation.
     """
     files = batch_sessions(stills)
-    neutral, expressive = [], []
+    neutral: list[np.ndarray] = []
+    expressive: list[np.ndarray] = []
     for sid, label in still_labels.items():
         f = files.get(sid)
         if f is None:

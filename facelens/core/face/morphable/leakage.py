@@ -73,17 +73,17 @@ def heldout_still_coefficients(data: BuildData, people: Sequence[int], folds: in
 
     Returns ((len(people), K_exp) coefficients, per-fold reference coefficients).
     """
-    people = np.asarray(people, int)
-    fold = person_folds(len(people), folds, seed)
+    ids = np.asarray(people, int)
+    fold = person_folds(len(ids), folds, seed)
     out: np.ndarray | None = None
     refs = []
     for f in range(folds):
-        held = people[fold == f]
+        held = ids[fold == f]
         keep = np.setdiff1d(np.arange(len(data.neutral_stills)), held)
         model = build(BuildData(data.neutral_stills[keep], data.expressive_stills, data.videos, {}))
         coef = still_coefficients(model, data.neutral_stills[held])
         if out is None:
-            out = np.full((len(people), coef.shape[1]), np.nan)
+            out = np.full((len(ids), coef.shape[1]), np.nan)
         out[fold == f] = coef
         if reference is not None:
             refs.append(reference(model))
@@ -99,8 +99,8 @@ def heldout_leakage(data: BuildData, people: Sequence[int], neutral_measures: np
     the range of ``reference(model)`` under that fold's model, averaged over folds; the measures'
     spread of the same people (``neutral_measures`` rows in ``people`` order) over the range of
     ``reference_measures``."""
-    people = np.asarray(people, int)
+    ids = np.asarray(people, int)
     coef, refs = heldout_still_coefficients(data, people, folds, seed, build, reference)
-    fold = person_folds(len(people), folds, seed)
+    fold = person_folds(len(ids), folds, seed)
     per_fold = [spread(coef[fold == f], refs[f]) for f in range(folds)]
     return Leakage(np.mean(per_fold, axis=0), spread(neutral_measures, reference_measures))
