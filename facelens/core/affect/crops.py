@@ -120,16 +120,8 @@ def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: fl
 def fer_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: float = 10.0,
                    gray: np.ndarray | None = None) -> np.ndarray:
     """One ``(size, size)`` uint8 grayscale face crop exactly in ``fer``'s way (integer box, bilinear resize):
-    the crops the Keras reference outputs were made from (tests); the analysis uses :func:`gray_face_crop`.
-
-    Parameters
-    ----------
-    rgb
-        (H, W, 3) uint8 frame.
-    bbox
-        (4,) face box x0, y0, x1, y1 in pixels.
-    gray
-        The frame already converted with :func:`to_gray` (saves a conversion per face).
+    the crops the Keras reference outputs were made from (tests); the analysis uses :func:`gray_face_crop`,
+    whose parameters it takes.
     """
     import cv2
 
