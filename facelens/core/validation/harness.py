@@ -91,15 +91,13 @@ def evaluate_estimator(runs: Sequence[ClipRun], name: str, cfg: HarnessConfig, *
     base = {r.spec.name: _series(r.base, fn) for r in runs}
     out: dict[str, Any] = {"estimator": name, "params": params, "variants": [], "corr_va": {},
                            "corr_va_within": {}, "order": {}, "pose": {}, "segments": {}}
+    res = []
     for vname in cfg.variants:
         v = perturb.variant(vname)
         pooled = [(r.spec.name, base[r.spec.name], _series(r.variants[vname], fn), r.spans())
                   for r in runs if vname in r.variants]
-        out["variants"].append(asdict(reliability.compare_variant(vname, v.family, pooled)))
-    res = [reliability.VariantResult(x["name"], x["family"], reliability.Agreement(**x["frames"]),
-                                     reliability.Agreement(**x["segments"]),
-                                     common=reliability.Agreement(**x["common"]) if x.get("common") else None,
-                                     flipped_frames=int(x.get("flipped_frames", 0))) for x in out["variants"]]
+        res.append(reliability.compare_variant(vname, v.family, pooled))
+    out["variants"] = [asdict(x) for x in res]
     out["families"] = reliability.family_summary(res)
     for r in runs:
         s = base[r.spec.name]
