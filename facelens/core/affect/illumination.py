@@ -31,12 +31,17 @@ preprocessing (Sung & Poggio 1998); the numbers here are ours.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 SIZE = 64
 #: recorded in every results file (``appearance_preprocessing``): posteriors made another way are
 #: not mixed with these (resume, batch reuse and the demo's reuse compare it)
 PREPROCESSING = "subpixel-crop+illumination-1"
+#: the ``fer`` package's own crops: what a results file or demo manifest without the key was made with
+FER_PACKAGE = "fer-package"
 # semi-axes of the face ellipse as fractions of the crop side (the crop is the face box plus a 10 px
 # margin, so the ellipse keeps to the face and leaves out most hair and background)
 FACE_ELLIPSE = (0.36, 0.42)
@@ -44,6 +49,12 @@ LOG_MEAN = 4.9860   # median over the crops of the mean of log(1 + I) on the ell
 LOG_SD = 0.5209     # median of its SD on the ellipse
 TYPICAL_SLOPE = (0.1370, 0.0180)  # median light slope across the crop (log units per crop side), x then y
 CONTRAST_PULL = 1.0  # 1: the log SD is set to LOG_SD; 0: kept; 0.5: its ratio to LOG_SD is halved (in log)
+
+
+def recorded_preprocessing(meta: Mapping[str, Any]) -> str:
+    """The crop preprocessing a results file's or demo manifest's metadata records (:data:`FER_PACKAGE`
+    for files written before it was recorded)."""
+    return str(meta.get("appearance_preprocessing", FER_PACKAGE))
 
 
 def _design(size: int = SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -192,11 +192,11 @@ class AffectStage:
     @property
     def appearance_preprocessing(self) -> str:
         """How the emotion model's crops were prepared (results ``appearance_preprocessing``)."""
-        if getattr(self.emotion_model, "normalise_light", False):
-            from facelens.core.affect.illumination import PREPROCESSING
+        from facelens.core.affect.illumination import FER_PACKAGE, PREPROCESSING
 
+        if getattr(self.emotion_model, "normalise_light", False):
             return PREPROCESSING
-        return "fer-package" if self.emotion_model is not None else "none"
+        return FER_PACKAGE if self.emotion_model is not None else "none"
 
     @property
     def va_kind(self) -> str:

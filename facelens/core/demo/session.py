@@ -245,11 +245,11 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
     if analyse:
         results = out / RESULTS_NAME
         from facelens.core.affect.choice import DEFAULT_ESTIMATOR
-        from facelens.core.affect.illumination import PREPROCESSING
+        from facelens.core.affect.illumination import PREPROCESSING, recorded_preprocessing
 
         # else stale numbers: another estimator, crops prepared another way, or another G
         same_estimator = (manifest.get("va_estimator", "circumplex") == DEFAULT_ESTIMATOR
-                          and manifest.get("appearance_preprocessing", "fer-package") == PREPROCESSING
+                          and recorded_preprocessing(manifest) == PREPROCESSING
                           and manifest.get("g_sha256") == _g_sha256())
         if not (reused and same_estimator and _intact(out, manifest, ("results",))):
             reused = False

@@ -148,7 +148,7 @@ class ResultsWriter:
                 has_emo and json.loads(f["frames/emotions"].attrs["names"]) != self._labels
             ):
                 raise ResultsError(f"cannot resume {self.partial}: emotion labels differ")
-            old = read_meta(f.attrs).get("appearance_preprocessing", "fer-package")
+            old = read_meta(f.attrs).get("appearance_preprocessing")  # absent: an earlier version's crops
             if "appearance_preprocessing" in meta and old != meta["appearance_preprocessing"]:
                 raise ResultsError(f"cannot resume {self.partial}: made by an earlier FaceLens version "
                                    "(other face-crop preprocessing); analyse the session again")

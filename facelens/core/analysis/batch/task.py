@@ -104,14 +104,14 @@ def _set_threads(n: int) -> None:
 def _existing_matches(task: SessionTask, video_sha: str) -> bool:
     """A complete results file for this very video at this sampling rate, estimator and crop
     preprocessing is already there."""
-    from facelens.core.affect.illumination import PREPROCESSING
+    from facelens.core.affect.illumination import PREPROCESSING, recorded_preprocessing
     from facelens.core.results import ResultsError, SessionResults
 
     try:
         with SessionResults.open(task.results_path) as r:
             return (r.video_sha256 == video_sha and float(r.params.get("fps", -1)) == float(task.fps)
                     and str(r.meta.get("va_estimator", "circumplex")) == task.va
-                    and str(r.meta.get("appearance_preprocessing", "fer-package")) == PREPROCESSING)
+                    and recorded_preprocessing(r.meta) == PREPROCESSING)
     except ResultsError:
         return False
 
