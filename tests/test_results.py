@@ -125,6 +125,23 @@ def test_resume_refuses_a_partial_made_with_other_crop_preprocessing(tmp_path):
     w.close()
 
 
+def test_resume_refuses_a_partial_gated_another_way(tmp_path):
+    out = tmp_path / "r.h5"
+    ResultsWriter(out, META, expression_names=NAMES).close()  # an earlier version: no blur measure recorded
+    gates = {"blur_measure": "local-contrast-directional-1", "blur_threshold": 1.0, "min_confidence": 0.5}
+    new = {**META, "params": {**META["params"], **gates}}
+    with pytest.raises(ResultsError, match="other quality gates"):
+        ResultsWriter(out, new, expression_names=NAMES, resume=True)
+    out2 = tmp_path / "r2.h5"
+    ResultsWriter(out2, new, expression_names=NAMES).close()
+    lax = {**new, "params": {**new["params"], "blur_threshold": 0.5}}
+    with pytest.raises(ResultsError, match="other quality gates"):
+        ResultsWriter(out2, lax, expression_names=NAMES, resume=True)
+    w = ResultsWriter(out2, {**new, "params": {**new["params"], "workers": 3}}, expression_names=NAMES,
+                      resume=True)  # the same gates resume (other settings may differ)
+    w.close()
+
+
 def test_crash_mid_write_leaves_no_final_file(tmp_path):
     out = tmp_path / "r.h5"
     rng = np.random.default_rng(3)

@@ -99,12 +99,13 @@ def _metadata(session: MediaSource, config: AnalysisConfig, device: str, stage: 
               blur: Any, min_conf: Any) -> dict[str, Any]:
     from facelens import __version__
     from facelens.core.common.hashing import sha256_file
+    from facelens.core.face.tracking import BLUR_MEASURE
 
     info = session.info
     params = {"fps": config.fps, "device": device, "device_requested": config.device, "backend": config.backend,
               "batch_size": config.batch_size, "tracker_restart_every": config.restart_every,
               "workers": n_workers(config), "max_yaw_deg": config.max_yaw_deg,
-              "max_pitch_deg": config.max_pitch_deg, "blur_threshold": blur, "min_confidence": min_conf}
+              "max_pitch_deg": config.max_pitch_deg, "blur_measure": BLUR_MEASURE, "blur_threshold": blur, "min_confidence": min_conf}
     return {"video_path": str(Path(info.path).resolve()), "video_sha256": sha256_file(info.path),
             "duration_s": info.duration_s, "native_fps": info.native_fps, "width": info.width,
             "height": info.height, "rotation_deg": info.rotation_deg, "codec": info.codec,

@@ -78,7 +78,7 @@ class FaceObservation:
     bbox: np.ndarray | None = None  # (4,) x0, y0, x1, y1 in pixels
     confidence: float = float("nan")
     n_faces: int = 0
-    blur: float = float("nan")  # variance of the Laplacian on the face crop
+    blur: float = float("nan")  # sharpness of the face crop (tracking.quality.blur_measure)
 
 
 @dataclass

@@ -22,6 +22,10 @@ from facelens.core.results.schema import (
 )
 from facelens.core.results.space import bytes_per_frame, check_free_space
 
+#: ``params`` that decide which frames are usable: a session is never resumed under other values
+#: (its frames would be gated two ways). A key the earlier file lacks counts as different.
+QUALITY_GATE_PARAMS = ("blur_measure", "blur_threshold", "min_confidence", "max_yaw_deg", "max_pitch_deg")
+
 
 class ResultsWriter:
     """Stream per-frame column batches into ``PATH.partial``; :meth:`finish` renames to ``PATH``.
@@ -152,6 +156,11 @@ class ResultsWriter:
             if "appearance_preprocessing" in meta and old != meta["appearance_preprocessing"]:
                 raise ResultsError(f"cannot resume {self.partial}: made by an earlier FaceLens version "
                                    "(other face-crop preprocessing); analyse the session again")
+            old_params = read_meta(f.attrs).get("params", {})
+            gates = [k for k in QUALITY_GATE_PARAMS if k in meta.get("params", {})]
+            if any(old_params.get(k) != meta["params"][k] for k in gates):  # absent: an earlier version's gates
+                raise ResultsError(f"cannot resume {self.partial}: made with other quality gates (blur measure, "
+                                   "thresholds or head-pose limits); analyse the session again")
             layout = {k: tuple(d.shape[1:]) for k, d in f["frames"].items()}
             if layout != {k: shape for k, (shape, _, _) in self._specs.items()}:
                 raise ResultsError(f"cannot resume {self.partial}: made with other columns (another estimator "

@@ -27,7 +27,7 @@ from facelens.core.common.types import Quality, is_usable
 from facelens.core.validation.sampling import SampledClip
 
 #: Bump when what :func:`track_clip` computes changes (invalidates cached FrameData).
-CACHE_VERSION = "3"  # 2: the key also names the crop preprocessing; 3: the gates' inputs and every face's posterior
+CACHE_VERSION = "4"  # 2: the key also names the crop preprocessing; 3: the gates' inputs and every face's posterior; 4: the blur measure
 
 
 @dataclass
@@ -42,7 +42,7 @@ class FrameData:
     landmarks: np.ndarray  # (N, 478, 3) float32 image-frame mesh
     # the gates' inputs (None in frames not made by track_clip, e.g. a still from a results file):
     confidence: np.ndarray | None = None  # (N,) float32 occlusion-test confidence the tracker decided with
-    blur: np.ndarray | None = None  # (N,) float32 blur measure (variance of the Laplacian of the face crop)
+    blur: np.ndarray | None = None  # (N,) float32 blur measure (tracking.quality.blur_measure)
     n_faces: np.ndarray | None = None  # (N,) uint8 faces in view
     fer_all: np.ndarray | None = None  # (N, 7) float32 FER2013 posterior of every tracked face, usable or not
 

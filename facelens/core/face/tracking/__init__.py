@@ -17,8 +17,9 @@ mediapipe's own landmark tracking and the identity of the primary face). Each ca
   disagreement ``D``; no face found in the mirrored region gives 0 (:mod:`.quality`).
   ``occlusion_method="detect"`` is the earlier test (a static FaceMesh, detector + model, on the
   mirrored crop; 6.3 vs 4.5 CPU ms per check, Wolfgang clip, one run at load 10).
-* ``MOTION_BLUR`` — the variance of the Laplacian of the face crop, resized to ``blur_size``
-  pixels square, is below ``blur_threshold``.
+* ``MOTION_BLUR`` — the face crop, resized to ``blur_size`` pixels square and divided by its local
+  contrast, has too little fine detail in its least sharp direction: the measure is below
+  ``blur_threshold`` (:func:`.quality.blur_measure`).
 
 Cost (``benchmarks/tracking_speed.py``): a second opinion costs about as much as the tracking
 mesh itself (CPU ms per frame on this busy 2-core machine: ~4.5 each), and a
@@ -54,7 +55,8 @@ were tuned on the short clips the tests use; a fast occluder on a clean face is 
 0.7 s late at 10 fps. Where the rest went then (profiled on the Wolfgang clip at load < 1, CPU ms
 per sampled frame): the tracking mesh 3.4, the mirror checks 4.1 (their mesh 3.4, pose fits and
 crop 0.7), the face count
-0.4, the blur measure 0.6 (mostly the INTER_AREA resize), wire-format reading 0.2. mediapipe's
+0.4, the blur measure 0.6 (mostly the INTER_AREA resize; the local-contrast measure of this round adds
+~0.2, ``benchmarks/blur_measure.py``), wire-format reading 0.2. mediapipe's
 ``add_packet_to_input_stream`` costs ~0.04 ms CPU: the frame (contiguous uint8 RGB) is copied once
 into an ImageFrame (~0.09 ms) and the graph crops the face region itself; the milliseconds a
 profiler shows there are wall time spent retaking the GIL from the pipeline's other threads.
@@ -80,6 +82,8 @@ from facelens.core.face.tracking.policy import (
     FaceTracker,
 )
 from facelens.core.face.tracking.quality import (
+    BLUR_MEASURE,
+    BLUR_MEASURE_BEFORE,
     DEFAULT_BLUR_SIZE,
     DEFAULT_BLUR_THRESHOLD,
     DEFAULT_DISAGREEMENT_AT_HALF,
@@ -87,12 +91,13 @@ from facelens.core.face.tracking.quality import (
     bbox_of,
     blur_measure,
     frame_quality,
+    recorded_blur_measure,
 )
 
 
 __all__ = [
-    "DEFAULT_BLUR_SIZE", "DEFAULT_BLUR_THRESHOLD", "DEFAULT_CLEAR_ABOVE", "DEFAULT_COUNT_EVERY",
+    "BLUR_MEASURE", "BLUR_MEASURE_BEFORE", "DEFAULT_BLUR_SIZE", "DEFAULT_BLUR_THRESHOLD", "DEFAULT_CLEAR_ABOVE", "DEFAULT_COUNT_EVERY",
     "DEFAULT_DISAGREEMENT_AT_HALF", "DEFAULT_MIN_CONFIDENCE", "DEFAULT_OCCLUSION_EVERY",
     "DEFAULT_RECHECK_AFTER_FLAG", "DEFAULT_RECHECK_BELOW", "FaceTracker", "bbox_of", "blur_measure",
-    "frame_quality",
+    "frame_quality", "recorded_blur_measure",
 ]
