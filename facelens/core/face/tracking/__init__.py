@@ -55,8 +55,9 @@ were tuned on the short clips the tests use; a fast occluder on a clean face is 
 0.7 s late at 10 fps. Where the rest went then (profiled on the Wolfgang clip at load < 1, CPU ms
 per sampled frame): the tracking mesh 3.4, the mirror checks 4.1 (their mesh 3.4, pose fits and
 crop 0.7), the face count
-0.4, the blur measure 0.6 (mostly the INTER_AREA resize; the local-contrast measure of this round adds
-~0.2, ``benchmarks/blur_measure.py``), wire-format reading 0.2. mediapipe's
+0.4, the blur measure 0.6 (mostly the INTER_AREA resize; since this round the crop is turned grey
+first, and the local-contrast measure costs about what the earlier one did, ``benchmarks/blur_measure.py``),
+wire-format reading 0.2. mediapipe's
 ``add_packet_to_input_stream`` costs ~0.04 ms CPU: the frame (contiguous uint8 RGB) is copied once
 into an ImageFrame (~0.09 ms) and the graph crops the face region itself; the milliseconds a
 profiler shows there are wall time spent retaking the GIL from the pipeline's other threads.
