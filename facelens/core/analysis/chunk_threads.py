@@ -56,7 +56,7 @@ from facelens.core.analysis.sequential import block_rows
 from facelens.core.analysis.sink import OrderedSink
 from facelens.core.analysis.trackers import track_frames
 from facelens.core.common.types import FaceObservation, Progress, SampledFrame
-from facelens.core.media.video import VideoSource, av_errors
+from facelens.core.media.video import MediaSource, VideoSource, av_errors
 
 _log = logging.getLogger(__name__)
 _END = object()  # a worker's last item on its chunk's queue
@@ -127,7 +127,9 @@ class ThreadedChunkEngine:
                  workers: int) -> None:
         self.config, self.make_tracker, self.plan, self.workers = config, make_tracker, plan, workers
 
-    def run(self, session: VideoSource, sink: OrderedSink) -> Iterator[Progress]:
+    def run(self, session: MediaSource, sink: OrderedSink) -> Iterator[Progress]:
+        if not isinstance(session, VideoSource):  # chunks seek in a video file; stills never get here
+            raise TypeError("chunk-parallel analysis needs a video file")
         cfg, plan = self.config, self.plan
         if sink.n_done % cfg.restart_every:
             raise ValueError("chunk-parallel analysis starts at a restart point")

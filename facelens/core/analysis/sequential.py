@@ -75,6 +75,12 @@ class _Decoder:
         self._thread.join(timeout=10)
 
 
+def _write_block(sink: OrderedSink, stage: Any, cols: dict[str, np.ndarray], frames: list[SampledFrame],
+                 obs: list[FaceObservation]) -> Progress:
+    """One block's emotions, then its write (on the affect worker thread)."""
+    return sink.write(cols, stage.emotions([f.rgb for f in frames], obs))
+
+
 def _blocks(pairs: Iterator[tuple[SampledFrame, FaceObservation]], size: int, restart_every: int
             ) -> Iterator[list[tuple[SampledFrame, FaceObservation]]]:
     """(frame, observation) pairs cut into blocks of ``size`` that never span a restart point."""
@@ -119,7 +125,7 @@ class SequentialEngine:
                     yield pending.result()
                     pending = None
                     sink.checkpoint()
-                pending = worker.submit(lambda c=cols, f=frames, o=obs: sink.write(c, stage.emotions([x.rgb for x in f], o)))
+                pending = worker.submit(_write_block, sink, stage, cols, frames, obs)
             if pending is not None:
                 yield pending.result()
                 pending = None

@@ -63,7 +63,7 @@ def run_session_pass(writer: ResultsWriter, recon: ReconStage, g_estimator: Any 
         writer.rewrite("coef_exp", a, res.expression[a:b])
         writer.rewrite("coef_id", a, res.identity_frames[a:b])
         writer.rewrite("fit_residual", a, res.residual[a:b])
-        if g is not None:
+        if res.valence_arousal is not None and res.probabilities is not None:  # G ran
             va, probs = res.valence_arousal[a:b], g_estimator.to_results_order(res.probabilities[a:b])
             writer.rewrite("valence", a, va[:, 0])
             writer.rewrite("arousal", a, va[:, 1])

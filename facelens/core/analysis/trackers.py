@@ -2,7 +2,7 @@
 tracking loop (frames -> observations, restarted at the analysis's restart points)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from facelens.core.analysis.contract import AnalysisConfig, PipelineError
@@ -32,7 +32,7 @@ def make_tracker(config: AnalysisConfig, device: str, static: bool) -> Any:
 
 
 def track_frames(frames: Iterable[SampledFrame], new_tracker: Callable[[], Any], restart_every: int | None = None
-                 ) -> Iterator[tuple[SampledFrame, FaceObservation]]:
+                 ) -> Generator[tuple[SampledFrame, FaceObservation], None, None]:
     """Each frame in time order with its observation from one tracker (``new_tracker()``, frame by frame).
 
     With ``restart_every`` the tracker is replaced by a fresh one (new detection, no state from earlier

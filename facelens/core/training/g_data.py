@@ -84,9 +84,11 @@ def still_table(samples: list, dataset: Path, results: Path, morph: MorphableMod
         t.coef_mirror[i] = fit_session(mirror_meshes(p[:1]), ok[:1], model=morph).expression[0]
         with SessionResults.open(f) as r:
             app, labels = appearance_column(r)
+            emotions = r.emotions
             if app is not None:
                 t.appearance[i] = np.asarray(app[0], np.float64)[[labels.index(x) for x in FER_ORDER]]
-                t.stored_probs[i] = to_g_order(np.asarray(r.emotions[:1]), list(r.emotion_labels))[0]
+            if emotions is not None:
+                t.stored_probs[i] = to_g_order(np.asarray(emotions[:1]), list(r.emotion_labels))[0]
             t.stored_va[i] = float(r.valence[0]), float(r.arousal[0])
     if missing:
         log(f"{missing} of {n} labelled images have no results file in {results}")

@@ -132,7 +132,7 @@ def predict_stills(reg: TemporalRegressor | Sequence[TemporalRegressor], x: np.n
     An ensemble (a list) averages its members' outputs, as the run time does."""
     import torch
 
-    if isinstance(reg, (list, tuple)):
+    if not isinstance(reg, TemporalRegressor):
         outs = [predict_stills(r, x) for r in reg]
         return np.mean([o[0] for o in outs], axis=0), np.mean([o[1] for o in outs], axis=0)
     ok = np.all(np.isfinite(x), axis=1)

@@ -68,5 +68,5 @@ def model_from_state(state: dict[str, Any]) -> AsmV2L:
 def export_weights(state: dict[str, Any], path: Path, card: dict[str, Any]) -> Path:
     """The network only, float16 (integer buffers kept), with the model-card fields."""
     model = {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()}
-    keep = {k: state[k] for k in ("config", "text", "measure_stats", "morph_meta") if k in state}
+    keep: dict[str, Any] = {k: state[k] for k in ("config", "text", "measure_stats", "morph_meta") if k in state}
     return save(path, {"model": model, "card": card, **keep})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -147,7 +148,7 @@ def list_checkpoints() -> list[dict]:
     """
     from facelens.core.common.hashing import sha256_file
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for folder in checkpoint_folders():
         for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:
             try:

@@ -115,6 +115,19 @@ class AsmV2L(nn.Module):
         (T,3) triangles of the surface (the 852 of :mod:`facelens.core.face.topology`).
     """
 
+    # buffers, registered in __init__ (declared here so that the type checker knows them as tensors)
+    mean_shape: torch.Tensor
+    id_basis: torch.Tensor
+    exp_basis: torch.Tensor
+    id_sd: torch.Tensor
+    exp_sd: torch.Tensor
+    share: torch.Tensor
+    vertex_region: torch.Tensor
+    faces: torch.Tensor
+    pose_mean: torch.Tensor
+    img_mean: torch.Tensor
+    img_std: torch.Tensor
+
     def __init__(self, cfg: AsmConfig, morph: object, faces: np.ndarray) -> None:
         super().__init__()
         self.cfg = cfg

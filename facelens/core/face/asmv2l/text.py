@@ -24,6 +24,7 @@ At inference no text is needed: the network uses a learned default embedding per
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,8 +85,8 @@ class TextEncoder:
     """
 
     def __init__(self) -> None:
-        self._model = None
-        self._tok = None
+        self._model: Any = None
+        self._tok: Any = None
         self._cache: dict[str, np.ndarray] = {}
 
     def _load(self) -> None:

@@ -15,6 +15,8 @@ Metrics (``facelens recon eval``):
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
@@ -23,6 +25,9 @@ from facelens.core.common.agreement import ccc
 from facelens.core.face.asmv2l.render import interpolate, rasterize
 from facelens.core.training.asmv2l.data import FrameSet
 from facelens.core.training.asmv2l.losses import landmark_error
+
+if TYPE_CHECKING:
+    from facelens.core.face.asmv2l.network import AsmV2L
 
 N_MESH = 468
 LABEL_ALIASES = FER_TO_AFFECTNET
@@ -35,7 +40,7 @@ def nme(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict(net: torch.nn.Module, images: torch.Tensor, device: torch.device | str = "cpu", batch: int = 64,
+def predict(net: AsmV2L, images: torch.Tensor, device: torch.device | str = "cpu", batch: int = 64,
             photometric: bool = False) -> dict[str, np.ndarray]:
     """Coefficients (SD units), pose, projected vertices (crop units) and optionally photometric error.
 
@@ -64,7 +69,7 @@ def predict(net: torch.nn.Module, images: torch.Tensor, device: torch.device | s
     return {k: torch.cat(v).numpy() for k, v in out.items() if v}
 
 
-def predict_landmarks(net: torch.nn.Module, images: torch.Tensor, device: torch.device | str = "cpu") -> np.ndarray:
+def predict_landmarks(net: AsmV2L, images: torch.Tensor, device: torch.device | str = "cpu") -> np.ndarray:
     """(N,478,3) projected vertices in crop units."""
     return predict(net, images, device)["vertices"]
 
@@ -90,7 +95,7 @@ def _g_metrics(g: object, exp_cm: np.ndarray, frames: FrameSet, suffix: str,
     return out
 
 
-def evaluate(net: torch.nn.Module, images: torch.Tensor, frames: FrameSet, train_mean_landmarks: np.ndarray | None,
+def evaluate(net: AsmV2L, images: torch.Tensor, frames: FrameSet, train_mean_landmarks: np.ndarray | None,
              g: object | None = None, class_names: tuple[str, ...] = (), device: str = "cpu") -> dict[str, float]:
     """All metrics of the module notes for ``frames`` (their coefficient targets must be filled).
 

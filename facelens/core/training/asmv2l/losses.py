@@ -19,11 +19,16 @@ weighting and the language-guided weighted text-to-image loss L_WT.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from facelens.core.face.asmv2l.regions import REGIONS
 from facelens.core.face.asmv2l.render import Raster, interpolate, rasterize
+
+if TYPE_CHECKING:
+    from facelens.core.face.asmv2l.network import AsmV2L
 
 EYE_CORNERS = (33, 263)
 TEMPERATURE = 0.1
@@ -92,43 +97,43 @@ def _down(images: torch.Tensor, size: int) -> torch.Tensor:
     return images if images.shape[-1] == size else F.interpolate(images, size=(size, size), mode="area")
 
 
-def joint_image_loss(model: torch.nn.Module, out: dict[str, torch.Tensor], posed: torch.Tensor,
+def joint_image_loss(model: AsmV2L, out: dict[str, torch.Tensor], posed: torch.Tensor,
                      images: torch.Tensor, vweight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Raster]:
     """L_CJ = rendered-vs-image (region-weighted, covered pixels) + dense-map RGB-vs-image.
 
     Returns the loss, the unweighted photometric error (mean absolute, 0-1 units) and the raster.
     """
-    size = model.cfg.render_size  # type: ignore[attr-defined]
-    raster = rasterize(posed, model.faces, size)  # type: ignore[attr-defined]
-    colours = model.colours(out, posed)  # type: ignore[operator]
-    rendered = interpolate(colours, model.faces, raster)  # type: ignore[attr-defined]
+    size = model.cfg.render_size
+    raster = rasterize(posed, model.faces, size)
+    colours = model.colours(out, posed)
+    rendered = interpolate(colours, model.faces, raster)
     target = _down(images, size).permute(0, 2, 3, 1)
-    pw = interpolate(vweight.view(1, -1, 1).expand(len(posed), -1, 1), model.faces, raster)[..., 0]  # type: ignore[attr-defined]
+    pw = interpolate(vweight.view(1, -1, 1).expand(len(posed), -1, 1), model.faces, raster)[..., 0]
     mask = raster.mask.float()
     absdiff = (rendered - target).abs().mean(-1)
     photo = (absdiff * mask * pw).sum() / mask.sum().clamp(min=1.0)
     plain = (absdiff * mask).sum() / mask.sum().clamp(min=1.0)
-    dense_rgb = torch.sigmoid(model.dense_rgb(out["dense"]))  # type: ignore[operator]
+    dense_rgb = torch.sigmoid(model.dense_rgb(out["dense"]))
     two_d = (dense_rgb - _down(images, dense_rgb.shape[-1])).abs().mean()
     return photo + two_d, plain.detach(), raster
 
 
-def region_map(model: torch.nn.Module, raster: Raster, size: int) -> torch.Tensor:
+def region_map(model: AsmV2L, raster: Raster, size: int) -> torch.Tensor:
     """(B,R,size,size) soft region masks: barycentric weights summed per region, resized to ``size``."""
-    corners = model.faces[raster.tri.clamp(min=0)]  # type: ignore[attr-defined]
-    reg = model.vertex_region[corners]  # (B,H,W,3)  # type: ignore[attr-defined]
+    corners = model.faces[raster.tri.clamp(min=0)]
+    reg = model.vertex_region[corners]  # (B,H,W,3)
     onehot = F.one_hot(reg, len(REGIONS)).float() * raster.bary.detach().unsqueeze(-1)
     m = (onehot.sum(-2) * raster.mask.unsqueeze(-1)).permute(0, 3, 1, 2)
     return F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
 
 
-def text_image_loss(model: torch.nn.Module, out: dict[str, torch.Tensor], raster: Raster, text: torch.Tensor,
+def text_image_loss(model: AsmV2L, out: dict[str, torch.Tensor], raster: Raster, text: torch.Tensor,
                     phrase_ids: torch.Tensor, rweight: torch.Tensor) -> torch.Tensor:
     """L_WT (module notes). ``text`` (B,R,384), ``phrase_ids`` (B,R) long, ``rweight`` (R,)."""
     dense = out["dense"]
     masks = region_map(model, raster, dense.shape[-1])  # (B,R,H,W)
     pooled = torch.einsum("brhw,bchw->brc", masks, dense) / masks.sum((2, 3)).clamp(min=1e-6).unsqueeze(-1)
-    img = F.normalize(model.region_proj(pooled), dim=-1)  # type: ignore[operator]
+    img = F.normalize(model.region_proj(pooled), dim=-1)
     txt = F.normalize(text, dim=-1)
     total = img.new_zeros(())
     for r in range(len(REGIONS)):

@@ -125,9 +125,9 @@ class Trainer:
         f, dev = self.frames, self.device
         img = self.images[idx].float() / 255.0
         if gen is not None:  # brightness / contrast jitter: geometry unchanged
-            a = 1 + 0.2 * (torch.rand(len(idx), 1, 1, 1, generator=gen) - 0.5)
-            b = 0.1 * (torch.rand(len(idx), 1, 1, 1, generator=gen) - 0.5)
-            img = (img * a + b).clamp(0, 1)
+            gain = 1 + 0.2 * (torch.rand(len(idx), 1, 1, 1, generator=gen) - 0.5)
+            offset = 0.1 * (torch.rand(len(idx), 1, 1, 1, generator=gen) - 0.5)
+            img = (img * gain + offset).clamp(0, 1)
         pid = self.phrase_ids[idx]
         b = {"images": img, "landmarks": torch.from_numpy(f.landmarks[idx]), "pose": torch.from_numpy(f.pose[idx]),
              "id": torch.from_numpy(f.id_coef[idx]), "exp": torch.from_numpy(f.exp_coef[idx]),
