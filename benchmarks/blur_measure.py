@@ -12,7 +12,9 @@ harness's exposure changes (gain, gamma, light gradients). Printed for the shipp
 in the same run, the earlier one (the plain variance of the Laplacian of the same 128-px grey
 crop, threshold 25): the share of frames each flags, the sharp frames' percentiles, and the 95th
 percentile of |log(measure after / before)| under each exposure change, and the CPU time per
-call of each measure (best of 3 passes over the sharp frames, alternating).
+call of each measure (best of 3 passes over the sharp frames, alternating). When CORPUS was analysed
+with the shipped measure, its stored values of every analysed frame of these clips say how many
+frames the threshold flags at the full sampling rate (the rule that set it: none).
 """
 from __future__ import annotations
 
@@ -81,6 +83,29 @@ def sample(media: Path, corpus: Path, per_clip: int) -> list[tuple[str, np.ndarr
     return out
 
 
+def every_frame(corpus: Path, threshold: float) -> None:
+    """Lowest stored measure and frames below ``threshold`` over every analysed frame of the clips."""
+    from facelens.core.face.tracking import BLUR_MEASURE, recorded_blur_measure
+    from facelens.core.results import SessionResults
+    from facelens.core.validation.clips import CORPUS
+
+    values = []
+    for spec in (c for c in CORPUS if not c.spans):
+        path = corpus / "sessions" / f"{spec.name}.h5"
+        if not path.is_file():
+            continue
+        with SessionResults.open(path) as r:
+            if recorded_blur_measure(r.params) != BLUR_MEASURE:
+                print(f"\n{corpus} was analysed with another blur measure: every-frame figures skipped")
+                return
+            b = np.asarray(r.blur[:], float)
+        values.append(b[np.isfinite(b)])
+    if values:
+        v = np.concatenate(values)
+        print(f"\nevery analysed frame with a face of these clips: {len(v)}, lowest {v.min():.3g}, median "
+              f"{np.median(v):.3g}; below the threshold {threshold:g}: {int((v < threshold).sum())}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from facelens.core.face.tracking.quality import DEFAULT_BLUR_SIZE, DEFAULT_BLUR_THRESHOLD, blur_measure
     from facelens.core.validation import perturb
@@ -119,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         v = {k: np.asarray(x) for k, x in values[m].items()}
         print(f"  {m}: " + ", ".join(f"{k} {np.percentile(np.abs(np.log(v[k] / v['sharp'])), 95):.3f}"
                                     for k in exposure))
-    cost = {m: [] for m in measures}
+    every_frame(a.corpus, DEFAULT_BLUR_THRESHOLD)
+    cost: dict[str, list[float]] = {m: [] for m in measures}
     for _ in range(3):
         for m, (fn, _) in measures.items():
             t0 = time.process_time()

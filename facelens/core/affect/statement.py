@@ -14,8 +14,8 @@ VALIDITY_STATEMENT = (
     "946 synthetic DiffusionFER face images (stills, 5-fold cross-validated: valence CCC 0.86, arousal CCC "
     "0.88, 7-class accuracy 0.72). They have not been validated against ratings of real people, of video, of "
     "patients or self-report. On real clips arousal still partly repeats valence (frame-wise |r| up to 0.95), "
-    "and ordinary changes of colour, blur, compression or mirroring move segment means by 0.1-0.3 units "
-    "(light, exposure and frame-timing changes by up to 0.1; docs/validity.md). Research use only; not a "
+    "and ordinary changes of colour, compression or mirroring move segment means by 0.1-0.2 units "
+    "(light, exposure, blur and frame-timing changes by up to 0.09; docs/validity.md). Research use only; not a "
     "diagnosis."
 )
 

@@ -25,13 +25,15 @@ import numpy as np
 from facelens.core.common.types import Quality
 from facelens.core.face.tracking.adapter import Graph, landmarks_px, region
 
-# The blur measure (:func:`blur_measure`) and its threshold, set on 500 sharp frames sampled from the
-# 20 unlabelled corpus clips (25 each; 0.5th percentile 1.00): 1.0 flags 3 of them, and of the same
-# frames with a motion streak of 5 % / 10 % of the face width 96 % / 100 % (horizontal), 99.8 %
-# (vertical), 100 % (diagonal); at gain 0.7 0.2 %, gamma 0.7 / 1.4 0.2 / 0.6 %. The earlier measure
-# (plain Laplacian variance) at 25 flagged none of the sharp frames, 24 % / 45 % of the horizontal
-# streaks and 14 % at gain 0.7, 5 % at gamma 1.4 (docs/expressions.md, "Quality flags").
-DEFAULT_BLUR_THRESHOLD = 1.0
+# The blur measure (:func:`blur_measure`) and its threshold, set on the 20 unlabelled corpus clips:
+# 0.85 is the largest value in steps of 0.05 that flags none of their 2,818 analysed frames with a
+# face (lowest 0.88; 1.0 flagged 16, closed eyes and open mouths on the softest, beauty-filtered
+# faces). Of 500 of those frames (25 per clip) with a motion streak of 5 % / 10 % of the face width
+# it flags 93 % / 99.8 % (horizontal), 98.8 % (vertical), 100 % (diagonal); with gain 0.7, gamma
+# 0.7 / 1.4 or a light gradient none. The earlier measure (plain Laplacian variance) at 25 flagged
+# 24 % / 45 % of the horizontal streaks, and 14 % of the frames at gain 0.7, 5 % at gamma 1.4
+# (docs/expressions.md, "Quality flags").
+DEFAULT_BLUR_THRESHOLD = 0.85
 DEFAULT_BLUR_SIZE = 128
 #: How the blur measure is computed, recorded in every results file's ``params`` (``blur_measure``):
 #: frames measured another way are not mixed with these (resume and batch reuse compare it).
