@@ -228,6 +228,17 @@ def test_common_frame_shift_separates_the_quality_gates_from_the_estimator():
     assert flips == 0 and np.isfinite(o.valence).all() and np.isfinite(b.valence).sum() >= 39
 
 
+def test_no_icc_from_a_handful_of_pairs():
+    from facelens.core.validation.reliability import MIN_ICC_PAIRS, agreement
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 0.3, (MIN_ICC_PAIRS, 2))
+    few = agreement(x[:4], -x[:4])  # e.g. a 3-px blur whose gates keep 4 frames
+    assert few.n == 4 and np.isnan(few.icc).all() and np.isfinite(few.max_shift).all()
+    enough = agreement(x, x + 0.01)
+    assert enough.n == MIN_ICC_PAIRS and min(enough.icc) > 0.99
+
+
 def test_gates_applied_again_reproduce_the_tracker_and_move_with_their_constants(media):
     from facelens.core.common.types import Quality
     from facelens.core.validation.gates import regate

@@ -5,7 +5,9 @@ per-frame values are paired by time (identical instants for pixel perturbations;
 original instant, at most 0.6 sampling steps away, for the sampling variants) and the segment means
 (labelled spans and 2-s windows, valid frames only, at least 3 of them) are paired by segment.
 A family's figure is its worst variant: ICC(2,1) (:func:`metrics.icc_2_1`) over all pairs of all
-clips pooled, and the largest absolute shift.
+clips pooled, and the largest absolute shift. An ICC over fewer than :data:`MIN_ICC_PAIRS` pairs is
+not given (NaN): a variant whose gates keep a handful of frames (e.g. a 3-px blur, every frame
+but 4 flagged) would otherwise set the family's ICC from those few.
 
 A segment mean can move for two reasons: the estimator reads the same frames differently, or the
 quality gates keep other frames (a flag that flips under the perturbation). The *common-frame*
@@ -22,6 +24,7 @@ import numpy as np
 from facelens.core.common import agreement as metrics
 
 MIN_SEGMENT_FRAMES = 3
+MIN_ICC_PAIRS = 10
 
 
 @dataclass
@@ -116,10 +119,11 @@ class VariantResult:
 def agreement(base: np.ndarray, other: np.ndarray) -> Agreement:
     """ICC(2,1) and largest shift for columns valence (0) and arousal (1) of paired tables."""
     iccs, shifts = [], []
+    n = int(np.sum(np.all(np.isfinite(base), axis=1) & np.all(np.isfinite(other), axis=1))) if len(base) else 0
     for c in range(2):
-        iccs.append(metrics.icc_2_1(np.column_stack([base[:, c], other[:, c]])) if len(base) else float("nan"))
+        pair = np.column_stack([base[:, c], other[:, c]]) if len(base) else np.empty((0, 2))
+        iccs.append(metrics.icc_2_1(pair) if n >= MIN_ICC_PAIRS else float("nan"))
         shifts.append(metrics.max_shift(base[:, c], other[:, c]) if len(base) else float("nan"))
-    n = int(np.sum(np.all(np.isfinite(base), axis=1) & np.all(np.isfinite(other), axis=1)))
     return Agreement((iccs[0], iccs[1]), (shifts[0], shifts[1]), n)
 
 
