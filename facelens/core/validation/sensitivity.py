@@ -57,6 +57,13 @@ def _shift(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return float(np.nanmax(vals)) if np.isfinite(vals).any() else float("nan")
 
 
+def _row(name: str, value: float, ref: list[np.ndarray], out: list[tuple[list[np.ndarray], float]]
+         ) -> dict[str, Any]:
+    """One table row from the (segment means, mean |corr|) measured at -50 % and +50 %."""
+    return {"name": name, "value": value, "shift": (_shift(out[0][0], ref), _shift(out[1][0], ref)),
+            "corr": (out[0][1], out[1][1])}
+
+
 def sensitivity(runs: Sequence[Any]) -> list[dict[str, Any]]:
     """One row per constant: name, shipped value, shift at -50 % / +50 %, mean |corr(V, A)| at each."""
     from facelens.core.affect import fusion
@@ -64,18 +71,15 @@ def sensitivity(runs: Sequence[Any]) -> list[dict[str, Any]]:
     ref, _ = _measure(runs)
     rows = []
     for name, value in FIELDS.items():
-        lo, c_lo = _measure(runs, params={name: value * 0.5})
-        hi, c_hi = _measure(runs, params={name: min(value * 1.5, 1.0) if name == "emotion_weight" else value * 1.5})
-        rows.append({"name": f"CircumplexVA.{name}", "value": value, "shift": (_shift(lo, ref), _shift(hi, ref)),
-                     "corr": (c_lo, c_hi)})
+        hi = min(value * 1.5, 1.0) if name == "emotion_weight" else value * 1.5
+        rows.append(_row(f"CircumplexVA.{name}", value, ref, [_measure(runs, params={name: x}) for x in (value * 0.5, hi)]))
     for name in FUSION:
         value = float(getattr(fusion, name))
         out = []
         for k in (0.5, 1.5):
             with _module_constant(fusion, name, value * k):
                 out.append(_measure(runs))
-        rows.append({"name": f"fusion.{name}", "value": value, "shift": (_shift(out[0][0], ref), _shift(out[1][0], ref)),
-                     "corr": (out[0][1], out[1][1])})
+        rows.append(_row(f"fusion.{name}", value, ref, out))
     return rows
 
 
@@ -95,14 +99,11 @@ def pipeline_sensitivity(runs: Sequence[Any], estimator: str = "g") -> list[dict
         def gated(k: float, arg: str = arg, value: float = value) -> Callable[[Any], Any]:
             return lambda d: regate(d, **{arg: value * k})
 
-        out = [_measure(runs, estimator, gated(k)) for k in (0.5, 1.5)]
-        rows.append({"name": label, "value": float(value), "shift": (_shift(out[0][0], ref), _shift(out[1][0], ref)),
-                     "corr": (out[0][1], out[1][1])})
+        rows.append(_row(label, float(value), ref, [_measure(runs, estimator, gated(k)) for k in (0.5, 1.5)]))
     value = float(g_session.GAP_S)
     out = []
     for k in (0.5, 1.5):
         with _module_constant(g_session, "GAP_S", value * k):
             out.append(_measure(runs, estimator))
-    rows.append({"name": "g_session.GAP_S", "value": value, "shift": (_shift(out[0][0], ref), _shift(out[1][0], ref)),
-                 "corr": (out[0][1], out[1][1])})
+    rows.append(_row("g_session.GAP_S", value, ref, out))
     return rows
