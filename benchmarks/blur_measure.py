@@ -85,7 +85,7 @@ def sample(media: Path, corpus: Path, per_clip: int) -> list[tuple[str, np.ndarr
 
 def every_frame(corpus: Path, threshold: float) -> None:
     """Lowest stored measure and frames below ``threshold`` over every analysed frame of the clips."""
-    from facelens.core.face.tracking import BLUR_MEASURE, recorded_blur_measure
+    from facelens.core.face.tracking import BLUR_MEASURE, recorded_gates
     from facelens.core.results import SessionResults
     from facelens.core.validation.clips import CORPUS
 
@@ -95,7 +95,7 @@ def every_frame(corpus: Path, threshold: float) -> None:
         if not path.is_file():
             continue
         with SessionResults.open(path) as r:
-            if recorded_blur_measure(r.params) != BLUR_MEASURE:
+            if recorded_gates(r.params)["blur_measure"] != BLUR_MEASURE:
                 print(f"\n{corpus} was analysed with another blur measure: every-frame figures skipped")
                 return
             b = np.asarray(r.blur[:], float)

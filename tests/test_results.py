@@ -142,6 +142,17 @@ def test_resume_refuses_a_partial_gated_another_way(tmp_path):
     w.close()
 
 
+def test_gate_settings_have_one_owner():
+    from facelens.core.face.tracking import gate_settings, recorded_gates
+    from facelens.core.results.writer import QUALITY_GATE_PARAMS
+
+    assert set(gate_settings()) <= set(QUALITY_GATE_PARAMS)  # resume compares every recorded gate
+    assert recorded_gates(gate_settings()) == gate_settings()
+    earlier = recorded_gates({"fps": 10.0, "blur_threshold": 25.0, "min_confidence": 0.5})  # no measure recorded
+    assert earlier["blur_measure"] == "laplacian-variance" and earlier != gate_settings()
+    assert recorded_gates({**gate_settings(), "blur_threshold": 1.0}) != gate_settings()  # a threshold alone differs
+
+
 def test_crash_mid_write_leaves_no_final_file(tmp_path):
     out = tmp_path / "r.h5"
     rng = np.random.default_rng(3)

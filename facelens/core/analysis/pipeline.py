@@ -95,17 +95,17 @@ def run_analysis(video: str | Path, out: str | Path, *, fps: float = 10.0, devic
         session.close()
 
 
-def _metadata(session: MediaSource, config: AnalysisConfig, device: str, stage: Any, demo: bool,
-              blur: Any, min_conf: Any) -> dict[str, Any]:
+def _metadata(session: MediaSource, config: AnalysisConfig, device: str, stage: Any, demo: bool
+              ) -> dict[str, Any]:
     from facelens import __version__
     from facelens.core.common.hashing import sha256_file
-    from facelens.core.face.tracking import BLUR_MEASURE
+    from facelens.core.face.tracking import gate_settings
 
     info = session.info
     params = {"fps": config.fps, "device": device, "device_requested": config.device, "backend": config.backend,
               "batch_size": config.batch_size, "tracker_restart_every": config.restart_every,
               "workers": n_workers(config), "max_yaw_deg": config.max_yaw_deg,
-              "max_pitch_deg": config.max_pitch_deg, "blur_measure": BLUR_MEASURE, "blur_threshold": blur, "min_confidence": min_conf}
+              "max_pitch_deg": config.max_pitch_deg, **gate_settings()}
     return {"video_path": str(Path(info.path).resolve()), "video_sha256": sha256_file(info.path),
             "duration_s": info.duration_s, "native_fps": info.native_fps, "width": info.width,
             "height": info.height, "rotation_deg": info.rotation_deg, "codec": info.codec,
@@ -118,7 +118,6 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
                 cancel: Callable[[], bool] | None = None, demo: bool = False) -> Iterator[Progress]:
     """:func:`run_analysis` on an open session (the caller closes it)."""
     from facelens.core.affect.stage import AffectStage
-    from facelens.core.face import tracking
     from facelens.core.face.geometry import EXPRESSION_NAMES
 
     used = resolve_device(config.device)
@@ -133,8 +132,7 @@ def run_session(session: MediaSource, out: Path, config: AnalysisConfig, *, resu
         except GModelError as exc:
             raise PipelineError(str(exc)) from None
     # both backends' trackers are built with tracking's defaults (the one owner of the quality thresholds)
-    meta = _metadata(session, config, used, stage, demo, tracking.DEFAULT_BLUR_THRESHOLD,
-                     tracking.DEFAULT_MIN_CONFIDENCE)
+    meta = _metadata(session, config, used, stage, demo)
     meta["models"].append(recon.card())
     meta["va_estimator"] = stage.va_kind
     meta["appearance_preprocessing"] = stage.appearance_preprocessing

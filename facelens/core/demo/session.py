@@ -246,13 +246,13 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
         results = out / RESULTS_NAME
         from facelens.core.affect.choice import DEFAULT_ESTIMATOR
         from facelens.core.affect.illumination import PREPROCESSING, recorded_preprocessing
-        from facelens.core.face.tracking import BLUR_MEASURE, recorded_blur_measure
+        from facelens.core.face.tracking import gate_settings, recorded_gates
 
-        # else stale numbers: another estimator, crops prepared another way, frames gated by another
-        # blur measure, or another G
+        # else stale numbers: another estimator, crops prepared another way, frames gated another
+        # way, or another G
         same_estimator = (manifest.get("va_estimator", "circumplex") == DEFAULT_ESTIMATOR
                           and recorded_preprocessing(manifest) == PREPROCESSING
-                          and recorded_blur_measure(manifest) == BLUR_MEASURE
+                          and recorded_gates(manifest.get("quality_gates", {})) == gate_settings()
                           and manifest.get("g_sha256") == _g_sha256())
         if not (reused and same_estimator and _intact(out, manifest, ("results",))):
             reused = False
@@ -263,7 +263,7 @@ def _build(out: Path, analyse: bool, duration_s: float, fps: float, seed: int) -
             manifest["analysis_fps"] = ANALYSIS_FPS
             manifest["va_estimator"] = DEFAULT_ESTIMATOR
             manifest["appearance_preprocessing"] = PREPROCESSING
-            manifest["blur_measure"] = BLUR_MEASURE
+            manifest["quality_gates"] = gate_settings()
             manifest["g_sha256"] = _g_sha256()
             _write_atomic(out / MANIFEST_NAME, json.dumps(manifest, indent=1) + "\n")
     return DemoSession(video=video, results=results, script=script, segments_csv=csv, spans=spans,

@@ -61,7 +61,8 @@ class FrameData:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **{f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None})
+        arrays = {f.name: getattr(self, f.name) for f in fields(self)}
+        np.savez_compressed(tmp, **{k: v for k, v in arrays.items() if v is not None})
         os.replace(tmp, path)
 
     @classmethod
@@ -89,9 +90,12 @@ class Analyser:
         if self.cache_dir is None:
             return None
         from facelens.core.affect.illumination import PREPROCESSING
+        from facelens.core.face.tracking import gate_settings
 
-        # the stored FER2013 posteriors depend on how the crops were prepared: another way, another entry
-        digest = hashlib.sha256(f"{CACHE_VERSION}:{PREPROCESSING}:{key}".encode()).hexdigest()[:20]
+        # the stored posteriors depend on how the crops were prepared, the stored quality codes on the
+        # gates: another way, another entry
+        gates = ",".join(f"{k}={v}" for k, v in sorted(gate_settings().items()))
+        digest = hashlib.sha256(f"{CACHE_VERSION}:{PREPROCESSING}:{gates}:{key}".encode()).hexdigest()[:20]
         return self.cache_dir / f"{digest}.npz"
 
     def track(self, clip: SampledClip, key: str | None = None) -> FrameData:

@@ -103,9 +103,9 @@ def _set_threads(n: int) -> None:
 
 def _existing_matches(task: SessionTask, video_sha: str) -> bool:
     """A complete results file for this very video at this sampling rate, estimator, crop
-    preprocessing and blur measure is already there."""
+    preprocessing and quality gates is already there."""
     from facelens.core.affect.illumination import PREPROCESSING, recorded_preprocessing
-    from facelens.core.face.tracking import BLUR_MEASURE, recorded_blur_measure
+    from facelens.core.face.tracking import gate_settings, recorded_gates
     from facelens.core.results import ResultsError, SessionResults
 
     try:
@@ -113,7 +113,7 @@ def _existing_matches(task: SessionTask, video_sha: str) -> bool:
             return (r.video_sha256 == video_sha and float(r.params.get("fps", -1)) == float(task.fps)
                     and str(r.meta.get("va_estimator", "circumplex")) == task.va
                     and recorded_preprocessing(r.meta) == PREPROCESSING
-                    and recorded_blur_measure(r.params) == BLUR_MEASURE)
+                    and recorded_gates(r.params) == gate_settings())
     except ResultsError:
         return False
 

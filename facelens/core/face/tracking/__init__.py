@@ -84,7 +84,6 @@ from facelens.core.face.tracking.policy import (
 )
 from facelens.core.face.tracking.quality import (
     BLUR_MEASURE,
-    BLUR_MEASURE_BEFORE,
     DEFAULT_BLUR_SIZE,
     DEFAULT_BLUR_THRESHOLD,
     DEFAULT_DISAGREEMENT_AT_HALF,
@@ -92,13 +91,14 @@ from facelens.core.face.tracking.quality import (
     bbox_of,
     blur_measure,
     frame_quality,
-    recorded_blur_measure,
+    gate_settings,
+    recorded_gates,
 )
 
 
 __all__ = [
-    "BLUR_MEASURE", "BLUR_MEASURE_BEFORE", "DEFAULT_BLUR_SIZE", "DEFAULT_BLUR_THRESHOLD", "DEFAULT_CLEAR_ABOVE", "DEFAULT_COUNT_EVERY",
+    "BLUR_MEASURE", "DEFAULT_BLUR_SIZE", "DEFAULT_BLUR_THRESHOLD", "DEFAULT_CLEAR_ABOVE", "DEFAULT_COUNT_EVERY",
     "DEFAULT_DISAGREEMENT_AT_HALF", "DEFAULT_MIN_CONFIDENCE", "DEFAULT_OCCLUSION_EVERY",
     "DEFAULT_RECHECK_AFTER_FLAG", "DEFAULT_RECHECK_BELOW", "FaceTracker", "bbox_of", "blur_measure",
-    "frame_quality", "recorded_blur_measure",
+    "frame_quality", "gate_settings", "recorded_gates",
 ]

@@ -35,8 +35,8 @@ from facelens.core.face.tracking.adapter import Graph, landmarks_px, region
 # (docs/expressions.md, "Quality flags").
 DEFAULT_BLUR_THRESHOLD = 0.85
 DEFAULT_BLUR_SIZE = 128
-#: How the blur measure is computed, recorded in every results file's ``params`` (``blur_measure``):
-#: frames measured another way are not mixed with these (resume and batch reuse compare it).
+#: How the blur measure is computed, recorded in every results file's ``params`` (``blur_measure``)
+#: with the thresholds (:func:`gate_settings`).
 BLUR_MEASURE = "local-contrast-directional-1"
 #: The plain variance of the Laplacian: what a results file without the key was measured with.
 BLUR_MEASURE_BEFORE = "laplacian-variance"
@@ -193,10 +193,19 @@ class OcclusionSchedule:
         self._since_flag = 0 if confidence < self.min_confidence else self._since_flag + 1
 
 
-def recorded_blur_measure(params: Mapping[str, Any]) -> str:
-    """The blur measure a results file's ``params`` (or a demo manifest) records
-    (:data:`BLUR_MEASURE_BEFORE` for files written before it was recorded)."""
-    return str(params.get("blur_measure", BLUR_MEASURE_BEFORE))
+def gate_settings() -> dict[str, Any]:
+    """The tracker's quality-gate settings as every results file's ``params`` records them: frames
+    gated otherwise are not mixed with these (resume, batch reuse, the demo's reuse and the
+    validity harness's cache compare them)."""
+    return {"blur_measure": BLUR_MEASURE, "blur_threshold": DEFAULT_BLUR_THRESHOLD,
+            "min_confidence": DEFAULT_MIN_CONFIDENCE}
+
+
+def recorded_gates(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The :func:`gate_settings` a results file's ``params`` (or a demo manifest's entry) records;
+    files written before the blur measure was recorded get :data:`BLUR_MEASURE_BEFORE`."""
+    return {"blur_measure": str(params.get("blur_measure", BLUR_MEASURE_BEFORE)),
+            "blur_threshold": params.get("blur_threshold"), "min_confidence": params.get("min_confidence")}
 
 
 def blur_measure(rgb: np.ndarray, bbox: np.ndarray, size: int) -> float:
@@ -230,7 +239,7 @@ def blur_measure(rgb: np.ndarray, bbox: np.ndarray, size: int) -> float:
     normed = detail / (np.sqrt(np.maximum(_local_mean(detail * detail, size), 0.0)) + _CONTRAST_FLOOR)
     spread = []
     for k in _second_differences():
-        inner = np.ascontiguousarray(cv2.filter2D(normed, cv2.CV_32F, k)[2:-2, 2:-2])  # reflected border left out
+        inner = cv2.filter2D(normed, cv2.CV_32F, k)[2:-2, 2:-2]  # the reflected border left out
         spread.append(float(cv2.meanStdDev(inner)[1][0, 0]) ** 2)
     return 100.0 * min(spread)
 
