@@ -20,7 +20,7 @@ class Quality(IntEnum):
     MULTIPLE_FACES = 1  # usable: one consistent primary face is kept, the flag says so
     NO_FACE = 2
     LOW_CONFIDENCE = 3  # low landmark confidence or occlusion
-    MOTION_BLUR = 4  # variance of the Laplacian on the face crop below threshold
+    MOTION_BLUR = 4  # too little fine detail in the face crop's least sharp direction (tracking.quality.blur_measure)
     EXTREME_POSE = 5  # |yaw| or |pitch| beyond the limit
     POOR_FIT = 6  # the morphable model cannot explain the tracked mesh (set by the session pass)
 

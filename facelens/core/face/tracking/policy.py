@@ -48,8 +48,8 @@ class FaceTracker:
     min_detection_confidence, min_tracking_confidence
         Passed to mediapipe's FaceMesh (and the detection threshold to the face counter).
     blur_threshold, blur_size
-        ``MOTION_BLUR`` below this Laplacian variance of the face crop resized to ``blur_size``
-        pixels square (0-255 grey scale).
+        ``MOTION_BLUR`` below this value of :func:`~.quality.blur_measure` on the face crop
+        resized to ``blur_size`` pixels square.
     min_confidence
         ``confidence`` below which a frame is ``LOW_CONFIDENCE``.
     reacquire_radius
