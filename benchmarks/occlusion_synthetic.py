@@ -22,9 +22,16 @@ Reported per measure: the AUC between the occluded frames (occluded run, inside 
 the clean run's frames, and the share flagged at a threshold that flags 10 % of the clean frames
 (about the shipped test's share on these clips).
 
+With ``--va``, both versions of every clip also go through the harness's stages as the product
+runs them (:func:`facelens.core.validation.runner.track_clip`: the shipped schedule and gates,
+the FER2013 posterior) and the default estimator G. That part reports how many occluded frames
+the gates keep, and how far G's valence/arousal on those kept frames lies from the clean run's on
+the same frames, against the same distance on the frames outside the spans. A clean frame's
+reading also moves a little when an earlier occluded span changes G's state.
+
 Usage::
 
-    python benchmarks/occlusion_synthetic.py --media ../shared/media [--json OUT.json]
+    python benchmarks/occlusion_synthetic.py --media ../shared/media [--va] [--json OUT.json]
 """
 from __future__ import annotations
 
@@ -170,16 +177,51 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((r[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def _va_effect(analyser: Any, estimate: Any, clip: Any, occluded_frames: list[np.ndarray],
+               inside: np.ndarray) -> dict[str, Any]:
+    """G's valence/arousal of the clean and the occluded version, tracked as the product does."""
+    from facelens.core.validation.runner import track_clip
+
+    clean = track_clip(clip.frames, clip.time_s, analyser.model)
+    occ = track_clip(occluded_frames, clip.time_s, analyser.model)
+    vc, ac, _ = estimate(clean)
+    vo, ao, _ = estimate(occ)
+    return {"inside": inside, "clean_usable": clean.usable, "occ_usable": occ.usable,
+            "dv": np.abs(vo - vc), "da": np.abs(ao - ac)}
+
+
+def _va_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    cat = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    both = cat["clean_usable"] & cat["occ_usable"] & np.isfinite(cat["dv"]) & np.isfinite(cat["da"])
+    out: dict[str, Any] = {"occluded": int(cat["inside"].sum()), "kept": int((cat["inside"] & cat["occ_usable"]).sum())}
+    for part, sel in (("occluded, kept", cat["inside"] & both), ("outside the spans", ~cat["inside"] & both)):
+        dv, da = cat["dv"][sel], cat["da"][sel]
+        out[part] = {"frames": int(sel.sum()),
+                     "dv_median": float(np.median(dv)) if dv.size else float("nan"),
+                     "dv_p90": float(np.quantile(dv, 0.9)) if dv.size else float("nan"),
+                     "da_median": float(np.median(da)) if da.size else float("nan"),
+                     "da_p90": float(np.quantile(da, 0.9)) if da.size else float("nan")}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--media", type=Path, required=True)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--va", action="store_true", help="also run the product's stages and G on both versions")
     args = ap.parse_args()
     from facelens.core.validation.sampling import sample_clip
 
     t0 = time.perf_counter()
     clean_all, occ_all, per_clip = [], [], {}
+    va_rows: list[dict[str, Any]] = []
+    analyser = estimate = None
+    if args.va:
+        from facelens.core.validation import estimators
+        from facelens.core.validation.runner import Analyser
+
+        analyser, estimate = Analyser(), estimators.get("g")
     for k, path in enumerate(dev_clips(args.media)):
         clip = sample_clip(path)
         clean_obs, clean = Recorder().run(clip.frames)
@@ -194,6 +236,8 @@ def main() -> None:
         inside = np.array([_occluded(float(t)) and o.landmarks is not None for t, o in zip(clip.time_s, clean_obs)])
         clean_all.append(clean)
         occ_all.append(occ[inside])
+        if analyser is not None and estimate is not None:
+            va_rows.append(_va_effect(analyser, estimate, clip, frames, inside))
         per_clip[path.stem] = {"frames": len(frames), "occluded": int(inside.sum())}
         print(f"{path.stem}: {len(frames)} frames, {int(inside.sum())} occluded", flush=True)
     clean_d, occ_d = np.concatenate(clean_all), np.concatenate(occ_all)
@@ -207,8 +251,16 @@ def main() -> None:
         hit = float(np.mean(occ_d[:, j] > thr))
         rows[name] = {"auc": auc(occ_d[:, j], clean_d[:, j]), "threshold_at_10pct_clean": thr, "occluded_flagged": hit}
         print(f"{name:22s} {rows[name]['auc']:6.3f} {thr:10.3f} {100 * hit:16.1f}%")
+    va = _va_summary(va_rows) if va_rows else None
+    if va:
+        print(f"\nthe product's stages and G: of {va['occluded']} occluded frames the gates keep {va['kept']}"
+              f" ({100 * va['kept'] / max(va['occluded'], 1):.1f} %)")
+        for part in ("occluded, kept", "outside the spans"):
+            r = va[part]
+            print(f"  {part:18s} frames {r['frames']:5d}  |dV| median {r['dv_median']:.3f} p90 {r['dv_p90']:.3f}"
+                  f"  |dA| median {r['da_median']:.3f} p90 {r['da_p90']:.3f}")
     if args.json:
-        args.json.write_text(json.dumps({"measures": rows, "clips": per_clip, "seed": args.seed}, indent=1))
+        args.json.write_text(json.dumps({"measures": rows, "clips": per_clip, "seed": args.seed, "va": va}, indent=1))
 
 
 if __name__ == "__main__":
