@@ -52,7 +52,10 @@ DISCLAIMER = [
      "validated on psychiatric patients; they can be wrong, and they must be read by a qualified clinician "
      "together with the clinical assessment."),
     ("Valence and arousal are estimated per sampled frame in the range −1 to +1. Frames without a usable face "
-     "(no face, occlusion, blur, extreme head pose) are left out and counted under Data quality."),
+     "(no face, occlusion, blur, extreme head pose) are left out and counted under Data quality. The occlusion "
+     "check finds a hand that confuses the face model, but it misses many smooth objects held in front of the "
+     "mouth (about a quarter of synthetic ones found in testing); such frames stay in the analysis and can move "
+     "valence and arousal."),
 ]
 
 
