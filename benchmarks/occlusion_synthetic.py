@@ -96,17 +96,6 @@ def occlude(rgb: np.ndarray, mesh: np.ndarray, rng: np.random.Generator) -> np.n
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _region_of(mesh: np.ndarray, w: int, h: int) -> Any:
-    """The check's face region for a mesh, as the shipped test builds it for the mirrored face."""
-    from facelens.core.face.tracking.adapter import region
-    from facelens.core.face.tracking.quality import _EYE_OUTER, REGION_SCALE
-
-    lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
-    a, b = mesh[_EYE_OUTER[0]], mesh[_EYE_OUTER[1]]
-    return region(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, REGION_SCALE * float(max(hi - lo)),
-                  float(-np.arctan2(-(b[1] - a[1]), b[0] - a[0])), w, h)
-
-
 class Recorder:
     """Every-frame FaceTracker whose occlusion check also records the three disagreements."""
 
@@ -124,19 +113,16 @@ class Recorder:
 
         from facelens.core.face.geometry import posefree_fit
         from facelens.core.face.tracking.adapter import landmarks_px
-        from facelens.core.face.tracking.quality import lower_face
+        from facelens.core.face.tracking.quality import context_crop, face_region, lower_face
 
         self.last = (np.nan, np.nan, np.nan)
-        h, w = rgb.shape[:2]
-        m = 0.5 * max(bbox[2] - bbox[0], bbox[3] - bbox[1])
-        x0, y0 = int(max(bbox[0] - m, 0)), int(max(bbox[1] - m, 0))
-        x1, y1 = int(min(bbox[2] + m, w)), int(min(bbox[3] + m, h))
-        if y1 - y0 < 8 or x1 - x0 < 8:
+        x0, y0, view = context_crop(rgb, bbox)
+        if view is None:
             return float("nan")
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        crop = np.ascontiguousarray(view)
         mine = mesh - np.array([x0, y0, 0.0])
         other = self.check._by_region(cv2.flip(crop, 1), mine)
-        found = self.check.graph.run({"image": crop, "roi": _region_of(mine, crop.shape[1], crop.shape[0])},
+        found = self.check.graph.run({"image": crop, "roi": face_region(mine, crop.shape[1], crop.shape[0])},
                                      "face_landmarks")
         if other is None or not found:
             return float("nan")

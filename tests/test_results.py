@@ -128,8 +128,9 @@ def test_resume_refuses_a_partial_made_with_other_crop_preprocessing(tmp_path):
 def test_resume_refuses_a_partial_gated_another_way(tmp_path):
     out = tmp_path / "r.h5"
     ResultsWriter(out, META, expression_names=NAMES).close()  # an earlier version: no blur measure recorded
-    gates = {"blur_measure": "local-contrast-directional-1", "blur_threshold": 1.0, "min_confidence": 0.5}
-    new = {**META, "params": {**META["params"], **gates}}
+    from facelens.core.face.tracking import gate_settings
+
+    new = {**META, "params": {**META["params"], **gate_settings()}}
     with pytest.raises(ResultsError, match="other quality gates"):
         ResultsWriter(out, new, expression_names=NAMES, resume=True)
     out2 = tmp_path / "r2.h5"

@@ -152,11 +152,12 @@ class ResultsWriter:
                 has_emo and json.loads(f["frames/emotions"].attrs["names"]) != self._labels
             ):
                 raise ResultsError(f"cannot resume {self.partial}: emotion labels differ")
-            old = read_meta(f.attrs).get("appearance_preprocessing")  # absent: an earlier version's crops
+            stored = read_meta(f.attrs)
+            old = stored.get("appearance_preprocessing")  # absent: an earlier version's crops
             if "appearance_preprocessing" in meta and old != meta["appearance_preprocessing"]:
                 raise ResultsError(f"cannot resume {self.partial}: made by an earlier FaceLens version "
                                    "(other face-crop preprocessing); analyse the session again")
-            old_params = read_meta(f.attrs).get("params", {})
+            old_params = stored.get("params", {})
             gates = [k for k in QUALITY_GATE_PARAMS if k in meta.get("params", {})]
             if any(old_params.get(k) != meta["params"][k] for k in gates):  # absent: an earlier version's gates
                 raise ResultsError(f"cannot resume {self.partial}: made with other quality gates (blur measure, "

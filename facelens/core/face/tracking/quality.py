@@ -75,6 +75,25 @@ def lower_face() -> np.ndarray:
     return np.flatnonzero(template()[:, 1] < -1.0)
 
 
+def context_crop(rgb: np.ndarray, bbox: np.ndarray) -> tuple[int, int, np.ndarray | None]:
+    """(x0, y0, crop): the face box with half its longer side of context on every side, clipped to
+    the frame (a view, not a copy); crop None when that leaves under 8 pixels either way."""
+    h, w = rgb.shape[:2]
+    m = 0.5 * max(bbox[2] - bbox[0], bbox[3] - bbox[1])
+    x0, y0 = int(max(bbox[0] - m, 0)), int(max(bbox[1] - m, 0))
+    x1, y1 = int(min(bbox[2] + m, w)), int(min(bbox[3] + m, h))
+    return x0, y0, (rgb[y0:y1, x0:x1] if y1 - y0 >= 8 and x1 - x0 >= 8 else None)
+
+
+def face_region(mesh: np.ndarray, w: int, h: int) -> Any:
+    """The landmark model's face region for a mesh (pixels of a ``w`` x ``h`` image): a square of
+    :data:`REGION_SCALE` times the mesh's longer box side, turned by the eye line."""
+    lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
+    a, b = mesh[_EYE_OUTER[0]], mesh[_EYE_OUTER[1]]
+    return region(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, REGION_SCALE * float(max(hi - lo)),
+                  float(-np.arctan2(-(b[1] - a[1]), b[0] - a[0])), w, h)
+
+
 class MirrorCheck:
     """The occlusion test: the landmark model's second opinion on the mirrored face.
 
@@ -111,13 +130,10 @@ class MirrorCheck:
 
         from facelens.core.face.geometry import posefree_fit
 
-        h, w = rgb.shape[:2]
-        m = 0.5 * max(bbox[2] - bbox[0], bbox[3] - bbox[1])  # context around the face region
-        x0, y0 = int(max(bbox[0] - m, 0)), int(max(bbox[1] - m, 0))
-        x1, y1 = int(min(bbox[2] + m, w)), int(min(bbox[3] + m, h))
-        if y1 - y0 < 8 or x1 - x0 < 8:
+        x0, y0, unmirrored = context_crop(rgb, bbox)
+        if unmirrored is None:
             return float("nan")
-        crop = cv2.flip(rgb[y0:y1, x0:x1], 1)  # numpy's [:, ::-1] copy is ~30x slower
+        crop = cv2.flip(unmirrored, 1)  # numpy's [:, ::-1] copy is ~30x slower
         mine = mesh - np.array([x0, y0, 0.0])
         other = self._by_region(crop, mine) if self.by_region else self._by_detection(crop, bbox, x0, y0)
         if other is None:
@@ -131,11 +147,7 @@ class MirrorCheck:
         ch, cw = crop.shape[:2]
         mirrored = mine[mirror_index()]  # the tracked mesh as the mirrored face's mesh
         mirrored[:, 0] = cw - mirrored[:, 0]
-        lo, hi = mirrored[:, :2].min(axis=0), mirrored[:, :2].max(axis=0)
-        a, b = mirrored[_EYE_OUTER[0]], mirrored[_EYE_OUTER[1]]
-        roi = region(float(lo[0] + hi[0]) / 2, float(lo[1] + hi[1]) / 2, REGION_SCALE * float(max(hi - lo)),
-                     float(-np.arctan2(-(b[1] - a[1]), b[0] - a[0])), cw, ch)
-        found = self.graph.run({"image": crop, "roi": roi}, "face_landmarks")
+        found = self.graph.run({"image": crop, "roi": face_region(mirrored, cw, ch)}, "face_landmarks")
         if not found:
             return None
         other = landmarks_px(found[0], cw, ch)
