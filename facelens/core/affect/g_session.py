@@ -32,15 +32,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facelens.core.affect.g_runtime import GModel, GRunner
 from facelens.core.affect.va import CircumplexVA
-from facelens.core.face.morphable import MorphableModel, SessionFitter
+from facelens.core.face.morphable import MorphableModel, make_fitter
 from facelens.core.face.morphable.fit import FIT_RESIDUAL_LIMIT
 from facelens.core.face.morphable.mirror import mirror_meshes
+
+if TYPE_CHECKING:
+    from facelens.core.affect.g_torch import TorchGRunner
 
 #: Seconds between two usable frames after which G starts from a fresh state (the smoother's gap).
 GAP_S = float(CircumplexVA.gap_s)
@@ -63,6 +66,17 @@ class GSession:
     probabilities: np.ndarray | None = None  # (N, 7) in G_LABELS order
 
 
+def make_runner(model: GModel, n_seq: int = 1, device: str | None = None) -> GRunner | TorchGRunner:
+    """G's runner for an analysis: numpy (``device`` None) or torch on ``device``
+    (:class:`.g_torch.TorchGRunner`; torch is imported only then). The rule for ``device``:
+    :func:`facelens.core.common.devices.array_backend_device`."""
+    if device is None:
+        return GRunner(model, n_seq=n_seq)
+    from facelens.core.affect.g_torch import TorchGRunner
+
+    return TorchGRunner(model, n_seq=n_seq, device=device)
+
+
 def reset_points(time_s: np.ndarray, ok: np.ndarray, last_t: float = float("nan")) -> np.ndarray:
     """Indices of usable frames that follow the previous usable frame (or ``last_t``) by more than GAP_S."""
     idx = np.flatnonzero(ok)
@@ -73,7 +87,7 @@ def reset_points(time_s: np.ndarray, ok: np.ndarray, last_t: float = float("nan"
     return idx[np.isfinite(gap) & (gap > GAP_S)]
 
 
-def step_with_resets(runner: GRunner, x: np.ndarray, ok: np.ndarray, time_s: np.ndarray,
+def step_with_resets(runner: GRunner | TorchGRunner, x: np.ndarray, ok: np.ndarray, time_s: np.ndarray,
                      last_t: float) -> tuple[np.ndarray, np.ndarray, float]:
     """``runner.step`` over a block, resetting its state at every :func:`reset_points` frame;
     returns (valence/arousal, probabilities, time of the block's last usable frame or ``last_t``).
@@ -92,11 +106,12 @@ def step_with_resets(runner: GRunner, x: np.ndarray, ok: np.ndarray, time_s: np.
 
 
 def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | None,
-              morph: MorphableModel, g: GModel | None = None) -> GSession:
+              morph: MorphableModel, g: GModel | None = None, device: str | None = None) -> GSession:
     """The session-wide morphable fit and, when ``g`` is given, G's valence/arousal/probabilities.
 
     ``appearance`` (N, 7) is the raw FER2013 posterior in the results file's emotion order (needed
-    when G's card says ``coef+appearance``).
+    when G's card says ``coef+appearance``). ``device``: None for the numpy fit and G, else the torch
+    device they run on (:func:`facelens.core.common.devices.array_backend_device`).
 
     The mesh and its mirror image are fitted on two worker threads (one per fitter, so each
     fitter sees its chunks in order: the same bits as one thread), while the calling thread reads
@@ -105,7 +120,7 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
     time_s = np.asarray(time_s, np.float64)
     n = len(time_s)
     # BLAS products: the session pass reads the same chunks whatever happened before (resume)
-    fits = [SessionFitter(morph, exact=False)] + ([SessionFitter(morph, exact=False)] if g is not None else [])
+    fits = [make_fitter(morph, device, exact=False) for _ in range(2 if g is not None else 1)]
     with ThreadPoolExecutor(1) as own_lane, ThreadPoolExecutor(1) as mirror_lane:
         def both(fn_own: Callable[[], Any], fn_mirror: Callable[[], Any]) -> tuple[Future, Future | None]:
             return own_lane.submit(fn_own), (mirror_lane.submit(fn_mirror) if g is not None else None)
@@ -121,7 +136,7 @@ def g_session(chunks: MeshChunks, time_s: np.ndarray, appearance: np.ndarray | N
         out = GSession(np.full((n, morph.n_expression), np.nan), fits[0].identity,
                        np.full((n, morph.n_identity), np.nan), np.full(n, np.nan), np.zeros(n, bool),
                        np.zeros(n, bool))
-        second = _SecondPass(out, g, appearance, time_s)
+        second = _SecondPass(out, g, appearance, time_s, device)
         # pass 2 reads the meshes again (keeping a long session's meshes would cost hundreds of MB):
         # every frame against the person's reference (threads), then G in time order (this thread)
         start, waiting = 0, None
@@ -149,13 +164,14 @@ def _wait(job: tuple[Future, Future | None]) -> None:
 class _SecondPass:
     """Stores pass 2's fits of one chunk after another and steps G through them in time order."""
 
-    def __init__(self, out: GSession, g: GModel | None, appearance: np.ndarray | None, time_s: np.ndarray) -> None:
+    def __init__(self, out: GSession, g: GModel | None, appearance: np.ndarray | None, time_s: np.ndarray,
+                 device: str | None = None) -> None:
         self.out, self.g, self.appearance, self.time_s = out, g, appearance, time_s
         self.last = float("nan")
         if g is not None:
             n = len(time_s)
             out.valence_arousal, out.probabilities = np.full((n, 2), np.nan), np.full((n, 7), np.nan)
-            self.runner = GRunner(g, n_seq=2)  # the session and its mirror image, stepped together
+            self.runner = make_runner(g, n_seq=2, device=device)  # the session and its mirror image, stepped together
             self.with_app = g.card.get("inputs", "coef+appearance") == "coef+appearance"
 
     def store(self, start: int, ok: np.ndarray, job: tuple[Future, Future | None]) -> None:

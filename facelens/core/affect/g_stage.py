@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from facelens.core.affect.choice import DEFAULT_ESTIMATOR, ESTIMATORS
-from facelens.core.affect.g_runtime import G_LABELS, GModel, GModelError, GRunner, load_default_g
-from facelens.core.affect.g_session import step_with_resets
+from facelens.core.affect.g_runtime import G_LABELS, GModel, GModelError, load_default_g
+from facelens.core.affect.g_session import make_runner, step_with_resets
 
 _FER_TO_G = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happy", "sad": "sad",
              "surprise": "surprise", "neutral": "neutral"}
@@ -27,18 +27,19 @@ __all__ = ["DEFAULT_ESTIMATOR", "ESTIMATORS", "GEstimator"]
 class GEstimator:
     """One session of G over (coefficients, appearance posterior) in time order."""
 
-    def __init__(self, model: GModel, labels: Sequence[str]) -> None:
+    def __init__(self, model: GModel, labels: Sequence[str], device: str | None = None) -> None:
         self.model = model
-        self.runner = GRunner(model)
+        self.device = device  # None: numpy; else the torch device (core.common.devices.array_backend_device)
+        self.runner = make_runner(model, device=device)
         self.labels = list(labels)
         self.uses_appearance = model.card.get("inputs", "coef+appearance") == "coef+appearance"
         self._to_results = [G_LABELS.index(_FER_TO_G[lab]) for lab in self.labels]
         self._last_t = float("nan")  # time of the last usable frame G saw
 
     @classmethod
-    def default(cls, labels: Sequence[str]) -> GEstimator:
+    def default(cls, labels: Sequence[str], device: str | None = None) -> GEstimator:
         """The shipped G (:class:`~facelens.core.affect.g_runtime.GModelError` when missing)."""
-        return cls(load_default_g(), labels)
+        return cls(load_default_g(), labels, device)
 
     def reset(self) -> None:
         self.runner.reset()

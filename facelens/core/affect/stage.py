@@ -121,7 +121,9 @@ class AffectStage:
         fer = FerEmotionModel(device=device)
         stage = cls(fer)
         if va == "g":
-            stage.g = GEstimator.default(stage.emotion_labels)
+            from facelens.core.common.devices import array_backend_device
+
+            stage.g = GEstimator.default(stage.emotion_labels, array_backend_device(device))
             if prefer_user_models:
                 from facelens.core.affect.hsemotion import find_user_model
 

@@ -165,8 +165,9 @@ def _reconstruction(spec: str, device: str) -> Any:
     """The per-frame reconstruction stage; torch (AsmV2L) is imported only when it is asked for."""
     if spec == "fit":
         from facelens.core.analysis.recon_stage import ReconStage
+        from facelens.core.common.devices import array_backend_device
 
-        return ReconStage()
+        return ReconStage(device=array_backend_device(device))
     from facelens.core.analysis.asmv2l_stage import reconstruction_stage
 
     return reconstruction_stage(spec, device=device)

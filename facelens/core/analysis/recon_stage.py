@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from facelens.core.common.types import Quality, is_usable
-from facelens.core.face.morphable import MorphableModel, SessionFitter, load_default
+from facelens.core.face.morphable import MorphableModel, load_default, make_fitter
 
 
 def posefree_columns(landmarks: np.ndarray, rotation: np.ndarray, translation: np.ndarray,
@@ -41,9 +41,10 @@ def fit_inputs(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 class ReconStage:
     """Adds ``coef_exp``, ``coef_id`` and ``fit_residual`` to each block (one instance per session)."""
 
-    def __init__(self, model: MorphableModel | None = None) -> None:
+    def __init__(self, model: MorphableModel | None = None, device: str | None = None) -> None:
         self.model = model or load_default()
-        self.fitter = SessionFitter(self.model, exact=False)  # provisional values (module docstring)
+        self.device = device  # None: numpy; else the torch device (core.common.devices.array_backend_device)
+        self.fitter = make_fitter(self.model, device, exact=False)  # provisional values (module docstring)
 
     @property
     def coef_sizes(self) -> tuple[int, int]:
@@ -77,4 +78,5 @@ class ReconStage:
                 "expression per frame)", "version": f"{self.model.n_identity} identity + "
                 f"{self.model.n_expression} expression components",
                 "source": {"kind": "shipped", "path": "morphable/facelens_morphable.npz"},
+                "device": self.device or "cpu", "backend": "numpy" if self.device is None else "torch",
                 "training_data": m.get("sources", {}), "notes": "docs/morphable.md"}

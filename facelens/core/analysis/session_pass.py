@@ -55,7 +55,7 @@ def run_session_pass(writer: ResultsWriter, recon: ReconStage, g_estimator: Any 
     appearance = writer.column("emotions_appearance", 0, n) if g is not None else None
     yield Progress(done=n, total=n, rate=0.0, eta_s=float("nan"), message="finalising")
     with threadpool_limits(1, "blas"):  # small products: one BLAS thread is faster and uses half the CPU
-        res = g_session(chunks, time_s, appearance, recon.model, g)
+        res = g_session(chunks, time_s, appearance, recon.model, g, device=recon.device)
     # the person's reference face under the model (the 3D view's neutral reference)
     writer.set_meta({"session_identity": [round(float(v), 6) for v in res.identity]})
     for a in range(0, n, CHUNK):

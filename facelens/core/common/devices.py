@@ -52,3 +52,12 @@ def resolve_device(device: str = "auto") -> str:
     if index >= count:
         raise DeviceError(f"device {device!r} requested but torch sees {count} CUDA GPU{'s' if count > 1 else ''}")
     return device
+
+
+def array_backend_device(device: str) -> str | None:
+    """Where the morphable fit and G run for an analysis on ``device`` (a resolved device string):
+    the CUDA device itself (their torch implementations, ``face.morphable.fit_torch`` and
+    ``affect.g_torch``), or None for the numpy implementations on the CPU. On the CPU numpy is the
+    faster of the two for a stream's small blocks (``benchmarks/morphable_speed.py --torch``) and
+    needs no torch import."""
+    return device if device.startswith("cuda") else None

@@ -23,7 +23,6 @@ keep badly tracked frames (occlusion) from pulling the identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 import numpy as np
 
 from facelens.core.face.morphable.model import MorphableModel
