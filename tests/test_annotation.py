@@ -216,18 +216,18 @@ def test_default_labels_match_builtin_and_print_well() -> None:
         return (st.name, st.colour, st.dash, st.hatch)
 
     assert [key(s) for s in ls.labels] == [key(s) for s in builtin.labels]
-    assert ls.names == ("happy", "sad", "neutral") and ls.scenarios == builtin.scenarios
+    assert ls.names == ("happy", "sad", "neutral", "exclude") and ls.scenarios == builtin.scenarios
     greys = sorted(s.grey for s in ls.labels)
     assert min(np.diff(greys)) > 0.15  # distinct grey levels when printed in black and white
-    assert len({s.dash for s in ls.labels}) == 3  # a second, colour-free cue
-    assert len({s.hatch for s in ls.labels}) == 3
+    assert len({s.dash for s in ls.labels}) == 4  # a second, colour-free cue
+    assert len({s.hatch for s in ls.labels}) == 4
 
 
 def test_user_file_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     user = tmp_path / "labels.toml"
     user.write_text('[labels.happy]\ncolour = "#112233"\n[labels.anxious]\ncolour = "#AA4499"\ndash = "dot"\n')
     ls = labels_mod.load_label_set(user)
-    assert ls.names == ("happy", "sad", "neutral", "anxious")
+    assert ls.names == ("happy", "sad", "neutral", "exclude", "anxious")
     assert ls.colour("happy") == "#112233" and ls.style("happy").dash == "solid"
     assert ls.colour("Sad") == labels_mod._BUILTIN["labels"]["sad"]["colour"]
     assert ls.colour("unheard-of") == ls.colour("unheard-of")  # stable fallback

@@ -150,3 +150,41 @@ def test_a_strip_label_never_runs_into_the_next_segment(session, qtbot):
     assert tl._region_labels[short.id].toPlainText() != "neutral"  # 0.4 s is a few pixels: elided or hidden
     tl.valence_plot.setXRange(11.9, 12.6, padding=0)  # zoomed in, the short segment has room again
     qtbot.waitUntil(lambda: tl._region_labels[short.id].toPlainText() == "neutral", timeout=5000)
+
+
+def test_an_exclusion_is_drawn_over_a_labelled_segment_and_leaves_its_statistics(session, qtbot):
+    """Label hotkey 4 is the reviewer's exclusion: marked with [ and ] inside a happy segment (a drag
+    there would move the segment), the overlap rule does not refuse it, and the happy row's frame
+    count leaves its frames out; undo brings them back."""
+    from PySide6.QtCore import Qt
+
+    from facelens.gui.segment_panel import COL
+
+    w = session
+    w.activateWindow()
+    qtbot.waitActive(w)
+    qtbot.wait(300)
+    assert w.labels[3] == "exclude"
+    _key(qtbot, w, Qt.Key.Key_1)
+    _drag(qtbot, w, 10.0, 19.0)
+    happy = w.editor.segments[0]
+
+    def n_of(seg_id: str) -> int:
+        t = w.segments.table
+        r = next(r for r in range(t.rowCount()) if t.item(r, 0).data(Qt.ItemDataRole.UserRole + 1) == seg_id)
+        return int(t.item(r, COL["n"]).text())
+
+    before = n_of(happy.id)
+    w.select_segment("")
+    _key(qtbot, w, Qt.Key.Key_4)
+    assert w.new_label_box.currentText() == "exclude"
+    w.review.seek(12.0)
+    _key(qtbot, w, Qt.Key.Key_BracketLeft)
+    w.review.seek(15.0)
+    _key(qtbot, w, Qt.Key.Key_BracketRight)
+    assert sorted(s.label for s in w.editor.segments) == ["exclude", "happy"], w.statusBar().currentMessage()
+    cut = next(s for s in w.editor.segments if s.label == "exclude")
+    assert n_of(cut.id) == 0
+    assert 10 <= before - n_of(happy.id) <= 31  # the 3 s inside it, at 10 frames/s, less unusable ones
+    w.undo()  # the exclusion goes, the happy row's count comes back
+    assert [s.label for s in w.editor.segments] == ["happy"] and n_of(happy.id) == before

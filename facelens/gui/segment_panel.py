@@ -2,7 +2,8 @@
 
 The panel shows segments and emits requests; the main window applies them through the annotation
 model (``SegmentEditor``), which saves each change to the workspace at once and keeps the undo stack.
-Each row shows the segment's mean ± SD valence and arousal over its usable frames.
+Each row shows the segment's mean ± SD valence and arousal over its usable frames (frames inside a
+reviewer's exclusion, label ``exclude``, are not usable: :mod:`facelens.core.annotation.exclusions`).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facelens.core.annotation import exclusions
 from facelens.render.colors import label_color, lighten
 
 # The statistics come right after the label: at 1366 px the table's first six columns (up to n) stay
@@ -204,8 +206,10 @@ class SegmentPanel(QWidget):
         flagged = flagged or set()
         segs = list(segments)
         self._segments = {s.id: s for s in segs}
-        data_key = (len(t), float(t[0]) if len(t) else 0.0, float(t[-1]) if len(t) else 0.0)
-        if data_key != self._data_key:  # another session, or a live analysis added frames
+        cut = tuple(sorted((s.start_s, s.end_s) for s in segs if exclusions.is_exclusion(s)))
+        usable = exclusions.apply(t, usable, segs)[0]  # a reviewer's exclusions count as unusable frames
+        data_key = (len(t), float(t[0]) if len(t) else 0.0, float(t[-1]) if len(t) else 0.0, cut)
+        if data_key != self._data_key:  # another session, a live analysis added frames, exclusions changed
             self._data_key, self._stats = data_key, {}
         self._filling = True
         self.table.setSortingEnabled(False)
@@ -245,6 +249,8 @@ class SegmentPanel(QWidget):
         items[COL["Label"]].setData(Qt.ItemDataRole.DecorationRole, QColor(label_color(s.label)))
         if flag:
             items[COL["Label"]].setToolTip("Overlaps a segment of another label (allowed by the label set, flagged)")
+        elif exclusions.is_exclusion(s):
+            items[COL["Label"]].setToolTip("Excluded by the reviewer: these frames are left out of every statistic")
         for c, it in enumerate(items):
             it.setData(Qt.ItemDataRole.UserRole + 1, s.id)
             self.table.setItem(r, c, it)

@@ -119,7 +119,11 @@ def timeseries_pdf(sec: AffectSeriesSection, width_in: float = 7.0, height_in: f
                                           edgecolor=st.colour, label=lab))
         fig.legend(handles=handles, loc="upper right", ncol=len(handles), frameon=False,
                    bbox_to_anchor=(0.985, 1.0), fontsize=FONT_SIZE)
-    fig.text(0.075, 0.93, "Gaps: frames without a usable face", fontsize=FONT_SIZE - 0.5, color="0.35")
+    from facelens.core.annotation.exclusions import EXCLUDE_LABEL
+
+    cut = any(lab.strip().lower() == EXCLUDE_LABEL for lab in seen)
+    gaps = "Gaps: frames without a usable face" + (" or excluded by the reviewer" if cut else "")
+    fig.text(0.075, 0.93, gaps, fontsize=FONT_SIZE - 0.5, color="0.35")
     return _to_pdf(fig, fmt)
 
 

@@ -56,6 +56,9 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
             ["Frames analysed", f"{sec.n_frames}"],
             ["Frames with a usable face", f"{sec.n_usable}"],
             ["Valid frames (usable face and valence/arousal)", f"{sec.n_valid} ({pct(share)})"]]
+    if sec.exclusions:
+        rows.append(["Excluded by the reviewer", f"{sec.n_excluded} ({len(sec.exclusions)} span"
+                     f"{'s' if len(sec.exclusions) > 1 else ''})"])
     left = table(rows, [0.34 * width, 0.14 * width])
     drows = [["Discarded because", "Frames"]] + [[escape(k), str(v)] for k, v in sec.discards.items()]
     right = table(drows, [0.36 * width, 0.12 * width])  # ends on the column's right edge
@@ -63,6 +66,11 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
                             style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                               ("LEFTPADDING", (0, 0), (-1, -1), 0)]), hAlign="LEFT")]
     out += [p(escape(w), "warn") for w in sec.warnings]
+    if sec.exclusions:
+        spans = ", ".join(f"{a:.1f}–{b:.1f} s" for a, b in sec.exclusions)
+        out.append(p(escape(f"Excluded by the reviewer (e.g. an occlusion the checks missed): {spans}; "
+                            f"{sec.n_excluded} frames, {sec.n_excluded_usable} of them otherwise valid, "
+                            "left out of every figure in this report."), "small"))
     if sec.segments:
         srows = [["Segment", "Frames", "Valid", "Valid share"]]
         srows += [[_seg_name(s.label, s.start_s, s.end_s), str(s.n_frames), str(s.n_valid), pct(s.share)]

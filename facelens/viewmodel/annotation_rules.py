@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from facelens.core.annotation.exclusions import EXCLUDE_LABEL, is_exclusion
 from facelens.core.common.timeaxis import nearest_frame
 
 
@@ -27,9 +28,13 @@ def describe(seg: Any) -> str:
 
 def overlap_conflicts(segments: Iterable[Any], start_s: float, end_s: float, label: str,
                       exclude_id: str | None = None) -> list[Any]:
-    """Segments with a different label whose span intersects [start_s, end_s) (touching is fine)."""
+    """Segments with a different label whose span intersects [start_s, end_s) (touching is fine).
+    A reviewer's exclusion (:mod:`facelens.core.annotation.exclusions`) overlaps any label freely."""
+    if str(label).strip().lower() == EXCLUDE_LABEL:
+        return []
     return [s for s in segments
-            if s.id != exclude_id and s.label != label and s.start_s < end_s and start_s < s.end_s]
+            if s.id != exclude_id and s.label != label and not is_exclusion(s)
+            and s.start_s < end_s and start_s < s.end_s]
 
 
 def conflicting_ids(segments: Sequence[Any]) -> set[str]:

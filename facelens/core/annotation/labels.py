@@ -54,6 +54,7 @@ _BUILTIN: dict[str, Any] = {
         "happy": {"colour": "#DDAA33", "dash": "solid", "hatch": ""},
         "sad": {"colour": "#004488", "dash": "dash", "hatch": "//"},
         "neutral": {"colour": "#777777", "dash": "dot", "hatch": ".."},
+        "exclude": {"colour": "#000000", "dash": "dashdot", "hatch": "xx"},
     },
 }
 # Colours for labels no file names: mid-luminance, distinct from the three defaults.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelens.core.annotation import exclusions
 from facelens.core.annotation.segments import Segment
 from facelens.core.dynamics import PAC_THRESHOLD, SeriesIndices, label_pieces, pooled_indices
 
@@ -64,6 +65,10 @@ class SessionSeries:
     segments: list[Segment]
     source: str = ""
     coef: np.ndarray | None = None  # (N, K_exp) expression coefficients, when the file has a morphable fit
+
+    def __post_init__(self) -> None:
+        # a reviewer's exclusions: their frames are unusable here, and they are no label (annotation.exclusions)
+        self.usable, self.segments = exclusions.apply(self.time_s, self.usable, self.segments)
 
     @classmethod
     def from_results(cls, results: SessionResults, segments: Sequence[Segment]) -> SessionSeries:

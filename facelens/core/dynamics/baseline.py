@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facelens.core.affect.anchor import NEUTRAL_FLAG, anchor_from_spans, anchor_robust
+from facelens.core.annotation import exclusions
 from facelens.core.annotation.segments import Segment
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,14 +117,16 @@ def _p_neutral(results: SessionResults) -> np.ndarray | None:
 
 def baseline_summary(results: SessionResults, segments: Sequence[Segment]) -> BaselineSummary:
     """Baseline source and neutral-segment flags of an opened results file."""
-    spans = [(float(s.start_s), float(s.end_s)) for s in segments if s.label == "neutral"]
+    usable, kept = exclusions.apply(results.time_s, results.usable, segments)  # a reviewer's exclusions left out
+    spans = [(float(s.start_s), float(s.end_s)) for s in kept if s.label == "neutral"]
     expr = np.asarray(results.expressions, np.float64)
     names = list(results.expression_names)
-    usable = np.asarray(results.usable, bool)
     anchor = anchor_from_spans(expr, usable, results.time_s, spans, names) if spans else None
     if anchor is None:
         anchor = anchor_robust(expr, usable, _p_neutral(results), names)
-    flagged = neutral_segment_flags(results.time_s, results.valence, results.arousal, spans)
+    out = ~exclusions.excluded_mask(results.time_s, segments)
+    flagged = neutral_segment_flags(results.time_s, np.where(out, results.valence, np.nan),
+                                    np.where(out, results.arousal, np.nan), spans)
     note, short = notes_for(str(results.meta.get("va_estimator", "circumplex")))
     if anchor is None:
         return BaselineSummary("none (fewer than 3 usable frames)", 0, flagged, note, short)

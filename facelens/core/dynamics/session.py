@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelens.core.annotation import exclusions
 from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 from facelens.core.dynamics.types import (BASELINE_WINDOW_S, GAP_FACTOR, PAC_THRESHOLD, RESPONSE_FRACTION, LabelStats,
                                           SegmentDynamics, SessionDynamics)
@@ -60,7 +61,8 @@ def compute_dynamics(
     time_s, valence, arousal, usable
         Per sampled frame, shape ``(N,)``; valence/arousal NaN where not estimated.
     segments
-        Annotated segments; labels other than happy/sad/neutral are reported too.
+        Annotated segments; labels other than happy/sad/neutral are reported too. Exclusions
+        (:mod:`facelens.core.annotation.exclusions`) are no label: their frames count as unusable.
     expressions, expression_names
         Optional ``(N, K)`` expression measures; each gets mean, SD and MSSD per segment.
     """
@@ -69,7 +71,8 @@ def compute_dynamics(
     use = np.asarray(usable, bool)
     if not (t.shape == v.shape == a.shape == use.shape):
         raise ValueError("time_s, valence, arousal and usable must have the same length")
-    seg_list = sorted(segments, key=lambda s: (s.start_s, s.end_s))
+    use, kept = exclusions.apply(t, use, segments)  # a reviewer's exclusions: unusable frames, no label
+    seg_list = sorted(kept, key=lambda s: (s.start_s, s.end_s))
     labels = list(DEFAULT_LABELS) + sorted({s.label for s in seg_list} - set(DEFAULT_LABELS))
     by_label: dict[str, LabelStats] = {}
     for label in labels:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facelens import __version__
+from facelens.core.annotation import exclusions
 from facelens.core.annotation.segments import DEFAULT_LABELS, Segment
 from facelens.core.dynamics import PAC_THRESHOLD, SessionDynamics, segment_mask, session_dynamics
 from facelens.core.dynamics.baseline import baseline_summary
@@ -55,7 +56,7 @@ DISCLAIMER = [
      "(no face, occlusion, blur, extreme head pose) are left out and counted under Data quality. The occlusion "
      "check finds a hand that confuses the face model, but it misses many smooth objects held in front of the "
      "mouth (about a quarter of synthetic ones found in testing); such frames stay in the analysis and can move "
-     "valence and arousal."),
+     "valence and arousal unless a reviewer marks the span as excluded (listed under Data quality)."),
 ]
 
 
@@ -120,28 +121,34 @@ def _header(res: SessionResults, segments: Sequence[Segment], opt: ReportOptions
                          notices=notices)
 
 
-def _valid(res: SessionResults) -> np.ndarray:
-    return res.valid_va
+def _valid(res: SessionResults, segments: Sequence[Segment]) -> np.ndarray:
+    """Frames with a usable face and valence/arousal, outside the reviewer's exclusions."""
+    return np.asarray(res.valid_va, bool) & ~exclusions.excluded_mask(res.time_s, segments)
 
 
 def _quality(res: SessionResults, segments: Sequence[Segment]) -> QualitySection:
-    valid = _valid(res)
+    valid = _valid(res, segments)
     t = res.time_s
+    kept = exclusions.labelled(segments)
     rows = []
-    for s in sorted(segments, key=lambda s: (s.start_s, s.end_s)):
+    for s in sorted(kept, key=lambda s: (s.start_s, s.end_s)):
         inside = (t >= s.start_s) & (t < s.end_s)
         rows.append(SegmentQuality(s.label, s.start_s, s.end_s, int(inside.sum()), int((inside & valid).sum())))
+    excluded = exclusions.excluded_mask(t, segments)
     sec = QualitySection("Data quality", duration_s=res.duration_s, sample_fps=float(res.params.get("fps", np.nan)),
                          n_frames=res.n_frames, n_usable=int(res.usable.sum()), n_valid=int(valid.sum()),
                          discards=res.discard_counts(), segments=rows,
-                         warnings=label_warnings([(t, valid, segments)]))
+                         warnings=label_warnings([(t, valid, kept)]),
+                         n_excluded=int(excluded.sum()), n_excluded_usable=int((excluded & res.valid_va).sum()),
+                         exclusions=sorted((float(s.start_s), float(s.end_s)) for s in segments
+                                           if exclusions.is_exclusion(s)))
     if res.n_frames == 0:
         sec.unavailable = "the results file holds no analysed frames"
     return sec
 
 
 def _series(res: SessionResults, segments: Sequence[Segment], dyn: SessionDynamics) -> AffectSeriesSection:
-    valid = _valid(res)
+    valid = _valid(res, segments)
     v = np.where(valid, res.valence, np.nan).astype(np.float64)
     a = np.where(valid, res.arousal, np.nan).astype(np.float64)
     edges = np.linspace(-1.0, 1.0, DENSITY_BINS + 1)
@@ -161,7 +168,7 @@ def _series(res: SessionResults, segments: Sequence[Segment], dyn: SessionDynami
 
 def _va_table(dyn: SessionDynamics, segments: Sequence[Segment]) -> VATableSection:
     rows = []
-    labels = list(DEFAULT_LABELS) + sorted({s.label for s in segments} - set(DEFAULT_LABELS))
+    labels = list(DEFAULT_LABELS) + sorted({s.label for s in exclusions.labelled(segments)} - set(DEFAULT_LABELS))
     for lab in labels:
         st = dyn.by_label[lab]
         bd, mdd = published.GROUP_VALUES.get(lab, (None, None))
@@ -222,7 +229,8 @@ def _label_at(segments: Sequence[Segment], t: float) -> str:
 
 
 def _moments(res: SessionResults, segments: Sequence[Segment]) -> SnapshotSection:
-    valid = _valid(res)
+    valid = _valid(res, segments)
+    segments = exclusions.labelled(segments)
     sec = SnapshotSection("Face at characteristic moments")
     if not valid.any():
         sec.unavailable = "no frame has a usable face with a valence estimate"

@@ -68,6 +68,9 @@ class QualitySection(Section):
     discards: dict[str, int] = field(default_factory=dict)  # reason -> frames
     segments: list[SegmentQuality] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # per label: low valid share, missing label
+    n_excluded: int = 0  # frames inside the reviewer's exclusions (left out of every statistic)
+    n_excluded_usable: int = 0  # of those, frames that were valid before the exclusion
+    exclusions: list[tuple[float, float]] = field(default_factory=list)  # (start_s, end_s)
 
 
 @dataclass
