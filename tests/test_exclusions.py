@@ -95,3 +95,16 @@ def test_the_report_renders_the_exclusion_line(analysed, tmp_path):
     text = " ".join(subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True,
                                    check=True).stdout.split())
     assert "Excluded by the reviewer" in text and "12.0–15.0 s" in text
+
+
+def test_the_batch_row_leaves_exclusions_out(analysed):
+    from facelens.core.analysis.batch.rows import session_row
+    from facelens.core.results import SessionResults
+
+    segs = [Segment(0.0, 9.0, "sad"), Segment(10.0, 19.6, "happy")]
+    with SessionResults.open(analysed("videos/pyfeat_WolfgangLanger_Pexels.mp4")) as res:
+        plain = session_row(res, segs)
+        cut = session_row(res, segs + [Segment(12.0, 15.0, "exclude")])
+    assert cut["n_segments"] == 2 and not any(k.startswith("label_exclude") for k in cut)
+    assert cut["label_happy_valence_mean"] != plain["label_happy_valence_mean"]
+    assert cut["label_happy_n_frames"] == plain["label_happy_n_frames"]  # frames of the span; usable ones drop

@@ -230,11 +230,14 @@ class AnnotationController(QObject):
             return
         segs = self.editor.segments
         target = label or None
-        clips = sample_clips(segs, label=target)
+        from facelens.core.annotation import exclusions
+
+        clips = sample_clips(exclusions.labelled(segs), label=target)
         if not clips:
             self.model.message = f"No {label or ''} segment is 15 s or longer: no clips made"
             return
-        kept = [s for s in segs if target is not None and s.label != target]
+        # the reviewer's exclusions stay whatever is sampled (they are no label)
+        kept = [s for s in segs if (target is not None and s.label != target) or exclusions.is_exclusion(s)]
         self._guard("Sample clips", self.editor.replace_all, kept + clips, f"sample 15-s clips ({label or 'all'})")
         self.model.message = f"{len(clips)} clips of 15 s made (shorter remainders dropped); Ctrl+Z restores them"
 

@@ -176,7 +176,10 @@ class DiagnosisController(QObject):
             model = load_model(model_path)
             with ExitStack() as stack:
                 sessions = [(stack.enter_context(SessionResults.open(p)), segs) for p, segs in pairs]
-                warn = label_warnings([(r.time_s, r.valid_va, segs) for r, segs in sessions])
+                from facelens.core.annotation import exclusions
+
+                warn = label_warnings([(r.time_s, r.valid_va.astype(bool) & ~exclusions.excluded_mask(r.time_s, segs),
+                                        exclusions.labelled(segs)) for r, segs in sessions])
                 return predict_subject(model, sessions), model.card, warn
 
         try:

@@ -74,6 +74,10 @@ def session_row(results: Any, segments: Sequence[Segment] | None) -> dict[str, A
     t = np.asarray(results.time_s, np.float64)
     v = np.asarray(results.valence, np.float64)
     a = np.asarray(results.arousal, np.float64)
+    if segments is not None:  # a reviewer's exclusions: unusable frames, no label (annotation.exclusions)
+        from facelens.core.annotation import exclusions
+
+        usable, segments = exclusions.apply(t, usable, segments)
     row.update(_series("session_valence", series_indices(v, usable, t)))
     row.update(_series("session_arousal", series_indices(a, usable, t)))
     quads = quadrant_fractions(v, a, usable)
