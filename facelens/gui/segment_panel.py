@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -25,50 +24,14 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from facelens.core.annotation import exclusions
-from facelens.render.colors import label_color, lighten
+from facelens.gui.segment_rows import COL, COLUMNS, HEADER_TIPS, row_items, segment_va
 
-# The statistics come right after the label: at 1366 px the table's first six columns (up to n) stay
-# visible without scrolling; length, scenario, author and note follow.
-COLUMNS = ("Start", "End", "Label", "Valence", "Arousal", "n", "Length", "Scenario", "Author", "Note")
-HEADER_TIPS = {"Start": "segment start, seconds", "End": "segment end, seconds", "Length": "seconds",
-               "Valence": "mean ± SD over the segment's usable frames", "Arousal": "mean ± SD over usable frames",
-               "n": "usable frames in the segment"}
-COL = {name: i for i, name in enumerate(COLUMNS)}
-
-
-def segment_va(seg: Any, t: np.ndarray, valence: np.ndarray, arousal: np.ndarray,
-               usable: np.ndarray) -> tuple[float, float, float, float, int]:
-    """Mean and SD of valence and arousal over a segment's usable frames: (mv, sv, ma, sa, n)."""
-    m = (t >= seg.start_s) & (t < seg.end_s) & usable & np.isfinite(valence) & np.isfinite(arousal)
-    n = int(m.sum())
-    if n == 0:
-        return (np.nan, np.nan, np.nan, np.nan, 0)
-    v, a = valence[m].astype(np.float64), arousal[m].astype(np.float64)
-    ddof = 1 if n > 1 else 0
-    return (float(v.mean()), float(v.std(ddof=ddof)), float(a.mean()), float(a.std(ddof=ddof)), n)
-
-
-def _pm(mean: float, sd: float) -> str:
-    return "–" if not np.isfinite(mean) else f"{mean:+.2f}±{sd:.2f}"
-
-
-class _NumItem(QTableWidgetItem):
-    """Sorts by its number, not its text."""
-
-    def __init__(self, text: str, value: float) -> None:
-        super().__init__(text)
-        self.setData(Qt.ItemDataRole.UserRole, float(value) if np.isfinite(value) else -1e9)
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        a, b = self.data(Qt.ItemDataRole.UserRole), other.data(Qt.ItemDataRole.UserRole)
-        return float(a) < float(b) if a is not None and b is not None else super().__lt__(other)
-
+__all__ = ["COL", "COLUMNS", "SegmentPanel", "segment_va"]
 
 class SegmentPanel(QWidget):
     """Table of segments plus a small editor for the selected one.
@@ -238,21 +201,7 @@ class SegmentPanel(QWidget):
         self.select(selected_id or self._current)
 
     def _fill_row(self, r: int, s: Any, stats: tuple[float, float, float, float, int], flag: bool = False) -> None:
-        mv, sv, ma, sa, n = stats
-        items = [_NumItem(f"{s.start_s:.1f}", s.start_s), _NumItem(f"{s.end_s:.1f}", s.end_s),
-                 QTableWidgetItem(f"⚠ {s.label}" if flag else s.label), _NumItem(_pm(mv, sv), mv),
-                 _NumItem(_pm(ma, sa), ma),
-                 _NumItem(str(n), n), _NumItem(f"{s.duration_s:.1f}", s.duration_s),
-                 QTableWidgetItem(s.scenario), QTableWidgetItem(s.author), QTableWidgetItem(s.note)]
-        items[COL["Label"]].setBackground(QColor(lighten(label_color(s.label), 0.5)))
-        # A colour swatch too: the selected row (a new segment is selected) hides the background.
-        items[COL["Label"]].setData(Qt.ItemDataRole.DecorationRole, QColor(label_color(s.label)))
-        if flag:
-            items[COL["Label"]].setToolTip("Overlaps a segment of another label (allowed by the label set, flagged)")
-        elif exclusions.is_exclusion(s):
-            items[COL["Label"]].setToolTip("Excluded by the reviewer: these frames are left out of every statistic")
-        for c, it in enumerate(items):
-            it.setData(Qt.ItemDataRole.UserRole + 1, s.id)
+        for c, it in enumerate(row_items(s, stats, flag)):
             self.table.setItem(r, c, it)
         self.rows_written += 1
 

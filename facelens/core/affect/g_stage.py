@@ -93,4 +93,5 @@ class GEstimator:
         c = self.model.card
         return {"id": "va-g", "task": "valence/arousal + 7 expressions (G: LSTM + 4-layer MLP)",
                 "version": f"inputs {c.get('inputs', '?')}", "source": {"kind": "shipped", "path": "g/facelens_g.npz"},
-                "training_data": c.get("training_data", ""), "notes": "models/g/MODEL_CARD.md"}
+                "training_data": c.get("training_data", ""), "notes": "models/g/MODEL_CARD.md",
+                "device": self.device or "cpu", "backend": "numpy" if self.device is None else "torch"}

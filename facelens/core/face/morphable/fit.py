@@ -23,6 +23,7 @@ keep badly tracked frames (occlusion) from pulling the identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from facelens.core.face.morphable.model import MorphableModel
