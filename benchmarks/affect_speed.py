@@ -10,7 +10,8 @@ baseline), ``torch.jit.trace`` + ``freeze``, channels-last torch with and withou
 ``torch`` backend), and onnxruntime (the default CPU backend); CPU ms per face at batch 1/32/64 with
 load time and the largest softmax difference to the baseline, all in the same run.
 Stage: ``AffectStage.process`` on 640x360 frames with one face box each (crop + model + VA), CPU,
-batches of 1, 32 and 64, with the current emotion backend and with the baseline model (ratio = speed-up).
+batches of 1, 32 and 64, with the current emotion backend and with the baseline model (ratio = speed-up),
+and with the posterior made from the crop alone (``stage (1 view)``: no mirror average; the cost of it).
 Accuracy: the recordings in ``shared/media`` whose MANIFEST.tsv describes the shown expression over
 time spans are analysed with the pipeline at 10 fps; on usable frames inside those spans we compare
 (a) the FER2013 model's top class and (b) the class whose circumplex coordinates (ANEW) lie nearest
@@ -153,7 +154,9 @@ def speed(threads: int, repeats: int = 3) -> None:
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     stages = {"baseline": AffectStage(_baseline_model()),
-              "current": AffectStage.default(device="cpu", prefer_user_models=False)}
+              "current": AffectStage.default(device="cpu", prefer_user_models=False),
+              "single view": AffectStage.default(device="cpu", prefer_user_models=False)}
+    stages["single view"].emotion_model.mirror_average = False  # the posterior without its mirror average
     model = stages["current"].emotion_model
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, size=(360, 640, 3), dtype=np.uint8) for _ in range(64)]
@@ -180,6 +183,8 @@ def speed(threads: int, repeats: int = 3) -> None:
             "stage": lambda: stages["current"].process(frames[:b], obs[:b], expr[:b], (np.arange(b) + b * next(k)) / 10),
             "stage (baseline)": lambda: stages["baseline"].process(frames[:b], obs[:b], expr[:b],
                                                                    (np.arange(b) + b * next(k)) / 10),
+            "stage (1 view)": lambda: stages["single view"].process(frames[:b], obs[:b], expr[:b],
+                                                                    (np.arange(b) + b * next(k)) / 10),
         }
         timed = {}
         for name, fn in parts.items():
@@ -190,6 +195,9 @@ def speed(threads: int, repeats: int = 3) -> None:
             if name in ("model", "stage"):
                 bw, bc = timed[f"{name} (baseline)"]
                 ratio = f"(x{bw / wall:4.1f} wall, x{bc / cpu:4.1f} CPU vs baseline)"
+            if name == "stage":
+                sw, sc = timed["stage (1 view)"]
+                ratio += f" (x{sc / cpu:4.2f} CPU vs the posterior without its mirror average)"
             print(f"{b:5d}  {name:16s} {wall / b * 1e3:8.3f}      {cpu / b * 1e3:8.3f}   {ratio}")
 
 

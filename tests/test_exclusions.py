@@ -67,6 +67,7 @@ def test_the_report_leaves_excluded_frames_out_and_says_so(analysed, tmp_path):
     with SessionResults.open(h5) as res:
         plain = {type(s).__name__: s for s in build_content(res, segs).sections}
         cont = {type(s).__name__: s for s in build_content(res, segs + [cut]).sections}
+        only = {type(s).__name__: s for s in build_content(res, [cut]).sections}
         inside = (res.time_s >= 12.0) & (res.time_s < 15.0)
         n_in_valid = int((inside & res.valid_va).sum())
     assert n_in_valid > 10
@@ -80,6 +81,8 @@ def test_the_report_leaves_excluded_frames_out_and_says_so(analysed, tmp_path):
     assert np.isnan(series.valence[inside]).all() and series.n_valid == q.n_valid
     assert ("exclude", 12.0, 15.0) in series.segments  # drawn as a band
     assert [r.label for r in cont["VATableSection"].rows] == [r.label for r in plain["VATableSection"].rows]
+    assert cont["VATableSection"].unavailable == ""
+    assert "only exclusions" in only["VATableSection"].unavailable  # not "no valid frame"
 
 
 def test_the_report_renders_the_exclusion_line(analysed, tmp_path):

@@ -192,6 +192,16 @@ def test_train_and_eval_commands_on_analysed_stills(tmp_path, media, capsys):
     assert main(["eval-affect", str(ds), "--results", str(tmp_path / "res"), "--cv", "2", "--epochs", "1"]) == 0
     assert "2-fold cross-validation" in capsys.readouterr().out
     assert main(["eval-affect", str(ds), "--results", str(tmp_path / "nothing"), "--model", "g"]) == 2
+    # an analysis whose appearance posterior was made with other crops (an earlier version's) is refused
+    import h5py
+
+    with h5py.File(tmp_path / "res" / "sessions" / "img__2.h5", "r+") as h:
+        h.attrs["appearance_preprocessing"] = "subpixel-crop+illumination-1"
+    capsys.readouterr()
+    assert main(["train-va", str(ds), "--results", str(tmp_path / "res"), "--epochs", "1",
+                 "--out", str(tmp_path / "g2.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "img__2.h5" in err and "analyse these files again" in err and not (tmp_path / "g2.npz").exists()
 
 
 def test_an_analysis_whose_coefficients_g_was_not_trained_on_is_refused_before_it_starts(media, tmp_path):

@@ -42,6 +42,28 @@ def _drag(qtbot, w, t0: float, t1: float) -> None:
     qtbot.wait(50)
 
 
+def _shift_drag(qtbot, w, t0: float, t1: float) -> None:
+    """A left-button drag with Shift held on every event (QTest's moves carry no modifiers)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    vp = w.timeline.glw.viewport()
+    a, b = _strip_pos(w, t0), _strip_pos(w, t1)
+    shift, left = Qt.KeyboardModifier.ShiftModifier, Qt.MouseButton.LeftButton
+
+    def send(kind, pos, button, buttons) -> None:
+        local = QPointF(pos)
+        QApplication.sendEvent(vp, QMouseEvent(kind, local, QPointF(vp.mapToGlobal(pos)), button, buttons, shift))
+
+    send(QEvent.Type.MouseButtonPress, a, left, left)
+    for k in range(1, 11):
+        send(QEvent.Type.MouseMove, a + (b - a) * (k / 10), Qt.MouseButton.NoButton, left)
+        qtbot.wait(10)
+    send(QEvent.Type.MouseButtonRelease, b, left, Qt.MouseButton.NoButton)
+    qtbot.wait(50)
+
+
 def _key(qtbot, w, key, mod=None) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
@@ -188,3 +210,32 @@ def test_an_exclusion_is_drawn_over_a_labelled_segment_and_leaves_its_statistics
     assert 10 <= before - n_of(happy.id) <= 31  # the 3 s inside it, at 10 frames/s, less unusable ones
     w.undo()  # the exclusion goes, the happy row's count comes back
     assert [s.label for s in w.editor.segments] == ["happy"] and n_of(happy.id) == before
+
+
+def test_shift_drag_over_a_segment_draws_an_exclusion_across_it(session, qtbot):
+    """A plain drag inside a segment moves it; with Shift held the same drag draws a new segment
+    (here an exclusion) and leaves the one under it where it was."""
+    from PySide6.QtCore import Qt
+
+    w = session
+    w.activateWindow()
+    qtbot.waitActive(w)
+    qtbot.wait(300)
+    _key(qtbot, w, Qt.Key.Key_1)
+    _drag(qtbot, w, 10.0, 16.0)
+    assert [s.label for s in w.editor.segments] == ["happy"]
+    happy = w.editor.segments[0]
+    _drag(qtbot, w, 12.0, 13.0)  # no Shift: the segment moves by about a second
+    moved = next(s for s in w.editor.segments if s.id == happy.id)
+    assert len(w.editor.segments) == 1 and moved.start_s == pytest.approx(11.0, abs=0.3)
+    w.undo()
+    happy = next(s for s in w.editor.segments if s.id == happy.id)
+    assert happy.start_s == pytest.approx(10.0, abs=0.15)
+    w.select_segment("")  # with a segment selected, a label key relabels it
+    _key(qtbot, w, Qt.Key.Key_4)
+    _shift_drag(qtbot, w, 12.0, 14.0)
+    assert sorted(s.label for s in w.editor.segments) == ["exclude", "happy"], w.statusBar().currentMessage()
+    cut = next(s for s in w.editor.segments if s.label == "exclude")
+    assert cut.start_s == pytest.approx(12.0, abs=0.15) and cut.end_s == pytest.approx(14.0, abs=0.15)
+    still = next(s for s in w.editor.segments if s.id == happy.id)
+    assert (still.start_s, still.end_s) == (happy.start_s, happy.end_s)

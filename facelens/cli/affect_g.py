@@ -41,7 +41,7 @@ def _videos(args: argparse.Namespace, kind: str) -> list[np.ndarray]:
     """Unlabelled sequences (coefficients [+ stored appearance]) of the --videos results, for smoothness."""
     from facelens.core.face.morphable import fit_session, load_default
     from facelens.core.results import ResultsError, SessionResults
-    from facelens.core.training.g_data import FER_ORDER, appearance_column
+    from facelens.core.training.g_data import FER_ORDER, appearance_column, require_current_appearance
     from facelens.core.training.morphable_data import session_posefree, video_files
 
     out = []
@@ -51,6 +51,7 @@ def _videos(args: argparse.Namespace, kind: str) -> list[np.ndarray]:
             x = fit_session(p, ok, model=load_default()).expression
             if kind != "coef":
                 with SessionResults.open(f) as r:
+                    require_current_appearance(r, f)
                     app, labels = appearance_column(r)
                 x = np.concatenate([x, np.asarray(app, float)[:, [labels.index(c) for c in FER_ORDER]]], axis=1)
             out.append(x)

@@ -228,7 +228,7 @@ class AboutDialog(QDialog):
 MOUSE_HELP = (
     ("Seek", "click or drag on the valence/arousal plots, or drag the red cursor"),
     ("Zoom / pan time", "mouse wheel / right-drag on the plots"),
-    ("New segment", "left-drag on the segment strip"),
+    ("New segment", "left-drag on the segment strip; Shift+drag over an existing segment (e.g. an exclusion)"),
     ("Move / resize a segment", "drag its middle / its edges on the segment strip"),
     ("3D face", "orbit with left-drag, zoom with the wheel"),
     ("Reason for a gap", "hover a grey tick under the curves"),

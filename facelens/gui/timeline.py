@@ -2,7 +2,7 @@
 
 Three x-linked rows share one time axis: valence, arousal (both in [−1, 1], NaN frames drawn as gaps,
 segments shaded behind) and a segment strip where research assistants drag out new segments and move or
-resize existing ones by their edges. Clicking or dragging on a curve seeks; the wheel zooms the time axis
+resize existing ones by their edges (Shift+drag over a segment draws a new one across it). Clicking or dragging on a curve seeks; the wheel zooms the time axis
 and a right-drag pans it. Hovering a gap tells why the frames were not usable.
 """
 from __future__ import annotations
@@ -237,9 +237,11 @@ class TimelineWidget(QWidget):
                                       pen=pg.mkPen("#222222" if sel else color, width=3 if sel else 1.5),
                                       hoverBrush=pg.mkBrush(QColor(color)))
             reg.setToolTip(f"{seg.label}: {seg.start_s:.1f}–{seg.end_s:.1f} s\n"
-                           "drag the edges to resize, the middle to move; click to select")
+                           "drag the edges to resize, the middle to move; click to select;\n"
+                           "Shift+drag draws a new segment over it (e.g. an exclusion)")
             reg.sigRegionChangeFinished.connect(lambda r, sid=seg.id: self._on_region_changed(sid, r))
             reg.mouseClickEvent = lambda ev, sid=seg.id: (ev.accept(), self.segment_clicked.emit(sid))
+            reg.mouseDragEvent = self._region_drag(reg)
             self.segment_plot.addItem(reg, ignoreBounds=True)
             text = pg.TextItem(seg.label, color=label_text_color(c), anchor=(0, 0.5))
             text.setPos(seg.start_s, 0.5)
@@ -267,6 +269,24 @@ class TimelineWidget(QWidget):
             text.setVisible(bool(shown) and shown != "…")
             if text.toPlainText() != shown:
                 text.setText(shown)
+
+    def _region_drag(self, reg: pg.LinearRegionItem) -> Any:
+        """A segment's drag handler: a drag that starts with Shift held draws a new segment (the strip's
+        own drag) instead of moving this one, so that an exclusion can be drawn across a segment. The
+        choice is made when the drag starts and kept until it ends."""
+        move = reg.mouseDragEvent
+        strip = self.segment_plot.getViewBox()
+        state = {"draw": False}
+
+        def drag(ev: Any) -> None:
+            if ev.isStart():
+                state["draw"] = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            if state["draw"] and ev.button() == Qt.MouseButton.LeftButton:
+                strip.mouseDragEvent(ev)
+            else:
+                move(ev)
+
+        return drag
 
     def _on_region_changed(self, seg_id: str, region: pg.LinearRegionItem) -> None:
         lo, hi = region.getRegion()

@@ -78,7 +78,8 @@ def quality(sec: rc.QualitySection, width: float) -> Flowables:
         out += [p("Valid frames per annotated segment", "h2"),
                 table(srows, [0.22 * width, 0.08 * width, 0.07 * width, 0.11 * width])]  # as wide as the one above
     else:
-        out.append(p("No segments were annotated for this session.", "small"))
+        out.append(p("No labelled segments were annotated for this session." if sec.exclusions
+                     else "No segments were annotated for this session.", "small"))
     return out
 
 

@@ -117,6 +117,16 @@ def gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: fl
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def mirrored_gray_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: float = 10.0) -> np.ndarray:
+    """The :func:`gray_face_crop` of the left-right mirrored frame at the mirrored face box: the mirror
+    image of the face, made from exactly the pixels a mirrored video would give (a flip of the crop
+    itself is not: the pyramid's sampling grid and the sub-pixel position are not mirror-symmetric). The
+    frame is mirrored as a view; only the face region is converted."""
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    w = rgb.shape[1]
+    return gray_face_crop(rgb[:, ::-1], np.array([w - x1, y0, w - x0, y1]), size, margin)
+
+
 def fer_face_crop(rgb: np.ndarray, bbox: np.ndarray, size: int = 64, margin: float = 10.0,
                    gray: np.ndarray | None = None) -> np.ndarray:
     """One ``(size, size)`` uint8 grayscale face crop exactly in ``fer``'s way (integer box, bilinear resize):

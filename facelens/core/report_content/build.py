@@ -177,8 +177,9 @@ def _va_table(dyn: SessionDynamics, segments: Sequence[Segment]) -> VATableSecti
                           st.arousal.mean, st.arousal.sd, bd, mdd, note))
     sec = VATableSection("Valence and arousal per segment label", rows=rows, valence_contrast=dyn.valence_contrast,
                          citation=published.CITATION, note=published.ORIENTATION_NOTE)
-    if not segments:
-        sec.unavailable = "no segments were annotated for this session"
+    if not exclusions.labelled(segments):
+        sec.unavailable = ("no segments were annotated for this session" if not segments else
+                           "only exclusions were annotated for this session: no labelled segment")
     elif not any(r.n_valid for r in rows):
         sec.unavailable = "no annotated segment contains a valid frame (see Data quality)"
     return sec

@@ -58,6 +58,19 @@ def appearance_column(r: object) -> tuple[np.ndarray | None, list[str]]:
     return (None if r.emotions is None else np.asarray(r.emotions)), list(r.emotion_labels)  # type: ignore[attr-defined]
 
 
+def require_current_appearance(r: object, path: Path) -> None:
+    """Refuse a results file whose appearance posterior was made with other crops than this version
+    makes (:data:`~facelens.core.affect.illumination.PREPROCESSING`): G trained or scored on it would
+    learn posteriors that the analysis never gives it."""
+    from facelens.core.affect.illumination import PREPROCESSING, recorded_preprocessing
+    from facelens.core.results import ResultsError
+
+    made = recorded_preprocessing(getattr(r, "meta", {}))
+    if made != PREPROCESSING:
+        raise ResultsError(f"{path.name}: its appearance posterior was made with '{made}' crops, this version makes "
+                           f"'{PREPROCESSING}': analyse these files again with facelens batch")
+
+
 def still_table(samples: list, dataset: Path, results: Path, morph: MorphableModel,
                 log: Callable[[str], None] = print) -> StillTable:
     """Read the analyses of ``samples`` (:class:`~facelens.core.affect.datasets.Sample`) from ``results``."""
@@ -83,6 +96,7 @@ def still_table(samples: list, dataset: Path, results: Path, morph: MorphableMod
         t.coef[i] = fit_session(p[:1], ok[:1], model=morph).expression[0]
         t.coef_mirror[i] = fit_session(mirror_meshes(p[:1]), ok[:1], model=morph).expression[0]
         with SessionResults.open(f) as r:
+            require_current_appearance(r, f)
             app, labels = appearance_column(r)
             emotions = r.emotions
             if app is not None:
