@@ -43,6 +43,8 @@ def main() -> int:
     ap.add_argument("--max-seconds", type=float, default=20.0)
     ap.add_argument("--estimator", action="append", default=None)
     args = ap.parse_args()
+    if args.diffusionfer is not None and not (args.diffusionfer / "labels.tsv").is_file():
+        ap.error(f"--diffusionfer {args.diffusionfer} has no labels.tsv (checked before the clips are tracked)")
     chosen = {"fast": clips.FAST, "videos": clips.VIDEOS,
               "labelled": tuple(c for c in clips.ALL if c.spans) + (clips.VIDEOS[3],), "all": clips.ALL}[args.clips]
     names = tuple(args.estimator or [e for e in DEFAULT_ESTIMATORS] + [e for e in estimators.available()

@@ -22,7 +22,7 @@ def _frame_and_boxes(media):
 
 def test_a_mirrored_frame_gives_the_same_posterior(media):
     from facelens.core.affect.fer import FerEmotionModel
-    from facelens.core.affect.illumination import PREPROCESSING, PREPROCESSING_NO_MIRROR
+    from facelens.core.affect.illumination import MIRROR_SUFFIX, PREPROCESSING
 
     img, boxes = _frame_and_boxes(media)
     w = img.shape[1]
@@ -37,7 +37,9 @@ def test_a_mirrored_frame_gives_the_same_posterior(media):
     assert np.abs(p0 - q0).max() > 0.05  # the model and the normalisation alone are not mirror-symmetric
     # the average is of the two views' posteriors, each made as without the average
     np.testing.assert_allclose(p, 0.5 * (p0 + q0), atol=1e-6)
-    assert (avg.preprocessing, plain.preprocessing) == (PREPROCESSING, PREPROCESSING_NO_MIRROR)
+    assert (avg.preprocessing, plain.preprocessing) == (PREPROCESSING + MIRROR_SUFFIX, PREPROCESSING)
+    # the default is the single view G was trained on
+    assert FerEmotionModel(device="cpu").preprocessing == PREPROCESSING
 
 
 @pytest.mark.parametrize("flag", [True, False])

@@ -196,7 +196,7 @@ def test_train_and_eval_commands_on_analysed_stills(tmp_path, media, capsys):
     import h5py
 
     with h5py.File(tmp_path / "res" / "sessions" / "img__2.h5", "r+") as h:
-        h.attrs["appearance_preprocessing"] = "subpixel-crop+illumination-1"
+        h.attrs["appearance_preprocessing"] = "subpixel-crop+illumination-1+mirror-average"
     capsys.readouterr()
     assert main(["train-va", str(ds), "--results", str(tmp_path / "res"), "--epochs", "1",
                  "--out", str(tmp_path / "g2.npz")]) == 2

@@ -34,8 +34,9 @@ FER_TO_AFFECTNET = {"angry": "anger", "disgust": "disgust", "fear": "fear", "hap
                     "surprise": "surprise", "neutral": "neutral"}
 MODEL_ID = "fer2013-mini-xception"
 INPUT_SIZE = 64
-#: average each crop's posterior with its mirror image's (``FerEmotionModel(mirror_average=...)``)
-MIRROR_AVERAGE = True
+#: average each crop's posterior with its mirror image's (``FerEmotionModel(mirror_average=...)``); off:
+#: measured and not kept (``docs/validity.md``, "A mirror-averaged appearance posterior")
+MIRROR_AVERAGE = False
 BN_EPS = 1e-3
 
 
@@ -222,7 +223,8 @@ class FerEmotionModel:
     mirror_average
         Average the posterior of each crop with that of its left-right mirror image (the crop of the
         mirrored frame at the mirrored box), each normalised on its own (default
-        :data:`MIRROR_AVERAGE`): a mirrored video then gives the same posterior.
+        :data:`MIRROR_AVERAGE`, off): a mirrored video then gives the same posterior. G is not trained on
+        posteriors made this way: the option is for measurement (``benchmarks/affect_speed.py``, the tests).
         The illumination normalisation imposes a typical left-to-right light slope, so a crop's
         normalised mirror image is not the mirror image of its normalised crop; normalising both
         views and averaging makes the pair, and the posterior, the same for a face and its mirror.
@@ -358,8 +360,7 @@ class FerEmotionModel:
     @property
     def preprocessing(self) -> str:
         """How the crops are made (results ``appearance_preprocessing``; :mod:`.illumination`)."""
-        from facelens.core.affect.illumination import FER_PACKAGE, PREPROCESSING, PREPROCESSING_NO_MIRROR
+        from facelens.core.affect.illumination import FER_PACKAGE, MIRROR_SUFFIX, PREPROCESSING
 
-        if not self.normalise_light:
-            return FER_PACKAGE + ("+mirror-average" if self.mirror_average else "")
-        return PREPROCESSING if self.mirror_average else PREPROCESSING_NO_MIRROR
+        made = PREPROCESSING if self.normalise_light else FER_PACKAGE
+        return made + (MIRROR_SUFFIX if self.mirror_average else "")

@@ -39,9 +39,9 @@ import numpy as np
 SIZE = 64
 #: recorded in every results file (``appearance_preprocessing``): posteriors made another way are
 #: not mixed with these (resume, batch reuse and the demo's reuse compare it)
-PREPROCESSING = "subpixel-crop+illumination-1+mirror-average"
-#: the same crops without the mirror average (results written before it; ``mirror_average=False``)
-PREPROCESSING_NO_MIRROR = "subpixel-crop+illumination-1"
+PREPROCESSING = "subpixel-crop+illumination-1"
+#: appended when each posterior is averaged with its mirror image's (``FerEmotionModel(mirror_average=True)``)
+MIRROR_SUFFIX = "+mirror-average"
 #: the ``fer`` package's own crops: what a results file or demo manifest without the key was made with
 FER_PACKAGE = "fer-package"
 # semi-axes of the face ellipse as fractions of the crop side (the crop is the face box plus a 10 px

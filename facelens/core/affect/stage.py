@@ -283,11 +283,12 @@ class AffectStage:
         return out
 
     def process(self, frames_rgb: list[np.ndarray], observations: list[FaceObservation],
-                expressions: np.ndarray, times: np.ndarray, include_fer: bool = False) -> dict[str, np.ndarray]:
-        """:meth:`emotions` then :meth:`valence_arousal` on one batch (sequential use)."""
+                expressions: np.ndarray, times: np.ndarray, include_fer: bool = False,
+                coef: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """:meth:`emotions` then :meth:`valence_arousal` on one batch (sequential use; ``coef`` as there)."""
         if len(times) != len(observations):
             raise ValueError(f"batch sizes differ: {len(observations)} observations, {len(times)} times")
-        return self.valence_arousal(self.emotions(frames_rgb, observations), expressions, times, include_fer)
+        return self.valence_arousal(self.emotions(frames_rgb, observations), expressions, times, include_fer, coef)
 
     def warm_up(self, emotions: np.ndarray | None, expressions: np.ndarray, times: np.ndarray,
                 quality: np.ndarray, coef: np.ndarray | None = None, appearance: np.ndarray | None = None) -> None:

@@ -89,13 +89,12 @@ class Analyser:
     def _cache_path(self, key: str) -> Path | None:
         if self.cache_dir is None:
             return None
-        from facelens.core.affect.illumination import PREPROCESSING
         from facelens.core.face.tracking import gate_settings
 
         # the stored posteriors depend on how the crops were prepared, the stored quality codes on the
         # gates: another way, another entry
         gates = ",".join(f"{k}={v}" for k, v in sorted(gate_settings().items()))
-        digest = hashlib.sha256(f"{CACHE_VERSION}:{PREPROCESSING}:{gates}:{key}".encode()).hexdigest()[:20]
+        digest = hashlib.sha256(f"{CACHE_VERSION}:{self.model.preprocessing}:{gates}:{key}".encode()).hexdigest()[:20]
         return self.cache_dir / f"{digest}.npz"
 
     def track(self, clip: SampledClip, key: str | None = None) -> FrameData:
